@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * write() takes whole records. Each is validated, steered to its target
+ * and copied once, from the writer's iov_iter straight into the target's
+ * ring; the network stack runs later, in the target's worker. Records
+ * before a bad one in the same call are kept and the call returns their
+ * length, as a partial write does.
+ */
+#include <linux/fs.h>
+#include <linux/uio.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/miscdevice.h>
+#include <linux/sched/signal.h>
+
+#include "tlstap.h"
+#include "device.h"
+#include "record.h"
+#include "flowtable.h"
+#include "target.h"
+#include "send.h"
+#include "wire.h"
+
+/* Copies [off, off + len) of the record: its header, then the iter. */
+static bool copy_piece(u8 *dst, const struct tlstap_record *rec, u32 off,
+		       u32 len, struct iov_iter *from)
+{
+	if (off < TLSTAP_RECORD_HDR_LEN) {
+		u32 n = min(len, TLSTAP_RECORD_HDR_LEN - off);
+
+		memcpy(dst, (const u8 *)rec + off, n);
+		dst += n;
+		len -= n;
+	}
+	return copy_from_iter(dst, len, from) == len;
+}
+
+/*
+ * Fills the reserved chunks. On a fault the rest is zeroed and every chunk
+ * of the record is flagged aborted, so that receivers drop it whole.
+ */
+static int fill_record(struct tlstap_target *t,
+		       const struct tlstap_reservation *res,
+		       const struct tlstap_record *rec,
+		       const struct tlstap_record_info *ri,
+		       struct iov_iter *from)
+{
+	u32 off = 0, i, pass;
+	bool fault = false;
+
+	for (pass = 0; pass < 2; pass++) {
+		off = 0;
+		for (i = 0; i < res->nslots; i++) {
+			struct tlstap_slot *s = tlstap_ring_slot(&t->ring,
+								 res->first + i);
+			u8 *p = page_address(s->page);
+			u32 len;
+
+			if (i) {
+				p += TLSTAP_MSG_HDR_LEN;
+				len = min(ri->len - off,
+					  tlstap_wire_slot_data(res->cap));
+			} else {
+				p += res->first_off;
+				len = res->first_len;
+			}
+			if (pass)
+				tlstap_wire_chunk_hdr(p, ri, res->record_id,
+						      off, len,
+						      fault ? TLSTAP_CHUNK_F_ABORTED : 0);
+			else if (fault)
+				memset(p + TLSTAP_CHUNK_HDR_LEN, 0, len);
+			else if (!copy_piece(p + TLSTAP_CHUNK_HDR_LEN, rec, off,
+					     len, from))
+				fault = true;
+			off += len;
+		}
+	}
+	return fault ? -EFAULT : 0;
+}
+
+static bool ring_may_fit(struct tlstap_target *t, u32 slots)
+{
+	struct tlstap_ring *r = &t->ring;
+
+	return tlstap_ring_size(r) - (READ_ONCE(r->prod) - READ_ONCE(r->sent)) >=
+	       slots || READ_ONCE(t->dead);
+}
+
+static int queue_record(struct tlstap *tt, const struct tlstap_record *rec,
+			const struct tlstap_record_info *ri,
+			struct iov_iter *from, bool nonblock)
+{
+	struct tlstap_reservation res;
+	struct tlstap_target *t;
+	u32 cap, slots;
+	bool kick;
+	int err;
+
+	for (;;) {
+		t = tlstap_flowtable_lookup(tt, ri);
+		if (!t)
+			return -EDESTADDRREQ;
+		cap = READ_ONCE(t->capacity);
+		/* Upper bound, whatever the open slot holds. */
+		slots = DIV_ROUND_UP(ri->len, tlstap_wire_slot_data(cap)) + 1;
+		if (slots > tlstap_ring_size(&t->ring))
+			return -EMSGSIZE;
+		kick = false;
+		err = tlstap_ring_reserve(&t->ring, ri->len, cap,
+					  READ_ONCE(tt->flush_us), &res, &kick);
+		if (kick)
+			tlstap_send_kick(t);
+		if (err != -EAGAIN)
+			break;
+		if (nonblock)
+			return -EAGAIN;
+		err = wait_event_interruptible(t->ring.wait,
+					       ring_may_fit(t, slots));
+		if (err)
+			return err;
+	}
+	if (err)
+		return err;
+
+	err = fill_record(t, &res, rec, ri, from);
+	if (tlstap_ring_commit(&t->ring, &res))
+		tlstap_send_kick(t);
+	if (res.opened)
+		tlstap_send_arm_flush(t, READ_ONCE(t->ring.flush_at));
+	return err;
+}
+
+static void count_error(struct tlstap *tt, int err)
+{
+	static const enum tlstap_stat reason[] = {
+		[EINVAL] = TLSTAP_STAT_DROP_INVALID,
+		[EMSGSIZE] = TLSTAP_STAT_DROP_OVERSIZE,
+		[EDESTADDRREQ] = TLSTAP_STAT_DROP_NO_TARGET,
+		[EAGAIN] = TLSTAP_STAT_DROP_RING_FULL,
+		[EFAULT] = TLSTAP_STAT_DROP_FAULT,
+		[ENOMEM] = TLSTAP_STAT_DROP_NOMEM,
+	};
+
+	if (-err < ARRAY_SIZE(reason) && reason[-err])
+		tlstap_stat_inc(tt, reason[-err]);
+}
+
+static ssize_t tlstap_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct tlstap *tt = container_of(iocb->ki_filp->private_data,
+					 struct tlstap, misc);
+	bool nonblock = (iocb->ki_filp->f_flags & O_NONBLOCK) ||
+			(iocb->ki_flags & IOCB_NOWAIT);
+	u32 max_record = READ_ONCE(tt->max_record);
+	struct tlstap_record_info ri;
+	struct tlstap_record rec;
+	size_t done = 0;
+	int err = 0, idx;
+
+	idx = srcu_read_lock(&tt->srcu);
+	while (iov_iter_count(from)) {
+		if (!copy_from_iter_full(&rec, sizeof(rec), from)) {
+			err = iov_iter_count(from) < sizeof(rec) ? -EINVAL : -EFAULT;
+			break;
+		}
+		err = tlstap_record_parse(&rec, max_record, &ri);
+		if (err)
+			break;
+		/* A record must be whole within one call. */
+		if (iov_iter_count(from) < ri.msg_len) {
+			err = -EINVAL;
+			break;
+		}
+		err = queue_record(tt, &rec, &ri, from, nonblock);
+		if (err)
+			break;
+		tlstap_stat_inc(tt, TLSTAP_STAT_RECORDS);
+		tlstap_stat_add(tt, TLSTAP_STAT_BYTES, ri.len);
+		done += ri.len;
+		if (fatal_signal_pending(current))
+			break;
+	}
+	srcu_read_unlock(&tt->srcu, idx);
+
+	if (err)
+		count_error(tt, err);
+	if (done)
+		return done;
+	return err;
+}
+
+static const struct file_operations tlstap_fops = {
+	.owner = THIS_MODULE,
+	.write_iter = tlstap_write_iter,
+	.llseek = no_llseek,
+};
+
+int tlstap_device_register(struct tlstap *tt)
+{
+	tt->misc.minor = MISC_DYNAMIC_MINOR;
+	tt->misc.name = TLSTAP_DEVICE_NAME;
+	tt->misc.fops = &tlstap_fops;
+	tt->misc.mode = 0600;
+	return misc_register(&tt->misc);
+}
+
+void tlstap_device_unregister(struct tlstap *tt)
+{
+	misc_deregister(&tt->misc);
+}

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tlstap: records of TLS plaintext written to /dev/tlstap leave as
+ * TOS-tagged UDP datagrams, steered by flow hash to distributor targets.
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/random.h>
+#include <asm/unaligned.h>
+
+#include "tlstap.h"
+#include "device.h"
+#include "socket.h"
+#include "target.h"
+#include "send.h"
+#include "sysfs.h"
+
+#define TLSTAP_DEFAULT_FLUSH_US	500
+#define TLSTAP_DEFAULT_RING_KB	4096
+
+static ushort port = TLSTAP_DEFAULT_PORT;
+module_param(port, ushort, 0444);
+MODULE_PARM_DESC(port, "UDP source port of the datagrams (default 7419)");
+
+bool tlstap_gso = true;
+module_param_named(gso, tlstap_gso, bool, 0644);
+MODULE_PARM_DESC(gso, "Send runs of full datagrams as one UDP GSO skb");
+
+const char *const tlstap_stat_names[TLSTAP_STAT_COUNT] = {
+	[TLSTAP_STAT_RECORDS] = "records",
+	[TLSTAP_STAT_BYTES] = "bytes",
+	[TLSTAP_STAT_DATAGRAMS] = "datagrams",
+	[TLSTAP_STAT_DROP_INVALID] = "drop_invalid",
+	[TLSTAP_STAT_DROP_OVERSIZE] = "drop_oversize",
+	[TLSTAP_STAT_DROP_NO_TARGET] = "drop_no_target",
+	[TLSTAP_STAT_DROP_RING_FULL] = "drop_ring_full",
+	[TLSTAP_STAT_DROP_FAULT] = "drop_fault",
+	[TLSTAP_STAT_DROP_NOMEM] = "drop_nomem",
+	[TLSTAP_STAT_TX_ERRORS] = "tx_errors",
+	[TLSTAP_STAT_RESEGMENTED] = "resegmented",
+	[TLSTAP_STAT_GSO_BATCHES] = "gso_batches",
+	[TLSTAP_STAT_RX_IGNORED] = "rx_ignored",
+};
+
+static struct tlstap *tlstap;
+
+void tlstap_set_hash_key(struct tlstap *tt, const u8 key[TLSTAP_HASH_KEY_LEN])
+{
+	memcpy(tt->hash_key_bytes, key, TLSTAP_HASH_KEY_LEN);
+	/* The reference SipHash key layout, as tlstap-fwd reads it too. */
+	tt->hash_key.key[0] = get_unaligned_le64(key);
+	tt->hash_key.key[1] = get_unaligned_le64(key + 8);
+}
+
+static int __init tlstap_init(void)
+{
+	u8 key[TLSTAP_HASH_KEY_LEN];
+	struct tlstap *tt;
+	int err;
+
+	tt = kzalloc(sizeof(*tt), GFP_KERNEL);
+	if (!tt)
+		return -ENOMEM;
+	mutex_init(&tt->config_lock);
+	INIT_LIST_HEAD(&tt->targets);
+	get_random_bytes(key, sizeof(key));
+	tlstap_set_hash_key(tt, key);
+	tt->stream_id = get_random_u32();
+	tt->port = port;
+	tt->tos = TLSTAP_DEFAULT_TOS;
+	tt->max_record = TLSTAP_DEFAULT_MAX_RECORD;
+	tt->flush_us = TLSTAP_DEFAULT_FLUSH_US;
+	tt->ring_kb = TLSTAP_DEFAULT_RING_KB;
+
+	err = init_srcu_struct(&tt->srcu);
+	if (err)
+		goto err_free;
+	err = -ENOMEM;
+	tt->stats = alloc_percpu(struct tlstap_stats);
+	if (!tt->stats)
+		goto err_srcu;
+	tt->wq = alloc_workqueue("tlstap", WQ_UNBOUND, 0);
+	if (!tt->wq)
+		goto err_stats;
+	err = tlstap_socket_init(tt);
+	if (err)
+		goto err_wq;
+	tt->misc.groups = tlstap_attr_groups;
+	err = tlstap_device_register(tt);
+	if (err)
+		goto err_socket;
+
+	tlstap = tt;
+	pr_info("loaded: stream %08x, UDP port %u\n", tt->stream_id, tt->port);
+	return 0;
+
+err_socket:
+	tlstap_socket_release(tt);
+err_wq:
+	destroy_workqueue(tt->wq);
+err_stats:
+	free_percpu(tt->stats);
+err_srcu:
+	cleanup_srcu_struct(&tt->srcu);
+err_free:
+	kfree(tt);
+	return err;
+}
+
+static void __exit tlstap_exit(void)
+{
+	struct tlstap *tt = tlstap;
+
+	/* No file is open (the device pins the module), so no writer runs. */
+	tlstap_device_unregister(tt);
+	tlstap_targets_flush(tt);
+	tlstap_socket_release(tt);
+	destroy_workqueue(tt->wq);
+	free_percpu(tt->stats);
+	cleanup_srcu_struct(&tt->srcu);
+	kfree(tt);
+	pr_info("unloaded\n");
+}
+
+module_init(tlstap_init);
+module_exit(tlstap_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Ship captured TLS plaintext as flow-steered UDP datagrams");
+MODULE_AUTHOR("The tlstap authors");

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Strict validation of the records writers hand to /dev/tlstap. */
+#ifndef _TLSTAP_RECORD_H
+#define _TLSTAP_RECORD_H
+
+#include <linux/types.h>
+#include <linux/tlstap.h>
+
+/* What the rest of the module needs from a validated record header. */
+struct tlstap_record_info {
+	u32 msg_len;
+	u32 len;		/* TLSTAP_RECORD_HDR_LEN + msg_len */
+	u8 family;
+	u8 dir;
+	__be16 sport;
+	__be16 dport;
+	__be64 conn_id;
+	const u8 *saddr;	/* point into the header */
+	const u8 *daddr;
+};
+
+int tlstap_record_parse(const struct tlstap_record *rec, u32 max_msg_len,
+			struct tlstap_record_info *info);
+
+#endif /* _TLSTAP_RECORD_H */

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Global counters, per CPU, summed when read. */
+#ifndef _TLSTAP_STATS_H
+#define _TLSTAP_STATS_H
+
+#include <linux/percpu.h>
+#include <linux/types.h>
+
+enum tlstap_stat {
+	TLSTAP_STAT_RECORDS,		/* accepted into a ring */
+	TLSTAP_STAT_BYTES,		/* record bytes accepted */
+	TLSTAP_STAT_DATAGRAMS,		/* sent */
+	TLSTAP_STAT_DROP_INVALID,	/* malformed record */
+	TLSTAP_STAT_DROP_OVERSIZE,	/* over max_record or the ring */
+	TLSTAP_STAT_DROP_NO_TARGET,	/* no target configured */
+	TLSTAP_STAT_DROP_RING_FULL,	/* -EAGAIN to a non-blocking writer */
+	TLSTAP_STAT_DROP_FAULT,		/* bad user pointer mid-record */
+	TLSTAP_STAT_DROP_NOMEM,
+	TLSTAP_STAT_TX_ERRORS,		/* route or transmit failed */
+	TLSTAP_STAT_RESEGMENTED,	/* slots re-cut for a smaller MTU */
+	TLSTAP_STAT_GSO_BATCHES,	/* skbs carrying several datagrams */
+	TLSTAP_STAT_RX_IGNORED,	/* datagrams to our port, not handled */
+	TLSTAP_STAT_COUNT
+};
+
+struct tlstap_stats {
+	u64 v[TLSTAP_STAT_COUNT];
+};
+
+extern const char *const tlstap_stat_names[TLSTAP_STAT_COUNT];
+
+#define tlstap_stat_add(tt, which, n) \
+	this_cpu_add((tt)->stats->v[which], (n))
+#define tlstap_stat_inc(tt, which) tlstap_stat_add(tt, which, 1)
+
+#endif /* _TLSTAP_STATS_H */

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Target lifetime. Targets are added, removed and listed under
+ * config_lock; every change republishes the steering table, and a removed
+ * target sends what writers committed to it before it is freed.
+ */
+#include <linux/slab.h>
+#include <linux/log2.h>
+#include <linux/sysfs.h>
+
+#include "tlstap.h"
+#include "target.h"
+#include "flowtable.h"
+#include "steering.h"
+#include "socket.h"
+#include "send.h"
+#include "wire.h"
+
+#define TLSTAP_MIN_SLOTS 16
+
+static u32 ring_slots(u32 ring_kb)
+{
+	u32 n = ring_kb / (PAGE_SIZE / 1024);
+
+	return rounddown_pow_of_two(max_t(u32, n, TLSTAP_MIN_SLOTS));
+}
+
+static struct tlstap_target *target_create(struct tlstap *tt,
+					   const struct tlstap_target_cmd *cmd)
+{
+	struct tlstap_target *t;
+	int err;
+
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return ERR_PTR(-ENOMEM);
+	t->tt = tt;
+	t->ep = cmd->ep;
+	t->weight = cmd->weight;
+	steer_target_key(&t->key, t->ep.family, t->ep.addr, t->ep.port);
+
+	err = tlstap_ring_init(&t->ring, ring_slots(READ_ONCE(tt->ring_kb)));
+	if (err)
+		goto err_free;
+	err = dst_cache_init(&t->dst_cache, GFP_KERNEL);
+	if (err)
+		goto err_ring;
+	INIT_WORK(&t->tx_work, tlstap_send_worker);
+	hrtimer_init(&t->flush_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	t->flush_timer.function = tlstap_send_flush_timer;
+	t->capacity = tlstap_socket_capacity(tt, t);
+	return t;
+
+err_ring:
+	tlstap_ring_free(&t->ring);
+err_free:
+	kfree(t);
+	return ERR_PTR(err);
+}
+
+/* Unpublished and dead: no writer can reach t any more. */
+static void target_destroy(struct tlstap_target *t)
+{
+	tlstap_send_drain(t);
+	dst_cache_destroy(&t->dst_cache);
+	tlstap_ring_free(&t->ring);
+	kfree(t);
+}
+
+static struct tlstap_target *target_find(struct tlstap *tt,
+					 const struct tlstap_target_key *key)
+{
+	struct tlstap_target *t;
+
+	list_for_each_entry(t, &tt->targets, list)
+		if (!steer_target_key_cmp(&t->key, key))
+			return t;
+	return NULL;
+}
+
+static int target_add(struct tlstap *tt, const struct tlstap_target_cmd *cmd)
+{
+	struct tlstap_target_key key;
+	struct tlstap_target *t, *pos;
+	LIST_HEAD(none);
+	int err;
+
+	steer_target_key(&key, cmd->ep.family, cmd->ep.addr, cmd->ep.port);
+	if (target_find(tt, &key))
+		return -EEXIST;
+	if (tt->ntargets == TLSTAP_MAX_TARGETS)
+		return -ENOSPC;
+	t = target_create(tt, cmd);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	/* Keep the list in key order: the table depends on it. */
+	list_for_each_entry(pos, &tt->targets, list)
+		if (steer_target_key_cmp(&t->key, &pos->key) < 0)
+			break;
+	list_add_tail(&t->list, &pos->list);
+	tt->ntargets++;
+	err = tlstap_flowtable_rebuild(tt, &none);
+	if (err) {
+		list_del(&t->list);
+		tt->ntargets--;
+		goto err_destroy;
+	}
+	return 0;
+
+err_destroy:
+	target_destroy(t);
+	return err;
+}
+
+static int target_del(struct tlstap *tt, const struct tlstap_endpoint *ep)
+{
+	struct tlstap_target_key key;
+	struct tlstap_target *t;
+	struct list_head *prev;
+	LIST_HEAD(dying);
+	int err;
+
+	steer_target_key(&key, ep->family, ep->addr, ep->port);
+	t = target_find(tt, &key);
+	if (!t)
+		return -ENOENT;
+	prev = t->list.prev;
+	list_move(&t->list, &dying);
+	tt->ntargets--;
+	err = tlstap_flowtable_rebuild(tt, &dying);
+	if (err) {
+		list_move(&t->list, prev);
+		tt->ntargets++;
+		return err;
+	}
+	target_destroy(t);
+	return 0;
+}
+
+static int targets_flush_locked(struct tlstap *tt)
+{
+	struct tlstap_target *t, *tmp;
+	LIST_HEAD(dying);
+	int err;
+
+	list_splice_init(&tt->targets, &dying);
+	err = tlstap_flowtable_rebuild(tt, &dying);
+	if (err) {
+		list_splice(&dying, &tt->targets);
+		return err;
+	}
+	tt->ntargets = 0;
+	list_for_each_entry_safe(t, tmp, &dying, list)
+		target_destroy(t);
+	return 0;
+}
+
+int tlstap_targets_apply(struct tlstap *tt, const struct tlstap_target_cmd *cmd)
+{
+	int err;
+
+	mutex_lock(&tt->config_lock);
+	switch (cmd->op) {
+	case TLSTAP_TARGET_ADD:
+		err = target_add(tt, cmd);
+		break;
+	case TLSTAP_TARGET_DEL:
+		err = target_del(tt, &cmd->ep);
+		break;
+	default:
+		err = targets_flush_locked(tt);
+		break;
+	}
+	mutex_unlock(&tt->config_lock);
+	return err;
+}
+
+/* Module exit: nothing can write any more, and memory may be short. */
+void tlstap_targets_flush(struct tlstap *tt)
+{
+	struct tlstap_target *t, *tmp;
+
+	mutex_lock(&tt->config_lock);
+	list_for_each_entry_safe(t, tmp, &tt->targets, list) {
+		list_del(&t->list);
+		target_destroy(t);
+	}
+	tt->ntargets = 0;
+	tlstap_flowtable_free(tt);
+	mutex_unlock(&tt->config_lock);
+}
+
+static int endpoint_print(const struct tlstap_endpoint *ep, char *buf,
+			  size_t size)
+{
+	if (ep->family == TLSTAP_FAMILY_IPV6)
+		return scnprintf(buf, size, "[%pI6c]:%u", ep->addr,
+				 be16_to_cpu(ep->port));
+	return scnprintf(buf, size, "%pI4:%u", ep->addr, be16_to_cpu(ep->port));
+}
+
+/* One line per target; a listing too long for buf ends in "...". */
+int tlstap_targets_show(struct tlstap *tt, char *buf, size_t size)
+{
+	struct tlstap_target *t;
+	char line[160];
+	int len = 0, n;
+
+	mutex_lock(&tt->config_lock);
+	list_for_each_entry(t, &tt->targets, list) {
+		n = endpoint_print(&t->ep, line, sizeof(line));
+		n += scnprintf(line + n, sizeof(line) - n,
+			       " weight %u packets %llu bytes %llu errors %llu\n",
+			       t->weight, READ_ONCE(t->packets),
+			       READ_ONCE(t->bytes), READ_ONCE(t->errors));
+		if (len + n + 4 >= size) {
+			len += scnprintf(buf + len, size - len, "...\n");
+			break;
+		}
+		memcpy(buf + len, line, n);
+		len += n;
+	}
+	mutex_unlock(&tt->config_lock);
+	return len;
+}

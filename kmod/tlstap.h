@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The module's one instance: configuration, sockets, targets and the
+ * steering table that maps flows to them.
+ */
+#ifndef _TLSTAP_TLSTAP_H
+#define _TLSTAP_TLSTAP_H
+
+#include <linux/mutex.h>
+#include <linux/srcu.h>
+#include <linux/list.h>
+#include <linux/siphash.h>
+#include <linux/miscdevice.h>
+#include <linux/workqueue.h>
+#include <linux/net.h>
+
+#include <linux/tlstap.h>
+
+#include "stats.h"
+
+struct tlstap_flowtable;
+
+struct tlstap {
+	struct miscdevice misc;
+	struct workqueue_struct *wq;
+
+	/* Writers and the worker read targets and table under srcu. */
+	struct srcu_struct srcu;
+	struct tlstap_flowtable __rcu *table;
+
+	struct mutex config_lock;	/* serialises all changes below */
+	struct list_head targets;	/* config_lock */
+	unsigned int ntargets;		/* config_lock */
+	siphash_key_t hash_key;		/* config_lock; copied into tables */
+	u8 hash_key_bytes[TLSTAP_HASH_KEY_LEN]; /* config_lock; as users write it */
+
+	/* Knobs read locklessly on the fast path (READ_ONCE). */
+	u8 tos;
+	u32 max_record;
+	u32 flush_us;
+	u32 ring_kb;
+
+	u32 stream_id;
+	u16 port;
+	struct socket *sock4;		/* module lifetime */
+	struct socket *sock6;
+
+	struct tlstap_stats __percpu *stats;
+};
+
+void tlstap_set_hash_key(struct tlstap *tt, const u8 key[TLSTAP_HASH_KEY_LEN]);
+
+#endif /* _TLSTAP_TLSTAP_H */

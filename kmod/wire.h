@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Datagram sizing, header encoding and record placement: pure logic. */
+#ifndef _TLSTAP_WIRE_H
+#define _TLSTAP_WIRE_H
+
+#include <linux/types.h>
+#include <linux/tlstap.h>
+
+#include "record.h"
+
+/* A ring slot is one page: the largest datagram payload we build. */
+#define TLSTAP_SLOT_SIZE	PAGE_SIZE
+/* Below this a datagram could not carry a chunk with useful data. */
+#define TLSTAP_MIN_CAPACITY	(TLSTAP_MSG_HDR_LEN + TLSTAP_CHUNK_HDR_LEN + 64)
+
+u32 tlstap_wire_capacity(u32 mtu, bool ipv6);
+
+static inline u32 tlstap_wire_slot_data(u32 cap)
+{
+	return cap - TLSTAP_MSG_HDR_LEN - TLSTAP_CHUNK_HDR_LEN;
+}
+
+/* Room for one more chunk with at least one byte of data? */
+static inline bool tlstap_wire_room(u32 used, u32 cap)
+{
+	return used + TLSTAP_CHUNK_HDR_LEN < cap;
+}
+
+/*
+ * Where a record of len bytes goes: first_len bytes into the open slot
+ * (which has room bytes left; 0 when there is none), the rest into
+ * new_slots fresh slots of capacity cap, the last holding last_len bytes.
+ */
+struct tlstap_wire_plan {
+	u32 first_len;
+	u32 new_slots;
+	u32 last_len;
+};
+
+void tlstap_wire_plan(u32 room, u32 cap, u32 len, struct tlstap_wire_plan *p);
+
+void tlstap_wire_msg_hdr(void *buf, u8 type, u8 flags, u32 stream_id,
+			 u32 seq, u16 len, u16 count);
+void tlstap_wire_chunk_hdr(void *buf, const struct tlstap_record_info *ri,
+			   u32 record_id, u32 offset, u16 len, u8 flags);
+
+#endif /* _TLSTAP_WIRE_H */
