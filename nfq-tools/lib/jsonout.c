@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+
+#include "jsonout.h"
+
+void jsonout_init(struct jsonout *j, FILE *f)
+{
+	j->f = f;
+	j->b64 = NULL;
+	j->b64_cap = 0;
+}
+
+void jsonout_free(struct jsonout *j)
+{
+	free(j->b64);
+	j->b64 = NULL;
+	j->b64_cap = 0;
+}
+
+int jsonout_record(struct jsonout *j, const struct reasm_record *r)
+{
+	const struct record_info *ri = r->rec;
+	size_t need = 4 * ((ri->msg_len + 2) / 3) + 1;
+	char sender[ENDPOINT_STRLEN];
+	char src[INET6_ADDRSTRLEN + 2] = "null", dst[INET6_ADDRSTRLEN + 2] = "null";
+
+	if (need > j->b64_cap) {
+		unsigned char *nb = realloc(j->b64, need);
+
+		if (!nb) {
+			errno = ENOMEM;
+			return -1;
+		}
+		j->b64 = nb;
+		j->b64_cap = need;
+	}
+	EVP_EncodeBlock(j->b64, ri->msg, (int)ri->msg_len);
+	endpoint_format(r->sender, sender, sizeof(sender));
+	if (ri->flow.family != TLSTAP_FAMILY_NONE) {
+		char a[INET6_ADDRSTRLEN];
+
+		addr_format(ri->flow.family, ri->flow.saddr, a, sizeof(a));
+		snprintf(src, sizeof(src), "\"%s\"", a);
+		addr_format(ri->flow.family, ri->flow.daddr, a, sizeof(a));
+		snprintf(dst, sizeof(dst), "\"%s\"", a);
+	}
+	if (fprintf(j->f,
+		    "{\"time\":%llu,\"sender\":\"%s\",\"stream\":%u,"
+		    "\"record_id\":%u,\"seq_first\":%u,\"pid\":%u,"
+		    "\"conn_id\":%llu,\"dir\":\"%s\",\"family\":%u,"
+		    "\"src\":%s,\"sport\":%u,\"dst\":%s,\"dport\":%u,"
+		    "\"len\":%u,\"dropped\":%llu,\"data\":\"%s\"}\n",
+		    (unsigned long long)ri->timestamp_ns, sender, r->stream_id,
+		    r->record_id, r->seq_first, ri->pid,
+		    (unsigned long long)ri->conn_id,
+		    ri->flow.dir == TLSTAP_DIR_READ ? "read" : "write",
+		    ri->flow.family, src, ri->flow.sport, dst, ri->flow.dport, ri->msg_len,
+		    (unsigned long long)ri->dropped, j->b64) < 0)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Strict parsing of capture records (struct tlstap_record + plaintext):
+ * the userspace twin of kmod/record.c, with the same rules, so that a
+ * record tlstap-fwd accepts is one /dev/tlstap would accept.
+ */
+#ifndef TLSTAP_NFQ_RECORD_H
+#define TLSTAP_NFQ_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/tlstap.h>
+
+enum record_status {
+	RECORD_OK = 0,
+	RECORD_SHORT,		/* fewer bytes than the header or the record */
+	RECORD_BAD_TYPE,
+	RECORD_BAD_HDR_LEN,
+	RECORD_BAD_DIR,
+	RECORD_BAD_FAMILY,
+	RECORD_BAD_FLOW,	/* addresses/ports not valid for the family */
+	RECORD_EMPTY,		/* msg_len 0: hooks never emit those */
+	RECORD_TOO_LONG,	/* msg_len above the configured maximum */
+	RECORD_STATUS_COUNT
+};
+
+/* A flow as every layer names it: family, both ends, direction. */
+struct record_flow {
+	uint8_t family;		/* enum tlstap_family */
+	uint8_t dir;		/* enum tlstap_dir */
+	uint16_t sport;		/* host order */
+	uint16_t dport;
+	uint8_t saddr[16];
+	uint8_t daddr[16];
+};
+
+/* A parsed record: host-order copies of the header, pointers into buf. */
+struct record_info {
+	struct record_flow flow;
+	uint32_t msg_len;
+	uint32_t len;		/* TLSTAP_RECORD_HDR_LEN + msg_len */
+	uint32_t pid;
+	uint64_t timestamp_ns;
+	uint64_t conn_id;
+	uint64_t dropped;
+	const uint8_t *bytes;	/* the whole record, len bytes */
+	const uint8_t *msg;	/* the plaintext, msg_len bytes */
+};
+
+/*
+ * Parses the record at the start of buf (avail bytes). RECORD_SHORT when
+ * the header or the plaintext is not all there; any other error means the
+ * header itself is malformed and its msg_len cannot be trusted.
+ */
+enum record_status record_parse(const void *buf, size_t avail,
+				uint32_t max_msg_len, struct record_info *out);
+
+/* Checks the flow fields exactly as for a record header. */
+enum record_status record_flow_check(const struct record_flow *flow);
+
+const char *record_status_name(enum record_status st);
+
+/* Writes a record header for info (flow, msg_len, pid, times) into hdr. */
+void record_encode_hdr(struct tlstap_record *hdr,
+		       const struct record_info *info);
+
+#endif

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include <string.h>
+
+#include "seqtrack.h"
+
+#define W SEQTRACK_WINDOW
+
+void seqtrack_init(struct seqtrack *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+static int test_bit(const struct seqtrack *t, uint32_t n)
+{
+	return (t->seen[(n % W) / 64] >> (n % 64)) & 1;
+}
+
+static void set_bit(struct seqtrack *t, uint32_t n)
+{
+	t->seen[(n % W) / 64] |= 1ull << (n % 64);
+}
+
+static void clear_bit(struct seqtrack *t, uint32_t n)
+{
+	t->seen[(n % W) / 64] &= ~(1ull << (n % 64));
+}
+
+/*
+ * The first number of a stream: senders count from 0, so a small first
+ * number means the ones before it were lost; a large one means we joined
+ * late and nothing before it is ours to miss.
+ */
+static void start(struct seqtrack *t, uint32_t n)
+{
+	uint32_t base = n < W ? 0 : n;
+
+	memset(t->seen, 0xff, sizeof(t->seen));
+	t->next = base;
+	t->started = 1;
+}
+
+enum seq_verdict seqtrack_query(const struct seqtrack *t, uint32_t n)
+{
+	uint32_t back;
+
+	if (!t->started || (int32_t)(n - t->next) >= 0)
+		return SEQ_NEW;
+	back = t->next - n;
+	if (back > W)
+		return SEQ_STALE;
+	return test_bit(t, n) ? SEQ_DUP : SEQ_LATE;
+}
+
+enum seq_verdict seqtrack_see(struct seqtrack *t, uint32_t n,
+			      uint32_t *skipped)
+{
+	enum seq_verdict v;
+	uint32_t d;
+
+	*skipped = 0;
+	if (!t->started)
+		start(t, n);
+	v = seqtrack_query(t, n);
+	if (v == SEQ_LATE) {
+		set_bit(t, n);
+		t->holes--;
+	}
+	if (v != SEQ_NEW)
+		return v;
+
+	d = n - t->next + 1;	/* numbers entering the window */
+	*skipped = d - 1;
+	if (d >= W) {
+		/* The whole window leaves, and so does what never entered. */
+		t->expired += t->holes + (d - W);
+		memset(t->seen, 0, sizeof(t->seen));
+		t->holes = W;
+	} else {
+		for (uint32_t s = t->next; s != n + 1; s++) {
+			/* The bit of s held s - W, which leaves the window. */
+			if (!test_bit(t, s)) {
+				t->expired++;
+				t->holes--;
+			}
+			clear_bit(t, s);
+			t->holes++;
+		}
+	}
+	t->next = n + 1;
+	set_bit(t, n);
+	t->holes--;
+	return SEQ_NEW;
+}
+
+int seqtrack_next_hole(const struct seqtrack *t, uint32_t from,
+		       uint32_t *first, uint32_t *last)
+{
+	uint32_t s;
+
+	if (!t->started || !t->holes || (int32_t)(from - t->next) >= 0)
+		return 0;
+	if ((uint32_t)(t->next - from) > W)
+		from = t->next - W;
+	for (s = from; s != t->next && test_bit(t, s); s++)
+		;
+	if (s == t->next)
+		return 0;
+	*first = s;
+	while (s != t->next && !test_bit(t, s))
+		s++;
+	*last = s - 1;
+	return 1;
+}

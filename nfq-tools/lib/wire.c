@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Field-by-field network order, chunks unaligned (memcpy only): a parsed
+ * datagram is trusted only after every one of its chunks checked out.
+ */
+#include <endian.h>
+#include <string.h>
+
+#include "wire.h"
+
+_Static_assert(sizeof(struct tlstap_msg_hdr) == TLSTAP_MSG_HDR_LEN,
+	       "msg header size");
+_Static_assert(sizeof(struct tlstap_chunk_hdr) == TLSTAP_CHUNK_HDR_LEN,
+	       "chunk header size");
+
+void wire_builder_start(struct wire_builder *b, uint8_t *buf, size_t cap,
+			uint32_t stream_id, uint32_t seq, uint8_t flags)
+{
+	struct tlstap_msg_hdr h = {
+		.type = TLSTAP_MSG_DATA,
+		.version = TLSTAP_WIRE_VERSION,
+		.hdr_len = TLSTAP_MSG_HDR_LEN,
+		.flags = flags,
+		.stream_id = htobe32(stream_id),
+		.seq = htobe32(seq),
+	};
+
+	memcpy(buf, &h, sizeof(h));
+	b->buf = buf;
+	b->cap = cap;
+	b->len = sizeof(h);
+	b->count = 0;
+}
+
+size_t wire_builder_room(const struct wire_builder *b)
+{
+	if (b->len + TLSTAP_CHUNK_HDR_LEN >= b->cap)
+		return 0;
+	return b->cap - b->len - TLSTAP_CHUNK_HDR_LEN;
+}
+
+void wire_builder_add(struct wire_builder *b, const struct wire_chunk_meta *m,
+		      uint32_t offset, const void *data, size_t len)
+{
+	struct tlstap_chunk_hdr c = {
+		.record_id = htobe32(m->record_id),
+		.record_len = htobe32(m->record_len),
+		.offset = htobe32(offset),
+		.len = htobe16((uint16_t)len),
+		.family = m->flow.family,
+		.dir = m->flow.dir,
+		.sport = htobe16(m->flow.sport),
+		.dport = htobe16(m->flow.dport),
+		.flags = m->flags,
+	};
+
+	memcpy(c.saddr, m->flow.saddr, 16);
+	memcpy(c.daddr, m->flow.daddr, 16);
+	memcpy(b->buf + b->len, &c, sizeof(c));
+	memcpy(b->buf + b->len + sizeof(c), data, len);
+	b->len += sizeof(c) + len;
+	b->count++;
+}
+
+size_t wire_builder_finish(struct wire_builder *b)
+{
+	uint16_t len = htobe16((uint16_t)b->len);
+	uint16_t count = htobe16(b->count);
+
+	memcpy(b->buf + offsetof(struct tlstap_msg_hdr, len), &len, 2);
+	memcpy(b->buf + offsetof(struct tlstap_msg_hdr, count), &count, 2);
+	return b->len;
+}
+
+const char *wire_status_name(enum wire_status st)
+{
+	static const char *const names[WIRE_STATUS_COUNT] = {
+		[WIRE_OK] = "ok",
+		[WIRE_SHORT] = "short",
+		[WIRE_BAD_TYPE] = "bad_type",
+		[WIRE_BAD_VERSION] = "bad_version",
+		[WIRE_BAD_HDR_LEN] = "bad_hdr_len",
+		[WIRE_BAD_LEN] = "bad_len",
+		[WIRE_BAD_FLAGS] = "bad_flags",
+		[WIRE_BAD_COUNT] = "bad_count",
+		[WIRE_CHUNK_TRUNCATED] = "chunk_truncated",
+		[WIRE_CHUNK_EMPTY] = "chunk_empty",
+		[WIRE_CHUNK_BAD_RECORD_LEN] = "chunk_bad_record_len",
+		[WIRE_CHUNK_BAD_RANGE] = "chunk_bad_range",
+		[WIRE_CHUNK_BAD_FLOW] = "chunk_bad_flow",
+		[WIRE_CHUNK_BAD_FLAGS] = "chunk_bad_flags",
+		[WIRE_TRAILING] = "trailing_bytes",
+	};
+
+	return (unsigned int)st < WIRE_STATUS_COUNT ? names[st] : "unknown";
+}
+
+enum wire_status wire_parse_msg(const void *buf, size_t len,
+				struct wire_msg *out)
+{
+	struct tlstap_msg_hdr h;
+
+	if (len < sizeof(h))
+		return WIRE_SHORT;
+	memcpy(&h, buf, sizeof(h));
+	if (h.type < TLSTAP_MSG_DATA || h.type > TLSTAP_MSG_HEARTBEAT)
+		return WIRE_BAD_TYPE;
+	if (h.version != TLSTAP_WIRE_VERSION)
+		return WIRE_BAD_VERSION;
+	if (h.hdr_len != TLSTAP_MSG_HDR_LEN)
+		return WIRE_BAD_HDR_LEN;
+	if (be16toh(h.len) != len)
+		return WIRE_BAD_LEN;
+	if (h.flags & ~(h.type == TLSTAP_MSG_DATA ? TLSTAP_MSG_F_RETRANSMIT : 0))
+		return WIRE_BAD_FLAGS;
+
+	out->type = h.type;
+	out->version = h.version;
+	out->flags = h.flags;
+	out->stream_id = be32toh(h.stream_id);
+	out->seq = be32toh(h.seq);
+	out->len = be16toh(h.len);
+	out->count = be16toh(h.count);
+	out->body = (const uint8_t *)buf + sizeof(h);
+	out->body_len = len - sizeof(h);
+	return WIRE_OK;
+}
+
+/* Decodes the chunk at *pos without judging it; 0 if it does not fit. */
+static int decode_chunk(const struct wire_msg *msg, size_t pos,
+			struct wire_chunk *out, const uint8_t **reserved)
+{
+	struct tlstap_chunk_hdr c;
+
+	if (msg->body_len - pos < sizeof(c))
+		return 0;
+	memcpy(&c, msg->body + pos, sizeof(c));
+	out->meta.record_id = be32toh(c.record_id);
+	out->meta.record_len = be32toh(c.record_len);
+	out->meta.flow.family = c.family;
+	out->meta.flow.dir = c.dir;
+	out->meta.flow.sport = be16toh(c.sport);
+	out->meta.flow.dport = be16toh(c.dport);
+	memcpy(out->meta.flow.saddr, c.saddr, 16);
+	memcpy(out->meta.flow.daddr, c.daddr, 16);
+	out->meta.flags = c.flags;
+	out->offset = be32toh(c.offset);
+	out->len = be16toh(c.len);
+	out->data = msg->body + pos + sizeof(c);
+	*reserved = msg->body + pos + offsetof(struct tlstap_chunk_hdr, reserved);
+	return 1;
+}
+
+enum wire_status wire_check_data(const struct wire_msg *msg,
+				 uint32_t max_msg_len)
+{
+	uint64_t max_record_len = (uint64_t)TLSTAP_RECORD_HDR_LEN + max_msg_len;
+	size_t pos = 0;
+
+	if (msg->type != TLSTAP_MSG_DATA)
+		return WIRE_BAD_TYPE;
+	if (!msg->count)
+		return WIRE_BAD_COUNT;
+	for (unsigned int i = 0; i < msg->count; i++) {
+		struct wire_chunk ch;
+		const uint8_t *reserved;
+
+		if (!decode_chunk(msg, pos, &ch, &reserved))
+			return WIRE_CHUNK_TRUNCATED;
+		pos += TLSTAP_CHUNK_HDR_LEN;
+		if (!ch.len)
+			return WIRE_CHUNK_EMPTY;
+		if (msg->body_len - pos < ch.len)
+			return WIRE_CHUNK_TRUNCATED;
+		pos += ch.len;
+		if (ch.meta.record_len <= TLSTAP_RECORD_HDR_LEN ||
+		    ch.meta.record_len > max_record_len)
+			return WIRE_CHUNK_BAD_RECORD_LEN;
+		if ((uint64_t)ch.offset + ch.len > ch.meta.record_len)
+			return WIRE_CHUNK_BAD_RANGE;
+		if (record_flow_check(&ch.meta.flow) != RECORD_OK)
+			return WIRE_CHUNK_BAD_FLOW;
+		if ((ch.meta.flags & ~TLSTAP_CHUNK_F_ABORTED) || reserved[0] ||
+		    reserved[1] || reserved[2])
+			return WIRE_CHUNK_BAD_FLAGS;
+	}
+	if (pos != msg->body_len)
+		return WIRE_TRAILING;
+	return WIRE_OK;
+}
+
+int wire_next_chunk(const struct wire_msg *msg, size_t *pos,
+		    struct wire_chunk *out)
+{
+	const uint8_t *reserved;
+
+	if (*pos >= msg->body_len || !decode_chunk(msg, *pos, out, &reserved))
+		return 0;
+	*pos += TLSTAP_CHUNK_HDR_LEN + out->len;
+	return 1;
+}

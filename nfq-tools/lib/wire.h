@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The UDP wire format of include/uapi/linux/tlstap.h: building DATA
+ * datagrams chunk by chunk, and parsing any datagram strictly.
+ */
+#ifndef TLSTAP_NFQ_WIRE_H
+#define TLSTAP_NFQ_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/tlstap.h>
+
+#include "record.h"
+
+/* Largest UDP payload over IPv4 (and what we use for IPv6 as well). */
+#define WIRE_MAX_DATAGRAM	65507
+/* Smallest datagram worth building, as the module's TLSTAP_MIN_CAPACITY. */
+#define WIRE_MIN_DATAGRAM	(TLSTAP_MSG_HDR_LEN + TLSTAP_CHUNK_HDR_LEN + 64)
+
+/* What a chunk says about its record, host order. */
+struct wire_chunk_meta {
+	uint32_t record_id;
+	uint32_t record_len;	/* TLSTAP_RECORD_HDR_LEN + msg_len */
+	struct record_flow flow;
+	uint8_t flags;		/* TLSTAP_CHUNK_F_* */
+};
+
+/* One chunk of a parsed datagram; data points into the datagram. */
+struct wire_chunk {
+	struct wire_chunk_meta meta;
+	uint32_t offset;
+	uint16_t len;
+	const uint8_t *data;
+};
+
+/* A DATA datagram under construction in a caller-owned buffer. */
+struct wire_builder {
+	uint8_t *buf;
+	size_t cap;		/* the datagram may grow up to this */
+	size_t len;
+	uint16_t count;
+};
+
+void wire_builder_start(struct wire_builder *b, uint8_t *buf, size_t cap,
+			uint32_t stream_id, uint32_t seq, uint8_t flags);
+
+/*
+ * Record bytes a new chunk can carry: a chunk is opened only while there
+ * is room for its header plus at least one byte; 0 otherwise.
+ */
+size_t wire_builder_room(const struct wire_builder *b);
+
+/* Appends a chunk of len (1..room) bytes at offset of the record. */
+void wire_builder_add(struct wire_builder *b, const struct wire_chunk_meta *m,
+		      uint32_t offset, const void *data, size_t len);
+
+/* Writes len and count into the header; returns the datagram length. */
+size_t wire_builder_finish(struct wire_builder *b);
+
+enum wire_status {
+	WIRE_OK = 0,
+	WIRE_SHORT,		/* shorter than a message header */
+	WIRE_BAD_TYPE,
+	WIRE_BAD_VERSION,
+	WIRE_BAD_HDR_LEN,
+	WIRE_BAD_LEN,		/* len field is not the datagram's length */
+	WIRE_BAD_FLAGS,
+	WIRE_BAD_COUNT,
+	WIRE_CHUNK_TRUNCATED,	/* a chunk runs past the end */
+	WIRE_CHUNK_EMPTY,
+	WIRE_CHUNK_BAD_RECORD_LEN,
+	WIRE_CHUNK_BAD_RANGE,	/* offset + len beyond record_len */
+	WIRE_CHUNK_BAD_FLOW,
+	WIRE_CHUNK_BAD_FLAGS,
+	WIRE_TRAILING,		/* bytes after the last chunk */
+	WIRE_STATUS_COUNT
+};
+
+const char *wire_status_name(enum wire_status st);
+
+/* A parsed message header, host order. */
+struct wire_msg {
+	uint8_t type;
+	uint8_t version;
+	uint8_t flags;
+	uint32_t stream_id;
+	uint32_t seq;
+	uint16_t len;
+	uint16_t count;
+	const uint8_t *body;	/* after the header */
+	size_t body_len;
+};
+
+/* Parses and checks the message header of any datagram type. */
+enum wire_status wire_parse_msg(const void *buf, size_t len,
+				struct wire_msg *out);
+
+/*
+ * Checks every chunk of a DATA message (record_len bounded by
+ * TLSTAP_RECORD_HDR_LEN + max_msg_len), so that nothing of a datagram is
+ * used unless all of it is well formed.
+ */
+enum wire_status wire_check_data(const struct wire_msg *msg,
+				 uint32_t max_msg_len);
+
+/*
+ * Walks the chunks of a DATA message that passed wire_check_data: *pos
+ * starts at 0; returns 0 at the end.
+ */
+int wire_next_chunk(const struct wire_msg *msg, size_t *pos,
+		    struct wire_chunk *out);
+
+#endif

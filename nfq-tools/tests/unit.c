@@ -1,0 +1,746 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Unit tests of the nfq-tools library: record and datagram parsers, the
+ * SipHash reference vector, steering, packing and reassembly. Plain C:
+ * every failed check prints where and what, and the run ends with
+ * "N passed, N failed".
+ */
+#include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "reasm.h"
+#include "record.h"
+#include "seqtrack.h"
+#include "steer.h"
+#include "txring.h"
+#include "wire.h"
+
+static unsigned int passed, failed;
+
+#define CHECK(cond, ...)                                                    \
+	do {                                                                \
+		if (cond) {                                                 \
+			passed++;                                           \
+		} else {                                                    \
+			failed++;                                           \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__,       \
+				__LINE__, #cond);                           \
+			fprintf(stderr, __VA_ARGS__);                       \
+			fputc('\n', stderr);                                \
+		}                                                           \
+	} while (0)
+
+/* A deterministic generator so that failures reproduce. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 11);
+}
+
+/* Builds a record of msg_len bytes into buf; returns its length. */
+static size_t make_record(uint8_t *buf, uint8_t family, uint8_t dir,
+			  uint32_t msg_len, uint64_t conn_id, uint8_t fill)
+{
+	struct record_info ri;
+	struct tlstap_record hdr;
+
+	memset(&ri, 0, sizeof(ri));
+	ri.flow.family = family;
+	ri.flow.dir = dir;
+	if (family != TLSTAP_FAMILY_NONE) {
+		ri.flow.sport = 443;
+		ri.flow.dport = 50000 + (uint16_t)(conn_id % 1000);
+		if (family == TLSTAP_FAMILY_IPV4) {
+			memcpy(ri.flow.saddr, "\x0a\x00\x00\x01", 4);
+			memcpy(ri.flow.daddr, "\x0a\x00\x00\x02", 4);
+		} else {
+			memset(ri.flow.saddr, 0xfd, 16);
+			memset(ri.flow.daddr, 0xfe, 16);
+		}
+	}
+	ri.msg_len = msg_len;
+	ri.pid = 4242;
+	ri.timestamp_ns = 1700000000123456789ull;
+	ri.conn_id = conn_id;
+	ri.dropped = 7;
+	record_encode_hdr(&hdr, &ri);
+	memcpy(buf, &hdr, sizeof(hdr));
+	for (uint32_t i = 0; i < msg_len; i++)
+		buf[sizeof(hdr) + i] = (uint8_t)(fill + i * 7);
+	return sizeof(hdr) + msg_len;
+}
+
+/* ------------------------------------------------------------- hashing */
+
+static void test_siphash_vector(void)
+{
+	uint8_t key[16], msg[15];
+	struct steer_hasher h;
+	char err[256];
+	uint64_t v = 0;
+
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 15; i++)
+		msg[i] = (uint8_t)i;
+	CHECK(!steer_hasher_init(&h, key, err, sizeof(err)), "init: %s", err);
+	CHECK(!steer_siphash(&h, msg, sizeof(msg), &v), "siphash failed");
+	CHECK(v == 0xa129ca6149be45e5ull,
+	      "SipHash-2-4(00..0f, 00..0e) = %016llx, want a129ca6149be45e5",
+	      (unsigned long long)v);
+	/* The empty message of the reference vectors: 726fdb47dd0e0e31. */
+	CHECK(!steer_siphash(&h, msg, 0, &v) && v == 0x726fdb47dd0e0e31ull,
+	      "SipHash-2-4(00..0f, \"\") = %016llx", (unsigned long long)v);
+	/* The context is reusable: the same message hashes the same. */
+	CHECK(!steer_siphash(&h, msg, sizeof(msg), &v) &&
+	      v == 0xa129ca6149be45e5ull, "second use gave %016llx",
+	      (unsigned long long)v);
+	steer_hasher_free(&h);
+}
+
+static void test_parse_key(void)
+{
+	uint8_t key[16];
+
+	CHECK(!steer_parse_key("000102030405060708090a0b0c0d0E0f", key) &&
+	      key[0] == 0 && key[14] == 0x0e && key[15] == 0x0f, "valid key");
+	CHECK(steer_parse_key("000102030405060708090a0b0c0d0e0", key),
+	      "31 digits accepted");
+	CHECK(steer_parse_key("000102030405060708090a0b0c0d0e0f0", key),
+	      "33 digits accepted");
+	CHECK(steer_parse_key("000102030405060708090a0b0c0d0e0g", key),
+	      "non-hex accepted");
+	CHECK(steer_parse_key("00:01:02:03:04:05:06:07:08:09:0a:0b", key),
+	      "separators accepted");
+}
+
+static void test_flow_symmetry(void)
+{
+	uint8_t key[16] = { 1, 2, 3 };
+	struct steer_hasher h;
+	struct record_flow a, b;
+	uint64_t ha, hb;
+	char err[256];
+
+	CHECK(!steer_hasher_init(&h, key, err, sizeof(err)), "%s", err);
+	for (int i = 0; i < 1000; i++) {
+		memset(&a, 0, sizeof(a));
+		a.family = i % 2 ? TLSTAP_FAMILY_IPV4 : TLSTAP_FAMILY_IPV6;
+		a.dir = TLSTAP_DIR_WRITE;
+		for (int k = 0; k < (a.family == TLSTAP_FAMILY_IPV4 ? 4 : 16);
+		     k++) {
+			a.saddr[k] = (uint8_t)rnd();
+			a.daddr[k] = (uint8_t)rnd();
+		}
+		a.sport = (uint16_t)(rnd() | 1);
+		a.dport = (uint16_t)(rnd() | 1);
+		b = a;
+		b.dir = TLSTAP_DIR_READ;
+		memcpy(b.saddr, a.daddr, 16);
+		memcpy(b.daddr, a.saddr, 16);
+		b.sport = a.dport;
+		b.dport = a.sport;
+		CHECK(!steer_flow_hash(&h, &a, 1, &ha) &&
+		      !steer_flow_hash(&h, &b, 2, &hb) && ha == hb,
+		      "flow %d: directions hash differently", i);
+	}
+	memset(&a, 0, sizeof(a));
+	a.dir = TLSTAP_DIR_READ;
+	CHECK(!steer_flow_hash(&h, &a, 1, &ha) && !steer_flow_hash(&h, &a, 2, &hb) &&
+	      ha != hb, "FAMILY_NONE ignores conn_id");
+	steer_hasher_free(&h);
+}
+
+static void test_steer_table(void)
+{
+	uint8_t key[16] = { 9 };
+	struct steer_hasher h;
+	struct steer_target_spec t[3];
+	unsigned int order[3], count[3] = { 0 };
+	static struct steer_table table;
+	struct endpoint ep;
+	char err[256];
+	const char *names[3] = { "10.0.0.3:7419", "[fd00::1]:7419",
+				 "10.0.0.2:7419" };
+
+	CHECK(!steer_hasher_init(&h, key, err, sizeof(err)), "%s", err);
+	for (int i = 0; i < 3; i++) {
+		CHECK(!endpoint_parse(names[i], 0, &ep, err, sizeof(err)),
+		      "%s", err);
+		steer_target_key(&t[i].key, ep.family, ep.addr,
+				 htobe16(ep.port));
+		t[i].weight = (uint32_t)i + 1;
+	}
+	CHECK(steer_table_build(&table, &h, t, 3, err, sizeof(err)),
+	      "unsorted targets accepted");
+	CHECK(!steer_sort_targets(t, order, 3, err, sizeof(err)), "%s", err);
+	/* IPv4 (family 4) sorts before IPv6; 10.0.0.2 before 10.0.0.3. */
+	CHECK(order[0] == 2 && order[1] == 0 && order[2] == 1,
+	      "order %u %u %u", order[0], order[1], order[2]);
+	CHECK(!steer_table_build(&table, &h, t, 3, err, sizeof(err)), "%s",
+	      err);
+	for (int b = 0; b < TLSTAP_STEER_TABLE_SIZE; b++) {
+		CHECK(table.buckets[b] < 3, "bucket %d = %u", b,
+		      table.buckets[b]);
+		if (table.buckets[b] < 3)
+			count[table.buckets[b]]++;
+	}
+	/* Weights 3, 1, 2 after sorting: shares of 1/2, 1/6, 1/3. */
+	CHECK(count[0] > 1900 && count[0] < 2200 && count[1] > 550 &&
+	      count[1] < 820 && count[2] > 1250 && count[2] < 1500,
+	      "bucket shares %u %u %u", count[0], count[1], count[2]);
+	t[1] = t[0];
+	CHECK(steer_sort_targets(t, order, 3, err, sizeof(err)),
+	      "duplicate target accepted");
+	steer_hasher_free(&h);
+}
+
+/* ------------------------------------------------------------- records */
+
+static void test_record_parse(void)
+{
+	static uint8_t buf[2 * 70000];
+	struct record_info ri;
+	struct tlstap_record *h = (struct tlstap_record *)buf;
+	size_t len;
+
+	len = make_record(buf, TLSTAP_FAMILY_IPV4, TLSTAP_DIR_WRITE, 100, 1, 0);
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_OK &&
+	      ri.len == len && ri.msg_len == 100 && ri.flow.sport == 443 &&
+	      ri.pid == 4242 && ri.dropped == 7 && ri.conn_id == 1 &&
+	      ri.msg == buf + 72, "valid IPv4 record");
+	CHECK(record_parse(buf, len - 1, 65536, &ri) == RECORD_SHORT,
+	      "short body");
+	CHECK(record_parse(buf, 71, 65536, &ri) == RECORD_SHORT, "short hdr");
+	CHECK(record_parse(buf, len, 99, &ri) == RECORD_TOO_LONG, "too long");
+	buf[len] = 0xee;
+	CHECK(record_parse(buf, len + 1, 65536, &ri) == RECORD_OK &&
+	      ri.len == len, "a record followed by more bytes");
+
+	h->type = 2;
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_TYPE, "type");
+	h->type = TLSTAP_RECORD_DATA;
+	h->hdr_len = 73;
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_HDR_LEN, "hl");
+	h->hdr_len = 72;
+	for (int d = 0; d < 256; d++) {
+		enum record_status st;
+
+		h->dir = (uint8_t)d;
+		st = record_parse(buf, len, 65536, &ri);
+		CHECK((d == 1 || d == 2) ? st == RECORD_OK : st == RECORD_BAD_DIR,
+		      "dir %d gave %s", d, record_status_name(st));
+	}
+	h->dir = TLSTAP_DIR_READ;
+	for (int fam = 0; fam < 256; fam++) {
+		enum record_status st;
+
+		if (fam == 0 || fam == 4 || fam == 6)
+			continue;
+		h->family = (uint8_t)fam;
+		st = record_parse(buf, len, 65536, &ri);
+		CHECK(st == RECORD_BAD_FAMILY, "family %d gave %s", fam,
+		      record_status_name(st));
+	}
+	h->family = TLSTAP_FAMILY_IPV4;
+	h->saddr[15] = 1;
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_FLOW,
+	      "IPv4 with bytes after the address");
+	h->saddr[15] = 0;
+	h->daddr[4] = 1;
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_FLOW,
+	      "IPv4 daddr with bytes after the address");
+	h->daddr[4] = 0;
+	h->family = TLSTAP_FAMILY_IPV6;
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_OK, "as IPv6");
+	h->sport = 0;
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_FLOW, "port 0");
+	h->family = TLSTAP_FAMILY_NONE;
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_FLOW,
+	      "NONE with addresses");
+	len = make_record(buf, TLSTAP_FAMILY_NONE, TLSTAP_DIR_READ, 1, 5, 0);
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_OK, "valid NONE");
+	h->dport = htobe16(1);
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_FLOW,
+	      "NONE with a port");
+	len = make_record(buf, TLSTAP_FAMILY_IPV6, TLSTAP_DIR_READ, 0, 5, 0);
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_EMPTY, "msg_len 0");
+	h->msg_len = htobe32(0xffffffffu);
+	CHECK(record_parse(buf, sizeof(buf), 0xffffffffu, &ri) == RECORD_SHORT,
+	      "msg_len 2^32-1 with a huge maximum is only short");
+	len = make_record(buf, TLSTAP_FAMILY_IPV6, TLSTAP_DIR_READ, 65536, 5, 0);
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_OK, "64 KiB");
+
+	/* Random bytes never crash and never parse past the buffer. */
+	for (int i = 0; i < 20000; i++) {
+		size_t n = rnd() % 200;
+
+		for (size_t k = 0; k < n; k++)
+			buf[k] = (uint8_t)rnd();
+		if (i % 2) {
+			buf[0] = 1;
+			buf[3] = 72;
+		}
+		if (record_parse(buf, n, 65536, &ri) == RECORD_OK)
+			CHECK(ri.len <= n, "parsed beyond the buffer");
+	}
+}
+
+/* ------------------------------------------------------------ datagrams */
+
+static size_t build_one(uint8_t *dg, const uint8_t *rec, size_t rec_len)
+{
+	struct wire_builder b;
+	struct wire_chunk_meta m;
+	struct record_info ri;
+
+	record_parse(rec, rec_len, 65536, &ri);
+	memset(&m, 0, sizeof(m));
+	m.record_id = 3;
+	m.record_len = ri.len;
+	m.flow = ri.flow;
+	wire_builder_start(&b, dg, 1500, 0xabcdef01, 9, 0);
+	wire_builder_add(&b, &m, 0, rec, rec_len);
+	return wire_builder_finish(&b);
+}
+
+static enum wire_status check_dgram(const uint8_t *dg, size_t len)
+{
+	struct wire_msg msg;
+	enum wire_status st = wire_parse_msg(dg, len, &msg);
+
+	return st != WIRE_OK ? st : wire_check_data(&msg, 65536);
+}
+
+static void test_wire(void)
+{
+	uint8_t rec[200], dg[1500], bad[1500];
+	struct wire_msg msg;
+	struct wire_chunk ch;
+	size_t rlen = make_record(rec, TLSTAP_FAMILY_IPV4, TLSTAP_DIR_READ,
+				  100, 1, 3);
+	size_t len = build_one(dg, rec, rlen), pos = 0;
+	const size_t c0 = TLSTAP_MSG_HDR_LEN;	/* first chunk header */
+
+	CHECK(len == 16 + 56 + rlen, "datagram length %zu", len);
+	CHECK(check_dgram(dg, len) == WIRE_OK, "valid datagram");
+	CHECK(wire_parse_msg(dg, len, &msg) == WIRE_OK && msg.seq == 9 &&
+	      msg.stream_id == 0xabcdef01 && msg.count == 1 && msg.len == len,
+	      "header fields");
+	CHECK(wire_next_chunk(&msg, &pos, &ch) && ch.meta.record_id == 3 &&
+	      ch.meta.record_len == rlen && ch.offset == 0 && ch.len == rlen &&
+	      !memcmp(ch.data, rec, rlen) && ch.meta.flow.sport == 443,
+	      "chunk fields");
+	CHECK(!wire_next_chunk(&msg, &pos, &ch), "a second chunk");
+
+#define MUTATE(off, val, want)                                              \
+	do {                                                                \
+		memcpy(bad, dg, len);                                       \
+		bad[off] = (uint8_t)(val);                                  \
+		CHECK(check_dgram(bad, len) == (want),                      \
+		      "byte %zu = %d gave %s", (size_t)(off), (int)(val),     \
+		      wire_status_name(check_dgram(bad, len)));             \
+	} while (0)
+	MUTATE(0, 0, WIRE_BAD_TYPE);
+	MUTATE(0, 5, WIRE_BAD_TYPE);
+	MUTATE(1, 2, WIRE_BAD_VERSION);
+	MUTATE(2, 17, WIRE_BAD_HDR_LEN);
+	MUTATE(3, 2, WIRE_BAD_FLAGS);
+	MUTATE(3, 1, WIRE_OK);				/* retransmit flag */
+	MUTATE(13, (len & 0xff) + 1, WIRE_BAD_LEN);
+	MUTATE(15, 0, WIRE_BAD_COUNT);
+	MUTATE(15, 2, WIRE_CHUNK_TRUNCATED);
+	MUTATE(c0 + 7, 71, WIRE_CHUNK_BAD_RECORD_LEN);	/* record_len */
+	MUTATE(c0 + 7, rlen - 1, WIRE_CHUNK_BAD_RANGE);
+	MUTATE(c0 + 11, 1, WIRE_CHUNK_BAD_RANGE);	/* offset */
+	MUTATE(c0 + 13, 0, WIRE_CHUNK_EMPTY);		/* len */
+	MUTATE(c0 + 13, rlen + 1, WIRE_CHUNK_TRUNCATED);
+	MUTATE(c0 + 14, 5, WIRE_CHUNK_BAD_FLOW);	/* family */
+	MUTATE(c0 + 15, 3, WIRE_CHUNK_BAD_FLOW);	/* dir */
+	MUTATE(c0 + 20 + 5, 1, WIRE_CHUNK_BAD_FLOW);	/* IPv4 padding */
+	MUTATE(c0 + 52, 2, WIRE_CHUNK_BAD_FLAGS);
+	MUTATE(c0 + 52, 1, WIRE_OK);			/* aborted */
+	MUTATE(c0 + 55, 1, WIRE_CHUNK_BAD_FLAGS);	/* reserved */
+	CHECK(check_dgram(dg, 15) == WIRE_SHORT, "short datagram");
+	memcpy(bad, dg, len);
+	bad[len] = 0;
+	bad[13] = (uint8_t)(len + 1);
+	CHECK(check_dgram(bad, len + 1) == WIRE_TRAILING, "trailing byte");
+
+	for (int i = 0; i < 50000; i++) {
+		size_t n = 16 + rnd() % 300;
+
+		memcpy(bad, dg, len);
+		for (int k = 0; k < 4; k++)
+			bad[rnd() % n] = (uint8_t)rnd();
+		check_dgram(bad, n);	/* must not crash (ASan watches) */
+	}
+}
+
+/* --------------------------------------------------------------- rings */
+
+struct collected {
+	unsigned int n;
+	uint32_t ids[64];
+	size_t lens[64];
+	uint8_t *bytes[64];
+	uint32_t seq_first[64];
+};
+
+static void collect(void *arg, const struct reasm_record *r)
+{
+	struct collected *c = arg;
+
+	if (c->n < 64) {
+		c->ids[c->n] = r->record_id;
+		c->lens[c->n] = r->rec->len;
+		c->bytes[c->n] = malloc(r->rec->len);
+		memcpy(c->bytes[c->n], r->rec->bytes, r->rec->len);
+		c->seq_first[c->n] = r->seq_first;
+	}
+	c->n++;
+}
+
+static void collected_free(struct collected *c)
+{
+	for (unsigned int i = 0; i < c->n && i < 64; i++)
+		free(c->bytes[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+static struct reasm *new_reasm(struct collected *c)
+{
+	struct reasm_config cfg = {
+		.max_msg_len = 65536,
+		.max_pending_bytes = 8u << 20,
+		.max_streams = 4,
+	};
+
+	return reasm_new(&cfg, collect, c);
+}
+
+/* Packs n records of the given sizes; returns the number of datagrams. */
+static uint32_t pack_records(struct txring *r, uint8_t **recs,
+			     const uint32_t *sizes, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct record_info ri;
+		struct wire_chunk_meta m;
+		size_t len = make_record(recs[i], i % 2 ? TLSTAP_FAMILY_IPV4
+							: TLSTAP_FAMILY_IPV6,
+					 TLSTAP_DIR_WRITE, sizes[i], i,
+					 (uint8_t)i);
+
+		record_parse(recs[i], len, 65536, &ri);
+		memset(&m, 0, sizeof(m));
+		m.record_id = r->next_record_id++;
+		m.record_len = ri.len;
+		m.flow = ri.flow;
+		CHECK(txring_pack(r, &m, 0, recs[i], len) == len,
+		      "ring too small for the test");
+	}
+	txring_close(r);
+	return txring_unsent(r);
+}
+
+static const uint32_t sizes[] = { 1, 100, 1000, 30, 5000, 65536, 57, 2, 300 };
+#define NREC (sizeof(sizes) / sizeof(sizes[0]))
+
+static void check_all_emitted(struct collected *c, uint8_t **recs,
+			      const char *what)
+{
+	CHECK(c->n == NREC, "%s: %u records emitted, want %zu", what, c->n,
+	      NREC);
+	for (unsigned int i = 0; i < c->n && i < NREC; i++) {
+		uint32_t id = c->ids[i];
+
+		CHECK(id < NREC && c->lens[i] == 72 + sizes[id] &&
+		      !memcmp(c->bytes[i], recs[id], c->lens[i]),
+		      "%s: record %u differs", what, id);
+	}
+}
+
+static void test_pack_and_reassemble(void)
+{
+	struct txring ring;
+	uint8_t *recs[NREC];
+	const uint8_t *dgs[4096];
+	size_t dlens[4096];
+	struct collected c = { 0 };
+	struct reasm_dgram_info info;
+	struct endpoint sender = { .family = 4, .addr = { 10, 0, 0, 9 },
+				   .port = 7419 };
+	struct reasm *ra;
+	uint32_t n;
+
+	for (unsigned int i = 0; i < NREC; i++)
+		recs[i] = malloc(72 + 65536);
+	CHECK(!txring_init(&ring, 1452, 4096, 77), "txring_init");
+	n = pack_records(&ring, recs, sizes, NREC);
+	CHECK(n > 50 && n < 4096, "%u datagrams", n);
+	for (uint32_t s = 0; s < n; s++) {
+		struct wire_msg msg;
+
+		dgs[s] = txring_datagram(&ring, s, &dlens[s]);
+		CHECK(dgs[s] && dlens[s] <= 1452, "datagram %u: %zu bytes", s,
+		      dlens[s]);
+		/* Closed early only when no chunk with a byte fits. */
+		CHECK(s == n - 1 || dlens[s] > 1452 - 57,
+		      "datagram %u closed with room: %zu", s, dlens[s]);
+		CHECK(check_dgram(dgs[s], dlens[s]) == WIRE_OK &&
+		      wire_parse_msg(dgs[s], dlens[s], &msg) == WIRE_OK &&
+		      msg.seq == s && msg.stream_id == 77,
+		      "datagram %u does not parse", s);
+	}
+
+	/* In order. */
+	ra = new_reasm(&c);
+	for (uint32_t s = 0; s < n; s++)
+		CHECK(reasm_datagram(ra, &sender, dgs[s], dlens[s], &info) ==
+		      REASM_ACCEPTED, "in order %u", s);
+	check_all_emitted(&c, recs, "in order");
+	for (unsigned int i = 0; i < c.n && i < NREC; i++)
+		CHECK(c.ids[i] == i, "in order: record %u emitted as #%u",
+		      c.ids[i], i);
+	CHECK(reasm_stats(ra)->seq_gaps == 0 &&
+	      reasm_stats(ra)->pending_bytes == 0, "in order: counters");
+	/* Everything again: all duplicates, nothing emitted. */
+	for (uint32_t s = 0; s < n; s++)
+		CHECK(reasm_datagram(ra, &sender, dgs[s], dlens[s], &info) ==
+		      REASM_DUPLICATE, "duplicate %u", s);
+	CHECK(c.n == NREC && reasm_stats(ra)->dup_datagrams == n,
+	      "duplicates emitted records");
+	reasm_free(ra);
+	collected_free(&c);
+
+	/* Reversed. */
+	ra = new_reasm(&c);
+	for (uint32_t s = n; s-- > 0;)
+		reasm_datagram(ra, &sender, dgs[s], dlens[s], &info);
+	check_all_emitted(&c, recs, "reversed");
+	CHECK(reasm_stats(ra)->seq_gaps == n - 1 &&
+	      reasm_stats(ra)->late_datagrams == n - 1,
+	      "reversed: gaps %llu late %llu", reasm_stats(ra)->seq_gaps,
+	      reasm_stats(ra)->late_datagrams);
+	reasm_free(ra);
+	collected_free(&c);
+
+	/* Shuffled, every datagram twice. */
+	ra = new_reasm(&c);
+	{
+		uint32_t order[2 * 4096];
+
+		for (uint32_t i = 0; i < 2 * n; i++)
+			order[i] = i % n;
+		for (uint32_t i = 2 * n - 1; i > 0; i--) {
+			uint32_t j = rnd() % (i + 1), t = order[i];
+
+			order[i] = order[j];
+			order[j] = t;
+		}
+		for (uint32_t i = 0; i < 2 * n; i++)
+			reasm_datagram(ra, &sender, dgs[order[i]],
+				       dlens[order[i]], &info);
+	}
+	check_all_emitted(&c, recs, "shuffled twice");
+	CHECK(reasm_stats(ra)->dup_datagrams == n, "shuffled: %llu dups",
+	      reasm_stats(ra)->dup_datagrams);
+	reasm_free(ra);
+	collected_free(&c);
+
+	/* One datagram missing: the records it touches never come out. */
+	ra = new_reasm(&c);
+	for (uint32_t s = 0; s < n; s++)
+		if (s != n / 2)
+			reasm_datagram(ra, &sender, dgs[s], dlens[s], &info);
+	CHECK(c.n == NREC - 1, "missing chunk: %u records emitted", c.n);
+	for (unsigned int i = 0; i < c.n && i < 64; i++)
+		CHECK(c.ids[i] != 5, "the 64 KiB record came out incomplete");
+	CHECK(reasm_stats(ra)->pending_bytes == 72 + 65536,
+	      "pending %llu", reasm_stats(ra)->pending_bytes);
+	/* A different stream id is a different stream. */
+	{
+		uint8_t copy[1500];
+
+		memcpy(copy, dgs[n / 2], dlens[n / 2]);
+		copy[4] ^= 1;
+		reasm_datagram(ra, &sender, copy, dlens[n / 2], &info);
+		CHECK(c.n == NREC - 1 && reasm_stats(ra)->streams == 2,
+		      "another stream's chunk completed a record");
+	}
+	/* Late arrival completes it. */
+	reasm_datagram(ra, &sender, dgs[n / 2], dlens[n / 2], &info);
+	check_all_emitted(&c, recs, "late chunk");
+	reasm_free(ra);
+	collected_free(&c);
+
+	/* Repacking the unsent datagrams at a smaller size keeps the bytes. */
+	{
+		struct txring r2;
+		uint8_t *copy;
+		size_t copy_len, pos = 0;
+		uint32_t m;
+
+		CHECK(!txring_init(&r2, 1452, 8192, 78), "txring_init");
+		n = pack_records(&r2, recs, sizes, NREC);
+		txring_mark_sent(&r2, 3);
+		CHECK(!txring_take_unsent(&r2, &copy, &copy_len), "take");
+		CHECK(r2.next_seq == 3 && txring_unsent(&r2) == 0, "rewound");
+		r2.dgram_size = 1232;
+		while (pos < copy_len) {
+			struct wire_msg msg;
+			struct wire_chunk ch;
+			size_t cp = 0;
+			uint16_t dl;
+
+			memcpy(&dl, copy + pos + 12, 2);
+			dl = be16toh(dl);
+			CHECK(wire_parse_msg(copy + pos, dl, &msg) == WIRE_OK,
+			      "copy parses");
+			while (wire_next_chunk(&msg, &cp, &ch))
+				CHECK(txring_pack(&r2, &ch.meta, ch.offset,
+						  ch.data, ch.len) == ch.len,
+				      "repack");
+			pos += dl;
+		}
+		free(copy);
+		txring_close(&r2);
+		m = r2.next_seq;
+		CHECK(m > n, "repacked into %u datagrams (was %u)", m, n);
+		ra = new_reasm(&c);
+		for (uint32_t s = 0; s < m; s++) {
+			const uint8_t *d = txring_datagram(&r2, s, &dlens[0]);
+
+			CHECK(d && (s < 3 || dlens[0] <= 1232),
+			      "repacked %u: %zu", s, dlens[0]);
+			if (d)
+				reasm_datagram(ra, &sender, d, dlens[0], &info);
+		}
+		check_all_emitted(&c, recs, "repacked");
+		reasm_free(ra);
+		collected_free(&c);
+		txring_free(&r2);
+	}
+	txring_free(&ring);
+	for (unsigned int i = 0; i < NREC; i++)
+		free(recs[i]);
+}
+
+static void test_ring_limits(void)
+{
+	struct txring r;
+	uint8_t rec[72 + 3000];
+	struct wire_chunk_meta m;
+	struct record_info ri;
+	size_t len = make_record(rec, TLSTAP_FAMILY_IPV4, TLSTAP_DIR_READ,
+				 3000, 1, 0), got;
+	const uint8_t *d;
+
+	record_parse(rec, len, 65536, &ri);
+	memset(&m, 0, sizeof(m));
+	m.record_len = ri.len;
+	m.flow = ri.flow;
+	CHECK(!txring_init(&r, 1000, 2, 1), "init");
+	got = txring_pack(&r, &m, 0, rec, len);
+	CHECK(got == 2 * (1000 - 16 - 56), "packed %zu into a full ring", got);
+	CHECK(txring_unsent(&r) == 2, "both full datagrams closed");
+	txring_mark_sent(&r, 1);
+	got += txring_pack(&r, &m, (uint32_t)got, rec + got, len - got);
+	CHECK(got == 3 * (1000 - 16 - 56), "packed %zu after one sent", got);
+	CHECK(txring_datagram(&r, 0, &len) == NULL,
+	      "seq 0 still held after its slot was reused");
+	d = txring_datagram(&r, 1, &len);
+	CHECK(d && len == 1000, "seq 1 held");
+	txring_free(&r);
+	CHECK(txring_init(&r, 1000, 1, 1), "a one-slot ring accepted");
+}
+
+static void test_seqtrack(void)
+{
+	static struct seqtrack t;
+	uint32_t skipped, first, last;
+
+	seqtrack_init(&t);
+	CHECK(seqtrack_see(&t, 0, &skipped) == SEQ_NEW && !skipped, "0");
+	CHECK(seqtrack_see(&t, 1, &skipped) == SEQ_NEW, "1");
+	CHECK(seqtrack_see(&t, 5, &skipped) == SEQ_NEW && skipped == 3, "5");
+	CHECK(t.holes == 3, "holes %u", t.holes);
+	CHECK(seqtrack_next_hole(&t, 0, &first, &last) && first == 2 &&
+	      last == 4, "hole %u..%u", first, last);
+	CHECK(seqtrack_see(&t, 3, &skipped) == SEQ_LATE && t.holes == 2, "3");
+	CHECK(seqtrack_see(&t, 3, &skipped) == SEQ_DUP, "3 again");
+	CHECK(seqtrack_see(&t, 1, &skipped) == SEQ_DUP, "1 again");
+	CHECK(seqtrack_see(&t, 5 + SEQTRACK_WINDOW, &skipped) == SEQ_NEW &&
+	      t.expired == 2, "expired %llu", t.expired);
+	CHECK(seqtrack_see(&t, 5, &skipped) == SEQ_STALE, "stale");
+
+	/* Joining late, across the 2^32 wrap. */
+	seqtrack_init(&t);
+	CHECK(seqtrack_see(&t, 0xfffffffeu, &skipped) == SEQ_NEW && !skipped &&
+	      !t.holes, "join late");
+	CHECK(seqtrack_see(&t, 1, &skipped) == SEQ_NEW && skipped == 2 &&
+	      t.holes == 2, "wrap: skipped %u holes %u", skipped, t.holes);
+	CHECK(seqtrack_see(&t, 0xffffffffu, &skipped) == SEQ_LATE, "late");
+	CHECK(seqtrack_see(&t, 0xfffffff0u, &skipped) == SEQ_DUP,
+	      "before the start counts as seen");
+	/* A first datagram other than 0 means the ones before were lost. */
+	seqtrack_init(&t);
+	seqtrack_see(&t, 3, &skipped);
+	CHECK(t.holes == 3, "lost first datagrams: holes %u", t.holes);
+}
+
+static void test_endpoint(void)
+{
+	struct endpoint ep;
+	char err[160], buf[ENDPOINT_STRLEN];
+
+	CHECK(!endpoint_parse("192.0.2.1:7419", 0, &ep, err, sizeof(err)) &&
+	      ep.family == 4 && ep.port == 7419 && ep.addr[3] == 1, "v4");
+	endpoint_format(&ep, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "192.0.2.1:7419"), "format %s", buf);
+	CHECK(!endpoint_parse("[2001:db8::1]:1", 0, &ep, err, sizeof(err)) &&
+	      ep.family == 6 && ep.port == 1 && ep.addr[15] == 1, "v6");
+	endpoint_format(&ep, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "[2001:db8::1]:1"), "format %s", buf);
+	CHECK(endpoint_parse("2001:db8::1:7419", 0, &ep, err, sizeof(err)),
+	      "IPv6 without brackets");
+	CHECK(endpoint_parse("192.0.2.1:0", 0, &ep, err, sizeof(err)),
+	      "port 0");
+	CHECK(!endpoint_parse("0.0.0.0:0", 1, &ep, err, sizeof(err)),
+	      "any for listening");
+	CHECK(endpoint_parse("0.0.0.0:1", 0, &ep, err, sizeof(err)),
+	      "unspecified target");
+	CHECK(endpoint_parse("192.0.2.1:65536", 0, &ep, err, sizeof(err)),
+	      "port 65536");
+	CHECK(endpoint_parse("192.0.2.1:+5", 0, &ep, err, sizeof(err)),
+	      "port +5");
+	CHECK(endpoint_parse("192.0.2.1", 0, &ep, err, sizeof(err)),
+	      "no port");
+	CHECK(endpoint_parse("[::1]7419", 0, &ep, err, sizeof(err)),
+	      "no colon");
+	CHECK(endpoint_parse("300.0.0.1:1", 0, &ep, err, sizeof(err)),
+	      "bad IPv4");
+}
+
+int main(void)
+{
+	test_siphash_vector();
+	test_parse_key();
+	test_flow_symmetry();
+	test_steer_table();
+	test_record_parse();
+	test_wire();
+	test_pack_and_reassemble();
+	test_ring_limits();
+	test_seqtrack();
+	test_endpoint();
+	printf("%u passed, %u failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

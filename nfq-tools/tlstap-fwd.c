@@ -1,0 +1,1227 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * tlstap-fwd: the userspace forwarder. Reads capture records from a Unix
+ * datagram or seqpacket socket, a FIFO or stdin and sends them to the
+ * targets in exactly the wire format of tlstap.ko, steered by the same
+ * flow-hash table (same key and targets => same target per flow).
+ *
+ * One thread, one epoll loop: a batch of input (recvmmsg or a large read)
+ * is parsed and packed into per-target rings of datagrams, which go out
+ * with sendmmsg (UDP GSO for runs of equal-sized datagrams) whenever a
+ * ring has a batch ready and whenever the input is drained, so a record
+ * never waits for more input before it is sent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "ratelog.h"
+#include "record.h"
+#include "steer.h"
+#include "txring.h"
+#include "wire.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+#define PROG "tlstap-fwd"
+#define EXIT_FRAMING 3		/* a byte stream lost its record framing */
+
+#define IN_BATCH	64		/* messages per recvmmsg */
+#define IN_MSG_SIZE	(256 * 1024)	/* one input message at most */
+#define SEND_MSGS	64		/* mmsghdr per sendmmsg */
+#define GSO_MAX_SEGS	64		/* UDP_MAX_SEGMENTS of Linux 6.1 */
+#define SEND_AT_DGRAMS	128		/* send once a ring has this many */
+#define MAX_CONNS	1024		/* seqpacket writers at once */
+#define SEND_TRIES	3		/* attempts per datagram on errors */
+
+enum input_kind { IN_STDIN, IN_FIFO, IN_UNIX_DGRAM, IN_UNIX_SEQPACKET };
+
+struct options {
+	struct endpoint target_ep[TLSTAP_MAX_TARGETS];
+	uint32_t target_weight[TLSTAP_MAX_TARGETS];
+	unsigned int ntargets;
+	uint8_t hash_key[TLSTAP_HASH_KEY_LEN];
+	int hash_key_given;
+	int tos;
+	uint16_t port;
+	uint32_t max_record;
+	size_t max_datagram;
+	size_t ring_bytes;
+	enum input_kind in_kind;
+	const char *in_path;
+	mode_t mode;
+	int print_target;
+	int stats_json;
+	int gso;
+};
+
+struct target_stats {
+	unsigned long long records, record_bytes;
+	unsigned long long datagrams, bytes, gso_sends, send_calls;
+	unsigned long long send_errors, dropped_datagrams, repacks;
+};
+
+struct target {
+	struct endpoint ep;
+	uint32_t weight;
+	char name[ENDPOINT_STRLEN];
+	int fd;
+	int hdr_overhead;	/* IP + UDP header bytes */
+	int gso;		/* UDP_SEGMENT still accepted */
+	struct txring ring;
+	struct target_stats st;
+};
+
+struct fwd_stats {
+	unsigned long long input_calls, input_messages, input_bytes;
+	unsigned long long records, record_bytes;
+	unsigned long long malformed[RECORD_STATUS_COUNT];
+	unsigned long long discarded_bytes;	/* input bytes not forwarded */
+	unsigned long long oversized_messages;
+};
+
+struct conn {
+	int fd;
+};
+
+struct fwd {
+	struct options opt;
+	struct steer_hasher hasher;
+	struct steer_table table;
+	struct target targets[TLSTAP_MAX_TARGETS];	/* steering order */
+	unsigned int ntargets;
+	uint32_t stream_id;
+	struct fwd_stats st;
+	struct ratelog log;
+	int epfd, sigfd;
+	int in_fd;			/* socket, FIFO or stdin */
+	int created_path;		/* unlink opt.in_path at exit */
+	struct conn conns[MAX_CONNS];	/* seqpacket connections */
+	/* input buffers */
+	uint8_t *msg_bufs;		/* IN_BATCH * IN_MSG_SIZE */
+	struct mmsghdr in_msgs[IN_BATCH];
+	struct iovec in_iov[IN_BATCH];
+	uint8_t *stream_buf;		/* byte-stream input */
+	size_t stream_cap, stream_len;
+	unsigned long long stream_offset;	/* bytes consumed so far */
+	/* send scratch */
+	struct mmsghdr out_msgs[SEND_MSGS];
+	uint32_t out_dgrams[SEND_MSGS];
+	struct iovec out_iov[SEND_MSGS * GSO_MAX_SEGS];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} out_cmsg[SEND_MSGS];
+};
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+						    noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " --target ADDR:PORT[,weight=W] [--target ...] [options]\n"
+"  input (one; default stdin):\n"
+"    --unix PATH          Unix datagram socket to create (whole records)\n"
+"    --seqpacket PATH     Unix seqpacket socket to create (whole records)\n"
+"    --fifo PATH          FIFO (created if missing): a byte stream\n"
+"    --stdin              standard input: a byte stream\n"
+"    --mode OCTAL         permissions of the socket or FIFO (default 0600)\n"
+"  sending:\n"
+"    --hash-key HEX32     16-byte flow-hash key (default random)\n"
+"    --tos N              IP TOS / IPv6 traffic class, 1..255 (default %u)\n"
+"    --port N             UDP source port, 0 = any (default %u)\n"
+"    --max-record N       largest plaintext per record (default %u)\n"
+"    --max-datagram N     cap on the UDP payload (default: path MTU)\n"
+"    --ring-bytes N       per-target datagram ring (default 4 MiB)\n"
+"    --no-gso             never use UDP GSO\n"
+"  other:\n"
+"    --print-target       print each record's target, send nothing\n"
+"    --stats-json         counters as JSON (on SIGUSR1 and at exit)\n"
+"A malformed record is counted and skipped. In a byte stream (FIFO,\n"
+"stdin) its length cannot be trusted, so the stream cannot be resynchronised:\n"
+"" PROG " then sends what it has and exits with status %d.\n",
+		TLSTAP_DEFAULT_TOS, TLSTAP_DEFAULT_PORT,
+		TLSTAP_DEFAULT_MAX_RECORD, EXIT_FRAMING);
+}
+
+static unsigned long parse_ulong(const char *opt, const char *s,
+				 unsigned long min, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		die("%s: '%s' is not a number in %lu..%lu", opt, s, min, max);
+	return v;
+}
+
+static void parse_target(struct options *o, const char *arg)
+{
+	char spec[128], err[160];
+	char *comma;
+	uint32_t weight = 1;
+
+	if (o->ntargets == TLSTAP_MAX_TARGETS)
+		die("--target: at most %u targets", TLSTAP_MAX_TARGETS);
+	if (strlen(arg) >= sizeof(spec))
+		die("--target '%s': too long", arg);
+	strcpy(spec, arg);
+	comma = strchr(spec, ',');
+	if (comma) {
+		*comma = '\0';
+		if (strncmp(comma + 1, "weight=", 7))
+			die("--target '%s': want ADDR:PORT[,weight=W]", arg);
+		weight = (uint32_t)parse_ulong("--target weight", comma + 8, 1,
+					       TLSTAP_MAX_WEIGHT);
+	}
+	if (endpoint_parse(spec, 0, &o->target_ep[o->ntargets], err,
+			   sizeof(err)))
+		die("--target: %s", err);
+	o->target_weight[o->ntargets++] = weight;
+}
+
+static void set_input(struct options *o, enum input_kind kind,
+		      const char *path)
+{
+	static int given;
+
+	if (given++)
+		die("give one input: --unix, --seqpacket, --fifo or --stdin");
+	o->in_kind = kind;
+	o->in_path = path;
+}
+
+static void parse_options(struct options *o, int argc, char **argv)
+{
+	enum { O_UNIX = 256, O_SEQPACKET, O_FIFO, O_STDIN, O_MODE, O_KEY,
+	       O_TOS, O_PORT, O_MAXREC, O_MAXDG, O_RING, O_NOGSO, O_PRINT,
+	       O_JSON };
+	static const struct option longopts[] = {
+		{ "target", required_argument, NULL, 't' },
+		{ "unix", required_argument, NULL, O_UNIX },
+		{ "seqpacket", required_argument, NULL, O_SEQPACKET },
+		{ "fifo", required_argument, NULL, O_FIFO },
+		{ "stdin", no_argument, NULL, O_STDIN },
+		{ "mode", required_argument, NULL, O_MODE },
+		{ "hash-key", required_argument, NULL, O_KEY },
+		{ "tos", required_argument, NULL, O_TOS },
+		{ "port", required_argument, NULL, O_PORT },
+		{ "max-record", required_argument, NULL, O_MAXREC },
+		{ "max-datagram", required_argument, NULL, O_MAXDG },
+		{ "ring-bytes", required_argument, NULL, O_RING },
+		{ "no-gso", no_argument, NULL, O_NOGSO },
+		{ "print-target", no_argument, NULL, O_PRINT },
+		{ "stats-json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->tos = TLSTAP_DEFAULT_TOS;
+	o->port = TLSTAP_DEFAULT_PORT;
+	o->max_record = TLSTAP_DEFAULT_MAX_RECORD;
+	o->max_datagram = WIRE_MAX_DATAGRAM;
+	o->ring_bytes = 4u << 20;
+	o->in_kind = IN_STDIN;
+	o->mode = 0600;
+	o->gso = 1;
+
+	while ((c = getopt_long(argc, argv, "t:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			parse_target(o, optarg);
+			break;
+		case O_UNIX:
+			set_input(o, IN_UNIX_DGRAM, optarg);
+			break;
+		case O_SEQPACKET:
+			set_input(o, IN_UNIX_SEQPACKET, optarg);
+			break;
+		case O_FIFO:
+			set_input(o, IN_FIFO, optarg);
+			break;
+		case O_STDIN:
+			set_input(o, IN_STDIN, NULL);
+			break;
+		case O_MODE: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+
+			if (*end || end == optarg || m > 0777)
+				die("--mode: '%s' is not an octal mode", optarg);
+			o->mode = (mode_t)m;
+			break;
+		}
+		case O_KEY:
+			if (steer_parse_key(optarg, o->hash_key))
+				die("--hash-key: want 32 hex digits, got '%s'",
+				    optarg);
+			o->hash_key_given = 1;
+			break;
+		case O_TOS:
+			o->tos = (int)parse_ulong("--tos", optarg, 1, 255);
+			break;
+		case O_PORT:
+			o->port = (uint16_t)parse_ulong("--port", optarg, 0,
+							65535);
+			break;
+		case O_MAXREC:
+			o->max_record = (uint32_t)parse_ulong("--max-record",
+							      optarg, 1,
+							      16u << 20);
+			break;
+		case O_MAXDG:
+			o->max_datagram = parse_ulong("--max-datagram", optarg,
+						      WIRE_MIN_DATAGRAM,
+						      WIRE_MAX_DATAGRAM);
+			break;
+		case O_RING:
+			o->ring_bytes = parse_ulong("--ring-bytes", optarg,
+						    64 * 1024, 1ul << 30);
+			break;
+		case O_NOGSO:
+			o->gso = 0;
+			break;
+		case O_PRINT:
+			o->print_target = 1;
+			break;
+		case O_JSON:
+			o->stats_json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(1);
+		}
+	}
+	if (optind != argc)
+		die("unexpected argument '%s' (see --help)", argv[optind]);
+	if (!o->ntargets)
+		die("no --target given (see --help)");
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static void print_stats(const struct fwd *f)
+{
+	const struct fwd_stats *s = &f->st;
+	unsigned long long malformed = 0, dg = 0, bytes = 0, err = 0, drop = 0;
+
+	for (int i = 0; i < RECORD_STATUS_COUNT; i++)
+		malformed += s->malformed[i];
+	for (unsigned int i = 0; i < f->ntargets; i++) {
+		dg += f->targets[i].st.datagrams;
+		bytes += f->targets[i].st.bytes;
+		err += f->targets[i].st.send_errors;
+		drop += f->targets[i].st.dropped_datagrams;
+	}
+	if (!f->opt.stats_json) {
+		fprintf(stderr,
+			PROG ": records=%llu record_bytes=%llu malformed=%llu "
+			"discarded_bytes=%llu input_messages=%llu "
+			"input_calls=%llu datagrams=%llu bytes=%llu "
+			"send_errors=%llu dropped_datagrams=%llu\n",
+			s->records, s->record_bytes, malformed,
+			s->discarded_bytes, s->input_messages, s->input_calls,
+			dg, bytes, err, drop);
+		for (int i = 1; i < RECORD_STATUS_COUNT; i++)
+			if (s->malformed[i])
+				fprintf(stderr, PROG ":   malformed %s=%llu\n",
+					record_status_name(i), s->malformed[i]);
+		for (unsigned int i = 0; i < f->ntargets; i++) {
+			const struct target *t = &f->targets[i];
+
+			fprintf(stderr,
+				PROG ":   target %u %s weight=%u records=%llu "
+				"datagrams=%llu bytes=%llu send_calls=%llu "
+				"gso_sends=%llu send_errors=%llu "
+				"dropped_datagrams=%llu repacks=%llu "
+				"datagram_size=%zu gso=%s\n",
+				i, t->name, t->weight, t->st.records,
+				t->st.datagrams, t->st.bytes, t->st.send_calls,
+				t->st.gso_sends, t->st.send_errors,
+				t->st.dropped_datagrams, t->st.repacks,
+				t->ring.dgram_size, t->gso ? "on" : "off");
+		}
+		return;
+	}
+	fprintf(stderr,
+		"{\"records\":%llu,\"record_bytes\":%llu,\"malformed\":%llu,"
+		"\"malformed_by_reason\":{",
+		s->records, s->record_bytes, malformed);
+	for (int i = 1; i < RECORD_STATUS_COUNT; i++)
+		fprintf(stderr, "%s\"%s\":%llu", i > 1 ? "," : "",
+			record_status_name(i), s->malformed[i]);
+	fprintf(stderr,
+		"},\"discarded_bytes\":%llu,\"oversized_messages\":%llu,"
+		"\"input_messages\":%llu,\"input_calls\":%llu,"
+		"\"input_bytes\":%llu,\"datagrams\":%llu,\"bytes\":%llu,"
+		"\"send_errors\":%llu,\"dropped_datagrams\":%llu,"
+		"\"stream_id\":%u,\"targets\":[",
+		s->discarded_bytes, s->oversized_messages, s->input_messages,
+		s->input_calls, s->input_bytes, dg, bytes, err, drop,
+		f->stream_id);
+	for (unsigned int i = 0; i < f->ntargets; i++) {
+		const struct target *t = &f->targets[i];
+
+		fprintf(stderr,
+			"%s{\"target\":\"%s\",\"weight\":%u,\"records\":%llu,"
+			"\"record_bytes\":%llu,\"datagrams\":%llu,"
+			"\"bytes\":%llu,\"send_calls\":%llu,"
+			"\"gso_sends\":%llu,\"send_errors\":%llu,"
+			"\"dropped_datagrams\":%llu,\"repacks\":%llu,"
+			"\"datagram_size\":%zu,\"gso\":%s,\"next_seq\":%u,"
+			"\"next_record_id\":%u}",
+			i ? "," : "", t->name, t->weight, t->st.records,
+			t->st.record_bytes, t->st.datagrams, t->st.bytes,
+			t->st.send_calls, t->st.gso_sends, t->st.send_errors,
+			t->st.dropped_datagrams, t->st.repacks,
+			t->ring.dgram_size, t->gso ? "true" : "false",
+			t->ring.next_seq, t->ring.next_record_id);
+	}
+	fprintf(stderr, "]}\n");
+}
+
+/* -------------------------------------------------------------- sending */
+
+static int query_dgram_size(struct fwd *f, struct target *t, size_t *size)
+{
+	int mtu = 0;
+	socklen_t len = sizeof(mtu);
+	int ipv6 = t->ep.family == TLSTAP_FAMILY_IPV6;
+	long s;
+
+	if (getsockopt(t->fd, ipv6 ? IPPROTO_IPV6 : IPPROTO_IP,
+		       ipv6 ? IPV6_MTU : IP_MTU, &mtu, &len)) {
+		ratelog(&f->log, "%s: reading the path MTU: %s", t->name,
+			strerror(errno));
+		return -1;
+	}
+	s = (long)mtu - t->hdr_overhead;
+	if (s > (long)f->opt.max_datagram)
+		s = (long)f->opt.max_datagram;
+	if (s < (long)WIRE_MIN_DATAGRAM) {
+		ratelog(&f->log, "%s: path MTU %d leaves room for no datagram",
+			t->name, mtu);
+		return -1;
+	}
+	*size = (size_t)s;
+	return 0;
+}
+
+static void target_send(struct fwd *f, struct target *t);
+
+/* Packs bytes of a record, sending whenever the ring is full of unsent. */
+static void pack_piece(struct fwd *f, struct target *t,
+		       const struct wire_chunk_meta *m, uint32_t offset,
+		       const uint8_t *data, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		done += txring_pack(&t->ring, m, offset + (uint32_t)done,
+				    data + done, len - done);
+		if (done < len)
+			target_send(f, t);
+	}
+}
+
+/*
+ * The path MTU shrank under datagrams not sent yet: take them out of the
+ * ring and pack their chunks again, smaller. Record ids and bytes stay;
+ * only the unsent sequence numbers are reused.
+ */
+static int target_repack(struct fwd *f, struct target *t, size_t new_size)
+{
+	uint8_t *copy;
+	size_t copy_len, pos = 0;
+
+	if (txring_take_unsent(&t->ring, &copy, &copy_len)) {
+		ratelog(&f->log, "%s: repacking: %s", t->name, strerror(errno));
+		return -1;
+	}
+	t->ring.dgram_size = new_size;
+	t->st.repacks++;
+	while (pos < copy_len) {
+		struct wire_msg msg;
+		struct wire_chunk ch;
+		size_t cpos = 0;
+		uint16_t dlen;
+
+		memcpy(&dlen, copy + pos + offsetof(struct tlstap_msg_hdr, len),
+		       sizeof(dlen));
+		dlen = be16toh(dlen);
+		if (wire_parse_msg(copy + pos, dlen, &msg) != WIRE_OK)
+			die("internal error: unparsable datagram in the ring");
+		while (wire_next_chunk(&msg, &cpos, &ch))
+			pack_piece(f, t, &ch.meta, ch.offset, ch.data, ch.len);
+		pos += dlen;
+	}
+	free(copy);
+	return 0;
+}
+
+/* Builds up to SEND_MSGS messages (GSO runs or single datagrams). */
+static unsigned int build_send_batch(struct fwd *f, struct target *t)
+{
+	uint32_t avail = txring_unsent(&t->ring);
+	uint32_t seq = t->ring.unsent;
+	unsigned int nmsg = 0, niov = 0;
+
+	while (avail && nmsg < SEND_MSGS) {
+		struct msghdr *mh = &f->out_msgs[nmsg].msg_hdr;
+		size_t first_len, total;
+		const uint8_t *p = txring_datagram(&t->ring, seq, &first_len);
+		uint32_t count = 1;
+
+		f->out_iov[niov].iov_base = (void *)p;
+		f->out_iov[niov].iov_len = first_len;
+		total = first_len;
+		/* A GSO run: equal sizes, the last one may be shorter. */
+		while (t->gso && count < avail && count < GSO_MAX_SEGS) {
+			size_t len;
+			const uint8_t *q = txring_datagram(&t->ring, seq + count,
+							   &len);
+
+			if (len > first_len || total + len > WIRE_MAX_DATAGRAM)
+				break;
+			f->out_iov[niov + count].iov_base = (void *)q;
+			f->out_iov[niov + count].iov_len = len;
+			total += len;
+			count++;
+			if (len < first_len)
+				break;
+		}
+		memset(mh, 0, sizeof(*mh));
+		mh->msg_iov = &f->out_iov[niov];
+		mh->msg_iovlen = count;
+		if (count > 1) {
+			struct cmsghdr *cm;
+			uint16_t gso_size = (uint16_t)first_len;
+
+			mh->msg_control = f->out_cmsg[nmsg].buf;
+			mh->msg_controllen = sizeof(f->out_cmsg[nmsg].buf);
+			cm = CMSG_FIRSTHDR(mh);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(gso_size));
+			memcpy(CMSG_DATA(cm), &gso_size, sizeof(gso_size));
+		}
+		f->out_dgrams[nmsg] = count;
+		niov += count;
+		seq += count;
+		avail -= count;
+		nmsg++;
+	}
+	return nmsg;
+}
+
+static void account_sent(struct target *t, const struct mmsghdr *m,
+			 uint32_t dgrams)
+{
+	t->st.datagrams += dgrams;
+	t->st.bytes += m->msg_len;
+	if (dgrams > 1)
+		t->st.gso_sends++;
+	txring_mark_sent(&t->ring, dgrams);
+}
+
+/*
+ * The first unsent message failed with err. Returns 1 to try again (the
+ * ring may have been repacked), 0 after giving the datagrams up.
+ */
+static int handle_send_error(struct fwd *f, struct target *t, int err,
+			     uint32_t dgrams, int *tries)
+{
+	size_t size;
+	int so_err;
+	socklen_t len = sizeof(so_err);
+
+	/* A pending asynchronous error (ICMP) is reported once: clear it. */
+	getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &so_err, &len);
+	if (err == EINTR)
+		return 1;
+	t->st.send_errors++;
+	if ((err == EMSGSIZE || err == EINVAL) &&
+	    !query_dgram_size(f, t, &size) && size < t->ring.dgram_size) {
+		ratelog(&f->log, "%s: path MTU shrank, datagrams now %zu bytes",
+			t->name, size);
+		if (!target_repack(f, t, size))
+			return 1;
+	} else if ((err == EINVAL || err == EIO) && dgrams > 1) {
+		ratelog(&f->log, "%s: UDP GSO refused (%s), sending datagrams "
+			"one by one", t->name, strerror(err));
+		t->gso = 0;
+		return 1;
+	} else if (err == ENOBUFS || err == EAGAIN) {
+		struct pollfd pfd = { .fd = t->fd, .events = POLLOUT };
+
+		/* Transient: wait a little, a bounded number of times. */
+		poll(&pfd, 1, 10);
+		if (++*tries < SEND_TRIES * 10)
+			return 1;
+	} else if (++*tries < SEND_TRIES) {
+		/*
+		 * ECONNREFUSED and friends usually report an earlier ICMP
+		 * error, not this datagram's: try it again.
+		 */
+		return 1;
+	}
+	ratelog(&f->log, "%s: dropping %u datagram(s) from seq %u: %s",
+		t->name, dgrams, t->ring.unsent, strerror(err));
+	t->st.dropped_datagrams += dgrams;
+	txring_mark_sent(&t->ring, dgrams);
+	return 0;
+}
+
+/* Sends every closed datagram of the target's ring. */
+static void target_send(struct fwd *f, struct target *t)
+{
+	int tries = 0;
+
+	while (txring_unsent(&t->ring)) {
+		unsigned int nmsg = build_send_batch(f, t);
+		int n = sendmmsg(t->fd, f->out_msgs, nmsg, 0);
+
+		t->st.send_calls++;
+		if (n < 0) {
+			handle_send_error(f, t, errno, f->out_dgrams[0], &tries);
+			continue;
+		}
+		for (int i = 0; i < n; i++)
+			account_sent(t, &f->out_msgs[i], f->out_dgrams[i]);
+		if (n > 0)
+			tries = 0;
+	}
+}
+
+static void flush_all(struct fwd *f)
+{
+	for (unsigned int i = 0; i < f->ntargets; i++) {
+		txring_close(&f->targets[i].ring);
+		target_send(f, &f->targets[i]);
+	}
+}
+
+static void open_target(struct fwd *f, struct target *t)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int ipv6 = t->ep.family == TLSTAP_FAMILY_IPV6;
+	int one = 1, pmtu = ipv6 ? IPV6_PMTUDISC_DO : IP_PMTUDISC_DO;
+	int sndbuf = 4 << 20;
+	size_t size, nslots;
+	struct endpoint local = { .family = t->ep.family, .port = f->opt.port };
+
+	t->fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (t->fd < 0)
+		die("%s: socket: %s", t->name, strerror(errno));
+	/* Every target's socket shares the source port. */
+	if (setsockopt(t->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		die("%s: SO_REUSEADDR: %s", t->name, strerror(errno));
+	if (ipv6 && setsockopt(t->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			       sizeof(one)))
+		die("%s: IPV6_V6ONLY: %s", t->name, strerror(errno));
+	if (setsockopt(t->fd, ipv6 ? IPPROTO_IPV6 : IPPROTO_IP,
+		       ipv6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER, &pmtu,
+		       sizeof(pmtu)))
+		die("%s: path MTU discovery: %s", t->name, strerror(errno));
+	if (setsockopt(t->fd, ipv6 ? IPPROTO_IPV6 : IPPROTO_IP,
+		       ipv6 ? IPV6_TCLASS : IP_TOS, &f->opt.tos,
+		       sizeof(f->opt.tos)))
+		die("%s: setting TOS %d: %s", t->name, f->opt.tos,
+		    strerror(errno));
+	/* Bigger bursts before blocking; root may exceed wmem_max. */
+	if (setsockopt(t->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf,
+		       sizeof(sndbuf)))
+		setsockopt(t->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+			   sizeof(sndbuf));
+	sslen = endpoint_to_sockaddr(&local, &ss);
+	if (bind(t->fd, (struct sockaddr *)&ss, sslen))
+		die("%s: binding source port %u: %s", t->name, f->opt.port,
+		    strerror(errno));
+	sslen = endpoint_to_sockaddr(&t->ep, &ss);
+	if (connect(t->fd, (struct sockaddr *)&ss, sslen))
+		die("%s: connect: %s", t->name, strerror(errno));
+	t->hdr_overhead = (ipv6 ? 40 : 20) + 8;
+	if (query_dgram_size(f, t, &size))
+		die("%s: no usable path MTU", t->name);
+	nslots = f->opt.ring_bytes / size;
+	if (nslots < 2 * SEND_AT_DGRAMS)
+		nslots = 2 * SEND_AT_DGRAMS;
+	if (txring_init(&t->ring, size, (uint32_t)nslots, f->stream_id))
+		die("%s: ring of %zu x %zu bytes: %s", t->name, nslots, size,
+		    strerror(errno));
+	t->gso = f->opt.gso;
+}
+
+/* ------------------------------------------------------------ steering */
+
+static void setup_steering(struct fwd *f)
+{
+	struct steer_target_spec specs[TLSTAP_MAX_TARGETS];
+	unsigned int order[TLSTAP_MAX_TARGETS];
+	char err[256];
+
+	if (!f->opt.hash_key_given) {
+		char hex[2 * TLSTAP_HASH_KEY_LEN + 1];
+
+		if (getrandom(f->opt.hash_key, sizeof(f->opt.hash_key), 0) !=
+		    (ssize_t)sizeof(f->opt.hash_key))
+			die("getrandom: %s", strerror(errno));
+		for (int i = 0; i < TLSTAP_HASH_KEY_LEN; i++)
+			sprintf(hex + 2 * i, "%02x", f->opt.hash_key[i]);
+		fprintf(stderr, PROG ": no --hash-key given: using the random "
+			"key %s (flows map to targets unlike any other "
+			"sender's)\n", hex);
+	}
+	if (steer_hasher_init(&f->hasher, f->opt.hash_key, err, sizeof(err)))
+		die("%s", err);
+	for (unsigned int i = 0; i < f->opt.ntargets; i++) {
+		steer_target_key(&specs[i].key, f->opt.target_ep[i].family,
+				 f->opt.target_ep[i].addr,
+				 htobe16(f->opt.target_ep[i].port));
+		specs[i].weight = f->opt.target_weight[i];
+	}
+	if (steer_sort_targets(specs, order, f->opt.ntargets, err, sizeof(err)))
+		die("--target: %s", err);
+	if (steer_table_build(&f->table, &f->hasher, specs, f->opt.ntargets,
+			      err, sizeof(err)))
+		die("%s", err);
+	f->ntargets = f->opt.ntargets;
+	for (unsigned int i = 0; i < f->ntargets; i++) {
+		struct target *t = &f->targets[i];
+
+		t->ep = f->opt.target_ep[order[i]];
+		t->weight = f->opt.target_weight[order[i]];
+		t->fd = -1;
+		endpoint_format(&t->ep, t->name, sizeof(t->name));
+	}
+}
+
+/* ------------------------------------------------------------- records */
+
+static void print_target(struct fwd *f, const struct record_info *r,
+			 uint64_t hash, unsigned int idx)
+{
+	char src[INET6_ADDRSTRLEN] = "-", dst[INET6_ADDRSTRLEN] = "-";
+
+	if (r->flow.family != TLSTAP_FAMILY_NONE) {
+		addr_format(r->flow.family, r->flow.saddr, src, sizeof(src));
+		addr_format(r->flow.family, r->flow.daddr, dst, sizeof(dst));
+	}
+	printf("target=%u addr=%s hash=%016llx bucket=%u family=%u dir=%s "
+	       "src=%s sport=%u dst=%s dport=%u conn_id=%llu len=%u\n",
+	       idx, f->targets[idx].name, (unsigned long long)hash,
+	       steer_bucket(hash), r->flow.family,
+	       r->flow.dir == TLSTAP_DIR_READ ? "read" : "write", src,
+	       r->flow.sport, dst, r->flow.dport,
+	       (unsigned long long)r->conn_id, r->msg_len);
+}
+
+static void forward_record(struct fwd *f, const struct record_info *r)
+{
+	struct wire_chunk_meta m;
+	struct target *t;
+	uint64_t hash;
+	unsigned int idx;
+
+	if (steer_flow_hash(&f->hasher, &r->flow, r->conn_id, &hash))
+		die("internal error: SipHash failed");
+	idx = steer_lookup(&f->table, hash);
+	f->st.records++;
+	f->st.record_bytes += r->len;
+	if (f->opt.print_target) {
+		print_target(f, r, hash, idx);
+		return;
+	}
+	t = &f->targets[idx];
+	m.record_id = t->ring.next_record_id++;
+	m.record_len = r->len;
+	m.flow = r->flow;
+	m.flags = 0;
+	pack_piece(f, t, &m, 0, r->bytes, r->len);
+	t->st.records++;
+	t->st.record_bytes += r->len;
+	if (txring_unsent(&t->ring) >= SEND_AT_DGRAMS)
+		target_send(f, t);
+}
+
+static void report_malformed(struct fwd *f, enum record_status st,
+			     size_t discarded, const char *where)
+{
+	f->st.malformed[st]++;
+	f->st.discarded_bytes += discarded;
+	ratelog(&f->log, "malformed record (%s) %s: %zu bytes discarded",
+		record_status_name(st), where, discarded);
+}
+
+/* A message of whole records (Unix datagram or seqpacket). */
+static void process_message(struct fwd *f, const uint8_t *buf, size_t len,
+			    int truncated)
+{
+	size_t pos = 0;
+
+	f->st.input_messages++;
+	f->st.input_bytes += len;
+	if (truncated)
+		f->st.oversized_messages++;
+	while (pos < len) {
+		struct record_info r;
+		enum record_status st = record_parse(buf + pos, len - pos,
+						     f->opt.max_record, &r);
+
+		if (st != RECORD_OK) {
+			/*
+			 * Its length cannot be trusted, so whatever follows
+			 * in this message goes too; other messages do not.
+			 */
+			report_malformed(f, st, len - pos,
+					 truncated ? "in an oversized message"
+						   : "in a message");
+			return;
+		}
+		forward_record(f, &r);
+		pos += r.len;
+	}
+}
+
+/* Byte stream: 0, or -1 when framing is lost (malformed header). */
+static int process_stream(struct fwd *f)
+{
+	size_t pos = 0;
+	int ret = 0;
+
+	while (pos < f->stream_len) {
+		struct record_info r;
+		enum record_status st = record_parse(f->stream_buf + pos,
+						     f->stream_len - pos,
+						     f->opt.max_record, &r);
+
+		if (st == RECORD_SHORT)
+			break;
+		if (st != RECORD_OK) {
+			char where[96];
+
+			snprintf(where, sizeof(where),
+				 "at stream offset %llu; the stream cannot be "
+				 "resynchronised",
+				 f->stream_offset + pos);
+			report_malformed(f, st, f->stream_len - pos, where);
+			pos = f->stream_len;
+			ret = -1;
+			break;
+		}
+		forward_record(f, &r);
+		pos += r.len;
+	}
+	memmove(f->stream_buf, f->stream_buf + pos, f->stream_len - pos);
+	f->stream_len -= pos;
+	f->stream_offset += pos;
+	return ret;
+}
+
+/* ---------------------------------------------------------------- input */
+
+static int make_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void epoll_add(struct fwd *f, int fd, uint32_t data)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = data };
+
+	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev))
+		die("epoll_ctl: %s", strerror(errno));
+}
+
+#define EV_SIGNAL	0xffffffffu
+#define EV_INPUT	0xfffffffeu	/* listener, datagram socket, stream */
+
+static void open_unix(struct fwd *f, int type)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat sb;
+	const char *path = f->opt.in_path;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		die("%s: path too long for a Unix socket", path);
+	strcpy(sun.sun_path, path);
+	if (!lstat(path, &sb)) {
+		int probe;
+
+		if (!S_ISSOCK(sb.st_mode))
+			die("%s exists and is not a socket", path);
+		/* Only a stale socket (nobody bound) may be replaced. */
+		probe = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+		if (probe < 0)
+			die("socket: %s", strerror(errno));
+		if (!connect(probe, (struct sockaddr *)&sun, sizeof(sun)))
+			die("%s is in use by another process", path);
+		close(probe);
+		if (unlink(path))
+			die("removing stale %s: %s", path, strerror(errno));
+	}
+	f->in_fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (f->in_fd < 0)
+		die("socket: %s", strerror(errno));
+	if (bind(f->in_fd, (struct sockaddr *)&sun, sizeof(sun)))
+		die("binding %s: %s", path, strerror(errno));
+	f->created_path = 1;
+	if (chmod(path, f->opt.mode))
+		die("chmod %s: %s", path, strerror(errno));
+	if (type == SOCK_SEQPACKET && listen(f->in_fd, 128))
+		die("listen %s: %s", path, strerror(errno));
+	if (type == SOCK_DGRAM) {
+		int rcvbuf = 4 << 20;
+
+		if (setsockopt(f->in_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+			       sizeof(rcvbuf)))
+			setsockopt(f->in_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				   sizeof(rcvbuf));
+	}
+}
+
+static void open_fifo(struct fwd *f)
+{
+	struct stat sb;
+	const char *path = f->opt.in_path;
+
+	if (lstat(path, &sb)) {
+		if (errno != ENOENT)
+			die("%s: %s", path, strerror(errno));
+		if (mkfifo(path, f->opt.mode))
+			die("mkfifo %s: %s", path, strerror(errno));
+		f->created_path = 1;
+	} else if (!S_ISFIFO(sb.st_mode)) {
+		die("%s exists and is not a FIFO", path);
+	}
+	f->in_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (f->in_fd < 0)
+		die("opening %s: %s", path, strerror(errno));
+}
+
+static void open_input(struct fwd *f)
+{
+	switch (f->opt.in_kind) {
+	case IN_UNIX_DGRAM:
+		open_unix(f, SOCK_DGRAM);
+		break;
+	case IN_UNIX_SEQPACKET:
+		open_unix(f, SOCK_SEQPACKET);
+		break;
+	case IN_FIFO:
+		open_fifo(f);
+		break;
+	case IN_STDIN:
+		f->in_fd = STDIN_FILENO;
+		if (make_nonblock(f->in_fd))
+			die("stdin: %s", strerror(errno));
+		break;
+	}
+	if (f->opt.in_kind == IN_UNIX_DGRAM ||
+	    f->opt.in_kind == IN_UNIX_SEQPACKET) {
+		f->msg_bufs = malloc((size_t)IN_BATCH * IN_MSG_SIZE);
+		if (!f->msg_bufs)
+			die("out of memory for input buffers");
+		for (int i = 0; i < IN_BATCH; i++) {
+			f->in_iov[i].iov_base = f->msg_bufs +
+						(size_t)i * IN_MSG_SIZE;
+			f->in_iov[i].iov_len = IN_MSG_SIZE;
+		}
+	} else {
+		/* Room for a whole record plus a large read behind it. */
+		f->stream_cap = 2 * ((size_t)TLSTAP_RECORD_HDR_LEN +
+				     f->opt.max_record) + (1u << 20);
+		f->stream_buf = malloc(f->stream_cap);
+		if (!f->stream_buf)
+			die("out of memory for the input buffer");
+	}
+	epoll_add(f, f->in_fd, EV_INPUT);
+}
+
+/*
+ * Reads whole-record messages until the socket is drained. Returns 1 if
+ * the peer of a seqpacket connection hung up.
+ */
+static int read_messages(struct fwd *f, int fd)
+{
+	for (;;) {
+		int n;
+
+		for (int i = 0; i < IN_BATCH; i++) {
+			memset(&f->in_msgs[i].msg_hdr, 0,
+			       sizeof(f->in_msgs[i].msg_hdr));
+			f->in_msgs[i].msg_hdr.msg_iov = &f->in_iov[i];
+			f->in_msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(fd, f->in_msgs, IN_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			if (errno == ECONNRESET)
+				return 1;
+			die("reading %s: %s", f->opt.in_path, strerror(errno));
+		}
+		f->st.input_calls++;
+		for (int i = 0; i < n; i++) {
+			if (!f->in_msgs[i].msg_len &&
+			    f->opt.in_kind == IN_UNIX_SEQPACKET)
+				return 1;
+			process_message(f, f->in_iov[i].iov_base,
+					f->in_msgs[i].msg_len,
+					!!(f->in_msgs[i].msg_hdr.msg_flags &
+					   MSG_TRUNC));
+		}
+		if (n < IN_BATCH)
+			return 0;
+	}
+}
+
+static void close_conn(struct fwd *f, unsigned int i)
+{
+	epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->conns[i].fd, NULL);
+	close(f->conns[i].fd);
+	f->conns[i].fd = -1;
+}
+
+static void accept_conns(struct fwd *f)
+{
+	for (;;) {
+		int fd = accept4(f->in_fd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		unsigned int i;
+
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			ratelog(&f->log, "accept on %s: %s", f->opt.in_path,
+				strerror(errno));
+			return;
+		}
+		for (i = 0; i < MAX_CONNS && f->conns[i].fd >= 0; i++)
+			;
+		if (i == MAX_CONNS) {
+			ratelog(&f->log, "%d writers already connected: "
+				"refusing one", MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		f->conns[i].fd = fd;
+		epoll_add(f, fd, i);
+	}
+}
+
+/*
+ * Reads the byte stream until it would block. Returns 1 at end of input
+ * (stdin EOF), -1 if framing was lost, 0 otherwise.
+ */
+static int read_stream(struct fwd *f)
+{
+	for (;;) {
+		ssize_t n = read(f->in_fd, f->stream_buf + f->stream_len,
+				 f->stream_cap - f->stream_len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			die("reading %s: %s",
+			    f->opt.in_path ? f->opt.in_path : "stdin",
+			    strerror(errno));
+		}
+		f->st.input_calls++;
+		if (n == 0) {
+			if (f->stream_len) {
+				/* The writer left in the middle of a record. */
+				report_malformed(f, RECORD_SHORT, f->stream_len,
+						 "at end of input");
+				f->stream_offset += f->stream_len;
+				f->stream_len = 0;
+			}
+			if (f->opt.in_kind == IN_STDIN)
+				return 1;
+			/* Every writer closed the FIFO: wait for new ones. */
+			epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->in_fd, NULL);
+			close(f->in_fd);
+			open_fifo(f);
+			epoll_add(f, f->in_fd, EV_INPUT);
+			return 0;
+		}
+		f->st.input_bytes += (size_t)n;
+		f->stream_len += (size_t)n;
+		if (process_stream(f))
+			return -1;
+	}
+}
+
+/* Reads everything the input has ready. 1: input ended, -1: framing lost. */
+static int drain_input(struct fwd *f, uint32_t source)
+{
+	switch (f->opt.in_kind) {
+	case IN_UNIX_DGRAM:
+		read_messages(f, f->in_fd);
+		return 0;
+	case IN_UNIX_SEQPACKET:
+		if (source == EV_INPUT) {
+			accept_conns(f);
+			return 0;
+		}
+		if (read_messages(f, f->conns[source].fd))
+			close_conn(f, source);
+		return 0;
+	default:
+		return read_stream(f);
+	}
+}
+
+/* Before exiting: what the writers already handed over still goes out. */
+static int drain_all(struct fwd *f)
+{
+	if (f->opt.in_kind == IN_UNIX_SEQPACKET) {
+		for (unsigned int i = 0; i < MAX_CONNS; i++)
+			if (f->conns[i].fd >= 0)
+				drain_input(f, i);
+		return 0;
+	}
+	return drain_input(f, EV_INPUT);
+}
+
+/* ----------------------------------------------------------------- main */
+
+static int run(struct fwd *f)
+{
+	for (;;) {
+		struct epoll_event ev[16];
+		int n = epoll_wait(f->epfd, ev, 16, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait: %s", strerror(errno));
+		}
+		for (int i = 0; i < n; i++) {
+			int r;
+
+			if (ev[i].data.u32 == EV_SIGNAL) {
+				struct signalfd_siginfo si;
+
+				if (read(f->sigfd, &si, sizeof(si)) !=
+				    (ssize_t)sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGUSR1) {
+					print_stats(f);
+					continue;
+				}
+				return drain_all(f) < 0 ? EXIT_FRAMING : 0;
+			}
+			r = drain_input(f, ev[i].data.u32);
+			if (r)
+				return r < 0 ? EXIT_FRAMING : 0;
+		}
+		/* Nothing more is ready: nothing may wait for more input. */
+		if (f->opt.print_target)
+			fflush(stdout);
+		else
+			flush_all(f);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct fwd fwd;
+	struct fwd *f = &fwd;
+	sigset_t sigs;
+	int status;
+
+	parse_options(&f->opt, argc, argv);
+	ratelog_init(&f->log, PROG, 10);
+	for (unsigned int i = 0; i < MAX_CONNS; i++)
+		f->conns[i].fd = -1;
+	if (getrandom(&f->stream_id, sizeof(f->stream_id), 0) !=
+	    (ssize_t)sizeof(f->stream_id))
+		die("getrandom: %s", strerror(errno));
+	setup_steering(f);
+	if (!f->opt.print_target)
+		for (unsigned int i = 0; i < f->ntargets; i++)
+			open_target(f, &f->targets[i]);
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL))
+		die("sigprocmask: %s", strerror(errno));
+	f->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	f->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (f->sigfd < 0 || f->epfd < 0)
+		die("signalfd/epoll: %s", strerror(errno));
+	epoll_add(f, f->sigfd, EV_SIGNAL);
+	open_input(f);
+
+	status = run(f);
+	if (f->opt.print_target)
+		fflush(stdout);
+	else
+		flush_all(f);
+	if (status == EXIT_FRAMING)
+		fprintf(stderr, PROG ": input framing lost: exiting with "
+			"status %d (restart to resume)\n", EXIT_FRAMING);
+	print_stats(f);
+	if (f->created_path && unlink(f->opt.in_path))
+		fprintf(stderr, PROG ": removing %s: %s\n", f->opt.in_path,
+			strerror(errno));
+	for (unsigned int i = 0; i < f->ntargets; i++) {
+		txring_free(&f->targets[i].ring);
+		if (f->targets[i].fd >= 0)
+			close(f->targets[i].fd);
+	}
+	steer_hasher_free(&f->hasher);
+	free(f->msg_bufs);
+	free(f->stream_buf);
+	return status;
+}

@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * tlstap-recv: a target. Receives tlstap DATA datagrams on a UDP socket,
+ * hands them to the reassembly core (lib/reasm.c) and writes every whole
+ * record as a JSON line (or as raw record bytes, the format tlstap-fwd
+ * reads, for chaining). Output is flushed after every batch of datagrams,
+ * so a reader sees each record as soon as it is complete.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "jsonout.h"
+#include "ratelog.h"
+#include "reasm.h"
+#include "wire.h"
+
+#define PROG "tlstap-recv"
+#define BATCH 64
+#define DGRAM_BUF 65536		/* larger than any UDP payload */
+
+enum output_kind { OUT_JSON, OUT_RAW };
+
+struct options {
+	struct endpoint listen;
+	enum output_kind output;
+	const char *out_path;
+	const char *dgram_log_path;
+	uint32_t max_record;
+	size_t max_pending;
+	unsigned int max_streams;
+	int rcvbuf;
+	int stats_json;
+};
+
+struct recv_stats {
+	unsigned long long recv_calls, truncated, tos_missing;
+};
+
+struct recv {
+	struct options opt;
+	struct reasm *reasm;
+	struct jsonout json;
+	FILE *out, *dgram_log;
+	struct recv_stats st;
+	struct ratelog log;
+	int fd, sigfd;
+	uint8_t *bufs;
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_storage from[BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(int)) * 2];
+		struct cmsghdr align;
+	} cmsg[BATCH];
+};
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+						    noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " --listen ADDR:PORT [options]\n"
+"    --listen ADDR:PORT    UDP address to receive on ([::]:PORT: IPv4 too)\n"
+"    --output json|raw     JSON lines (default) or raw records\n"
+"    --out FILE            where records go (default stdout)\n"
+"    --log-datagrams FILE  one JSON line per datagram (seq, size, TOS...)\n"
+"    --max-record N        largest plaintext accepted (default %u)\n"
+"    --max-pending BYTES   memory for incomplete records (default 64 MiB)\n"
+"    --max-streams N       sender streams tracked at once (default 256)\n"
+"    --rcvbuf BYTES        socket receive buffer (default 16 MiB)\n"
+"    --stats-json          counters as JSON (on SIGUSR1 and at exit)\n",
+		TLSTAP_DEFAULT_MAX_RECORD);
+}
+
+static unsigned long parse_ulong(const char *opt, const char *s,
+				 unsigned long min, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		die("%s: '%s' is not a number in %lu..%lu", opt, s, min, max);
+	return v;
+}
+
+static void parse_options(struct options *o, int argc, char **argv)
+{
+	enum { O_LISTEN = 256, O_OUTPUT, O_OUT, O_LOGDG, O_MAXREC, O_PENDING,
+	       O_STREAMS, O_RCVBUF, O_JSON };
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "output", required_argument, NULL, O_OUTPUT },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "log-datagrams", required_argument, NULL, O_LOGDG },
+		{ "max-record", required_argument, NULL, O_MAXREC },
+		{ "max-pending", required_argument, NULL, O_PENDING },
+		{ "max-streams", required_argument, NULL, O_STREAMS },
+		{ "rcvbuf", required_argument, NULL, O_RCVBUF },
+		{ "stats-json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[160];
+	int c, have_listen = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->output = OUT_JSON;
+	o->max_record = TLSTAP_DEFAULT_MAX_RECORD;
+	o->max_pending = 64u << 20;
+	o->max_streams = 256;
+	o->rcvbuf = 16 << 20;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_LISTEN:
+			if (endpoint_parse(optarg, 1, &o->listen, err,
+					   sizeof(err)))
+				die("--listen: %s", err);
+			have_listen = 1;
+			break;
+		case O_OUTPUT:
+			if (!strcmp(optarg, "json"))
+				o->output = OUT_JSON;
+			else if (!strcmp(optarg, "raw"))
+				o->output = OUT_RAW;
+			else
+				die("--output: want json or raw, got '%s'",
+				    optarg);
+			break;
+		case O_OUT:
+			o->out_path = optarg;
+			break;
+		case O_LOGDG:
+			o->dgram_log_path = optarg;
+			break;
+		case O_MAXREC:
+			o->max_record = (uint32_t)parse_ulong("--max-record",
+							      optarg, 1,
+							      16u << 20);
+			break;
+		case O_PENDING:
+			o->max_pending = parse_ulong("--max-pending", optarg,
+						     1u << 20, 1ul << 34);
+			break;
+		case O_STREAMS:
+			o->max_streams = (unsigned int)parse_ulong(
+				"--max-streams", optarg, 1, 65536);
+			break;
+		case O_RCVBUF:
+			o->rcvbuf = (int)parse_ulong("--rcvbuf", optarg, 4096,
+						     1u << 30);
+			break;
+		case O_JSON:
+			o->stats_json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(1);
+		}
+	}
+	if (optind != argc)
+		die("unexpected argument '%s' (see --help)", argv[optind]);
+	if (!have_listen)
+		die("no --listen given (see --help)");
+}
+
+/* --------------------------------------------------------------- output */
+
+static void emit_record(void *arg, const struct reasm_record *r)
+{
+	struct recv *rv = arg;
+	int bad;
+
+	if (rv->opt.output == OUT_JSON)
+		bad = jsonout_record(&rv->json, r);
+	else
+		bad = fwrite(r->rec->bytes, 1, r->rec->len, rv->out) !=
+		      r->rec->len;
+	if (bad)
+		die("writing a record to %s: %s",
+		    rv->opt.out_path ? rv->opt.out_path : "stdout",
+		    strerror(errno));
+}
+
+static const char *verdict_name(enum reasm_verdict v)
+{
+	switch (v) {
+	case REASM_ACCEPTED:
+		return "accepted";
+	case REASM_DUPLICATE:
+		return "duplicate";
+	case REASM_INVALID:
+		return "invalid";
+	case REASM_UNSUPPORTED:
+		return "unsupported";
+	}
+	return "?";
+}
+
+static const char *seq_verdict_name(enum seq_verdict v)
+{
+	switch (v) {
+	case SEQ_NEW:
+		return "new";
+	case SEQ_LATE:
+		return "late";
+	case SEQ_DUP:
+		return "dup";
+	case SEQ_STALE:
+		return "stale";
+	}
+	return "?";
+}
+
+static void log_datagram(struct recv *rv, const struct endpoint *from,
+			 size_t size, int tos,
+			 const struct reasm_dgram_info *info)
+{
+	char sender[ENDPOINT_STRLEN];
+
+	endpoint_format(from, sender, sizeof(sender));
+	fprintf(rv->dgram_log,
+		"{\"sender\":\"%s\",\"size\":%zu,\"tos\":%d,\"verdict\":\"%s\","
+		"\"status\":\"%s\"",
+		sender, size, tos, verdict_name(info->verdict),
+		wire_status_name(info->status));
+	if (info->verdict != REASM_INVALID)
+		fprintf(rv->dgram_log,
+			",\"type\":%u,\"flags\":%u,\"stream\":%u,\"seq\":%u,"
+			"\"count\":%u,\"seq_verdict\":\"%s\"",
+			info->type, info->flags, info->stream_id, info->seq,
+			info->count, seq_verdict_name(info->seq_verdict));
+	fputs("}\n", rv->dgram_log);
+}
+
+static void report_stream(void *arg, const struct reasm_stream_report *s)
+{
+	struct recv *rv = arg;
+	char sender[ENDPOINT_STRLEN];
+	uint32_t first, last, from = s->seqs->next - SEQTRACK_WINDOW;
+	unsigned int shown = 0;
+
+	endpoint_format(s->sender, sender, sizeof(sender));
+	fprintf(stderr,
+		PROG ": stream %s/%u: next_seq=%u missing_seqs=%u "
+		"expired_seqs=%llu next_record_id=%u incomplete_records=%u "
+		"missing_record_ids=%u\n",
+		sender, s->stream_id, s->seqs->next, s->seqs->holes,
+		s->seqs->expired, s->records->next, s->pending_records,
+		s->records->holes);
+	while (shown < 8 && seqtrack_next_hole(s->seqs, from, &first, &last)) {
+		fprintf(stderr, PROG ":   missing seq %u..%u\n", first, last);
+		from = last + 1;
+		shown++;
+	}
+	(void)rv;
+}
+
+static void print_stats(struct recv *rv)
+{
+	const struct reasm_stats *s = reasm_stats(rv->reasm);
+
+	if (!rv->opt.stats_json) {
+		fprintf(stderr,
+			PROG ": datagrams=%llu bytes=%llu invalid=%llu "
+			"unsupported=%llu duplicates=%llu late=%llu "
+			"stale=%llu seq_gaps=%llu records=%llu "
+			"record_bytes=%llu aborted=%llu inconsistent=%llu "
+			"invalid_records=%llu evicted=%llu pending_bytes=%llu "
+			"streams=%llu truncated=%llu\n",
+			s->datagrams, s->bytes, s->invalid, s->unsupported,
+			s->dup_datagrams, s->late_datagrams, s->stale_datagrams,
+			s->seq_gaps, s->records, s->record_bytes,
+			s->records_aborted, s->records_inconsistent,
+			s->records_invalid, s->records_evicted,
+			s->pending_bytes, s->streams, rv->st.truncated);
+		for (int i = 1; i < WIRE_STATUS_COUNT; i++)
+			if (s->invalid_by[i])
+				fprintf(stderr, PROG ":   invalid %s=%llu\n",
+					wire_status_name(i), s->invalid_by[i]);
+		reasm_foreach_stream(rv->reasm, report_stream, rv);
+		return;
+	}
+	fprintf(stderr,
+		"{\"datagrams\":%llu,\"bytes\":%llu,\"invalid\":%llu,"
+		"\"invalid_by_reason\":{",
+		s->datagrams, s->bytes, s->invalid);
+	for (int i = 1; i < WIRE_STATUS_COUNT; i++)
+		fprintf(stderr, "%s\"%s\":%llu", i > 1 ? "," : "",
+			wire_status_name(i), s->invalid_by[i]);
+	fprintf(stderr,
+		"},\"unsupported\":%llu,\"duplicates\":%llu,\"late\":%llu,"
+		"\"stale\":%llu,\"retransmitted\":%llu,\"seq_gaps\":%llu,"
+		"\"chunks\":%llu,\"dup_chunks\":%llu,\"stale_chunks\":%llu,"
+		"\"records\":%llu,\"record_bytes\":%llu,\"aborted\":%llu,"
+		"\"inconsistent\":%llu,\"invalid_records\":%llu,"
+		"\"evicted\":%llu,\"pending_bytes\":%llu,\"streams\":%llu,"
+		"\"streams_evicted\":%llu,\"truncated\":%llu,"
+		"\"recv_calls\":%llu,\"tos_missing\":%llu}\n",
+		s->unsupported, s->dup_datagrams, s->late_datagrams,
+		s->stale_datagrams, s->retransmitted, s->seq_gaps, s->chunks,
+		s->dup_chunks, s->stale_chunks, s->records, s->record_bytes,
+		s->records_aborted, s->records_inconsistent,
+		s->records_invalid, s->records_evicted, s->pending_bytes,
+		s->streams, s->streams_evicted, rv->st.truncated,
+		rv->st.recv_calls, rv->st.tos_missing);
+	reasm_foreach_stream(rv->reasm, report_stream, rv);
+}
+
+/* -------------------------------------------------------------- receive */
+
+static void open_socket(struct recv *rv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = endpoint_to_sockaddr(&rv->opt.listen, &ss);
+	int ipv6 = rv->opt.listen.family == TLSTAP_FAMILY_IPV6;
+	int one = 1, zero = 0;
+
+	rv->fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC,
+			0);
+	if (rv->fd < 0)
+		die("socket: %s", strerror(errno));
+	if (ipv6 && setsockopt(rv->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+			       sizeof(zero)))
+		die("IPV6_V6ONLY: %s", strerror(errno));
+	/* IPv4 TOS arrives for IPv4 and v4-mapped senders alike. */
+	if (setsockopt(rv->fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one)))
+		die("IP_RECVTOS: %s", strerror(errno));
+	if (ipv6 && setsockopt(rv->fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one,
+			       sizeof(one)))
+		die("IPV6_RECVTCLASS: %s", strerror(errno));
+	if (setsockopt(rv->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rv->opt.rcvbuf,
+		       sizeof(rv->opt.rcvbuf)) &&
+	    setsockopt(rv->fd, SOL_SOCKET, SO_RCVBUF, &rv->opt.rcvbuf,
+		       sizeof(rv->opt.rcvbuf)))
+		die("SO_RCVBUF: %s", strerror(errno));
+	if (bind(rv->fd, (struct sockaddr *)&ss, len)) {
+		char name[ENDPOINT_STRLEN];
+
+		endpoint_format(&rv->opt.listen, name, sizeof(name));
+		die("binding %s: %s", name, strerror(errno));
+	}
+	rv->bufs = malloc((size_t)BATCH * DGRAM_BUF);
+	if (!rv->bufs)
+		die("out of memory for receive buffers");
+	for (int i = 0; i < BATCH; i++) {
+		rv->iov[i].iov_base = rv->bufs + (size_t)i * DGRAM_BUF;
+		rv->iov[i].iov_len = DGRAM_BUF;
+	}
+}
+
+static int datagram_tos(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS)
+			return *(unsigned char *)CMSG_DATA(c);
+		if (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_TCLASS) {
+			int v;
+
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			return v;
+		}
+	}
+	return -1;
+}
+
+/* Receives until the socket is drained. */
+static void receive_batch(struct recv *rv)
+{
+	for (;;) {
+		int n;
+
+		for (int i = 0; i < BATCH; i++) {
+			struct msghdr *mh = &rv->msgs[i].msg_hdr;
+
+			memset(mh, 0, sizeof(*mh));
+			mh->msg_name = &rv->from[i];
+			mh->msg_namelen = sizeof(rv->from[i]);
+			mh->msg_iov = &rv->iov[i];
+			mh->msg_iovlen = 1;
+			mh->msg_control = rv->cmsg[i].buf;
+			mh->msg_controllen = sizeof(rv->cmsg[i].buf);
+		}
+		n = recvmmsg(rv->fd, rv->msgs, BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			/* ICMP errors and the like: report, keep going. */
+			ratelog(&rv->log, "recvmmsg: %s", strerror(errno));
+			return;
+		}
+		rv->st.recv_calls++;
+		for (int i = 0; i < n; i++) {
+			struct msghdr *mh = &rv->msgs[i].msg_hdr;
+			struct reasm_dgram_info info;
+			struct endpoint from;
+			int tos = datagram_tos(mh);
+
+			if (endpoint_from_sockaddr((struct sockaddr *)&rv->from[i],
+						   &from))
+				continue;
+			if (tos < 0)
+				rv->st.tos_missing++;
+			if (mh->msg_flags & MSG_TRUNC) {
+				/* Larger than any valid datagram. */
+				rv->st.truncated++;
+				continue;
+			}
+			reasm_datagram(rv->reasm, &from, rv->iov[i].iov_base,
+				       rv->msgs[i].msg_len, &info);
+			if (rv->dgram_log)
+				log_datagram(rv, &from, rv->msgs[i].msg_len,
+					     tos, &info);
+		}
+		if (n < BATCH)
+			return;
+	}
+}
+
+static FILE *open_output(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		die("opening %s: %s", path, strerror(errno));
+	return f;
+}
+
+static void flush_outputs(struct recv *rv)
+{
+	if (fflush(rv->out) ||
+	    (rv->dgram_log && fflush(rv->dgram_log)))
+		die("writing output: %s", strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	static struct recv rcv;
+	struct recv *rv = &rcv;
+	struct reasm_config cfg;
+	sigset_t sigs;
+
+	parse_options(&rv->opt, argc, argv);
+	ratelog_init(&rv->log, PROG, 10);
+	rv->out = rv->opt.out_path ? open_output(rv->opt.out_path) : stdout;
+	if (rv->opt.dgram_log_path)
+		rv->dgram_log = open_output(rv->opt.dgram_log_path);
+	jsonout_init(&rv->json, rv->out);
+	cfg.max_msg_len = rv->opt.max_record;
+	cfg.max_pending_bytes = rv->opt.max_pending;
+	cfg.max_streams = rv->opt.max_streams;
+	rv->reasm = reasm_new(&cfg, emit_record, rv);
+	if (!rv->reasm)
+		die("out of memory");
+	open_socket(rv);
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL))
+		die("sigprocmask: %s", strerror(errno));
+	rv->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (rv->sigfd < 0)
+		die("signalfd: %s", strerror(errno));
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = rv->fd, .events = POLLIN },
+			{ .fd = rv->sigfd, .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll: %s", strerror(errno));
+		}
+		if (pfd[0].revents) {
+			receive_batch(rv);
+			flush_outputs(rv);
+		}
+		if (!pfd[1].revents ||
+		    read(rv->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGUSR1) {
+			print_stats(rv);
+			continue;
+		}
+		/* Whatever already arrived is still processed. */
+		receive_batch(rv);
+		flush_outputs(rv);
+		break;
+	}
+	print_stats(rv);
+	reasm_free(rv->reasm);
+	jsonout_free(&rv->json);
+	if (rv->out != stdout && fclose(rv->out))
+		die("closing %s: %s", rv->opt.out_path, strerror(errno));
+	if (rv->dgram_log && fclose(rv->dgram_log))
+		die("closing %s: %s", rv->opt.dgram_log_path, strerror(errno));
+	free(rv->bufs);
+	close(rv->fd);
+	return 0;
+}
