@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# Shared by tests/host/hook-*.sh: sourced, not run.
+#
+# Gives: $T (private temp dir, removed on exit), $LIB (libtlstap.so built
+# with UBSan for this run, or $TLSTAP_HOOK_BUILD/libtlstap.so), $RUN
+# (tlstap-run), fail, start_reader, make_cert, wait_port, bg (background
+# a process that cleanup kills), records.
+set -euo pipefail
+
+HOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC=$(cd "$HOOK_DIR/../../.." && pwd)
+TEST_NAME=$(basename "$0" .sh)
+RECORDS="python3 $HOOK_DIR/tlstap_records.py"
+
+fail() {
+	echo "FAIL $TEST_NAME: $*"
+	exit 1
+}
+
+T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
+# Workers of nginx run as nobody: they must reach sockets and configs here.
+chmod 755 "$T"
+BG_PIDS=()
+
+cleanup() {
+	local p
+	for p in "${BG_PIDS[@]}"; do
+		kill -CONT "$p" 2>/dev/null || true
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${BG_PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	if [ -n "${KEEP_TMP:-}" ]; then
+		echo "kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+
+# bg CMD...: start in the background; $! is in BG_PID.
+bg() {
+	"$@" &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
+}
+
+if [ -n "${TLSTAP_HOOK_BUILD:-}" ]; then
+	BUILD=$TLSTAP_HOOK_BUILD
+else
+	BUILD=$T/build
+	# UBSan aborts on undefined behaviour inside the hook; ASan is not
+	# used here: it must be the first object loaded, before the program.
+	make -s -C "$SRC/userhook" O="$BUILD" SANITIZE=1 >"$T/build.log" 2>&1 ||
+		fail "build failed: $(tail -n 3 "$T/build.log" | tr '\n' ' ')"
+fi
+LIB=$BUILD/libtlstap.so
+RUN=$BUILD/tlstap-run
+[ -r "$LIB" ] && [ -x "$RUN" ] || fail "no libtlstap.so/tlstap-run in $BUILD"
+
+# start_reader KIND PATH OUT: a receiver on a dgram/seqpacket socket or
+# FIFO at PATH appending records to OUT; its pid in READER_PID.
+start_reader() {
+	local kind=$1 path=$2 out=$3 ready
+	ready=$T/ready.$RANDOM$RANDOM
+	[ "$kind" = fifo ] && mkfifo -m 666 "$path"
+	: >"$out"
+	bg timeout 300 python3 "$HOOK_DIR/reader.py" "--$kind" "$path" \
+		--out "$out" --ready "$ready" ${READER_ARGS:-}
+	READER_PID=$BG_PID
+	for _ in $(seq 100); do
+		[ -e "$ready" ] && return 0
+		sleep 0.05
+	done
+	fail "reader on $path did not start"
+}
+
+# stop_reader PID: ends a reader once every record it was sent is read.
+stop_reader() {
+	sleep 0.3
+	kill -TERM "$1"
+	wait "$1" || fail "the reader saw malformed records (status $?)"
+}
+
+make_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
+		-subj /CN=localhost \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+		>"$T/cert.log" 2>&1 || fail "cannot make a certificate"
+	chmod 644 "$T/key.pem"
+}
+
+freeport() {
+	$RECORDS freeport "$@"
+}
+
+# wait_port PORT: until something listens on TCP PORT (at most 10 s).
+# Looks at the socket table: a probe connection would count as a client.
+wait_port() {
+	local port=$1
+	for _ in $(seq 200); do
+		if [ -n "$(ss -Hltn "sport = :$port")" ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	fail "nothing listens on port $port"
+}
+
+# write_conf FILE: the config text on stdin.
+write_conf() {
+	cat >"$1"
+	chmod 644 "$1"
+}

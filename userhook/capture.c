@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include "capture.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/tlstap.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "process.h"
+#include "record.h"
+
+__thread const void *capture_inside __attribute__((tls_model("initial-exec")));
+
+static void flow_of_fd(int fd, struct flow *f)
+{
+	struct sockaddr_storage l, r;
+	socklen_t ll = sizeof(l), rl = sizeof(r);
+	const struct sockaddr_in6 *l6, *r6;
+	const struct sockaddr_in *l4, *r4;
+
+	memset(f, 0, sizeof(*f));
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&l, &ll) ||
+	    getpeername(fd, (struct sockaddr *)&r, &rl) ||
+	    l.ss_family != r.ss_family)
+		return;
+	if (l.ss_family == AF_INET) {
+		l4 = (const struct sockaddr_in *)&l;
+		r4 = (const struct sockaddr_in *)&r;
+		f->family = TLSTAP_FAMILY_IPV4;
+		memcpy(f->local_addr, &l4->sin_addr, 4);
+		memcpy(f->remote_addr, &r4->sin_addr, 4);
+		f->local_port = ntohs(l4->sin_port);
+		f->remote_port = ntohs(r4->sin_port);
+	} else if (l.ss_family == AF_INET6) {
+		l6 = (const struct sockaddr_in6 *)&l;
+		r6 = (const struct sockaddr_in6 *)&r;
+		f->local_port = ntohs(l6->sin6_port);
+		f->remote_port = ntohs(r6->sin6_port);
+		/*
+		 * A dual-stack socket talking IPv4 shows v4-mapped addresses;
+		 * report IPv4, as the peer (and the wire) see it.
+		 */
+		if (IN6_IS_ADDR_V4MAPPED(&l6->sin6_addr) &&
+		    IN6_IS_ADDR_V4MAPPED(&r6->sin6_addr)) {
+			f->family = TLSTAP_FAMILY_IPV4;
+			memcpy(f->local_addr, &l6->sin6_addr.s6_addr[12], 4);
+			memcpy(f->remote_addr, &r6->sin6_addr.s6_addr[12], 4);
+		} else {
+			f->family = TLSTAP_FAMILY_IPV6;
+			memcpy(f->local_addr, &l6->sin6_addr, 16);
+			memcpy(f->remote_addr, &r6->sin6_addr, 16);
+		}
+	}
+}
+
+static void setup(const void *session, const struct tls_ops *ops,
+		  struct session_info *si)
+{
+	char name[SESSION_MAX_NAME + 1] = "";
+
+	si->conn_id = process_new_conn_id();
+	flow_of_fd(ops->fd(session), &si->flow);
+	si->excluded = false;
+	if (tlstap.settings.n_excludes) {
+		ops->server_name(session, name);
+		si->excluded = settings_excluded(&tlstap.settings, name);
+	}
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void capture(const void *session, const struct tls_ops *ops, uint8_t dir,
+	     const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	struct tlstap_record hdr;
+	struct session_info si;
+	uint64_t dropped, now;
+	uintptr_t token;
+	size_t max, n;
+	int saved = errno;
+
+	if (!process_capturing())
+		goto out;
+	token = ops->token(session);
+	if (!session_lookup(&tlstap.sessions, session, token, &si, &dropped)) {
+		setup(session, ops, &si);
+		if (!session_publish(&tlstap.sessions, session, token, &si,
+				     &dropped))
+			goto out;	/* out of memory: no id to report */
+	}
+	if (si.excluded)
+		goto out;
+	now = realtime_ns();
+	while (len) {
+		max = output_ready(&tlstap.output);
+		if (!max) {
+			dropped += len;
+			break;
+		}
+		n = len < max ? len : max;
+		record_header(&hdr, dir, &si, (uint32_t)n, (uint32_t)tlstap.pid,
+			      now, dropped);
+		if (output_send(&tlstap.output, &hdr, sizeof(hdr), p, n) == 0)
+			dropped = 0;
+		else
+			dropped += n;
+		p += n;
+		len -= n;
+	}
+	if (dropped)
+		session_add_dropped(&tlstap.sessions, session, token, dropped);
+out:
+	errno = saved;
+}
+
+void capture_forget(const void *session)
+{
+	int saved = errno;
+
+	if (session && process_has_sessions())
+		session_forget(&tlstap.sessions, session);
+	errno = saved;
+}
+
+void capture_missing(const char *name)
+{
+	static _Atomic int said;
+
+	if (!atomic_exchange(&said, 1))
+		process_report("no loaded library defines %s", name);
+}

@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Config parser. Grammar, one item per line:
+ *	blank line, or '#' comment (first non-blank character)
+ *	NAME ':'		section start, not indented; NAME is
+ *				[A-Za-z0-9_.+-]+, "global" applies to all
+ *	INDENT KEY '=' VALUE	a setting of the current section; INDENT is
+ *				spaces or tabs; VALUE is the rest of the line
+ *				without surrounding blanks (no quoting)
+ * Keys: path (named sections only, required there), if, exclude (may
+ * repeat), capture = yes|no, on_full = drop|block.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int fail(struct config_error *err, unsigned int line, const char *fmt,
+		...) __attribute__((format(printf, 3, 4)));
+
+static int fail(struct config_error *err, unsigned int line, const char *fmt,
+		...)
+{
+	va_list ap;
+
+	err->line = line;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-' ||
+	       c == '+';
+}
+
+/* [*s, *e) without leading and trailing blanks. */
+static void trim(const char **s, const char **e)
+{
+	while (*s < *e && is_blank(**s))
+		(*s)++;
+	while (*e > *s && is_blank((*e)[-1]))
+		(*e)--;
+}
+
+static bool span_is(const char *s, const char *e, const char *word)
+{
+	size_t n = strlen(word);
+
+	return (size_t)(e - s) == n && memcmp(s, word, n) == 0;
+}
+
+static void section_free(struct config_section *sec)
+{
+	size_t i;
+
+	for (i = 0; i < sec->n_excludes; i++)
+		regfree(&sec->excludes[i]);
+	free(sec->excludes);
+	free(sec->path);
+}
+
+void config_free(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_sections; i++)
+		section_free(&cfg->sections[i]);
+	free(cfg->sections);
+	cfg->sections = NULL;
+	cfg->n_sections = 0;
+}
+
+static int add_section(struct config *cfg, const char *name, size_t len,
+		       unsigned int line, struct config_error *err)
+{
+	struct config_section *grown, *sec;
+	size_t i;
+
+	if (len > CONFIG_MAX_NAME)
+		return fail(err, line, "section name longer than %d bytes",
+			    CONFIG_MAX_NAME);
+	for (i = 0; i < len; i++)
+		if (!is_name_char(name[i]))
+			return fail(err, line,
+				    "bad character in section name (allowed: letters, digits, _ . + -)");
+	for (i = 0; i < cfg->n_sections; i++)
+		if (strlen(cfg->sections[i].name) == len &&
+		    memcmp(cfg->sections[i].name, name, len) == 0)
+			return fail(err, line,
+				    "section '%.*s' already defined at line %u",
+				    (int)len, name, cfg->sections[i].line);
+	grown = realloc(cfg->sections, (cfg->n_sections + 1) * sizeof(*grown));
+	if (!grown)
+		return fail(err, line, "out of memory");
+	cfg->sections = grown;
+	sec = &cfg->sections[cfg->n_sections++];
+	memset(sec, 0, sizeof(*sec));
+	memcpy(sec->name, name, len);
+	sec->line = line;
+	sec->capture = true;
+	sec->on_full = ON_FULL_DROP;
+	return 0;
+}
+
+static bool is_global(const struct config_section *sec)
+{
+	return strcmp(sec->name, "global") == 0;
+}
+
+static int once(unsigned int *seen, const char *key,
+		const struct config_section *sec, unsigned int line,
+		struct config_error *err)
+{
+	if (*seen)
+		return fail(err, line, "'%s' set twice in section '%s' (first at line %u)",
+			    key, sec->name, *seen);
+	*seen = line;
+	return 0;
+}
+
+static int set_exclude(struct config_section *sec, const char *value,
+		       unsigned int line, struct config_error *err)
+{
+	regex_t *grown;
+	char why[120];
+	int rc;
+
+	grown = realloc(sec->excludes, (sec->n_excludes + 1) * sizeof(*grown));
+	if (!grown)
+		return fail(err, line, "out of memory");
+	sec->excludes = grown;
+	/* Server names are case-insensitive (RFC 4343). */
+	rc = regcomp(&sec->excludes[sec->n_excludes], value,
+		     REG_EXTENDED | REG_ICASE);
+	if (rc) {
+		regerror(rc, &sec->excludes[sec->n_excludes], why, sizeof(why));
+		return fail(err, line, "bad regular expression in 'exclude': %s",
+			    why);
+	}
+	sec->n_excludes++;
+	return 0;
+}
+
+static int set_key(struct config_section *sec, const char *key,
+		   size_t key_len, const char *value, unsigned int line,
+		   struct config_error *err)
+{
+	size_t len = strlen(value);
+
+	if (span_is(key, key + key_len, "path")) {
+		if (is_global(sec))
+			return fail(err, line, "'path' is not allowed in section 'global'");
+		if (sec->path)
+			return fail(err, line, "'path' set twice in section '%s'",
+				    sec->name);
+		if (value[0] != '/')
+			return fail(err, line, "'path' must be an absolute path");
+		if (len >= PATH_MAX)
+			return fail(err, line, "'path' longer than %d bytes",
+				    PATH_MAX - 1);
+		sec->path = strdup(value);
+		if (!sec->path)
+			return fail(err, line, "out of memory");
+		return 0;
+	}
+	if (span_is(key, key + key_len, "if")) {
+		if (once(&sec->if_line, "if", sec, line, err))
+			return -1;
+		if (value[0] != '/')
+			return fail(err, line, "'if' must be an absolute path");
+		if (len > CONFIG_MAX_IF)
+			return fail(err, line, "'if' longer than %d bytes",
+				    CONFIG_MAX_IF);
+		memcpy(sec->if_path, value, len + 1);
+		return 0;
+	}
+	if (span_is(key, key + key_len, "exclude"))
+		return set_exclude(sec, value, line, err);
+	if (span_is(key, key + key_len, "capture")) {
+		if (once(&sec->capture_line, "capture", sec, line, err))
+			return -1;
+		if (strcmp(value, "yes") == 0)
+			sec->capture = true;
+		else if (strcmp(value, "no") == 0)
+			sec->capture = false;
+		else
+			return fail(err, line, "'capture' must be yes or no");
+		return 0;
+	}
+	if (span_is(key, key + key_len, "on_full")) {
+		if (once(&sec->on_full_line, "on_full", sec, line, err))
+			return -1;
+		if (strcmp(value, "drop") == 0)
+			sec->on_full = ON_FULL_DROP;
+		else if (strcmp(value, "block") == 0)
+			sec->on_full = ON_FULL_BLOCK;
+		else
+			return fail(err, line, "'on_full' must be drop or block");
+		return 0;
+	}
+	return fail(err, line, "unknown key '%.*s' (known: path, if, exclude, capture, on_full)",
+		    (int)(key_len > 40 ? 40 : key_len), key);
+}
+
+static int parse_setting(struct config *cfg, const char *s, const char *e,
+			 unsigned int line, struct config_error *err)
+{
+	const char *eq, *key, *key_end, *val, *val_end;
+	char value[PATH_MAX + 1];
+
+	if (!cfg->n_sections)
+		return fail(err, line, "setting outside a section (start one with 'name:')");
+	eq = memchr(s, '=', (size_t)(e - s));
+	if (!eq)
+		return fail(err, line, "expected 'key = value'");
+	key = s;
+	key_end = eq;
+	trim(&key, &key_end);
+	val = eq + 1;
+	val_end = e;
+	trim(&val, &val_end);
+	if (key == key_end)
+		return fail(err, line, "missing key before '='");
+	if (val == val_end)
+		return fail(err, line, "missing value after '%.*s ='",
+			    (int)(key_end - key > 40 ? 40 : key_end - key), key);
+	if ((size_t)(val_end - val) > PATH_MAX)
+		return fail(err, line, "value longer than %d bytes", PATH_MAX);
+	memcpy(value, val, (size_t)(val_end - val));
+	value[val_end - val] = '\0';
+	return set_key(&cfg->sections[cfg->n_sections - 1], key,
+		       (size_t)(key_end - key), value, line, err);
+}
+
+static int parse_line(struct config *cfg, const char *s, const char *e,
+		      unsigned int line, struct config_error *err)
+{
+	const char *first = s;
+
+	if (memchr(s, '\0', (size_t)(e - s)))
+		return fail(err, line, "NUL byte in line");
+	if (e > s && e[-1] == '\r')
+		e--;
+	while (first < e && is_blank(*first))
+		first++;
+	if (first == e || *first == '#')
+		return 0;
+	if (first != s)
+		return parse_setting(cfg, s, e, line, err);
+	while (e > s && is_blank(e[-1]))
+		e--;
+	if (e[-1] != ':')
+		return fail(err, line, "expected a section line 'name:' (settings must be indented)");
+	if (e - 1 == s)
+		return fail(err, line, "empty section name");
+	return add_section(cfg, s, (size_t)(e - 1 - s), line, err);
+}
+
+int config_parse(const char *text, size_t len, struct config *cfg,
+		 struct config_error *err)
+{
+	const char *s = text, *end = text + len, *nl;
+	unsigned int line = 0;
+	size_t i;
+
+	cfg->sections = NULL;
+	cfg->n_sections = 0;
+	if (len > CONFIG_MAX_SIZE) {
+		fail(err, 0, "larger than %d bytes", CONFIG_MAX_SIZE);
+		return -1;
+	}
+	while (s < end) {
+		nl = memchr(s, '\n', (size_t)(end - s));
+		if (!nl)
+			nl = end;
+		line++;
+		if (parse_line(cfg, s, nl, line, err))
+			goto bad;
+		s = nl + 1;
+	}
+	for (i = 0; i < cfg->n_sections; i++)
+		if (!is_global(&cfg->sections[i]) && !cfg->sections[i].path) {
+			fail(err, cfg->sections[i].line,
+			     "section '%s' has no 'path'", cfg->sections[i].name);
+			goto bad;
+		}
+	return 0;
+bad:
+	config_free(cfg);
+	return -1;
+}
+
+void settings_defaults(struct settings *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->capture = true;
+	out->on_full = ON_FULL_DROP;
+	strcpy(out->if_path, CONFIG_DEFAULT_IF);
+}
+
+static void apply(struct settings *out, struct config_section *sec)
+{
+	if (sec->capture_line)
+		out->capture = sec->capture;
+	if (sec->on_full_line)
+		out->on_full = sec->on_full;
+	if (sec->if_line)
+		strcpy(out->if_path, sec->if_path);
+	if (sec->n_excludes) {
+		/* A section's excludes replace global's; the regexes move. */
+		settings_free(out);
+		out->excludes = sec->excludes;
+		out->n_excludes = sec->n_excludes;
+		sec->excludes = NULL;
+		sec->n_excludes = 0;
+	}
+}
+
+static bool section_matches(const struct config_section *sec, const char *exe)
+{
+	char resolved[PATH_MAX];
+
+	if (!exe || !sec->path)
+		return false;
+	if (strcmp(sec->path, exe) == 0)
+		return true;
+	return realpath(sec->path, resolved) && strcmp(resolved, exe) == 0;
+}
+
+void config_select(struct config *cfg, const char *exe, struct settings *out)
+{
+	size_t i;
+
+	settings_defaults(out);
+	for (i = 0; i < cfg->n_sections; i++)
+		if (is_global(&cfg->sections[i]))
+			apply(out, &cfg->sections[i]);
+	for (i = 0; i < cfg->n_sections; i++)
+		if (section_matches(&cfg->sections[i], exe)) {
+			apply(out, &cfg->sections[i]);
+			break;
+		}
+}
+
+void settings_free(struct settings *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_excludes; i++)
+		regfree(&s->excludes[i]);
+	free(s->excludes);
+	s->excludes = NULL;
+	s->n_excludes = 0;
+}
+
+bool settings_excluded(const struct settings *s, const char *name)
+{
+	size_t len = strlen(name), i;
+	regmatch_t m;
+
+	/*
+	 * POSIX matching is leftmost-longest: when a match of the whole name
+	 * exists, the match found starts at 0 and ends at len.
+	 */
+	for (i = 0; i < s->n_excludes; i++)
+		if (regexec(&s->excludes[i], name, 1, &m, 0) == 0 &&
+		    m.rm_so == 0 && (size_t)m.rm_eo == len)
+			return true;
+	return false;
+}
+
+int config_load(const char *path, struct config *cfg, struct config_error *err)
+{
+	struct stat st;
+	char *text;
+	size_t got = 0;
+	ssize_t n;
+	int fd, saved;
+
+	cfg->sections = NULL;
+	cfg->n_sections = 0;
+	/* O_NONBLOCK: a FIFO planted as config must not hang the program. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		saved = errno;
+		fail(err, 0, "cannot open: %s", strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		fail(err, 0, "not a regular file");
+		errno = EINVAL;
+		return -1;
+	}
+	if (st.st_size > CONFIG_MAX_SIZE) {
+		close(fd);
+		fail(err, 0, "larger than %d bytes", CONFIG_MAX_SIZE);
+		errno = EINVAL;
+		return -1;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		close(fd);
+		fail(err, 0, "out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	saved = 0;
+	while (got < (size_t)st.st_size) {
+		n = read(fd, text + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			saved = errno;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got < (size_t)st.st_size) {
+		free(text);
+		if (saved)
+			fail(err, 0, "read error: %s", strerror(saved));
+		else
+			fail(err, 0, "file shrank while being read");
+		errno = EIO;
+		return -1;
+	}
+	n = config_parse(text, got, cfg, err);
+	free(text);
+	if (n) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/tlstap.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * Our own descriptors are closed and replaced with raw system calls: the
+ * library interposes close() and dup3() to notice when the program closes
+ * our descriptor, and must not trip over its own calls.
+ */
+static void close_own(int fd)
+{
+	syscall(SYS_close, fd);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void output_init(struct output *out, const char *path, bool block)
+{
+	strcpy(out->path, path);
+	out->block = block;
+	atomic_store(&out->fd, -1);
+	atomic_store(&out->kind, OUTPUT_CLOSED);
+	atomic_store(&out->dead, false);
+	atomic_store(&out->retry_at, 0);
+}
+
+static int set_blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+static int unix_connect(const char *path, int type, bool block)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	strcpy(sun.sun_path, path);
+	/* Non-blocking connect: a full listen backlog must not stall us. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
+	    (block && set_blocking(fd))) {
+		int saved = errno;
+
+		close_own(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static int open_output(const struct output *out, int *kind)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(out->path, &st))
+		return -1;
+	if (S_ISCHR(st.st_mode)) {
+		*kind = OUTPUT_DEVICE;
+		return open(out->path, O_WRONLY | O_CLOEXEC | O_NOCTTY |
+					(out->block ? 0 : O_NONBLOCK));
+	}
+	if (S_ISSOCK(st.st_mode)) {
+		*kind = OUTPUT_SOCKET;
+		fd = unix_connect(out->path, SOCK_DGRAM, out->block);
+		if (fd < 0 && errno == EPROTOTYPE)
+			fd = unix_connect(out->path, SOCK_SEQPACKET, out->block);
+		return fd;
+	}
+	if (S_ISFIFO(st.st_mode)) {
+		*kind = OUTPUT_FIFO;
+		/* Non-blocking open: fails with ENXIO when nobody reads. */
+		fd = open(out->path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd >= 0 && out->block && set_blocking(fd)) {
+			close_own(fd);
+			return -1;
+		}
+		return fd;
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+static size_t payload_max(int kind)
+{
+	return kind == OUTPUT_FIFO ? PIPE_BUF - TLSTAP_RECORD_HDR_LEN
+				   : TLSTAP_DEFAULT_MAX_RECORD;
+}
+
+/* Called with out->lock held. */
+static void reopen(struct output *out, int old)
+{
+	int fd, kind = OUTPUT_CLOSED, high;
+
+	fd = open_output(out, &kind);
+	if (fd < 0) {
+		atomic_store(&out->retry_at, now_ns() + OUTPUT_RETRY_NS);
+		return;
+	}
+	if (old >= 0) {
+		/*
+		 * Replace the dead file under the same number: a thread still
+		 * holding the old number writes to the new output, never to
+		 * a descriptor the program opened meanwhile.
+		 */
+		if (syscall(SYS_dup3, fd, old, O_CLOEXEC) < 0) {
+			close_own(fd);
+			atomic_store(&out->retry_at, now_ns() + OUTPUT_RETRY_NS);
+			return;
+		}
+		close_own(fd);
+		fd = old;
+	} else {
+		high = fcntl(fd, F_DUPFD_CLOEXEC, OUTPUT_FD_FLOOR);
+		if (high >= 0) {
+			close_own(fd);
+			fd = high;
+		}
+	}
+	atomic_store(&out->kind, kind);
+	atomic_store(&out->dead, false);
+	atomic_store(&out->fd, fd);
+}
+
+size_t output_ready(struct output *out)
+{
+	int fd = atomic_load_explicit(&out->fd, memory_order_acquire);
+
+	if (fd >= 0 && !atomic_load_explicit(&out->dead, memory_order_relaxed))
+		return payload_max(atomic_load_explicit(&out->kind,
+							memory_order_relaxed));
+	if (now_ns() < atomic_load(&out->retry_at))
+		return 0;
+	pthread_mutex_lock(&out->lock);
+	fd = atomic_load(&out->fd);
+	if (fd < 0 || atomic_load(&out->dead))
+		reopen(out, fd);
+	fd = atomic_load(&out->fd);
+	pthread_mutex_unlock(&out->lock);
+	if (fd < 0 || atomic_load(&out->dead))
+		return 0;
+	return payload_max(atomic_load(&out->kind));
+}
+
+/*
+ * A pipe without reader raises SIGPIPE in the writer. Block it around the
+ * write and consume the one we caused, leaving any that was already
+ * pending for the program.
+ */
+static ssize_t fifo_writev(int fd, const struct iovec *iov, int n)
+{
+	static const struct timespec zero;
+	sigset_t pipe, old, pending;
+	bool was_pending;
+	ssize_t r;
+	int saved;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	r = writev(fd, iov, n);
+	saved = errno;
+	if (r < 0 && saved == EPIPE && !was_pending)
+		sigtimedwait(&pipe, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return r;
+}
+
+int output_send(struct output *out, const void *hdr, size_t hdr_len,
+		const void *payload, size_t len)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)hdr, .iov_len = hdr_len },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	int fd = atomic_load_explicit(&out->fd, memory_order_acquire);
+	int kind = atomic_load_explicit(&out->kind, memory_order_relaxed);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	do {
+		if (kind == OUTPUT_SOCKET)
+			r = sendmsg(fd, &msg, MSG_NOSIGNAL |
+					      (out->block ? 0 : MSG_DONTWAIT));
+		else if (kind == OUTPUT_FIFO)
+			r = fifo_writev(fd, iov, 2);
+		else
+			r = writev(fd, iov, 2);
+	} while (r < 0 && errno == EINTR);
+	if (r == (ssize_t)(hdr_len + len))
+		return 0;
+	if (r >= 0)
+		return -1;	/* cannot happen with these file types */
+	switch (errno) {
+	case EAGAIN:
+	case ENOBUFS:
+	case EMSGSIZE:	/* larger than the device or socket accepts */
+	case EINVAL:
+		return -1;
+	case EBADF:
+		/* Closed behind our back (raw syscall): no longer ours. */
+		atomic_compare_exchange_strong(&out->fd, &fd, -1);
+		return -1;
+	default:
+		/* ECONNREFUSED, EPIPE, ENOTCONN, ENXIO...: receiver gone. */
+		atomic_store(&out->retry_at, now_ns() + OUTPUT_RETRY_NS);
+		atomic_store(&out->dead, true);
+		return -1;
+	}
+}
+
+int output_fd_closing(struct output *out, unsigned int first,
+		      unsigned int last)
+{
+	int fd = atomic_load(&out->fd);
+
+	if (fd < 0 || (unsigned int)fd < first || (unsigned int)fd > last ||
+	    !atomic_compare_exchange_strong(&out->fd, &fd, -1))
+		return -1;
+	return fd;
+}
+
+void output_fd_kept(struct output *out, int fd)
+{
+	int none = -1;
+
+	if (fd >= 0)
+		atomic_compare_exchange_strong(&out->fd, &none, fd);
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Where records go: /dev/tlstap (a character device), a Unix datagram or
+ * seqpacket socket, or a FIFO. Opened lazily; one write per record; never
+ * a partial record.
+ *
+ * on_full = drop (default): the descriptor is non-blocking and a record
+ * that does not fit, or finds no receiver, is dropped. on_full = block:
+ * the descriptor is blocking and the writer waits for room (a missing
+ * output still drops: nobody waits for a receiver that does not exist).
+ *
+ * FIFO: a pipe is a byte stream, so a record is written only whole. Writes
+ * of at most PIPE_BUF bytes are atomic (all or, non-blocking, EAGAIN), so
+ * records into a FIFO carry at most PIPE_BUF - header bytes of plaintext;
+ * larger writes become several records. This keeps records whole even
+ * when several processes share one FIFO.
+ */
+#ifndef TLSTAP_OUTPUT_H
+#define TLSTAP_OUTPUT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* Our descriptor stays out of the range programs hand out and expect. */
+#define OUTPUT_FD_FLOOR		100
+#define OUTPUT_RETRY_NS		1000000000ull	/* reopen at most once a second */
+
+enum output_kind {
+	OUTPUT_CLOSED,
+	OUTPUT_DEVICE,
+	OUTPUT_SOCKET,
+	OUTPUT_FIFO,
+};
+
+struct output {
+	char path[CONFIG_MAX_IF + 1];
+	bool block;
+	pthread_mutex_t lock;		/* serializes open and reopen */
+	_Atomic int fd;			/* -1: none */
+	_Atomic int kind;		/* enum output_kind */
+	_Atomic bool dead;		/* fd open but its receiver went away */
+	_Atomic uint64_t retry_at;	/* CLOCK_MONOTONIC_COARSE ns */
+};
+
+/* out->lock is initialized statically: fork handlers take it at any time. */
+void output_init(struct output *out, const char *path, bool block);
+
+/*
+ * Opens the output if needed (rate-limited). Returns the plaintext bytes
+ * one record may carry, or 0 when there is no usable output now.
+ */
+size_t output_ready(struct output *out);
+
+/* Writes one whole record: 0, or -1 when it was dropped. */
+int output_send(struct output *out, const void *hdr, size_t hdr_len,
+		const void *payload, size_t len);
+
+/*
+ * The program is closing or replacing descriptors [first, last]: if ours
+ * is among them, forget it (it is no longer ours to write to) and return
+ * it, else -1. Lock-free and async-signal-safe: close() may be called
+ * from a signal handler.
+ */
+int output_fd_closing(struct output *out, unsigned int first,
+		      unsigned int last);
+
+/* That close or dup failed and released nothing: fd is ours again. */
+void output_fd_kept(struct output *out, int fd);
+
+#endif /* TLSTAP_OUTPUT_H */

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* Builds the struct tlstap_record header of include/uapi/linux/tlstap.h. */
+#ifndef TLSTAP_RECORD_H
+#define TLSTAP_RECORD_H
+
+#include <linux/tlstap.h>
+#include <stdint.h>
+
+#include "session.h"
+
+/*
+ * dir is TLSTAP_DIR_READ or _WRITE: the plaintext came from the peer
+ * (READ) or from this end (WRITE), which decides which end is the source.
+ */
+void record_header(struct tlstap_record *hdr, uint8_t dir,
+		   const struct session_info *si, uint32_t msg_len,
+		   uint32_t pid, uint64_t timestamp_ns, uint64_t dropped);
+
+#endif /* TLSTAP_RECORD_H */
