@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+"""Checks what the receivers got against what the test writer sent.
+Usage: check_delivery.py CONFIG.json. Prints what it checked; on the first
+failure prints one line starting with FAIL and exits 1."""
+
+import json
+import sys
+from collections import defaultdict
+
+import tlstap_ref as ref
+
+
+def fail(msg):
+    print("FAIL " + msg)
+    sys.exit(1)
+
+
+def last_json(path):
+    with open(path) as f:
+        lines = [l for l in f if l.startswith("{")]
+    if not lines:
+        fail("no JSON counters in %s" % path)
+    return json.loads(lines[-1])
+
+
+def read_lines(path):
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def main():
+    cfg = json.load(open(sys.argv[1]))
+    expected = {e["time"]: e for e in read_lines(cfg["expect"])}
+    summary = json.load(open(cfg["summary"]))
+    fwd = last_json(cfg["fwd_stats"])
+    key = bytes.fromhex(cfg["hash_key"])
+    order, table = ref.build_table(key, [r["target"] for r in cfg["receivers"]])
+    by_spec = {r["target"]: r for r in cfg["receivers"]}
+
+    # Counters of the forwarder against the writer's own.
+    if fwd["records"] != summary["records"]:
+        fail("tlstap-fwd forwarded %d records, the writer sent %d valid"
+             % (fwd["records"], summary["records"]))
+    if fwd["malformed"] != summary["malformed"]:
+        fail("tlstap-fwd counted %d malformed, the writer sent %d"
+             % (fwd["malformed"], summary["malformed"]))
+    for reason, n in summary["malformed_by_reason"].items():
+        if fwd["malformed_by_reason"].get(reason) != n:
+            fail("malformed %s: tlstap-fwd counted %s, sent %d"
+                 % (reason, fwd["malformed_by_reason"].get(reason), n))
+    if fwd["dropped_datagrams"] or fwd["send_errors"] != cfg.get("send_errors", 0):
+        fail("tlstap-fwd send errors %d, dropped datagrams %d"
+             % (fwd["send_errors"], fwd["dropped_datagrams"]))
+
+    seen = {}
+    flow_at = defaultdict(set)
+    flows_per_target = defaultdict(set)
+    for spec in order:
+        r = by_spec[spec]
+        recs = read_lines(r["out"])
+        dgrams = read_lines(r["log"])
+        streams = {d["stream"] for d in dgrams if "stream" in d}
+        if recs and len(streams) != 1:
+            fail("%s: %d sender streams, want 1" % (spec, len(streams)))
+        # Datagrams: TOS, size within the MTU, sequence 0..n-1 once each.
+        hdr = 48 if spec.startswith("[") else 28
+        limit = r["mtu"] - hdr
+        seqs = []
+        for d in dgrams:
+            if d["verdict"] != "accepted":
+                fail("%s: datagram %s" % (spec, d))
+            if d["tos"] != cfg["tos"]:
+                fail("%s: datagram seq %d has TOS %d, want %d"
+                     % (spec, d["seq"], d["tos"], cfg["tos"]))
+            if d["size"] > limit:
+                fail("%s: datagram seq %d is %d bytes, MTU %d allows %d"
+                     % (spec, d["seq"], d["size"], r["mtu"], limit))
+            seqs.append(d["seq"])
+        if sorted(seqs) != list(range(len(seqs))):
+            fail("%s: sequence numbers are not 0..%d once each"
+                 % (spec, len(seqs) - 1))
+        biggest = max((d["size"] for d in dgrams), default=0)
+        if r.get("full_size") and biggest != limit:
+            fail("%s: largest datagram %d bytes, want exactly %d (MTU %d)"
+                 % (spec, biggest, limit, r["mtu"]))
+        ids = sorted(x["record_id"] for x in recs)
+        if ids != list(range(len(ids))):
+            fail("%s: record ids are not 0..%d" % (spec, len(ids) - 1))
+        for x in recs:
+            e = expected.get(x["time"])
+            if e is None:
+                fail("%s: unexpected record time=%s" % (spec, x["time"]))
+            if x["time"] in seen:
+                fail("record time=%d delivered twice" % x["time"])
+            seen[x["time"]] = spec
+            for k, v in e.items():
+                if k != "flow" and x.get(k) != v:
+                    fail("%s: record time=%d field %s = %r, want %r"
+                         % (spec, x["time"], k, x.get(k), v))
+            flow_at[e["flow"]].add(spec)
+            flows_per_target[spec].add(e["flow"])
+            # The reference steering must agree with where it arrived.
+            fam = e["family"]
+            h = ref.siphash24(key, ref.flow_key(
+                fam, ref.addr_bytes(fam, e["src"]), e["sport"],
+                ref.addr_bytes(fam, e["dst"]), e["dport"], e["conn_id"]))
+            want = order[table[ref.bucket(h)]]
+            if want != spec:
+                fail("record time=%d arrived at %s, reference steering says %s"
+                     % (x["time"], spec, want))
+        print("%s: %d records, %d datagrams (largest %d, limit %d), TOS %d"
+              % (spec, len(recs), len(dgrams), biggest, limit, cfg["tos"]))
+
+    missing = set(expected) - set(seen)
+    if missing:
+        fail("%d records never arrived (first time=%d)"
+             % (len(missing), min(missing)))
+    split = [f for f, s in flow_at.items() if len(s) > 1]
+    if split:
+        fail("flow %d reached %s" % (split[0], sorted(flow_at[split[0]])))
+    dirs = defaultdict(set)
+    for e in expected.values():
+        dirs[e["flow"]].add(e["dir"])
+    both = sum(1 for d in dirs.values() if len(d) == 2)
+    if both < len(dirs) // 2:
+        fail("only %d flows had both directions: test data too thin" % both)
+    if cfg.get("check_spread"):
+        total_w = sum(ref.parse_target(s)[3] for s in order)
+        nflows = len(flow_at)
+        for spec in order:
+            share = ref.parse_target(spec)[3] / total_w
+            got = len(flows_per_target[spec])
+            if not (0.5 * share * nflows <= got <= 1.5 * share * nflows + 2):
+                fail("%s got %d of %d flows, weight share %.2f"
+                     % (spec, got, nflows, share))
+        print("spread: " + ", ".join("%s %d flows" % (s, len(flows_per_target[s]))
+                                     for s in order))
+    print("OK: %d records byte-exact, %d flows (%d with both directions) "
+          "each at one target" % (len(seen), len(flow_at), both))
+
+
+if __name__ == "__main__":
+    main()

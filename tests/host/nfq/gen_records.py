@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+"""Test writer: deterministic capture records (IPv4, IPv6 and socket-less
+flows, both directions, 1 byte to 64 KiB) written to a Unix datagram or
+seqpacket socket or a byte stream, optionally with malformed records mixed
+in. Writes the expected records as JSON lines (--expect) and prints a JSON
+summary (counts, malformed by reason) on stdout."""
+
+import argparse
+import base64
+import json
+import random
+import socket
+import sys
+import time
+
+import tlstap_ref as ref
+
+SPECIAL_SIZES = [1, 2, 3, 56, 57, 1179, 1180, 1252, 1400, 1452, 1453, 2904,
+                 4096, 16384, 65535, 65536]
+
+
+def make_flows(rng, n, none_every):
+    flows = []
+    for i in range(n):
+        if none_every and i % none_every == none_every - 1:
+            fam, cli, srv, cport, sport = ref.FAMILY_NONE, None, None, 0, 0
+        elif i % 2:
+            fam = ref.FAMILY_IPV6
+            cli = "fd00:%x::%x" % (rng.randrange(1, 65536), rng.randrange(1, 65536))
+            srv = "2001:db8::%x" % rng.randrange(1, 65536)
+            cport, sport = rng.randrange(1024, 65536), 443
+        else:
+            fam = ref.FAMILY_IPV4
+            cli = "10.%d.%d.%d" % (rng.randrange(256), rng.randrange(256), rng.randrange(1, 255))
+            srv = "192.0.2.%d" % rng.randrange(1, 255)
+            cport, sport = rng.randrange(1024, 65536), rng.choice([443, 8443])
+        flows.append({"id": i, "family": fam, "local": cli, "lport": cport,
+                      "peer": srv, "pport": sport,
+                      "conn_id": rng.randrange(1, 1 << 63), "pid": 1000 + i})
+    return flows
+
+
+def sizes(rng, n, max_size):
+    out = []
+    for i in range(n):
+        if i < len(SPECIAL_SIZES) * 2:
+            s = SPECIAL_SIZES[i % len(SPECIAL_SIZES)]
+        else:
+            s = int(2 ** rng.uniform(0, 16))
+        out.append(max(1, min(s, max_size)))
+    return out
+
+
+def record_for(flow, direction, msg, ts, dropped):
+    fam = flow["family"]
+    local = ref.addr_bytes(fam, flow["local"])
+    peer = ref.addr_bytes(fam, flow["peer"])
+    # WRITE: the local end sent it; READ: the peer did.
+    if direction == ref.DIR_WRITE:
+        saddr, sport, daddr, dport = local, flow["lport"], peer, flow["pport"]
+    else:
+        saddr, sport, daddr, dport = peer, flow["pport"], local, flow["lport"]
+    raw = ref.record(1, direction, fam, sport, dport, msg, flow["pid"],
+                     saddr, daddr, ts, flow["conn_id"], dropped)
+    exp = {"time": ts, "pid": flow["pid"], "conn_id": flow["conn_id"],
+           "dir": "read" if direction == ref.DIR_READ else "write",
+           "family": fam, "src": ref.addr_text(fam, saddr), "sport": sport,
+           "dst": ref.addr_text(fam, daddr), "dport": dport, "len": len(msg),
+           "dropped": dropped, "data": base64.b64encode(msg).decode(),
+           "flow": flow["id"]}
+    return raw, exp
+
+
+def malformed(kind, good):
+    """A malformed variant of a valid record (bytes), and its reason."""
+    b = bytearray(good)
+    if kind == "bad_type":
+        b[0] = 2
+    elif kind == "bad_dir":
+        b[1] = 3
+    elif kind == "bad_family":
+        b[2] = 5
+    elif kind == "bad_hdr_len":
+        b[3] = 80
+    elif kind == "bad_flow":        # IPv4 with bytes after the address
+        b[2] = 4
+        b[16 + 15] = 1
+    elif kind == "empty":
+        b[8:12] = (0).to_bytes(4, "big")
+        b = b[:72]
+    elif kind == "too_long":
+        b[8:12] = (70000).to_bytes(4, "big")
+        b = b[:72] + bytes(70000)
+    elif kind == "truncated":
+        b = b[:len(b) - 1]
+    return bytes(b)
+
+
+KINDS = ["bad_type", "bad_dir", "bad_family", "bad_hdr_len", "bad_flow",
+         "empty", "too_long", "truncated"]
+
+
+def connect(kind, path, deadline):
+    while True:
+        s = socket.socket(socket.AF_UNIX, kind)
+        try:
+            s.connect(path)
+            return s
+        except (FileNotFoundError, ConnectionRefusedError):
+            s.close()
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--flows", type=int, default=60)
+    ap.add_argument("--records", type=int, default=400)
+    ap.add_argument("--max-size", type=int, default=65536)
+    ap.add_argument("--none-every", type=int, default=10,
+                    help="every Nth flow has no socket (0: none)")
+    ap.add_argument("--unix")
+    ap.add_argument("--seqpacket")
+    ap.add_argument("--writers", type=int, default=1)
+    ap.add_argument("--stream", help="path of a FIFO or file, - for stdout")
+    ap.add_argument("--expect", required=True)
+    ap.add_argument("--malformed", type=int, default=0,
+                    help="malformed messages to mix in (socket inputs)")
+    ap.add_argument("--malformed-at", type=int, default=-1,
+                    help="stream input: a malformed header after N records")
+    ap.add_argument("--pause-after", type=int, default=-1,
+                    help="after N records, wait for --resume-file to exist")
+    ap.add_argument("--resume-file")
+    args = ap.parse_args()
+
+    rng = random.Random(args.seed)
+    flows = make_flows(rng, args.flows, args.none_every)
+    plan = []
+    for i, size in enumerate(sizes(rng, args.records, args.max_size)):
+        flow = flows[i % len(flows)] if i < len(flows) else rng.choice(flows)
+        direction = rng.choice([ref.DIR_READ, ref.DIR_WRITE])
+        msg = rng.randbytes(size)
+        dropped = rng.choice([0, 0, 0, rng.randrange(1, 1 << 40)])
+        plan.append(record_for(flow, direction, msg, 1_700_000_000_000_000_000 + i, dropped))
+
+    deadline = time.time() + 20
+    socks = []
+    if args.unix:
+        socks = [connect(socket.SOCK_DGRAM, args.unix, deadline)]
+    elif args.seqpacket:
+        socks = [connect(socket.SOCK_SEQPACKET, args.seqpacket, deadline)
+                 for _ in range(args.writers)]
+    stream = None
+    if args.stream:
+        stream = sys.stdout.buffer if args.stream == "-" else open(args.stream, "wb")
+
+    # Where malformed messages go: spread evenly, deterministic.
+    bad_at = {}
+    if args.malformed and socks:
+        step = max(1, len(plan) // (args.malformed + 1))
+        for k in range(args.malformed):
+            bad_at[(k + 1) * step] = KINDS[k % len(KINDS)]
+    reasons = {}
+    expected = []
+    for i, (raw, exp) in enumerate(plan):
+        if i == args.pause_after and args.resume_file:
+            import os
+            while not os.path.exists(args.resume_file):
+                time.sleep(0.05)
+        if stream:
+            if i == args.malformed_at:
+                stream.write(malformed("bad_dir", raw))
+                reasons["bad_dir"] = reasons.get("bad_dir", 0) + 1
+                break
+            stream.write(raw)
+            expected.append(exp)
+            continue
+        sock = socks[exp["flow"] % len(socks)]
+        if i in bad_at:
+            kind = bad_at[i]
+            bad = malformed(kind, raw)
+            reasons[kind] = reasons.get(kind, 0) + 1
+            if kind in ("truncated", "too_long"):
+                sock.send(bad)
+            else:
+                # A valid record then a malformed one in the same message:
+                # the valid one must still get through.
+                sock.send(raw + bad)
+                expected.append(exp)
+            continue
+        sock.send(raw)
+        expected.append(exp)
+    if stream and stream is not sys.stdout.buffer:
+        stream.close()
+    elif stream:
+        stream.flush()
+    for s in socks:
+        s.close()
+    with open(args.expect, "w") as f:
+        for e in expected:
+            f.write(json.dumps(e) + "\n")
+    summary = {"records": len(expected),
+               "record_bytes": sum(72 + e["len"] for e in expected),
+               "malformed": sum(reasons.values()), "malformed_by_reason": reasons,
+               "flows": len(flows)}
+    (sys.stderr if args.stream == "-" else sys.stdout).write(json.dumps(summary) + "\n")
+
+
+if __name__ == "__main__":
+    main()
