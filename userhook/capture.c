@@ -13,6 +13,8 @@
 #include "record.h"
 
 __thread const void *capture_inside __attribute__((tls_model("initial-exec")));
+__thread struct capture_seen capture_seen
+	__attribute__((tls_model("initial-exec")));
 
 static void flow_of_fd(int fd, struct flow *f)
 {
@@ -56,13 +58,47 @@ static void flow_of_fd(int fd, struct flow *f)
 	}
 }
 
+static bool seen_has(const struct capture_seen *seen, int fd)
+{
+	unsigned int i;
+
+	for (i = 0; i < seen->n; i++)
+		if (seen->fd[i] == fd)
+			return true;
+	return false;
+}
+
+/* The first TCP/UDP socket among those the current call used. */
+static bool flow_of_seen(struct flow *f)
+{
+	const struct capture_seen *seen = &capture_seen;
+	unsigned int i;
+
+	for (i = 0; i < seen->n; i++) {
+		flow_of_fd(seen->fd[i], f);
+		if (f->family != TLSTAP_FAMILY_NONE)
+			return true;
+	}
+	return false;
+}
+
 static void setup(const void *session, const struct tls_ops *ops,
 		  struct session_info *si)
 {
 	char name[SESSION_MAX_NAME + 1] = "";
+	int fd = ops->fd(session);
 
 	si->conn_id = process_new_conn_id();
-	flow_of_fd(ops->fd(session), &si->flow);
+	/*
+	 * The transport's descriptor, unless the call demonstrably used
+	 * other sockets (a GnuTLS transport pointer that is no descriptor).
+	 */
+	memset(&si->flow, 0, sizeof(si->flow));
+	if (fd >= 0 && (!capture_seen.n || seen_has(&capture_seen, fd)))
+		flow_of_fd(fd, &si->flow);
+	if (si->flow.family == TLSTAP_FAMILY_NONE && !flow_of_seen(&si->flow) &&
+	    fd >= 0)
+		flow_of_fd(fd, &si->flow);
 	si->excluded = false;
 	if (tlstap.settings.n_excludes) {
 		ops->server_name(session, name);
@@ -97,6 +133,10 @@ void capture(const void *session, const struct tls_ops *ops, uint8_t dir,
 		if (!session_publish(&tlstap.sessions, session, token, &si,
 				     &dropped))
 			goto out;	/* out of memory: no id to report */
+	} else if (si.flow.family == TLSTAP_FAMILY_NONE && capture_seen.n &&
+		   flow_of_seen(&si.flow)) {
+		/* The first call used no socket (data already buffered). */
+		session_set_flow(&tlstap.sessions, session, token, &si.flow);
 	}
 	if (si.excluded)
 		goto out;

@@ -15,7 +15,8 @@
 struct tls_ops {
 	/* Cheap, every call: changes when the transport changes. */
 	uintptr_t (*token)(const void *session);
-	/* Once per session: its socket, or -1. */
+	/* Once per session: its socket, or -1 when the transport does not
+	 * say (the sockets the call used are tried next). */
 	int (*fd)(const void *session);
 	/* Once per session, only when there are excludes: "" if none. */
 	void (*server_name)(const void *session,
@@ -23,15 +24,66 @@ struct tls_ops {
 };
 
 /*
- * The session a hook of this thread is in (NULL: none). A TLS call that
- * the library makes from inside another on the same session (SSL_read_ex
- * from BIO_read, gnutls_record_send2 from gnutls_record_send) is not
- * captured again; a call on another session, say from a callback, is.
+ * The session a TLS call of this thread is in (NULL: none). A TLS call
+ * that the library makes from inside another on the same session
+ * (SSL_read_ex from SSL_read_early_data, gnutls_record_send2 from
+ * gnutls_record_send) is not captured again; a call on another session,
+ * say from a callback, is.
  */
 extern __thread const void *capture_inside
 	__attribute__((tls_model("initial-exec")));
 
-/* Emits the records for len bytes moved in direction dir. errno kept. */
+/* Descriptors the current TLS call read or wrote (hook_libc.c notes them). */
+#define CAPTURE_SEEN_MAX 4
+struct capture_seen {
+	unsigned int n;
+	int fd[CAPTURE_SEEN_MAX];
+};
+extern __thread struct capture_seen capture_seen
+	__attribute__((tls_model("initial-exec")));
+
+static inline void capture_note_fd(int fd)
+{
+	struct capture_seen *seen;
+	unsigned int i;
+
+	if (__builtin_expect(!capture_inside, 1))
+		return;
+	seen = &capture_seen;
+	for (i = 0; i < seen->n; i++)
+		if (seen->fd[i] == fd)
+			return;
+	if (seen->n < CAPTURE_SEEN_MAX)
+		seen->fd[seen->n++] = fd;
+}
+
+/* What a TLS call nested in another (a callback) saves and restores. */
+struct capture_frame {
+	const void *inside;
+	struct capture_seen seen;
+};
+
+static inline void capture_enter(struct capture_frame *f, const void *session)
+{
+	f->inside = capture_inside;
+	if (f->inside)
+		f->seen = capture_seen;
+	capture_inside = session;
+	capture_seen.n = 0;
+}
+
+static inline void capture_leave(const struct capture_frame *f)
+{
+	capture_inside = f->inside;
+	if (f->inside)
+		capture_seen = f->seen;
+}
+
+/*
+ * Emits the records for len bytes moved in direction dir. Called inside
+ * the frame of the TLS call, so that the descriptors it used are known.
+ * errno kept.
+ */
 void capture(const void *session, const struct tls_ops *ops, uint8_t dir,
 	     const void *buf, size_t len);
 

@@ -64,20 +64,20 @@ TLSTAP_EXPORT ssize_t gnutls_record_recv(gnutls_session_t session, void *data,
 					 size_t data_size)
 {
 	__typeof__(&gnutls_record_recv) real = REAL(gnutls_record_recv);
-	const void *outer = capture_inside;
+	struct capture_frame frame;
 	ssize_t ret;
 
 	if (!real) {
 		capture_missing("gnutls_record_recv");
 		return GNUTLS_E_INTERNAL_ERROR;
 	}
-	if (outer == session)
+	if (capture_inside == session)
 		return real(session, data, data_size);
-	capture_inside = session;
+	capture_enter(&frame, session);
 	ret = real(session, data, data_size);
-	capture_inside = outer;
 	if (ret > 0)
 		capture(session, &gnutls_ops, TLSTAP_DIR_READ, data, (size_t)ret);
+	capture_leave(&frame);
 	return ret;
 }
 
@@ -86,20 +86,20 @@ TLSTAP_EXPORT ssize_t gnutls_record_recv_seq(gnutls_session_t session,
 					     unsigned char *seq)
 {
 	__typeof__(&gnutls_record_recv_seq) real = REAL(gnutls_record_recv_seq);
-	const void *outer = capture_inside;
+	struct capture_frame frame;
 	ssize_t ret;
 
 	if (!real) {
 		capture_missing("gnutls_record_recv_seq");
 		return GNUTLS_E_INTERNAL_ERROR;
 	}
-	if (outer == session)
+	if (capture_inside == session)
 		return real(session, data, data_size, seq);
-	capture_inside = session;
+	capture_enter(&frame, session);
 	ret = real(session, data, data_size, seq);
-	capture_inside = outer;
 	if (ret > 0)
 		capture(session, &gnutls_ops, TLSTAP_DIR_READ, data, (size_t)ret);
+	capture_leave(&frame);
 	return ret;
 }
 
@@ -107,20 +107,20 @@ TLSTAP_EXPORT ssize_t gnutls_record_send(gnutls_session_t session,
 					 const void *data, size_t data_size)
 {
 	__typeof__(&gnutls_record_send) real = REAL(gnutls_record_send);
-	const void *outer = capture_inside;
+	struct capture_frame frame;
 	ssize_t ret;
 
 	if (!real) {
 		capture_missing("gnutls_record_send");
 		return GNUTLS_E_INTERNAL_ERROR;
 	}
-	if (outer == session)
+	if (capture_inside == session)
 		return real(session, data, data_size);
-	capture_inside = session;
+	capture_enter(&frame, session);
 	ret = real(session, data, data_size);
-	capture_inside = outer;
 	if (ret > 0)
 		capture(session, &gnutls_ops, TLSTAP_DIR_WRITE, data, (size_t)ret);
+	capture_leave(&frame);
 	return ret;
 }
 
@@ -129,20 +129,20 @@ TLSTAP_EXPORT ssize_t gnutls_record_send2(gnutls_session_t session,
 					  size_t pad, unsigned int flags)
 {
 	__typeof__(&gnutls_record_send2) real = REAL(gnutls_record_send2);
-	const void *outer = capture_inside;
+	struct capture_frame frame;
 	ssize_t ret;
 
 	if (!real) {
 		capture_missing("gnutls_record_send2");
 		return GNUTLS_E_INTERNAL_ERROR;
 	}
-	if (outer == session)
+	if (capture_inside == session)
 		return real(session, data, data_size, pad, flags);
-	capture_inside = session;
+	capture_enter(&frame, session);
 	ret = real(session, data, data_size, pad, flags);
-	capture_inside = outer;
 	if (ret > 0)
 		capture(session, &gnutls_ops, TLSTAP_DIR_WRITE, data, (size_t)ret);
+	capture_leave(&frame);
 	return ret;
 }
 
@@ -151,16 +151,16 @@ TLSTAP_EXPORT int gnutls_record_uncork(gnutls_session_t session,
 				       unsigned int flags)
 {
 	__typeof__(&gnutls_record_uncork) real = REAL(gnutls_record_uncork);
-	const void *outer = capture_inside;
+	struct capture_frame frame;
 	int ret;
 
 	if (!real) {
 		capture_missing("gnutls_record_uncork");
 		return GNUTLS_E_INTERNAL_ERROR;
 	}
-	capture_inside = session;
+	capture_enter(&frame, session);
 	ret = real(session, flags);
-	capture_inside = outer;
+	capture_leave(&frame);
 	return ret;
 }
 

@@ -90,7 +90,7 @@ static const struct tls_ops openssl_ops = {
 TLSTAP_EXPORT int SSL_read(SSL *ssl, void *buf, int num)
 {
 	__typeof__(&SSL_read) real = REAL(SSL_read);
-	const void *outer = capture_inside;
+	struct capture_frame frame;
 	int ret;
 
 	if (!real) {
@@ -98,13 +98,13 @@ TLSTAP_EXPORT int SSL_read(SSL *ssl, void *buf, int num)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (outer == ssl)
+	if (capture_inside == ssl)
 		return real(ssl, buf, num);
-	capture_inside = ssl;
+	capture_enter(&frame, ssl);
 	ret = real(ssl, buf, num);
-	capture_inside = outer;
 	if (ret > 0)
 		capture(ssl, &openssl_ops, TLSTAP_DIR_READ, buf, (size_t)ret);
+	capture_leave(&frame);
 	return ret;
 }
 
@@ -112,7 +112,7 @@ TLSTAP_EXPORT int SSL_read_ex(SSL *ssl, void *buf, size_t num,
 			      size_t *readbytes)
 {
 	__typeof__(&SSL_read_ex) real = REAL(SSL_read_ex);
-	const void *outer = capture_inside;
+	struct capture_frame frame;
 	int ret;
 
 	if (!real) {
@@ -120,20 +120,20 @@ TLSTAP_EXPORT int SSL_read_ex(SSL *ssl, void *buf, size_t num,
 		errno = ENOSYS;
 		return 0;
 	}
-	if (outer == ssl)
+	if (capture_inside == ssl)
 		return real(ssl, buf, num, readbytes);
-	capture_inside = ssl;
+	capture_enter(&frame, ssl);
 	ret = real(ssl, buf, num, readbytes);
-	capture_inside = outer;
 	if (ret == 1 && readbytes && *readbytes)
 		capture(ssl, &openssl_ops, TLSTAP_DIR_READ, buf, *readbytes);
+	capture_leave(&frame);
 	return ret;
 }
 
 TLSTAP_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
 {
 	__typeof__(&SSL_write) real = REAL(SSL_write);
-	const void *outer = capture_inside;
+	struct capture_frame frame;
 	int ret;
 
 	if (!real) {
@@ -141,13 +141,13 @@ TLSTAP_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (outer == ssl)
+	if (capture_inside == ssl)
 		return real(ssl, buf, num);
-	capture_inside = ssl;
+	capture_enter(&frame, ssl);
 	ret = real(ssl, buf, num);
-	capture_inside = outer;
 	if (ret > 0)
 		capture(ssl, &openssl_ops, TLSTAP_DIR_WRITE, buf, (size_t)ret);
+	capture_leave(&frame);
 	return ret;
 }
 
@@ -155,7 +155,7 @@ TLSTAP_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num,
 			       size_t *written)
 {
 	__typeof__(&SSL_write_ex) real = REAL(SSL_write_ex);
-	const void *outer = capture_inside;
+	struct capture_frame frame;
 	int ret;
 
 	if (!real) {
@@ -163,13 +163,13 @@ TLSTAP_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num,
 		errno = ENOSYS;
 		return 0;
 	}
-	if (outer == ssl)
+	if (capture_inside == ssl)
 		return real(ssl, buf, num, written);
-	capture_inside = ssl;
+	capture_enter(&frame, ssl);
 	ret = real(ssl, buf, num, written);
-	capture_inside = outer;
 	if (ret == 1 && written && *written)
 		capture(ssl, &openssl_ops, TLSTAP_DIR_WRITE, buf, *written);
+	capture_leave(&frame);
 	return ret;
 }
 
@@ -215,14 +215,16 @@ static int ssl_bio_read_capture(BIO *bio, char *buf, size_t size,
 				size_t *readbytes)
 {
 	SSL *ssl = ssl_of_bio(bio);
-	const void *outer = capture_inside;
+	struct capture_frame frame;
 	int ret;
 
-	capture_inside = ssl;
+	if (!ssl || capture_inside == ssl)
+		return ssl_bio_read(bio, buf, size, readbytes);
+	capture_enter(&frame, ssl);
 	ret = ssl_bio_read(bio, buf, size, readbytes);
-	capture_inside = outer;
-	if (ret > 0 && ssl && outer != ssl && *readbytes)
+	if (ret > 0 && *readbytes)
 		capture(ssl, &openssl_ops, TLSTAP_DIR_READ, buf, *readbytes);
+	capture_leave(&frame);
 	return ret;
 }
 
@@ -230,14 +232,16 @@ static int ssl_bio_write_capture(BIO *bio, const char *buf, size_t size,
 				 size_t *written)
 {
 	SSL *ssl = ssl_of_bio(bio);
-	const void *outer = capture_inside;
+	struct capture_frame frame;
 	int ret;
 
-	capture_inside = ssl;
+	if (!ssl || capture_inside == ssl)
+		return ssl_bio_write(bio, buf, size, written);
+	capture_enter(&frame, ssl);
 	ret = ssl_bio_write(bio, buf, size, written);
-	capture_inside = outer;
-	if (ret > 0 && ssl && outer != ssl && *written)
+	if (ret > 0 && *written)
 		capture(ssl, &openssl_ops, TLSTAP_DIR_WRITE, buf, *written);
+	capture_leave(&frame);
 	return ret;
 }
 

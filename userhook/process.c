@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hook_fd.h"
+#include "hook_libc.h"
 
 struct tlstap_process tlstap = {
 	.init_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -198,7 +198,7 @@ __attribute__((constructor)) static void tlstap_load(void)
 		atomic_store(&tlstap.status, STATUS_INERT);
 		return;
 	}
-	hook_fd_resolve();
+	hook_libc_resolve();
 	strcpy(tlstap.conf_path, CONFIG_DEFAULT_PATH);
 	copy_env("TLSTAP_CONF", tlstap.conf_path, sizeof(tlstap.conf_path),
 		 &tlstap.conf_from_env, "TLSTAP_CONF: longer than PATH_MAX");

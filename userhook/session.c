@@ -123,6 +123,19 @@ void session_add_dropped(struct session_table *t, const void *key,
 	pthread_mutex_unlock(lock_of(t, b));
 }
 
+void session_set_flow(struct session_table *t, const void *key,
+		      uintptr_t token, const struct flow *flow)
+{
+	unsigned int b = bucket_of(key);
+	struct session *s;
+
+	pthread_mutex_lock(lock_of(t, b));
+	s = find(t, b, key);
+	if (s && s->ready && s->token == token)
+		s->info.flow = *flow;
+	pthread_mutex_unlock(lock_of(t, b));
+}
+
 void session_set_name(struct session_table *t, const void *key,
 		      const char *name, size_t len)
 {

@@ -25,7 +25,7 @@ struct flow {
 
 struct session_info {
 	uint64_t conn_id;
-	struct flow flow;
+	struct flow flow;	/* family NONE until a socket is known */
 	bool excluded;
 };
 
@@ -58,6 +58,10 @@ bool session_publish(struct session_table *t, const void *key,
 
 void session_add_dropped(struct session_table *t, const void *key,
 			 uintptr_t token, uint64_t bytes);
+
+/* The socket of a session that had none became known. */
+void session_set_flow(struct session_table *t, const void *key,
+		      uintptr_t token, const struct flow *flow);
 
 /* Server name a client set before the handshake (GnuTLS has no getter). */
 void session_set_name(struct session_table *t, const void *key,

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # Shared by tests/host/hook-*.sh: sourced, not run.
 #
-# Gives: $T (private temp dir, removed on exit), $LIB (libtlstap.so built
-# with UBSan for this run, or $TLSTAP_HOOK_BUILD/libtlstap.so), $RUN
-# (tlstap-run), fail, start_reader, make_cert, wait_port, bg (background
-# a process that cleanup kills), records.
+# Gives: $T (private temp dir, removed on exit), $LIB (libtlstap.so, UBSan
+# build), $RUN (tlstap-run), $RECORDS (record checker), fail, bg (a
+# background process that cleanup kills), start_reader, stop_reader,
+# make_cert, freeport, wait_port, write_conf.
 set -euo pipefail
 
 HOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,15 +46,13 @@ bg() {
 	BG_PIDS+=("$BG_PID")
 }
 
-if [ -n "${TLSTAP_HOOK_BUILD:-}" ]; then
-	BUILD=$TLSTAP_HOOK_BUILD
-else
-	BUILD=$T/build
-	# UBSan aborts on undefined behaviour inside the hook; ASan is not
-	# used here: it must be the first object loaded, before the program.
-	make -s -C "$SRC/userhook" O="$BUILD" SANITIZE=1 >"$T/build.log" 2>&1 ||
-		fail "build failed: $(tail -n 3 "$T/build.log" | tr '\n' ' ')"
-fi
+# The UBSan build (make SANITIZE=1, as make check does), brought up to
+# date here so that the test also runs on its own. UBSan aborts on
+# undefined behaviour inside the hook; ASan is not used: its runtime must
+# be the first object loaded, before the program's own (README.md).
+BUILD=$SRC/userhook/build-san
+make -s -C "$SRC/userhook" SANITIZE=1 >"$T/build.log" 2>&1 ||
+	fail "build failed: $(tail -n 3 "$T/build.log" | tr '\n' ' ')"
 LIB=$BUILD/libtlstap.so
 RUN=$BUILD/tlstap-run
 [ -r "$LIB" ] && [ -x "$RUN" ] || fail "no libtlstap.so/tlstap-run in $BUILD"

@@ -7,7 +7,8 @@ Used as a library by the hook tests and as a small CLI:
   tlstap_records.py freeport [--v6]
   tlstap_records.py exchange RECORDS --server-pid PID [--client-pid PID]
         --server-port PORT --addr ADDR [--client-sent F] [--client-got F]
-        [--server-sent F] [--server-got F] [--allow-drops]
+        [--server-sent F] [--server-got F] [--allow-drops] [--since NS]
+        [--body F] [--request TEXT]
   tlstap_records.py count RECORDS [--pid PID]
   tlstap_records.py dump RECORDS
 """
@@ -17,6 +18,7 @@ import ipaddress
 import socket
 import struct
 import sys
+import time
 
 HDR = struct.Struct(">BBBBHHII16s16sQQQ")
 HDR_LEN = 72
@@ -119,7 +121,8 @@ def check_flow(recs, who, local, remote):
 
 def exchange(records, server_pid, server_port, addr, client_pid=None,
              client_sent=None, client_got=None, server_sent=None,
-             server_got=None, allow_drops=False):
+             server_got=None, allow_drops=False, since=None, body=None,
+             request=None):
     """One TLS connection between a hooked client and a hooked server:
     each side's capture equals the other's, byte for byte, in both
     directions, and both sides agree on the addresses and ports."""
@@ -137,6 +140,10 @@ def exchange(records, server_pid, server_port, addr, client_pid=None,
         require(all(r.dropped == 0 for r in records), "a record reports dropped bytes")
     for r in srv + cli:
         require(len(r.data) <= MAX_RECORD, "record larger than 64 KiB")
+    if since is not None:
+        now = time.time_ns()
+        require(all(since <= r.ts <= now for r in srv + cli),
+                "a timestamp is outside the test's run (CLOCK_REALTIME)")
     fam = FAMILY_V6 if ":" in addr else FAMILY_V4
     require(all(r.family == fam for r in srv + cli), f"family is not {fam}")
     c_write, c_read = stream(cli, WRITE), stream(cli, READ)
@@ -156,6 +163,15 @@ def exchange(records, server_pid, server_port, addr, client_pid=None,
         with open(path, "rb") as f:
             want = f.read()
         require(got == want, f"{what}: captured {len(got)} B differ from {path} ({len(want)} B)")
+    if request is not None:
+        require(c_write.startswith(request.encode()),
+                f"client WRITE starts {c_write[:40]!r}, not {request!r}")
+    if body is not None:
+        with open(body, "rb") as f:
+            want = f.read()
+        head, sep, got = c_read.partition(b"\r\n\r\n")
+        require(sep and head.startswith(b"HTTP/"), "client READ is no HTTP response")
+        require(got == want, f"response body: captured {len(got)} B differ from {body} ({len(want)} B)")
     # The client's local port, as the client saw it, is the source of the
     # server's READ records: both ends agree on the 4-tuple.
     c_first = next(r for r in cli if r.dir == WRITE)
@@ -188,6 +204,9 @@ def main():
     for k in ("client-sent", "client-got", "server-sent", "server-got"):
         p.add_argument("--" + k)
     p.add_argument("--allow-drops", action="store_true")
+    p.add_argument("--since", type=int, help="ns since the epoch: no record is older")
+    p.add_argument("--body", help="client READ is an HTTP response with this body")
+    p.add_argument("--request", help="client WRITE starts with this")
     p = sub.add_parser("count")
     p.add_argument("records")
     p.add_argument("--pid", type=int)
@@ -200,7 +219,8 @@ def main():
         elif a.cmd == "exchange":
             w, r = exchange(parse(a.records), a.server_pid, a.server_port, a.addr,
                             a.client_pid, a.client_sent, a.client_got,
-                            a.server_sent, a.server_got, a.allow_drops)
+                            a.server_sent, a.server_got, a.allow_drops, a.since,
+                            a.body, a.request)
             print(f"client wrote {w} B, read {r} B; both ends agree")
         elif a.cmd == "count":
             print(sum(1 for r in parse(a.records) if a.pid is None or r.pid == a.pid))

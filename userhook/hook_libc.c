@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
-#include "hook_fd.h"
+#include "hook_libc.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -12,15 +14,27 @@
 #include "resolve.h"
 
 static _Atomic(void *) real_close, real_close_range, real_closefrom,
-	real_dup2, real_dup3;
+	real_dup2, real_dup3, real_read, real_write, real_readv, real_writev,
+	real_recv, real_send, real_recvfrom, real_sendto, real_recvmsg,
+	real_sendmsg;
 
-void hook_fd_resolve(void)
+void hook_libc_resolve(void)
 {
 	resolve_cached(&real_close, "close");
 	resolve_cached(&real_close_range, "close_range");
 	resolve_cached(&real_closefrom, "closefrom");
 	resolve_cached(&real_dup2, "dup2");
 	resolve_cached(&real_dup3, "dup3");
+	resolve_cached(&real_read, "read");
+	resolve_cached(&real_write, "write");
+	resolve_cached(&real_readv, "readv");
+	resolve_cached(&real_writev, "writev");
+	resolve_cached(&real_recv, "recv");
+	resolve_cached(&real_send, "send");
+	resolve_cached(&real_recvfrom, "recvfrom");
+	resolve_cached(&real_sendto, "sendto");
+	resolve_cached(&real_recvmsg, "recvmsg");
+	resolve_cached(&real_sendmsg, "sendmsg");
 }
 
 static int missing(const char *name)
@@ -113,3 +127,36 @@ TLSTAP_EXPORT int dup3(int oldfd, int newfd, int flags)
 	errno = saved;
 	return ret;
 }
+
+/* The I/O functions: note the descriptor, then do the real call. */
+#define IO_HOOK(ret_t, name, params, args)				\
+	TLSTAP_EXPORT ret_t name params					\
+	{								\
+		__typeof__(&name) real = resolve_cached(&real_##name, #name); \
+									\
+		capture_note_fd(fd);					\
+		if (!real)						\
+			return missing(#name);				\
+		return real args;					\
+	}
+
+IO_HOOK(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))
+IO_HOOK(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))
+IO_HOOK(ssize_t, readv, (int fd, const struct iovec *iov, int n),
+	(fd, iov, n))
+IO_HOOK(ssize_t, writev, (int fd, const struct iovec *iov, int n),
+	(fd, iov, n))
+IO_HOOK(ssize_t, recv, (int fd, void *buf, size_t n, int flags),
+	(fd, buf, n, flags))
+IO_HOOK(ssize_t, send, (int fd, const void *buf, size_t n, int flags),
+	(fd, buf, n, flags))
+IO_HOOK(ssize_t, recvfrom, (int fd, void *buf, size_t n, int flags,
+			    struct sockaddr *addr, socklen_t *addrlen),
+	(fd, buf, n, flags, addr, addrlen))
+IO_HOOK(ssize_t, sendto, (int fd, const void *buf, size_t n, int flags,
+			  const struct sockaddr *addr, socklen_t addrlen),
+	(fd, buf, n, flags, addr, addrlen))
+IO_HOOK(ssize_t, recvmsg, (int fd, struct msghdr *msg, int flags),
+	(fd, msg, flags))
+IO_HOOK(ssize_t, sendmsg, (int fd, const struct msghdr *msg, int flags),
+	(fd, msg, flags))

@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# curl (OpenSSL) and wget (GnuTLS) through the hook download a 200 KB file
+# from a hooked openssl s_server -WWW, over IPv4 and IPv6, started through
+# tlstap-run -c. Per download: the client's capture is its HTTP request
+# and the whole response (body = the file, as the client also saved it),
+# the server's capture equals it in both directions, and both ends agree
+# on addresses and ports.
+. "$(dirname "$0")/hook/lib.sh"
+
+make_cert
+start_reader dgram "$T/rec.sock" "$T/rec"
+write_conf "$T/tlstap.conf" <<CONF
+global:
+  if = $T/rec.sock
+  on_full = block
+CONF
+mkdir "$T/www"
+head -c 200000 /dev/urandom >"$T/www/file.bin"
+
+# fetch NAME ADDR CLIENT...: CLIENT gets OUT and URL appended.
+fetch() {
+	local name=$1 addr=$2 port sp since hp out
+	shift 2
+	case $addr in *:*) port=$(freeport --v6); hp="[$addr]:$port" ;;
+	*) port=$(freeport); hp="$addr:$port" ;; esac
+	: >"$T/rec"
+	since=$(date +%s%N)
+	# s_server -WWW serves files relative to its directory.
+	(cd "$T/www" && exec "$RUN" -c "$T/tlstap.conf" -- openssl s_server \
+		-WWW -quiet -accept "$hp" -cert "$T/cert.pem" -key "$T/key.pem") \
+		>"$T/$name.srv.log" 2>&1 &
+	sp=$!
+	BG_PIDS+=("$sp")
+	wait_port "$port"
+	timeout 60 "$RUN" -c "$T/tlstap.conf" -- "$@" "$T/$name.out" \
+		"https://$hp/file.bin" >"$T/$name.log" 2>&1 ||
+		fail "$name: client failed: $(tail -n1 "$T/$name.log")"
+	cmp -s "$T/$name.out" "$T/www/file.bin" || fail "$name: downloaded file differs"
+	kill "$sp"
+	sleep 0.5
+	cp "$T/rec" "$T/$name.rec"
+	out=$($RECORDS exchange "$T/$name.rec" --server-pid "$sp" \
+		--server-port "$port" --addr "$addr" --since "$since" \
+		--request "GET /file.bin HTTP/1.1" --body "$T/www/file.bin") ||
+		fail "$name: $out"
+}
+
+fetch curl4 127.0.0.1 curl -sk -o
+fetch curl6 ::1 curl -sk -o
+fetch wget4 127.0.0.1 wget -q --no-check-certificate -O
+fetch wget6 ::1 wget -q --no-check-certificate -O
+stop_reader "$READER_PID"
+echo "PASS $TEST_NAME"
