@@ -9,6 +9,7 @@ summary (counts, malformed by reason) on stdout."""
 import argparse
 import base64
 import json
+import os
 import random
 import socket
 import sys
@@ -134,6 +135,9 @@ def main():
     ap.add_argument("--pause-after", type=int, default=-1,
                     help="after N records, wait for --resume-file to exist")
     ap.add_argument("--resume-file")
+    ap.add_argument("--paused-file", help="created when the pause begins")
+    ap.add_argument("--time-base", type=int, default=1_700_000_000_000_000_000,
+                    help="timestamp of the first record (+1 ns each)")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -144,7 +148,7 @@ def main():
         direction = rng.choice([ref.DIR_READ, ref.DIR_WRITE])
         msg = rng.randbytes(size)
         dropped = rng.choice([0, 0, 0, rng.randrange(1, 1 << 40)])
-        plan.append(record_for(flow, direction, msg, 1_700_000_000_000_000_000 + i, dropped))
+        plan.append(record_for(flow, direction, msg, args.time_base + i, dropped))
 
     deadline = time.time() + 20
     socks = []
@@ -167,7 +171,8 @@ def main():
     expected = []
     for i, (raw, exp) in enumerate(plan):
         if i == args.pause_after and args.resume_file:
-            import os
+            if args.paused_file:
+                open(args.paused_file, "w").close()
             while not os.path.exists(args.resume_file):
                 time.sleep(0.05)
         if stream:
