@@ -58,7 +58,9 @@ def main():
         if fwd["malformed_by_reason"].get(reason) != n:
             fail("malformed %s: tlstap-fwd counted %s, sent %d"
                  % (reason, fwd["malformed_by_reason"].get(reason), n))
-    if fwd["dropped_datagrams"] or fwd["send_errors"] != cfg.get("send_errors", 0):
+    # Send errors are expected only where a test provokes them (MTU).
+    if fwd["dropped_datagrams"] or (fwd["send_errors"] and
+                                    not cfg.get("allow_send_errors")):
         fail("tlstap-fwd send errors %d, dropped datagrams %d"
              % (fwd["send_errors"], fwd["dropped_datagrams"]))
 
