@@ -114,6 +114,7 @@ struct fwd {
 	struct ratelog log;
 	int epfd, sigfd;
 	int in_fd;			/* socket, FIFO or stdin */
+	int in_unpollable;		/* stdin is a regular file */
 	int created_path;		/* unlink opt.in_path at exit */
 	struct conn conns[MAX_CONNS];	/* seqpacket connections */
 	/* input buffers */
@@ -867,12 +868,16 @@ static int make_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static void epoll_add(struct fwd *f, int fd, uint32_t data)
+/* 0, or -1 if fd cannot be polled (a regular file: always ready). */
+static int epoll_add(struct fwd *f, int fd, uint32_t data)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = data };
 
-	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev))
-		die("epoll_ctl: %s", strerror(errno));
+	if (!epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return 0;
+	if (errno == EPERM)
+		return -1;
+	die("epoll_ctl: %s", strerror(errno));
 }
 
 #define EV_SIGNAL	0xffffffffu
@@ -977,7 +982,9 @@ static void open_input(struct fwd *f)
 		if (!f->stream_buf)
 			die("out of memory for the input buffer");
 	}
-	epoll_add(f, f->in_fd, EV_INPUT);
+	f->in_unpollable = epoll_add(f, f->in_fd, EV_INPUT) < 0;
+	if (f->in_unpollable && f->opt.in_kind != IN_STDIN)
+		die("%s cannot be polled", f->opt.in_path);
 }
 
 /*
@@ -1051,7 +1058,8 @@ static void accept_conns(struct fwd *f)
 			continue;
 		}
 		f->conns[i].fd = fd;
-		epoll_add(f, fd, i);
+		if (epoll_add(f, fd, i))
+			die("a seqpacket connection cannot be polled");
 	}
 }
 
@@ -1089,7 +1097,8 @@ static int read_stream(struct fwd *f)
 			epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->in_fd, NULL);
 			close(f->in_fd);
 			open_fifo(f);
-			epoll_add(f, f->in_fd, EV_INPUT);
+			if (epoll_add(f, f->in_fd, EV_INPUT))
+				die("%s cannot be polled", f->opt.in_path);
 			return 0;
 		}
 		f->st.input_bytes += (size_t)n;
@@ -1135,6 +1144,9 @@ static int drain_all(struct fwd *f)
 
 static int run(struct fwd *f)
 {
+	/* A regular file on stdin: read it to the end, it never blocks. */
+	if (f->in_unpollable)
+		return drain_input(f, EV_INPUT) < 0 ? EXIT_FRAMING : 0;
 	for (;;) {
 		struct epoll_event ev[16];
 		int n = epoll_wait(f->epfd, ev, 16, -1);
@@ -1200,7 +1212,8 @@ int main(int argc, char **argv)
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (f->sigfd < 0 || f->epfd < 0)
 		die("signalfd/epoll: %s", strerror(errno));
-	epoll_add(f, f->sigfd, EV_SIGNAL);
+	if (epoll_add(f, f->sigfd, EV_SIGNAL))
+		die("signalfd cannot be polled");
 	open_input(f);
 
 	status = run(f);
