@@ -10,7 +10,10 @@ set -euo pipefail
 HOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(cd "$HOOK_DIR/../../.." && pwd)
 TEST_NAME=$(basename "$0" .sh)
-RECORDS="python3 $HOOK_DIR/tlstap_records.py"
+# Debian's python3 (what CI has), not another one earlier in PATH.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+RECORDS="$PY $HOOK_DIR/tlstap_records.py"
 
 fail() {
 	echo "FAIL $TEST_NAME: $*"
@@ -64,7 +67,7 @@ start_reader() {
 	ready=$T/ready.$RANDOM$RANDOM
 	[ "$kind" = fifo ] && mkfifo -m 666 "$path"
 	: >"$out"
-	bg timeout 300 python3 "$HOOK_DIR/reader.py" "--$kind" "$path" \
+	bg timeout 300 $PY "$HOOK_DIR/reader.py" "--$kind" "$path" \
 		--out "$out" --ready "$ready" ${READER_ARGS:-}
 	READER_PID=$BG_PID
 	for _ in $(seq 100); do

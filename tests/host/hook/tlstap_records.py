@@ -8,7 +8,9 @@ Used as a library by the hook tests and as a small CLI:
   tlstap_records.py exchange RECORDS --server-pid PID [--client-pid PID]
         --server-port PORT --addr ADDR [--client-sent F] [--client-got F]
         [--server-sent F] [--server-got F] [--allow-drops] [--since NS]
-        [--body F] [--request TEXT]
+        [--body F] [--request TEXT] [--sent-body F]
+  tlstap_records.py conns RECORDS --server-pid PID --server-port PORT
+        --addr ADDR --conns N --client-logs PREFIX --server-logs PREFIX
   tlstap_records.py count RECORDS [--pid PID]
   tlstap_records.py dump RECORDS
 """
@@ -122,14 +124,15 @@ def check_flow(recs, who, local, remote):
 def exchange(records, server_pid, server_port, addr, client_pid=None,
              client_sent=None, client_got=None, server_sent=None,
              server_got=None, allow_drops=False, since=None, body=None,
-             request=None):
+             request=None, sent_body=None):
     """One TLS connection between a hooked client and a hooked server:
     each side's capture equals the other's, byte for byte, in both
     directions, and both sides agree on the addresses and ports."""
-    srv = [r for r in records if r.pid == server_pid]
-    cli = [r for r in records if r.pid != server_pid and
+    server_pids = {server_pid} if isinstance(server_pid, int) else set(server_pid)
+    srv = [r for r in records if r.pid in server_pids]
+    cli = [r for r in records if r.pid not in server_pids and
            (client_pid is None or r.pid == client_pid)]
-    require(srv, f"no records from the server (pid {server_pid})")
+    require(srv, f"no records from the server (pids {sorted(server_pids)})")
     require(cli, "no records from the client")
     pids = {r.pid for r in cli}
     require(len(pids) == 1, f"records from several client pids {sorted(pids)}")
@@ -167,11 +170,15 @@ def exchange(records, server_pid, server_port, addr, client_pid=None,
         require(c_write.startswith(request.encode()),
                 f"client WRITE starts {c_write[:40]!r}, not {request!r}")
     if body is not None:
-        with open(body, "rb") as f:
-            want = f.read()
         head, sep, got = c_read.partition(b"\r\n\r\n")
         require(sep and head.startswith(b"HTTP/"), "client READ is no HTTP response")
-        require(got == want, f"response body: captured {len(got)} B differ from {body} ({len(want)} B)")
+        require(got == read_file(body),
+                f"response body: captured {len(got)} B differ from {body}")
+    if sent_body is not None:
+        head, sep, got = c_write.partition(b"\r\n\r\n")
+        require(sep, "client WRITE is no HTTP request")
+        require(got == read_file(sent_body),
+                f"request body: captured {len(got)} B differ from {sent_body}")
     # The client's local port, as the client saw it, is the source of the
     # server's READ records: both ends agree on the 4-tuple.
     c_first = next(r for r in cli if r.dir == WRITE)
@@ -181,6 +188,67 @@ def exchange(records, server_pid, server_port, addr, client_pid=None,
     check_flow(cli, "client", (addr, client_port), (addr, server_port))
     check_flow(srv, "server", (addr, server_port), (addr, client_port))
     return len(c_write), len(c_read)
+
+
+def local_port(recs):
+    r = recs[0]
+    return r.sport if r.dir == WRITE else r.dport
+
+
+def remote_port(recs):
+    r = recs[0]
+    return r.dport if r.dir == WRITE else r.sport
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def conns(records, server_pid, server_port, addr, n, client_logs, server_logs,
+          since=None):
+    """n connections between hooked clients (any other pid) and a hooked
+    server: paired by the client's port, each pair's captures equal each
+    other and the peers' own logs (PREFIX.CLIENTPORT.sent/.got), in both
+    directions, with the right 4-tuple; connection ids all distinct."""
+    srv = [r for r in records if r.pid == server_pid]
+    cli = [r for r in records if r.pid != server_pid]
+    sc, cc = by_conn(srv), by_conn(cli)
+    require(len(sc) == n, f"server: {len(sc)} connection ids, want {n}")
+    require(len(cc) == n, f"clients: {len(cc)} connection ids, want {n}")
+    require(not set(sc) & set(cc), "a connection id used by client and server")
+    require(all(r.dropped == 0 for r in records), "a record reports dropped bytes")
+    if since is not None:
+        now = time.time_ns()
+        require(all(since <= r.ts <= now for r in records),
+                "a timestamp is outside the test's run (CLOCK_REALTIME)")
+    fam = FAMILY_V6 if ":" in addr else FAMILY_V4
+    require(all(r.family == fam for r in records), f"family is not {fam}")
+    by_port = {}
+    for cid, recs in sc.items():
+        p = remote_port(recs)
+        require(p not in by_port, f"two server connections from port {p}")
+        by_port[p] = recs
+    for cid, recs in cc.items():
+        port = local_port(recs)
+        require(len({r.pid for r in recs}) == 1, f"connection {cid:x} in several pids")
+        require(port in by_port, f"client port {port}: no server connection")
+        srecs = by_port[port]
+        check_flow(recs, f"client:{port}", (addr, port), (addr, server_port))
+        check_flow(srecs, f"server:{port}", (addr, server_port), (addr, port))
+        c_w, c_r = stream(recs, WRITE), stream(recs, READ)
+        s_w, s_r = stream(srecs, WRITE), stream(srecs, READ)
+        require(c_w == s_r, f"port {port}: client WRITE != server READ")
+        require(s_w == c_r, f"port {port}: server WRITE != client READ")
+        require(c_w == read_file(f"{client_logs}.{port}.sent"),
+                f"port {port}: client WRITE != what the client sent")
+        require(c_r == read_file(f"{client_logs}.{port}.got"),
+                f"port {port}: client READ != what the client received")
+        require(s_w == read_file(f"{server_logs}.{port}.sent"),
+                f"port {port}: server WRITE != what the server sent")
+        require(s_r == read_file(f"{server_logs}.{port}.got"),
+                f"port {port}: server READ != what the server received")
+    return len(cc)
 
 
 def freeport(v6=False):
@@ -197,7 +265,8 @@ def main():
     p.add_argument("--v6", action="store_true")
     p = sub.add_parser("exchange")
     p.add_argument("records")
-    p.add_argument("--server-pid", type=int, required=True)
+    p.add_argument("--server-pid", required=True,
+                   help="pid, or comma-separated pids (nginx workers)")
     p.add_argument("--client-pid", type=int)
     p.add_argument("--server-port", type=int, required=True)
     p.add_argument("--addr", required=True)
@@ -207,6 +276,18 @@ def main():
     p.add_argument("--since", type=int, help="ns since the epoch: no record is older")
     p.add_argument("--body", help="client READ is an HTTP response with this body")
     p.add_argument("--request", help="client WRITE starts with this")
+    p.add_argument("--sent-body", help="client WRITE is an HTTP request with this body")
+    p = sub.add_parser("conns")
+    p.add_argument("records")
+    p.add_argument("--server-pid", type=int, required=True)
+    p.add_argument("--server-port", type=int, required=True)
+    p.add_argument("--addr", required=True)
+    p.add_argument("--conns", type=int, required=True)
+    p.add_argument("--client-logs", required=True)
+    p.add_argument("--server-logs", required=True)
+    p.add_argument("--since", type=int)
+    p.add_argument("--max-record", type=int,
+                   help="some record carries exactly this many bytes")
     p = sub.add_parser("count")
     p.add_argument("records")
     p.add_argument("--pid", type=int)
@@ -217,11 +298,20 @@ def main():
         if a.cmd == "freeport":
             print(freeport(a.v6))
         elif a.cmd == "exchange":
-            w, r = exchange(parse(a.records), a.server_pid, a.server_port, a.addr,
+            spids = [int(x) for x in a.server_pid.split(",")]
+            w, r = exchange(parse(a.records), spids, a.server_port, a.addr,
                             a.client_pid, a.client_sent, a.client_got,
                             a.server_sent, a.server_got, a.allow_drops, a.since,
-                            a.body, a.request)
+                            a.body, a.request, a.sent_body)
             print(f"client wrote {w} B, read {r} B; both ends agree")
+        elif a.cmd == "conns":
+            recs = parse(a.records)
+            n = conns(recs, a.server_pid, a.server_port, a.addr, a.conns,
+                      a.client_logs, a.server_logs, a.since)
+            if a.max_record:
+                require(any(r.msg_len == a.max_record for r in recs),
+                        f"no record of exactly {a.max_record} bytes")
+            print(f"{n} connections: captures equal the peers' logs")
         elif a.cmd == "count":
             print(sum(1 for r in parse(a.records) if a.pid is None or r.pid == a.pid))
         elif a.cmd == "dump":

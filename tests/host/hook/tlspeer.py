@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+"""TLS test peers built on Python's ssl module (SSL_read_ex/SSL_write_ex).
+
+Protocol: the client sends frames (4-byte big-endian length + bytes); the
+server answers each with a frame of the same length holding the bytes
+reversed; a zero-length frame ends the connection. Every peer logs the
+exact bytes it sent and received, per connection, to PREFIX.PORT.sent and
+PREFIX.PORT.got, PORT being the client's port: the tests compare the
+hook's capture with these logs.
+
+  tlspeer.py server ADDR PORT CERT KEY PREFIX [--conns N]
+  tlspeer.py client ADDR PORT PREFIX --sizes 5,300000 [--sni NAME]
+        [--threads T --conns-per-thread C]
+  tlspeer.py fork ADDR PORT PREFIX        connect, fork mid-session
+  tlspeer.py memory PREFIX CERT KEY       two sessions over memory BIOs
+"""
+import argparse
+import os
+import random
+import socket
+import ssl
+import struct
+import sys
+import threading
+
+
+class Logged:
+    """A TLS socket whose traffic is logged under PREFIX.PORT."""
+
+    def __init__(self, sock, prefix, port):
+        self.sock = sock
+        self.sent = open(f"{prefix}.{port}.sent", "ab")
+        self.got = open(f"{prefix}.{port}.got", "ab")
+
+    def send(self, data):
+        self.sock.sendall(data)
+        self.sent.write(data)
+        self.sent.flush()
+
+    def recv_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise EOFError("peer closed")
+            buf += chunk
+        self.got.write(buf)
+        self.got.flush()
+        return buf
+
+    def close(self):
+        self.sent.close()
+        self.got.close()
+
+
+def frame(data):
+    return struct.pack(">I", len(data)) + data
+
+
+def payload(n, rng):
+    return bytes(rng.getrandbits(8) for _ in range(n)) if n < 4096 else os.urandom(n)
+
+
+def serve_conn(conn, ctx, prefix):
+    peer_port = conn.getpeername()[1]
+    with ctx.wrap_socket(conn, server_side=True) as tls:
+        lg = Logged(tls, prefix, peer_port)
+        while True:
+            n = struct.unpack(">I", lg.recv_exact(4))[0]
+            if n == 0:
+                break
+            data = lg.recv_exact(n)
+            lg.send(frame(data[::-1]))
+        lg.close()
+        try:
+            tls.unwrap()
+        except (ssl.SSLError, OSError):
+            pass
+
+
+def cmd_server(a):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.cert, a.key)
+    fam = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
+    ls = socket.socket(fam, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((a.addr, a.port))
+    ls.listen(128)
+    threads = []
+    for _ in range(a.conns):
+        conn, _ = ls.accept()
+        t = threading.Thread(target=serve_conn, args=(conn, ctx, a.prefix))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()
+
+
+def client_ctx():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def connect(a, ctx):
+    raw = socket.create_connection((a.addr, a.port), timeout=60)
+    tls = ctx.wrap_socket(raw, server_hostname=a.sni)
+    return Logged(tls, a.prefix, tls.getsockname()[1]), tls
+
+
+def rounds(lg, sizes, rng):
+    for n in sizes:
+        data = payload(n, rng)
+        lg.send(frame(data))
+        n2 = struct.unpack(">I", lg.recv_exact(4))[0]
+        if lg.recv_exact(n2) != data[::-1]:
+            raise SystemExit("server answered wrongly")
+
+
+def one_client(a, ctx, seed):
+    rng = random.Random(seed)
+    lg, tls = connect(a, ctx)
+    rounds(lg, a.sizes, rng)
+    lg.send(frame(b""))
+    lg.close()
+    tls.close()
+
+
+def cmd_client(a):
+    ctx = client_ctx()
+    if a.threads == 1 and a.conns_per_thread == 1:
+        one_client(a, ctx, 1)
+        return
+    errors = []
+
+    def worker(t):
+        try:
+            for c in range(a.conns_per_thread):
+                one_client(a, ctx, t * 1000 + c)
+        except Exception as e:  # reported after join
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=worker, args=(t,)) for t in range(a.threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise SystemExit(f"client errors: {errors[:3]}")
+
+
+def cmd_fork(a):
+    """Handshake and one round in the parent; the child continues the same
+    session (two rounds), then opens a session of its own; the parent
+    waits, ends the first session. Pids and ports go to PREFIX.pids."""
+    ctx = client_ctx()
+    rng = random.Random(7)
+    lg, tls = connect(a, ctx)
+    rounds(lg, [100], rng)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            rounds(lg, [200, 70000], rng)
+            lg2, tls2 = connect(a, ctx)
+            rounds(lg2, [300], rng)
+            lg2.send(frame(b""))
+            with open(a.prefix + ".child", "w") as f:
+                f.write(f"{os.getpid()} {tls2.getsockname()[1]}\n")
+            lg2.close()
+            tls2.close()
+            lg.close()
+            os._exit(0)
+        except BaseException as e:
+            print(f"child: {e!r}", file=sys.stderr)
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    if status:
+        raise SystemExit("child failed")
+    lg.send(frame(b""))
+    with open(a.prefix + ".parent", "w") as f:
+        f.write(f"{os.getpid()} {tls.getsockname()[1]}\n")
+    lg.close()
+    tls.close()
+
+
+def cmd_memory(a):
+    """Client and server SSLObjects joined by memory BIOs, no socket."""
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(a.cert, a.key)
+    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    cli = client_ctx().wrap_bio(c_in, c_out, server_hostname="memory.test")
+    srv = sctx.wrap_bio(s_in, s_out, server_side=True)
+
+    def pump():
+        s_in.write(c_out.read())
+        c_in.write(s_out.read())
+
+    for _ in range(10):
+        for obj in (cli, srv):
+            try:
+                obj.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+        pump()
+    logs = {}
+    for name in ("client", "server"):
+        logs[name] = {k: open(f"{a.prefix}.{name}.{k}", "wb") for k in ("sent", "got")}
+    for n in (11, 5000, 100000):
+        data = os.urandom(n)
+        cli.write(data)
+        logs["client"]["sent"].write(data)
+        pump()
+        got = b""
+        while len(got) < n:
+            got += srv.read(n - len(got))
+        logs["server"]["got"].write(got)
+        srv.write(got[::-1])
+        logs["server"]["sent"].write(got[::-1])
+        pump()
+        back = b""
+        while len(back) < n:
+            back += cli.read(n - len(back))
+        logs["client"]["got"].write(back)
+    for d in logs.values():
+        for f in d.values():
+            f.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("server")
+    for k in ("addr", "port", "cert", "key", "prefix"):
+        p.add_argument(k)
+    p.add_argument("--conns", type=int, default=1)
+    for name in ("client", "fork"):
+        p = sub.add_parser(name)
+        for k in ("addr", "port", "prefix"):
+            p.add_argument(k)
+        p.add_argument("--sizes", default="5,300000,17")
+        p.add_argument("--sni", default="peer.test")
+        p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--conns-per-thread", type=int, default=1)
+    p = sub.add_parser("memory")
+    for k in ("prefix", "cert", "key"):
+        p.add_argument(k)
+    a = ap.parse_args()
+    if hasattr(a, "port"):
+        a.port = int(a.port)
+    if hasattr(a, "sizes"):
+        a.sizes = [int(x) for x in a.sizes.split(",")]
+    {"server": cmd_server, "client": cmd_client, "fork": cmd_fork,
+     "memory": cmd_memory}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
