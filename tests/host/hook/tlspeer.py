@@ -152,25 +152,29 @@ def cmd_client(a):
 
 
 def cmd_fork(a):
-    """Handshake and one round in the parent; the child continues the same
-    session (two rounds), then opens a session of its own; the parent
-    waits, ends the first session. Pids and ports go to PREFIX.pids."""
+    """Handshake and one round in the parent; the child goes on with the
+    same session (two rounds and the end), then opens a session of its
+    own. A TLS session has one sequence number per direction: only one of
+    the two processes may use it after the fork. Pids and ports go to
+    PREFIX.parent and PREFIX.child."""
     ctx = client_ctx()
     rng = random.Random(7)
     lg, tls = connect(a, ctx)
     rounds(lg, [100], rng)
+    with open(a.prefix + ".parent", "w") as f:
+        f.write(f"{os.getpid()} {tls.getsockname()[1]}\n")
+    lg.sent.flush()
+    lg.got.flush()
     pid = os.fork()
     if pid == 0:
         try:
             rounds(lg, [200, 70000], rng)
+            lg.send(frame(b""))
             lg2, tls2 = connect(a, ctx)
             rounds(lg2, [300], rng)
             lg2.send(frame(b""))
             with open(a.prefix + ".child", "w") as f:
                 f.write(f"{os.getpid()} {tls2.getsockname()[1]}\n")
-            lg2.close()
-            tls2.close()
-            lg.close()
             os._exit(0)
         except BaseException as e:
             print(f"child: {e!r}", file=sys.stderr)
@@ -178,11 +182,6 @@ def cmd_fork(a):
     _, status = os.waitpid(pid, 0)
     if status:
         raise SystemExit("child failed")
-    lg.send(frame(b""))
-    with open(a.prefix + ".parent", "w") as f:
-        f.write(f"{os.getpid()} {tls.getsockname()[1]}\n")
-    lg.close()
-    tls.close()
 
 
 def cmd_memory(a):

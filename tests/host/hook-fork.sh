@@ -1,0 +1,75 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# A hooked Python client handshakes and talks, then forks: the child goes
+# on with the same TLS session and ends it, then opens one of its own.
+# The inherited session keeps its connection id across both pids, each
+# record carries the pid that wrote it, the child's new session gets an id
+# from a prefix of its own (never one its parent could hand out), and the
+# first session's records, across both processes, equal what the client
+# logged and the (hooked) server captured, in order.
+. "$(dirname "$0")/hook/lib.sh"
+
+make_cert
+start_reader dgram "$T/rec.sock" "$T/rec"
+write_conf "$T/tlstap.conf" <<CONF
+global:
+  if = $T/rec.sock
+  on_full = block
+CONF
+PEER="$PY $HOOK_DIR/tlspeer.py"
+export TLSTAP_CONF=$T/tlstap.conf
+port=$(freeport)
+bg env LD_PRELOAD="$LIB" $PEER server 127.0.0.1 "$port" "$T/cert.pem" \
+	"$T/key.pem" "$T/srv" --conns 2
+sp=$BG_PID
+wait_port "$port"
+LD_PRELOAD="$LIB" timeout 60 $PEER fork 127.0.0.1 "$port" "$T/cli" \
+	>"$T/cli.log" 2>&1 || fail "client failed: $(tail -n1 "$T/cli.log")"
+wait "$sp" || fail "server failed"
+stop_reader "$READER_PID"
+read -r ppid pport <"$T/cli.parent"
+read -r cpid cport <"$T/cli.child"
+
+$PY - "$HOOK_DIR" "$T" "$sp" "$ppid" "$pport" "$cpid" "$cport" "$port" \
+	>"$T/check.log" 2>&1 <<'PY' || fail "$(tail -n1 "$T/check.log")"
+import sys
+sys.path.insert(0, sys.argv[1])
+import tlstap_records as tr
+t = sys.argv[2]
+sp, ppid, pport, cpid, cport, port = map(int, sys.argv[3:])
+recs = tr.parse(f"{t}/rec")
+try:
+    srv = tr.by_conn([r for r in recs if r.pid == sp])
+    cli = tr.by_conn([r for r in recs if r.pid != sp])
+    tr.require({r.pid for r in recs} == {sp, ppid, cpid},
+               f"pids {sorted({r.pid for r in recs})}, want server, parent, child")
+    tr.require(len(cli) == 2 and len(srv) == 2, "want 2 connections on each side")
+    first = [c for c, rs in cli.items() if tr.local_port(rs) == pport]
+    second = [c for c, rs in cli.items() if tr.local_port(rs) == cport]
+    tr.require(len(first) == 1 and len(second) == 1, "connections not found by port")
+    first, second = first[0], second[0]
+    tr.require({r.pid for r in cli[first]} == {ppid, cpid},
+               "the inherited session's id is not used by both parent and child")
+    tr.require({r.pid for r in cli[second]} == {cpid}, "the child's session has other pids")
+    tr.require(second >> 32 != first >> 32,
+               "the child's new session reuses the parent's id prefix")
+    # Order: the parent's round, then the child's rounds and end.
+    pids = [r.pid for r in cli[first]]
+    k = pids.index(cpid)
+    tr.require(k > 0 and set(pids[:k]) == {ppid} and set(pids[k:]) == {cpid},
+               f"unexpected writer order {pids}")
+    for cid, p in ((first, pport), (second, cport)):
+        rs = cli[cid]
+        srs = [s for s in srv.values() if tr.remote_port(s) == p][0]
+        tr.check_flow(rs, f"client:{p}", ("127.0.0.1", p), ("127.0.0.1", port))
+        for d, k in ((tr.WRITE, "sent"), (tr.READ, "got")):
+            tr.require(tr.stream(rs, d) == tr.read_file(f"{t}/cli.{p}.{k}"),
+                       f"port {p}: client {k} differs from its capture")
+        tr.require(tr.stream(rs, tr.WRITE) == tr.stream(srs, tr.READ), f"port {p}: c->s")
+        tr.require(tr.stream(rs, tr.READ) == tr.stream(srs, tr.WRITE), f"port {p}: s->c")
+    tr.require(all(r.dropped == 0 for r in recs), "drops reported")
+except tr.CheckFailed as e:
+    print(e)
+    raise SystemExit(1)
+PY
+echo "PASS $TEST_NAME"
