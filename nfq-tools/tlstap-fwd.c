@@ -767,20 +767,20 @@ static void forward_record(struct fwd *f, const struct record_info *r)
 	if (steer_flow_hash(&f->hasher, &r->flow, r->conn_id, &hash))
 		die("internal error: SipHash failed");
 	idx = steer_lookup(&f->table, hash);
+	t = &f->targets[idx];
 	f->st.records++;
 	f->st.record_bytes += r->len;
+	t->st.records++;
+	t->st.record_bytes += r->len;
 	if (f->opt.print_target) {
 		print_target(f, r, hash, idx);
 		return;
 	}
-	t = &f->targets[idx];
 	m.record_id = t->ring.next_record_id++;
 	m.record_len = r->len;
 	m.flow = r->flow;
 	m.flags = 0;
 	pack_piece(f, t, &m, 0, r->bytes, r->len);
-	t->st.records++;
-	t->st.record_bytes += r->len;
 	if (txring_unsent(&t->ring) >= SEND_AT_DGRAMS)
 		target_send(f, t);
 }
