@@ -27,7 +27,7 @@ struct pending {
 	struct wire_chunk_meta meta;		/* from its first chunk */
 	uint32_t received;
 	uint32_t seq_first;
-	int have_first, inconsistent;
+	int have_first;
 	struct range *ranges;			/* sorted, disjoint */
 	unsigned int nranges, cap_ranges;
 	uint8_t *data;				/* record_len bytes */
@@ -371,19 +371,24 @@ static void take_chunk(struct reasm *r, struct stream *s,
 		pending_free(r, p);
 		return;
 	}
-	/* Only a chunk of the same length may be copied into p->data. */
+	/*
+	 * Chunks that disagree on the record (length, flow, bytes sent
+	 * twice) make all of it untrustworthy: it is dropped at once, and
+	 * its later chunks count as duplicates.
+	 */
 	if (ch->meta.record_len != p->meta.record_len ||
-	    !flow_equal(&ch->meta.flow, &p->meta.flow))
-		p->inconsistent = 1;
-	else if (!pending_cover(p, ch->offset, ch->offset + ch->len, ch->data))
-		p->inconsistent = 1;
+	    !flow_equal(&ch->meta.flow, &p->meta.flow) ||
+	    !pending_cover(p, ch->offset, ch->offset + ch->len, ch->data)) {
+		finish_record(r, s, &p->meta, NULL, 0, 1);
+		pending_free(r, p);
+		return;
+	}
 	if (!ch->offset && !p->have_first) {
 		p->have_first = 1;
 		p->seq_first = seq;
 	}
 	if (p->received == p->meta.record_len) {
-		finish_record(r, s, &p->meta, p->data, p->seq_first,
-			      p->inconsistent);
+		finish_record(r, s, &p->meta, p->data, p->seq_first, 0);
 		pending_free(r, p);
 	}
 }

@@ -633,6 +633,105 @@ static void test_pack_and_reassemble(void)
 		free(recs[i]);
 }
 
+/* Builds a datagram of chunks [offset, offset+len) of one record. */
+static size_t piece(uint8_t *dg, uint32_t seq, const uint8_t *rec,
+		    size_t rec_len, uint32_t record_id, uint32_t off,
+		    uint32_t len, uint8_t flags)
+{
+	struct wire_builder b;
+	struct wire_chunk_meta m;
+	struct record_info ri;
+
+	record_parse(rec, rec_len, 65536, &ri);
+	memset(&m, 0, sizeof(m));
+	m.record_id = record_id;
+	m.record_len = (uint32_t)rec_len;
+	m.flow = ri.flow;
+	m.flags = flags;
+	wire_builder_start(&b, dg, 65507, 5, seq, 0);
+	wire_builder_add(&b, &m, off, rec + off, len);
+	return wire_builder_finish(&b);
+}
+
+static void test_reasm_rejects(void)
+{
+	static uint8_t rec[72 + 3000], other[72 + 3000], dg[4000];
+	struct endpoint sender = { .family = 4, .addr = { 10, 0, 0, 9 },
+				   .port = 7419 };
+	struct reasm_dgram_info info;
+	struct collected c = { 0 };
+	struct reasm *ra = new_reasm(&c);
+	size_t len = make_record(rec, TLSTAP_FAMILY_IPV4, TLSTAP_DIR_WRITE,
+				 3000, 1, 0), n;
+
+	/* Aborted: first half arrives, then an aborted chunk. */
+	n = piece(dg, 0, rec, len, 0, 0, 1000, 0);
+	reasm_datagram(ra, &sender, dg, n, &info);
+	n = piece(dg, 1, rec, len, 0, 1000, 2072, TLSTAP_CHUNK_F_ABORTED);
+	reasm_datagram(ra, &sender, dg, n, &info);
+	CHECK(c.n == 0 && reasm_stats(ra)->records_aborted == 1 &&
+	      reasm_stats(ra)->pending_bytes == 0, "aborted record");
+
+	/* Overlapping bytes that differ: never emitted. */
+	memcpy(other, rec, len);
+	other[500] ^= 0xff;
+	n = piece(dg, 2, rec, len, 1, 0, 1000, 0);
+	reasm_datagram(ra, &sender, dg, n, &info);
+	n = piece(dg, 3, other, len, 1, 400, 2672, 0);
+	reasm_datagram(ra, &sender, dg, n, &info);
+	CHECK(c.n == 0 && reasm_stats(ra)->records_inconsistent == 1,
+	      "overlap with different bytes emitted");
+
+	/* Overlapping equal bytes (a retransmission cut differently): fine. */
+	n = piece(dg, 4, rec, len, 2, 0, 1000, 0);
+	reasm_datagram(ra, &sender, dg, n, &info);
+	n = piece(dg, 5, rec, len, 2, 600, 2472, 0);
+	reasm_datagram(ra, &sender, dg, n, &info);
+	CHECK(c.n == 1 && c.ids[0] == 2 && c.lens[0] == len &&
+	      !memcmp(c.bytes[0], rec, len), "equal overlap not emitted");
+
+	/* Chunks claiming another flow than the record's own header. */
+	memcpy(other, rec, len);
+	other[4] ^= 1;		/* the header's sport */
+	n = piece(dg, 6, rec, len, 3, 0, 72, 0);
+	memcpy(dg + 16 + 56, other, 72);	/* header bytes of "other" */
+	reasm_datagram(ra, &sender, dg, n, &info);
+	n = piece(dg, 7, rec, len, 3, 72, 3000, 0);
+	reasm_datagram(ra, &sender, dg, n, &info);
+	CHECK(c.n == 1 && reasm_stats(ra)->records_invalid == 1,
+	      "record whose header disagrees with its chunks emitted");
+	reasm_free(ra);
+	collected_free(&c);
+
+	/* The pending-memory bound evicts the oldest incomplete record. */
+	{
+		struct reasm_config cfg = {
+			.max_msg_len = 65536,
+			.max_pending_bytes = 2 * len,
+			.max_streams = 4,
+		};
+
+		ra = reasm_new(&cfg, collect, &c);
+		for (uint32_t id = 0; id < 3; id++) {
+			n = piece(dg, id, rec, len, id, 0, 100, 0);
+			reasm_datagram(ra, &sender, dg, n, &info);
+		}
+		CHECK(reasm_stats(ra)->records_evicted == 1 &&
+		      reasm_stats(ra)->pending_bytes == 2 * len,
+		      "evicted %llu pending %llu",
+		      reasm_stats(ra)->records_evicted,
+		      reasm_stats(ra)->pending_bytes);
+		n = piece(dg, 3, rec, len, 0, 100, 2972, 0);
+		reasm_datagram(ra, &sender, dg, n, &info);
+		CHECK(c.n == 0, "an evicted record came out");
+		n = piece(dg, 4, rec, len, 2, 100, 2972, 0);
+		reasm_datagram(ra, &sender, dg, n, &info);
+		CHECK(c.n == 1 && c.ids[0] == 2, "record 2 not completed");
+		reasm_free(ra);
+		collected_free(&c);
+	}
+}
+
 static void test_ring_limits(void)
 {
 	struct txring r;
@@ -738,6 +837,7 @@ int main(void)
 	test_record_parse();
 	test_wire();
 	test_pack_and_reassemble();
+	test_reasm_rejects();
 	test_ring_limits();
 	test_seqtrack();
 	test_endpoint();

@@ -17,7 +17,7 @@ NS_LIST=()
 BG_PIDS=()
 # Leak checks stay in the unit tests (recv-unit.sh): LeakSanitizer's
 # stop-the-world at exit was seen to hang a daemon stopped by SIGTERM here.
-export ASAN_OPTIONS=detect_leaks=0
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 # A fixed key, so that every run steers alike (and the checker can predict).
 HASH_KEY=000102030405060708090a0b0c0d0e0f
 
