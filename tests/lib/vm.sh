@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shell helpers for the VM tests: sourced, not run. The guest runs each
+# test as root with TLSTAP_KO (the module) and TLSTAP_SRC (the checkout).
+set -eu
+
+SYS=/sys/class/misc/tlstap
+TOOLS=$TLSTAP_SRC/tests/tools
+RECV=${TLSTAP_RECV:-$TLSTAP_SRC/nfq-tools/build/tlstap-recv}
+WORK=$(mktemp -d)
+NETNS_LIST=""
+BG_PIDS=""
+
+fail() {
+	echo "FAIL: $*" >&2
+	tail -n 5 "$WORK"/*.err 2>/dev/null >&2 || true
+	exit 1
+}
+
+cleanup() {
+	local pid ns
+	for pid in $BG_PIDS; do
+		kill "$pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	for ns in $NETNS_LIST; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	if [ -e "$SYS" ]; then
+		rmmod tlstap || echo "rmmod failed" >&2
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+load_module() {
+	modprobe -q udp_tunnel
+	modprobe -q ip6_udp_tunnel
+	modprobe -q veth
+	insmod "$TLSTAP_KO" "$@"
+	ip link set lo up
+}
+
+# host_ns NAME INDEX [MTU]: a namespace joined to ours by veth, with
+# 10.77.INDEX.2/24 and fd77:INDEX::2/64 there, .1 and ::1 here.
+host_ns() {
+	local ns=$1 i=$2 mtu=${3:-1500}
+	ip netns add "$ns"
+	NETNS_LIST="$NETNS_LIST $ns"
+	ip link add "vt$i" mtu "$mtu" type veth peer name eth0 netns "$ns" mtu "$mtu"
+	ip addr add "10.77.$i.1/24" dev "vt$i"
+	ip addr add "fd77:$i::1/64" dev "vt$i" nodad
+	ip link set "vt$i" up
+	ip -n "$ns" addr add "10.77.$i.2/24" dev eth0
+	ip -n "$ns" addr add "fd77:$i::2/64" dev eth0 nodad
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" link set lo up
+}
+
+# start_recv NS LISTEN NAME: tlstap-recv in NS, raw records and datagram
+# log in $WORK/NAME.raw and $WORK/NAME.dgram.
+start_recv() {
+	local ns=$1 listen=$2 name=$3
+	ip netns exec "$ns" "$RECV" --listen "$listen" --output raw \
+		--out "$WORK/$name.raw" --log-datagrams "$WORK/$name.dgram" \
+		2>"$WORK/$name.err" &
+	BG_PIDS="$BG_PIDS $!"
+}
+
+stat_of() { # NAME: a counter from the module's stats file
+	awk -v k="$1" '$1 == k { print $2 }' "$SYS/stats"
+}
+
+# wait_for SECONDS COMMAND...: until COMMAND succeeds.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	while ! "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
+
+dgrams_received() {
+	cat "$WORK"/*.dgram 2>/dev/null | wc -l
+}
+
+all_sent_received() {
+	[ "$(dgrams_received)" -ge "$(stat_of datagrams)" ]
+}
+
+# Stops the receivers (they flush their output on SIGTERM).
+stop_recv() {
+	local pid
+	for pid in $BG_PIDS; do
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	BG_PIDS=""
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Checks what distributor targets received against what recgen wrote.
+
+usage: reccheck.py --expected FILE --tos N
+                   --target NAME,RAW,DGRAMLOG,WEIGHT,MAXDGRAM [--target ...]
+
+RAW is tlstap-recv's --output raw file (records back to back), DGRAMLOG its
+--log-datagrams file. Checks: every record arrives exactly once, byte for
+byte; both directions of a flow reach one target; flows spread by weight;
+every datagram parsed clean, carries the TOS, fits MAXDGRAM bytes, and the
+sequence numbers of each target run 0..N-1 in one stream.
+"""
+import argparse
+import json
+import struct
+import sys
+
+HDR = struct.Struct("!BBBBHHII16s16sQQQ")
+assert HDR.size == 72
+
+
+def records(path):
+    """Yields (index, bytes, header fields) of each record in the file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < HDR.size:
+            raise SystemExit(f"{path}: truncated record header at {pos}")
+        h = HDR.unpack_from(data, pos)
+        end = pos + HDR.size + h[6]
+        if end > len(data):
+            raise SystemExit(f"{path}: truncated record at {pos}")
+        yield h[10], data[pos:end], h
+        pos = end
+
+
+def flow_of(h):
+    _, _, family, _, sport, dport, _, _, saddr, daddr, _, conn, _ = h
+    if family == 0:
+        return (0, conn)
+    a, b = (saddr, sport), (daddr, dport)
+    return (family,) + (a + b if a <= b else b + a)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--expected", required=True)
+    ap.add_argument("--tos", type=int, required=True)
+    ap.add_argument("--target", action="append", required=True)
+    ap.add_argument("--weight-tolerance", type=float, default=0.06)
+    a = ap.parse_args()
+
+    expected = {i: (b, h) for i, b, h in records(a.expected)}
+    errors = []
+    seen = {}
+    flow_target = {}
+    flow_dirs = {}
+    flows_per_target = {}
+    weights = {}
+    streams = set()
+    total_dgrams = 0
+
+    for spec in a.target:
+        name, raw, dlog, weight, maxd = spec.split(",")
+        weights[name] = int(weight)
+        flows_per_target[name] = set()
+        for i, b, h in records(raw):
+            if i in seen:
+                errors.append(f"record {i} received twice ({seen[i]}, {name})")
+                continue
+            seen[i] = name
+            if i not in expected:
+                errors.append(f"{name}: record {i} was never written")
+                continue
+            if b != expected[i][0]:
+                errors.append(f"{name}: record {i} differs from what was written")
+            fl = flow_of(h)
+            flow_dirs.setdefault(fl, set()).add(h[1])
+            other = flow_target.setdefault(fl, name)
+            if other != name:
+                errors.append(f"flow {fl} reached both {other} and {name}")
+            flows_per_target[name].add(fl)
+
+        seqs = []
+        with open(dlog) as f:
+            for line in f:
+                d = json.loads(line)
+                total_dgrams += 1
+                if d.get("verdict") == "invalid" or d.get("status") != "ok":
+                    errors.append(f"{name}: datagram rejected: {line.strip()}")
+                    continue
+                if d["tos"] != a.tos:
+                    errors.append(f"{name}: TOS {d['tos']} != {a.tos}")
+                if d["size"] > int(maxd):
+                    errors.append(f"{name}: datagram of {d['size']} > {maxd}")
+                if d["type"] != 1 or d["flags"] != 0:
+                    errors.append(f"{name}: type/flags {d['type']}/{d['flags']}")
+                streams.add(d["stream"])
+                seqs.append(d["seq"])
+        if sorted(seqs) != list(range(len(seqs))):
+            errors.append(f"{name}: seqs are not 0..{len(seqs) - 1}")
+        if not seqs:
+            errors.append(f"{name}: received no datagram")
+
+    missing = sorted(set(expected) - set(seen))
+    if missing:
+        errors.append(f"{len(missing)} records never arrived, first {missing[:5]}")
+    if len(streams) != 1:
+        errors.append(f"expected one sender stream, saw {sorted(streams)}")
+    both = sum(1 for d in flow_dirs.values() if len(d) == 2)
+    if both < len(flow_dirs) // 2:
+        errors.append(f"only {both} of {len(flow_dirs)} flows had both directions")
+
+    nflows = len(flow_target)
+    wsum = sum(weights.values())
+    for name, fl in flows_per_target.items():
+        share, want = len(fl) / nflows, weights[name] / wsum
+        print(f"{name}: {len(fl)} flows ({share:.3f}, weight share {want:.3f})")
+        if abs(share - want) > a.weight_tolerance:
+            errors.append(f"{name}: flow share {share:.3f}, weight share {want:.3f}")
+
+    print(f"{len(seen)} records, {nflows} flows ({both} both ways), "
+          f"{total_dgrams} datagrams checked")
+    for e in errors[:20]:
+        print("error:", e)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
