@@ -67,7 +67,8 @@ start_reader() {
 	ready=$T/ready.$RANDOM$RANDOM
 	[ "$kind" = fifo ] && mkfifo -m 666 "$path"
 	: >"$out"
-	bg timeout 300 $PY "$HOOK_DIR/reader.py" "--$kind" "$path" \
+	# No timeout(1) in between: tests stop and continue the reader by pid.
+	bg $PY "$HOOK_DIR/reader.py" "--$kind" "$path" \
 		--out "$out" --ready "$ready" ${READER_ARGS:-}
 	READER_PID=$BG_PID
 	for _ in $(seq 100); do

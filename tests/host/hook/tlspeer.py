@@ -11,7 +11,8 @@ hook's capture with these logs.
 
   tlspeer.py server ADDR PORT CERT KEY PREFIX [--conns N]
   tlspeer.py client ADDR PORT PREFIX --sizes 5,300000 [--sni NAME]
-        [--threads T --conns-per-thread C]
+        [--threads T --conns-per-thread C] [--wait-before-last PATH]
+        [--take-over-fds]
   tlspeer.py fork ADDR PORT PREFIX        connect, fork mid-session
   tlspeer.py memory PREFIX CERT KEY       two sessions over memory BIOs
 """
@@ -23,6 +24,7 @@ import ssl
 import struct
 import sys
 import threading
+import time
 
 
 class Logged:
@@ -119,10 +121,47 @@ def rounds(lg, sizes, rng):
             raise SystemExit("server answered wrongly")
 
 
+def wait_for(path):
+    """Says it waits (PATH.waiting), then waits until PATH exists."""
+    open(path + ".waiting", "w").close()
+    for _ in range(1200):
+        if os.path.exists(path):
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"{path} never appeared")
+
+
+def take_over_fds(lg, prefix):
+    """What a daemon may do: close every descriptor but its own, then
+    open files until the numbers freed are all taken again."""
+    keep = {0, 1, 2, lg.sock.fileno(), lg.sent.fileno(), lg.got.fileno()}
+    freed = [int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) not in keep]
+    for fd in freed:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    top = max(freed + [3])
+    opened = []
+    while not opened or opened[-1] < top:
+        opened.append(os.open(f"{prefix}.junk.{len(opened)}",
+                              os.O_WRONLY | os.O_CREAT, 0o644))
+    return opened
+
+
 def one_client(a, ctx, seed):
     rng = random.Random(seed)
     lg, tls = connect(a, ctx)
-    rounds(lg, a.sizes, rng)
+    if a.take_over_fds:
+        rounds(lg, a.sizes[:1], rng)
+        take_over_fds(lg, a.prefix)
+        rounds(lg, a.sizes[1:], rng)
+    elif a.wait_before_last:
+        rounds(lg, a.sizes[:-1], rng)
+        wait_for(a.wait_before_last)
+        rounds(lg, a.sizes[-1:], rng)
+    else:
+        rounds(lg, a.sizes, rng)
     lg.send(frame(b""))
     lg.close()
     tls.close()
@@ -242,6 +281,10 @@ def main():
         p.add_argument("--sni", default="peer.test")
         p.add_argument("--threads", type=int, default=1)
         p.add_argument("--conns-per-thread", type=int, default=1)
+        p.add_argument("--wait-before-last", metavar="PATH",
+                       help="before the last round, wait for PATH to exist")
+        p.add_argument("--take-over-fds", action="store_true",
+                       help="after the first round, close and reuse every descriptor")
     p = sub.add_parser("memory")
     for k in ("prefix", "cert", "key"):
         p.add_argument(k)

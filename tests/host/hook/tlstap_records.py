@@ -11,6 +11,8 @@ Used as a library by the hook tests and as a small CLI:
         [--body F] [--request TEXT] [--sent-body F]
   tlstap_records.py conns RECORDS --server-pid PID --server-port PORT
         --addr ADDR --conns N --client-logs PREFIX --server-logs PREFIX
+  tlstap_records.py one-side RECORDS --pid PID --logs PREFIX [--accounted]
+        [--max-record N]
   tlstap_records.py count RECORDS [--pid PID]
   tlstap_records.py dump RECORDS
 """
@@ -251,6 +253,38 @@ def conns(records, server_pid, server_port, addr, n, client_logs, server_logs,
     return len(cc)
 
 
+def one_side(records, pid, logs, exact):
+    """The single connection of pid, against its own logs: exact (every
+    byte, no drop reported), or accounted (captured + dropped = all bytes,
+    with some loss reported)."""
+    recs = [r for r in records if r.pid == pid]
+    conns_ = by_conn(recs)
+    require(len(conns_) == 1, f"pid {pid}: {len(conns_)} connection ids, want 1")
+    port = local_port(recs)
+    sent = read_file(f"{logs}.{port}.sent")
+    got = read_file(f"{logs}.{port}.got")
+    captured = sum(r.msg_len for r in recs)
+    dropped = sum(r.dropped for r in recs)
+    if exact:
+        require(dropped == 0, f"{dropped} bytes reported dropped")
+        require(stream(recs, WRITE) == sent, "WRITE differs from what was sent")
+        require(stream(recs, READ) == got, "READ differs from what was received")
+    else:
+        require(dropped > 0, "nothing reported dropped")
+        require(captured + dropped == len(sent) + len(got),
+                f"captured {captured} + dropped {dropped} != {len(sent) + len(got)} bytes moved")
+        # What got through are pieces of what moved, in order.
+        for dir_, moved in ((WRITE, sent), (READ, got)):
+            pos = 0
+            for r in recs:
+                if r.dir != dir_:
+                    continue
+                at = moved.find(r.data, pos)
+                require(at >= 0, f"a dir {dir_} record is not the next piece of what moved")
+                pos = at + len(r.data)
+    return captured, dropped
+
+
 def freeport(v6=False):
     fam = socket.AF_INET6 if v6 else socket.AF_INET
     with socket.socket(fam, socket.SOCK_STREAM) as s:
@@ -287,7 +321,14 @@ def main():
     p.add_argument("--server-logs", required=True)
     p.add_argument("--since", type=int)
     p.add_argument("--max-record", type=int,
-                   help="some record carries exactly this many bytes")
+                   help="no record carries more bytes, some exactly as many")
+    p = sub.add_parser("one-side")
+    p.add_argument("records")
+    p.add_argument("--pid", type=int, required=True)
+    p.add_argument("--logs", required=True)
+    p.add_argument("--accounted", action="store_true",
+                   help="losses allowed but every byte captured or counted")
+    p.add_argument("--max-record", type=int, help="no record carries more")
     p = sub.add_parser("count")
     p.add_argument("records")
     p.add_argument("--pid", type=int)
@@ -309,9 +350,18 @@ def main():
             n = conns(recs, a.server_pid, a.server_port, a.addr, a.conns,
                       a.client_logs, a.server_logs, a.since)
             if a.max_record:
+                require(all(r.msg_len <= a.max_record for r in recs),
+                        f"a record carries more than {a.max_record} bytes")
                 require(any(r.msg_len == a.max_record for r in recs),
                         f"no record of exactly {a.max_record} bytes")
             print(f"{n} connections: captures equal the peers' logs")
+        elif a.cmd == "one-side":
+            recs = parse(a.records)
+            if a.max_record:
+                require(all(r.msg_len <= a.max_record for r in recs),
+                        f"a record carries more than {a.max_record} bytes")
+            c, d = one_side(recs, a.pid, a.logs, not a.accounted)
+            print(f"captured {c} B, dropped {d} B")
         elif a.cmd == "count":
             print(sum(1 for r in parse(a.records) if a.pid is None or r.pid == a.pid))
         elif a.cmd == "dump":
