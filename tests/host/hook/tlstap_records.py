@@ -13,6 +13,7 @@ Used as a library by the hook tests and as a small CLI:
         --addr ADDR --conns N --client-logs PREFIX --server-logs PREFIX
   tlstap_records.py one-side RECORDS --pid PID --logs PREFIX [--accounted]
         [--max-record N]
+  tlstap_records.py in-process RECORDS --logs PREFIX
   tlstap_records.py count RECORDS [--pid PID]
   tlstap_records.py dump RECORDS
 """
@@ -285,6 +286,29 @@ def one_side(records, pid, logs, exact):
     return captured, dropped
 
 
+def in_process(records, logs):
+    """A client and a server in one process (probe.c): two connections,
+    the client's (its WRITE begins with logs.c2s) and the server's; each
+    equals the probe's own logs both ways; they mirror each other's ports."""
+    conns_ = by_conn(records)
+    require(len(conns_) == 2, f"{len(conns_)} connection ids, want 2")
+    require(len({r.pid for r in records}) == 1, "records from several pids")
+    c2s, s2c = read_file(logs + ".c2s"), read_file(logs + ".s2c")
+    cli = [rs for rs in conns_.values() if stream(rs, WRITE) == c2s]
+    srv = [rs for rs in conns_.values() if stream(rs, WRITE) == s2c]
+    require(len(cli) == 1, "no connection's WRITE equals what the client sent")
+    require(len(srv) == 1, "no connection's WRITE equals what the server sent")
+    cli, srv = cli[0], srv[0]
+    require(stream(cli, READ) == s2c, "client READ differs from what the server sent")
+    require(stream(srv, READ) == c2s, "server READ differs from what the client sent")
+    require(all(r.family == FAMILY_V4 for r in records), "family is not IPv4")
+    require(local_port(cli) == remote_port(srv) and local_port(srv) == remote_port(cli),
+            "client and server disagree on the ports")
+    check_flow(cli, "client", ("127.0.0.1", local_port(cli)), ("127.0.0.1", local_port(srv)))
+    check_flow(srv, "server", ("127.0.0.1", local_port(srv)), ("127.0.0.1", local_port(cli)))
+    require(all(r.dropped == 0 for r in records), "drops reported")
+
+
 def freeport(v6=False):
     fam = socket.AF_INET6 if v6 else socket.AF_INET
     with socket.socket(fam, socket.SOCK_STREAM) as s:
@@ -329,6 +353,9 @@ def main():
     p.add_argument("--accounted", action="store_true",
                    help="losses allowed but every byte captured or counted")
     p.add_argument("--max-record", type=int, help="no record carries more")
+    p = sub.add_parser("in-process")
+    p.add_argument("records")
+    p.add_argument("--logs", required=True)
     p = sub.add_parser("count")
     p.add_argument("records")
     p.add_argument("--pid", type=int)
@@ -362,6 +389,9 @@ def main():
                         f"a record carries more than {a.max_record} bytes")
             c, d = one_side(recs, a.pid, a.logs, not a.accounted)
             print(f"captured {c} B, dropped {d} B")
+        elif a.cmd == "in-process":
+            in_process(parse(a.records), a.logs)
+            print("both connections equal the probe's logs")
         elif a.cmd == "count":
             print(sum(1 for r in parse(a.records) if a.pid is None or r.pid == a.pid))
         elif a.cmd == "dump":
