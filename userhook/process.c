@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,12 +24,37 @@ struct tlstap_process tlstap = {
 	},
 };
 
+/*
+ * A daemon may have closed stderr and reused the number for a network
+ * connection: never write into a TCP or UDP socket. (A Unix socket is a
+ * normal stderr under systemd.)
+ */
+static bool stderr_is_safe(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct stat st;
+
+	if (fstat(STDERR_FILENO, &st))
+		return false;
+	if (!S_ISSOCK(st.st_mode))
+		return true;
+	if (getsockname(STDERR_FILENO, (struct sockaddr *)&ss, &len))
+		return false;
+	return ss.ss_family == AF_UNIX;
+}
+
 void process_report(const char *fmt, ...)
 {
 	char line[600];
 	va_list ap;
 	int saved = errno, n;
 	ssize_t w;
+
+	if (!stderr_is_safe()) {
+		errno = saved;
+		return;
+	}
 
 	memcpy(line, "tlstap: ", 8);
 	va_start(ap, fmt);
