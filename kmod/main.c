@@ -65,7 +65,6 @@ static int __init tlstap_init(void)
 	INIT_LIST_HEAD(&tt->targets);
 	get_random_bytes(key, sizeof(key));
 	tlstap_set_hash_key(tt, key);
-	tt->stream_id = get_random_u32();
 	tt->port = port;
 	tt->tos = TLSTAP_DEFAULT_TOS;
 	tt->max_record = TLSTAP_DEFAULT_MAX_RECORD;
@@ -91,7 +90,7 @@ static int __init tlstap_init(void)
 		goto err_socket;
 
 	tlstap = tt;
-	pr_info("loaded: stream %08x, UDP port %u\n", tt->stream_id, tt->port);
+	pr_info("loaded: UDP port %u\n", tt->port);
 	return 0;
 
 err_socket:

@@ -53,8 +53,8 @@ int tlstap_record_parse(const struct tlstap_record *rec, u32 max_msg_len,
 		return -EINVAL;
 	if (!flow_valid(rec))
 		return -EINVAL;
-	/* Hooks emit records only for calls that moved data. */
-	if (!msg_len)
+	/* Empty records exist only to report a loss. */
+	if (!msg_len && !rec->dropped)
 		return -EINVAL;
 	if (msg_len > max_msg_len)
 		return -EMSGSIZE;

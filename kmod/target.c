@@ -7,6 +7,7 @@
 #include <linux/slab.h>
 #include <linux/log2.h>
 #include <linux/sysfs.h>
+#include <linux/random.h>
 
 #include "tlstap.h"
 #include "target.h"
@@ -37,6 +38,7 @@ static struct tlstap_target *target_create(struct tlstap *tt,
 	t->tt = tt;
 	t->ep = cmd->ep;
 	t->weight = cmd->weight;
+	t->stream_id = get_random_u32();
 	steer_target_key(&t->key, t->ep.family, t->ep.addr, t->ep.port);
 
 	err = tlstap_ring_init(&t->ring, ring_slots(READ_ONCE(tt->ring_kb)));

@@ -19,6 +19,8 @@ struct tlstap_target {
 	struct tlstap_endpoint ep;
 	struct tlstap_target_key key;
 	u32 weight;
+	/* One sequence space: new for every target added, random. */
+	u32 stream_id;
 
 	struct tlstap_ring ring;
 	u32 capacity;			/* datagram payload for the route MTU */

@@ -61,7 +61,7 @@ int tlstap_parse_target_cmd(const char *buf, size_t len,
 {
 	char line[CMD_MAX], *p, *verb, *arg, *key, *val;
 
-	if (len >= sizeof(line))
+	if (len >= sizeof(line) || memchr(buf, '\0', len))
 		return -EINVAL;
 	memcpy(line, buf, len);
 	line[len] = '\0';

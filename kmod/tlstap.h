@@ -40,7 +40,6 @@ struct tlstap {
 	u32 flush_us;
 	u32 ring_kb;
 
-	u32 stream_id;
 	u16 port;
 	struct socket *sock4;		/* module lifetime */
 	struct socket *sock6;

@@ -24,7 +24,9 @@
 /* ---------------------------------------------------------------------
  * Record: what a capture hook writes, one per TLS read or write call.
  * A record is a struct tlstap_record followed by msg_len plaintext bytes.
- * One write() may carry several whole records back to back.
+ * One write() may carry several whole records back to back. A record with
+ * msg_len 0 is a loss report: it must have dropped > 0, and tells that the
+ * connection lost bytes with no later record to say so (e.g. at its end).
  */
 enum tlstap_record_type {
 	TLSTAP_RECORD_DATA = 1,
@@ -86,9 +88,12 @@ enum tlstap_msg_type {
 #define TLSTAP_MSG_F_RETRANSMIT	0x01	/* DATA sent again after a NACK */
 
 /*
- * stream_id is random per sender start (module load, tlstap-fwd run): a
- * receiver keys its state on (sender address, stream_id). seq counts the
- * DATA datagrams of one stream to one target, from 0, modulo 2^32.
+ * A stream is one sender's sequence space towards one target: every target
+ * added to the module or to tlstap-fwd starts a new stream with a random
+ * stream_id. Receivers key their state on (sender address, stream_id). seq
+ * counts the DATA datagrams of a stream from 0, modulo 2^32; NACK and GAP
+ * carry seq 0. A datagram is at most the path MTU and, from the module, at
+ * most 4096 bytes; receivers accept any size up to 65507.
  */
 struct tlstap_msg_hdr {
 	__u8	type;		/* enum tlstap_msg_type */
@@ -96,7 +101,7 @@ struct tlstap_msg_hdr {
 	__u8	hdr_len;	/* sizeof(struct tlstap_msg_hdr) */
 	__u8	flags;		/* TLSTAP_MSG_F_* */
 	__be32	stream_id;
-	__be32	seq;		/* DATA: this datagram; HEARTBEAT: highest sent */
+	__be32	seq;		/* DATA: this one; HEARTBEAT: highest sent; else 0 */
 	__be16	len;		/* whole UDP payload, this header included */
 	__be16	count;		/* DATA: chunks; NACK, GAP: ranges; else 0 */
 };
@@ -110,8 +115,8 @@ struct tlstap_msg_hdr {
  * A DATA datagram carries count chunks: a piece of one record each. The
  * bytes of a record are the struct tlstap_record and its plaintext exactly
  * as written; chunk data covers [offset, offset + len) of those
- * record_len bytes. record_id counts the records of one stream to one
- * target, from 0, modulo 2^32. The flow fields repeat the record's so that
+ * record_len bytes. record_id counts the records of a stream from 0,
+ * modulo 2^32. The flow fields repeat the record's so that
  * every datagram can be classified on its own.
  */
 struct tlstap_chunk_hdr {
@@ -145,9 +150,10 @@ struct tlstap_heartbeat {
 
 /* ---------------------------------------------------------------------
  * Flow steering. A record's target is
- *	table[siphash_2_4(key, flow_key) mod TLSTAP_STEER_TABLE_SIZE]
- * with the 64-bit SipHash-2-4 value and the 16-byte hash key read as two
- * little-endian 64-bit words (the reference SipHash key layout). The flow
+ *	table[(h mod 2^32) mod TLSTAP_STEER_TABLE_SIZE]
+ * where h is the 64-bit SipHash-2-4 of the flow key under the 16-byte hash
+ * key, read as two little-endian 64-bit words (the reference SipHash key
+ * layout). The flow
  * key orders the two ends so that both directions hash alike: the end whose
  * (addr, port) bytes compare lower comes first. For TLSTAP_FAMILY_NONE,
  * addr_lo holds conn_id (big-endian) in its first 8 bytes and all else is

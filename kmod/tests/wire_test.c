@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+/* KUnit: datagram sizing against MTUs, placement, header bytes. */
+#include <kunit/test.h>
+#include <linux/string.h>
+
+#include "../wire.h"
+
+static void wire_capacity(struct kunit *test)
+{
+	/* MTU - IP header - UDP header, at most one page. */
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(1500, false), 1472U);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(1500, true), 1452U);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(1280, true), 1232U);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(1280, false), 1252U);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(576, false), 548U);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(9000, false),
+			(u32)TLSTAP_SLOT_SIZE);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(65536, true),
+			(u32)TLSTAP_SLOT_SIZE);
+	/* Too small to carry a chunk: refused, never underflowed. */
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(28 + TLSTAP_MIN_CAPACITY,
+						   false),
+			(u32)TLSTAP_MIN_CAPACITY);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(27 + TLSTAP_MIN_CAPACITY,
+						   false), 0U);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(68, false), 0U);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(0, true), 0U);
+}
+
+static void wire_plan_cases(struct kunit *test)
+{
+	u32 per = tlstap_wire_slot_data(1472);
+	struct tlstap_wire_plan p;
+
+	KUNIT_EXPECT_EQ(test, per, 1472U - 16 - 56);
+
+	tlstap_wire_plan(0, 1472, 1, &p);
+	KUNIT_EXPECT_EQ(test, p.first_len, 0U);
+	KUNIT_EXPECT_EQ(test, p.new_slots, 1U);
+	KUNIT_EXPECT_EQ(test, p.last_len, 1U);
+
+	tlstap_wire_plan(0, 1472, per, &p);
+	KUNIT_EXPECT_EQ(test, p.new_slots, 1U);
+	KUNIT_EXPECT_EQ(test, p.last_len, per);
+
+	tlstap_wire_plan(0, 1472, per + 1, &p);
+	KUNIT_EXPECT_EQ(test, p.new_slots, 2U);
+	KUNIT_EXPECT_EQ(test, p.last_len, 1U);
+
+	/* An open slot with room for a header and one byte takes one. */
+	tlstap_wire_plan(TLSTAP_CHUNK_HDR_LEN + 1, 1472, 10, &p);
+	KUNIT_EXPECT_EQ(test, p.first_len, 1U);
+	KUNIT_EXPECT_EQ(test, p.new_slots, 1U);
+	KUNIT_EXPECT_EQ(test, p.last_len, 9U);
+
+	tlstap_wire_plan(TLSTAP_CHUNK_HDR_LEN, 1472, 10, &p);
+	KUNIT_EXPECT_EQ(test, p.first_len, 0U);
+	KUNIT_EXPECT_EQ(test, p.new_slots, 1U);
+
+	/* Fits in the open slot entirely. */
+	tlstap_wire_plan(500, 1472, 100, &p);
+	KUNIT_EXPECT_EQ(test, p.first_len, 100U);
+	KUNIT_EXPECT_EQ(test, p.new_slots, 0U);
+}
+
+/* Every split adds up and no piece exceeds its datagram. */
+static void wire_plan_sweep(struct kunit *test)
+{
+	static const u32 caps[] = { TLSTAP_MIN_CAPACITY, 548, 1232, 1452, 1472,
+				    (u32)TLSTAP_SLOT_SIZE };
+	static const u32 rooms[] = { 0, 1, 56, 57, 58, 200, 1000 };
+	struct tlstap_wire_plan p;
+	u32 c, r, len;
+
+	for (c = 0; c < ARRAY_SIZE(caps); c++) {
+		u32 per = tlstap_wire_slot_data(caps[c]);
+
+		for (r = 0; r < ARRAY_SIZE(rooms); r++) {
+			if (rooms[r] > caps[c] - TLSTAP_MSG_HDR_LEN)
+				continue;
+			for (len = 1; len <= 65536 + 72; len += 97) {
+				u32 sum;
+
+				tlstap_wire_plan(rooms[r], caps[c], len, &p);
+				sum = p.first_len;
+				if (p.new_slots) {
+					KUNIT_ASSERT_GE(test, p.last_len, 1U);
+					KUNIT_ASSERT_LE(test, p.last_len, per);
+					sum += (p.new_slots - 1) * per + p.last_len;
+				}
+				KUNIT_ASSERT_EQ(test, sum, len);
+				KUNIT_ASSERT_LE(test, p.first_len +
+						(p.first_len ? TLSTAP_CHUNK_HDR_LEN : 0),
+						rooms[r]);
+			}
+		}
+	}
+}
+
+static void wire_headers(struct kunit *test)
+{
+	static const u8 want_msg[16] = {
+		0x01, 0x01, 0x10, 0x00, 0xde, 0xad, 0xbe, 0xef,
+		0x00, 0x00, 0x01, 0x02, 0x05, 0xc0, 0x00, 0x03,
+	};
+	static const u8 saddr[16] = { 10, 0, 0, 1 }, daddr[16] = { 10, 0, 0, 2 };
+	struct tlstap_record_info ri = {
+		.msg_len = 1000, .len = 1072,
+		.family = TLSTAP_FAMILY_IPV4, .dir = TLSTAP_DIR_READ,
+		.sport = cpu_to_be16(443), .dport = cpu_to_be16(50000),
+		.saddr = saddr, .daddr = daddr,
+	};
+	u8 buf[TLSTAP_CHUNK_HDR_LEN + 8];
+	u8 want_chunk[TLSTAP_CHUNK_HDR_LEN] = {
+		0x00, 0x00, 0x00, 0x2a,	/* record_id 42 */
+		0x00, 0x00, 0x04, 0x30,	/* record_len 1072 */
+		0x00, 0x00, 0x01, 0x00,	/* offset 256 */
+		0x02, 0x00,		/* len 512 */
+		0x04, 0x01,		/* family 4, dir read */
+		0x01, 0xbb, 0xc3, 0x50,	/* ports 443, 50000 */
+		10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0x01, 0, 0, 0,		/* flags aborted, reserved */
+	};
+
+	memset(buf, 0xaa, sizeof(buf));
+	tlstap_wire_msg_hdr(buf, TLSTAP_MSG_DATA, 0, 0xdeadbeef, 258, 1472, 3);
+	KUNIT_EXPECT_EQ(test, memcmp(buf, want_msg, sizeof(want_msg)), 0);
+	KUNIT_EXPECT_EQ(test, buf[16], 0xaa);
+
+	memset(buf, 0xaa, sizeof(buf));
+	tlstap_wire_chunk_hdr(buf, &ri, 42, 256, 512, TLSTAP_CHUNK_F_ABORTED);
+	KUNIT_EXPECT_EQ(test, memcmp(buf, want_chunk, sizeof(want_chunk)), 0);
+	KUNIT_EXPECT_EQ(test, buf[TLSTAP_CHUNK_HDR_LEN], 0xaa);
+}
+
+static struct kunit_case wire_cases[] = {
+	KUNIT_CASE(wire_capacity),
+	KUNIT_CASE(wire_plan_cases),
+	KUNIT_CASE(wire_plan_sweep),
+	KUNIT_CASE(wire_headers),
+	{}
+};
+
+static struct kunit_suite wire_suite = {
+	.name = "tlstap_wire",
+	.test_cases = wire_cases,
+};
+
+kunit_test_suite(wire_suite);
