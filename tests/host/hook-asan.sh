@@ -32,7 +32,7 @@ ASAN_OPTIONS=$LEAKS LD_PRELOAD="$ASAN_LIB" timeout 120 "$T/probe" "$T/cert.pem" 
 	"$T/key.pem" "$T/asan" >"$T/asan.out" 2>"$T/asan.err" ||
 	fail "probe under ASan: $(grep -m1 -E 'ERROR|runtime error' "$T/asan.err")"
 diff -q "$T/plain.out" "$T/asan.out" >/dev/null || fail "probe output differs under the hook"
-sleep 0.3
+settle "$T/rec"
 cp "$T/rec" "$T/probe.rec"
 out=$($RECORDS in-process "$T/probe.rec" --logs "$T/asan") || fail "probe: $out"
 
@@ -47,7 +47,7 @@ ASAN_OPTIONS=$NOLEAKS LD_PRELOAD="$ASAN_LIB" timeout 180 $PEER client 127.0.0.1 
 	"$port" "$T/cli" --threads 8 --conns-per-thread 10 --sizes 1,70000,3000 \
 	>"$T/cli.log" 2>&1 || fail "python client under ASan: $(grep -m1 -E 'ERROR|Error' "$T/cli.log")"
 wait "$sp" || fail "python server under ASan failed"
-sleep 0.3
+settle "$T/rec"
 cp "$T/rec" "$T/py.rec"
 out=$($RECORDS conns "$T/py.rec" --server-pid "$sp" --server-port "$port" \
 	--addr 127.0.0.1 --conns 80 --client-logs "$T/cli" --server-logs "$T/srv") ||
@@ -65,7 +65,7 @@ ASAN_OPTIONS=$NOLEAKS LD_PRELOAD="$ASAN_LIB" timeout 60 wget -q \
 	--no-check-certificate -O "$T/got.bin" "https://127.0.0.1:$wport/f.bin" \
 	2>"$T/wget.err" || fail "wget under ASan: $(grep -m1 -E 'ERROR|error' "$T/wget.err")"
 cmp -s "$T/got.bin" "$T/www/f.bin" || fail "wget got another file"
-sleep 0.3
+settle "$T/rec"
 $PY - "$HOOK_DIR" "$T/rec" "$T/www/f.bin" <<'PY' || fail "wget: capture does not hold the file"
 import sys
 sys.path.insert(0, sys.argv[1])

@@ -27,8 +27,8 @@ BG_PIDS+=($!)
 wait_port "$port"
 URL=https://127.0.0.1:$port/page.txt
 
-count() { # REC [PID-EXCLUDED]
-	sleep 0.4
+count() { # REC
+	settle "$1"
 	$RECORDS count "$1"
 }
 clear_recs() {
@@ -156,7 +156,7 @@ rm -f /etc/tlstap.conf
 LD_PRELOAD=$LIB timeout 30 curl -sSk "$URL" >$T/d1.out 2>$T/d1.err
 # No config file, TLSTAP_IF set: captured there.
 TLSTAP_IF=$T/b.sock LD_PRELOAD=$LIB timeout 30 curl -sSk "$URL" >$T/d2.out 2>$T/d2.err
-sleep 0.4
+sleep 1
 cp $T/b.rec $T/d2.rec
 printf 'global:\n  if = $T/a.sock\n  on_full = block\n' >/etc/tlstap.conf
 LD_PRELOAD=$LIB timeout 30 curl -sSk "$URL" >$T/d3.out 2>$T/d3.err

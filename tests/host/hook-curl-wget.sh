@@ -38,7 +38,7 @@ fetch() {
 		fail "$name: client failed: $(tail -n1 "$T/$name.log")"
 	cmp -s "$T/$name.out" "$T/www/file.bin" || fail "$name: downloaded file differs"
 	kill "$sp"
-	sleep 0.5
+	settle "$T/rec"
 	cp "$T/rec" "$T/$name.rec"
 	out=$($RECORDS exchange "$T/$name.rec" --server-pid "$sp" \
 		--server-port "$port" --addr "$addr" --since "$since" \

@@ -43,7 +43,7 @@ check() {
 	: >"$T/rec"
 	LD_PRELOAD="$LIB" timeout 30 "$@" <"$input" >"$T/$name.out" 2>"$T/$name.err" ||
 		fail "$name: client failed: $(tail -n1 "$T/$name.err")"
-	sleep 0.5
+	settle "$T/rec"
 	n=$($RECORDS count "$T/rec")
 	if [ "$want" = 0 ]; then
 		[ "$n" -eq 0 ] || fail "$name: excluded, yet $n records"

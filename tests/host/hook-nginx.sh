@@ -76,7 +76,7 @@ request() {
 	LD_PRELOAD="$LIB" TLSTAP_CONF="$T/tlstap.conf" timeout 60 \
 		curl -sSk --http1.1 -H 'Expect:' "${@//@/https:\/\/$hp}" \
 		>"$T/$name.log" 2>&1 || fail "$name: curl failed: $(tail -n1 "$T/$name.log")"
-	sleep 0.5
+	settle "$T/rec"
 	cp "$T/rec" "$T/$name.rec"
 	out=$($RECORDS exchange "$T/$name.rec" --server-pid "$workers" \
 		--server-port "$port" --addr "$addr" --since "$since" "${checks[@]}") ||

@@ -35,7 +35,7 @@ run_pair() {
 		<"$input" >"$T/$name.cli.out" 2>"$T/$name.cli.err" ||
 		fail "$name: s_client failed: $(tail -n1 "$T/$name.cli.err")"
 	kill "$sp"
-	sleep 0.5
+	settle "$T/rec"
 	cp "$T/rec" "$T/$name.rec"
 	out=$($RECORDS exchange "$T/$name.rec" --server-pid "$sp" \
 		--server-port "$port" --addr "$addr" --client-sent "$input" \

@@ -68,7 +68,7 @@ cp=$!
 for _ in $(seq 200); do [ -e "$T/drop.go.waiting" ] && break; sleep 0.05; done
 [ -e "$T/drop.go.waiting" ] || fail "drop: the client did not get to its last round"
 kill -CONT "$READER_PID"
-sleep 0.5
+settle "$T/full.rec"
 touch "$T/drop.go"
 wait "$cp" || fail "drop: client failed: $(tail -n1 "$T/drop.log")"
 stop_reader "$READER_PID"

@@ -30,7 +30,7 @@ for addr in 127.0.0.1 ::1; do
 	LD_PRELOAD="$LIB" timeout 60 $PEER client "$addr" "$port" "$T/cli$v" \
 		>"$T/cli$v.log" 2>&1 || fail "IPv$v client failed: $(tail -n1 "$T/cli$v.log")"
 	wait "$sp" || fail "IPv$v server failed"
-	sleep 0.3
+	settle "$T/rec"
 	cp "$T/rec" "$T/v$v.rec"
 	out=$($RECORDS conns "$T/v$v.rec" --server-pid "$sp" --server-port "$port" \
 		--addr "$addr" --conns 1 --client-logs "$T/cli$v" \
@@ -41,7 +41,7 @@ done
 : >"$T/rec"
 LD_PRELOAD="$LIB" timeout 60 $PEER memory "$T/mem" "$T/cert.pem" "$T/key.pem" \
 	>"$T/mem.log" 2>&1 || fail "memory BIO peers failed: $(tail -n1 "$T/mem.log")"
-sleep 0.3
+settle "$T/rec"
 $PY - "$HOOK_DIR" "$T/rec" "$T/mem" <<'PY' || fail "memory BIO: $(cat "$T/mem.check")"
 import sys
 sys.path.insert(0, sys.argv[1])

@@ -55,11 +55,11 @@ print(dict(struct.iter_unpack("QQ", a)).get(23, "none"))' "/proc/\$pid/auxv" >"$
 	wait \$pid
 }
 run plain "$T/bin/openssl-plain"
-sleep 0.5
+sleep 1
 cp "$T/rec" "$T/plain.rec"
 : >"$T/rec"
 run suid "$T/bin/openssl-suid"
-sleep 0.5
+sleep 1
 cp "$T/rec" "$T/suid.rec"
 SH
 timeout 60 unshare -m bash "$T/ns.sh" >"$T/ns.log" 2>&1 ||

@@ -4,7 +4,7 @@
 # Gives: $T (private temp dir, removed on exit), $LIB (libtlstap.so, UBSan
 # build), $RUN (tlstap-run), $RECORDS (record checker), fail, bg (a
 # background process that cleanup kills), start_reader, stop_reader,
-# make_cert, freeport, wait_port, write_conf.
+# settle, make_cert, freeport, wait_port, write_conf.
 set -euo pipefail
 
 HOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,6 +24,7 @@ T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
 # Workers of nginx run as nobody: they must reach sockets and configs here.
 chmod 755 "$T"
 BG_PIDS=()
+declare -A READER_OUT
 
 cleanup() {
 	local p
@@ -71,6 +72,7 @@ start_reader() {
 	bg $PY "$HOOK_DIR/reader.py" "--$kind" "$path" \
 		--out "$out" --ready "$ready" ${READER_ARGS:-}
 	READER_PID=$BG_PID
+	READER_OUT[$READER_PID]=$out
 	for _ in $(seq 100); do
 		[ -e "$ready" ] && return 0
 		sleep 0.05
@@ -78,9 +80,27 @@ start_reader() {
 	fail "reader on $path did not start"
 }
 
+# settle FILE: waits until FILE has stopped growing (0.3 s unchanged, at
+# most 15 s): the reader has taken every record that was queued for it.
+settle() {
+	local last=-1 size stable=0
+	for _ in $(seq 300); do
+		size=$(stat -c %s "$1")
+		if [ "$size" = "$last" ]; then
+			stable=$((stable + 1))
+			[ $stable -ge 6 ] && return 0
+		else
+			stable=0
+			last=$size
+		fi
+		sleep 0.05
+	done
+	fail "$1 kept growing"
+}
+
 # stop_reader PID: ends a reader once every record it was sent is read.
 stop_reader() {
-	sleep 0.3
+	settle "${READER_OUT[$1]}"
 	kill -TERM "$1"
 	wait "$1" || fail "the reader saw malformed records (status $?)"
 }
