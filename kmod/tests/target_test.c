@@ -3,6 +3,8 @@
 #include <kunit/test.h>
 #include <linux/string.h>
 
+#include <linux/tlstap.h>
+
 #include "../target_parse.h"
 
 static int parse(const char *s, struct tlstap_target_cmd *cmd)
