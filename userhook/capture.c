@@ -114,11 +114,28 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * A record without plaintext (msg_len 0) reports bytes a connection lost
+ * when no later record will: the connection ended or changed transport.
+ * If it cannot be written either, nothing is left to tell the loss.
+ */
+static void report_loss(const struct session_loss *loss)
+{
+	struct tlstap_record hdr;
+
+	if (!output_ready(&tlstap.output))
+		return;
+	record_header(&hdr, TLSTAP_DIR_WRITE, &loss->info, 0,
+		      (uint32_t)tlstap.pid, realtime_ns(), loss->dropped);
+	output_send(&tlstap.output, &hdr, sizeof(hdr), NULL, 0);
+}
+
 void capture(const void *session, const struct tls_ops *ops, uint8_t dir,
 	     const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	struct tlstap_record hdr;
+	struct session_loss loss;
 	struct session_info si;
 	uint64_t dropped, now;
 	uintptr_t token;
@@ -131,8 +148,10 @@ void capture(const void *session, const struct tls_ops *ops, uint8_t dir,
 	if (!session_lookup(&tlstap.sessions, session, token, &si, &dropped)) {
 		setup(session, ops, &si);
 		if (!session_publish(&tlstap.sessions, session, token, &si,
-				     &dropped))
+				     &dropped, &loss))
 			goto out;	/* out of memory: no id to report */
+		if (loss.dropped)
+			report_loss(&loss);
 	} else if (si.flow.family == TLSTAP_FAMILY_NONE && capture_seen.n &&
 		   flow_of_seen(&si.flow)) {
 		/* The first call used no socket (data already buffered). */
@@ -165,10 +184,27 @@ out:
 
 void capture_forget(const void *session)
 {
+	struct session_loss loss;
 	int saved = errno;
 
-	if (session && process_has_sessions())
-		session_forget(&tlstap.sessions, session);
+	if (session && process_has_sessions()) {
+		session_forget(&tlstap.sessions, session, &loss);
+		if (loss.dropped)
+			report_loss(&loss);
+	}
+	errno = saved;
+}
+
+/*
+ * At exit, sessions the program never freed may still owe a loss report.
+ * Only with on_full = drop: a blocking output must not hold up the exit.
+ */
+__attribute__((destructor)) static void report_losses_at_exit(void)
+{
+	int saved = errno;
+
+	if (process_has_sessions() && tlstap.settings.on_full == ON_FULL_DROP)
+		session_each_loss(&tlstap.sessions, report_loss);
 	errno = saved;
 }
 

@@ -87,7 +87,8 @@ static inline void capture_leave(const struct capture_frame *f)
 void capture(const void *session, const struct tls_ops *ops, uint8_t dir,
 	     const void *buf, size_t len);
 
-/* The session is gone or reset: forget its cache. errno kept. */
+/* The session is gone or reset: forget its cache, report what it lost.
+ * errno kept. */
 void capture_forget(const void *session);
 
 /* The real function of a hook could not be found: say so once. */

@@ -82,13 +82,25 @@ bool session_lookup(struct session_table *t, const void *key,
 	return hit;
 }
 
+/* What the entry's connection lost that no record reported. */
+static void take_loss(struct session *s, struct session_loss *loss)
+{
+	loss->dropped = 0;
+	if (s->ready && !s->info.excluded && s->dropped) {
+		loss->info = s->info;
+		loss->dropped = s->dropped;
+		s->dropped = 0;
+	}
+}
+
 bool session_publish(struct session_table *t, const void *key,
 		     uintptr_t token, struct session_info *info,
-		     uint64_t *dropped)
+		     uint64_t *dropped, struct session_loss *loss)
 {
 	unsigned int b = bucket_of(key);
 	struct session *s;
 
+	loss->dropped = 0;
 	pthread_mutex_lock(lock_of(t, b));
 	s = find_or_add(t, b, key);
 	if (!s) {
@@ -99,6 +111,7 @@ bool session_publish(struct session_table *t, const void *key,
 		*info = s->info;
 	} else {
 		/* New session, or a new transport: a new connection. */
+		take_loss(s, loss);
 		s->token = token;
 		s->info = *info;
 		s->dropped = 0;
@@ -177,22 +190,44 @@ bool session_get_name(struct session_table *t, const void *key, char *buf)
 	return found;
 }
 
-void session_forget(struct session_table *t, const void *key)
+void session_forget(struct session_table *t, const void *key,
+		    struct session_loss *loss)
 {
 	unsigned int b = bucket_of(key);
 	struct session **p, *s = NULL;
 
+	loss->dropped = 0;
 	pthread_mutex_lock(lock_of(t, b));
 	for (p = &t->buckets[b]; *p; p = &(*p)->next)
 		if ((*p)->key == key) {
 			s = *p;
 			*p = s->next;
+			take_loss(s, loss);
 			break;
 		}
 	pthread_mutex_unlock(lock_of(t, b));
 	if (s) {
 		free(s->name);
 		free(s);
+	}
+}
+
+void session_each_loss(struct session_table *t,
+		       void (*report)(const struct session_loss *loss))
+{
+	struct session_loss loss;
+	struct session *s;
+	unsigned int b;
+
+	for (b = 0; b < SESSION_BUCKETS; b++) {
+		if (pthread_mutex_trylock(lock_of(t, b)))
+			continue;
+		for (s = t->buckets[b]; s; s = s->next) {
+			take_loss(s, &loss);
+			if (loss.dropped)
+				report(&loss);
+		}
+		pthread_mutex_unlock(lock_of(t, b));
 	}
 }
 

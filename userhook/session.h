@@ -47,14 +47,22 @@ bool session_lookup(struct session_table *t, const void *key,
 		    uintptr_t token, struct session_info *info,
 		    uint64_t *dropped);
 
+/* Bytes a connection lost with no record of it left to say so. */
+struct session_loss {
+	struct session_info info;
+	uint64_t dropped;	/* 0: nothing to report */
+};
+
 /*
  * Stores info for (key, token) unless another thread did first, in which
  * case *info becomes the stored one. Takes the dropped count as lookup
- * does. false when out of memory (nothing is stored).
+ * does. When a new transport replaces the session's connection, the old
+ * connection's unreported loss goes to *loss. false when out of memory
+ * (nothing is stored).
  */
 bool session_publish(struct session_table *t, const void *key,
 		     uintptr_t token, struct session_info *info,
-		     uint64_t *dropped);
+		     uint64_t *dropped, struct session_loss *loss);
 
 void session_add_dropped(struct session_table *t, const void *key,
 			 uintptr_t token, uint64_t bytes);
@@ -69,7 +77,17 @@ void session_set_name(struct session_table *t, const void *key,
 /* Copies the stored name into buf (size > SESSION_MAX_NAME); false if none. */
 bool session_get_name(struct session_table *t, const void *key, char *buf);
 
-void session_forget(struct session_table *t, const void *key);
+/* Removes the session; its unreported loss goes to *loss. */
+void session_forget(struct session_table *t, const void *key,
+		    struct session_loss *loss);
+
+/*
+ * Calls report() for every session with an unreported loss, skipping
+ * chains whose lock another thread holds (at exit, that thread may never
+ * let go).
+ */
+void session_each_loss(struct session_table *t,
+		       void (*report)(const struct session_loss *loss));
 
 /* fork(): hold every lock across it so the child's copy is consistent. */
 void session_table_lock_all(struct session_table *t);

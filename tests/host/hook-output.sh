@@ -4,7 +4,8 @@
 # stopped reading) leave a program's stdout, stderr and exit status as
 # an unhooked run's; with on_full = drop the records that did not fit are
 # counted, and the next record of the connection that gets through
-# carries the count: captured + dropped = every byte moved. on_full =
+# carries the count, or, at the connection's end, a loss report (a record
+# without plaintext): captured + dropped = every byte moved. on_full =
 # block makes the writer wait for the receiver and lose nothing. A FIFO
 # and a seqpacket socket carry whole records (at most PIPE_BUF bytes into
 # a FIFO, from two processes at once); a character device gets one
@@ -71,9 +72,27 @@ kill -CONT "$READER_PID"
 settle "$T/full.rec"
 touch "$T/drop.go"
 wait "$cp" || fail "drop: client failed: $(tail -n1 "$T/drop.log")"
-stop_reader "$READER_PID"
+settle "$T/full.rec"
 out=$($RECORDS one-side "$T/full.rec" --pid "$cp" --logs "$T/drop" --accounted) ||
 	fail "drop: $out"
+
+# Lost at the very end: the loss report (a record without plaintext) that
+# SSL_free sends tells it.
+: >"$T/full.rec"
+kill -STOP "$READER_PID"
+env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/full.conf" $PEER client 127.0.0.1 \
+	"$pport" "$T/tail" --sizes 300000,300000 --wait-before-close "$T/tail.go" \
+	>"$T/tail.log" 2>&1 &
+cp=$!
+for _ in $(seq 200); do [ -e "$T/tail.go.waiting" ] && break; sleep 0.05; done
+[ -e "$T/tail.go.waiting" ] || fail "tail: the client did not get to the end"
+kill -CONT "$READER_PID"
+settle "$T/full.rec"
+touch "$T/tail.go"
+wait "$cp" || fail "tail: client failed: $(tail -n1 "$T/tail.log")"
+stop_reader "$READER_PID"
+out=$($RECORDS one-side "$T/full.rec" --pid "$cp" --logs "$T/tail" --accounted \
+	--loss-report) || fail "tail: $out"
 
 # on_full = block: the writer waits for the stopped receiver, loses nothing.
 start_reader dgram "$T/block.sock" "$T/block.rec"

@@ -12,7 +12,7 @@ hook's capture with these logs.
   tlspeer.py server ADDR PORT CERT KEY PREFIX [--conns N]
   tlspeer.py client ADDR PORT PREFIX --sizes 5,300000 [--sni NAME]
         [--threads T --conns-per-thread C] [--wait-before-last PATH]
-        [--take-over-fds]
+        [--wait-before-close PATH] [--take-over-fds]
   tlspeer.py fork ADDR PORT PREFIX        connect, fork mid-session
   tlspeer.py memory PREFIX CERT KEY       two sessions over memory BIOs
 """
@@ -164,6 +164,8 @@ def one_client(a, ctx, seed):
         rounds(lg, a.sizes, rng)
     lg.send(frame(b""))
     lg.close()
+    if a.wait_before_close:
+        wait_for(a.wait_before_close)
     tls.close()
 
 
@@ -283,6 +285,8 @@ def main():
         p.add_argument("--conns-per-thread", type=int, default=1)
         p.add_argument("--wait-before-last", metavar="PATH",
                        help="before the last round, wait for PATH to exist")
+        p.add_argument("--wait-before-close", metavar="PATH",
+                       help="after the last frame, wait for PATH, then close")
         p.add_argument("--take-over-fds", action="store_true",
                        help="after the first round, close and reuse every descriptor")
     p = sub.add_parser("memory")

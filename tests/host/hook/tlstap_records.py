@@ -12,7 +12,7 @@ Used as a library by the hook tests and as a small CLI:
   tlstap_records.py conns RECORDS --server-pid PID --server-port PORT
         --addr ADDR --conns N --client-logs PREFIX --server-logs PREFIX
   tlstap_records.py one-side RECORDS --pid PID --logs PREFIX [--accounted]
-        [--max-record N]
+        [--max-record N] [--loss-report]
   tlstap_records.py in-process RECORDS --logs PREFIX
   tlstap_records.py count RECORDS [--pid PID]
   tlstap_records.py dump RECORDS
@@ -56,8 +56,10 @@ def check_record(raw):
         return f"family {r.family}"
     if r.hdr_len != HDR_LEN:
         return f"hdr_len {r.hdr_len}"
-    if r.msg_len == 0 or r.msg_len > MAX_RECORD:
+    if r.msg_len > MAX_RECORD:
         return f"msg_len {r.msg_len}"
+    if r.msg_len == 0 and r.dropped == 0:
+        return "msg_len 0 without dropped bytes (only a loss report is empty)"
     if len(raw) != HDR_LEN + r.msg_len:
         return f"length {len(raw)} but msg_len {r.msg_len}"
     if r.family == FAMILY_V4 and (any(r.saddr[4:]) or any(r.daddr[4:])):
@@ -353,6 +355,8 @@ def main():
     p.add_argument("--accounted", action="store_true",
                    help="losses allowed but every byte captured or counted")
     p.add_argument("--max-record", type=int, help="no record carries more")
+    p.add_argument("--loss-report", action="store_true",
+                   help="the last record is a loss report (msg_len 0)")
     p = sub.add_parser("in-process")
     p.add_argument("records")
     p.add_argument("--logs", required=True)
@@ -388,6 +392,11 @@ def main():
                 require(all(r.msg_len <= a.max_record for r in recs),
                         f"a record carries more than {a.max_record} bytes")
             c, d = one_side(recs, a.pid, a.logs, not a.accounted)
+            if a.loss_report:
+                mine = [r for r in recs if r.pid == a.pid]
+                require(mine[-1].msg_len == 0 and mine[-1].dropped > 0,
+                        "the last record is no loss report")
+                require(all(r.msg_len for r in mine[:-1]), "a loss report before the end")
             print(f"captured {c} B, dropped {d} B")
         elif a.cmd == "in-process":
             in_process(parse(a.records), a.logs)
