@@ -6,9 +6,12 @@
 #include <limits.h>
 #include <linux/tlstap.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -41,6 +44,7 @@ void output_init(struct output *out, const char *path, bool block)
 	atomic_store(&out->kind, OUTPUT_CLOSED);
 	atomic_store(&out->dead, false);
 	atomic_store(&out->retry_at, 0);
+	atomic_store(&out->device_max, TLSTAP_DEFAULT_MAX_RECORD);
 }
 
 static int set_blocking(int fd)
@@ -71,7 +75,48 @@ static int unix_connect(const char *path, int type, bool block)
 	return fd;
 }
 
-static int open_output(const struct output *out, int *kind)
+/* Reads a small sysfs file of the tlstap device into buf; false if absent. */
+static bool read_sysfs(const char *name, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/%s/%s",
+		 TLSTAP_DEVICE_NAME, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, size - 1);
+	close_own(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+/*
+ * The plaintext a record to this device may carry: the module's
+ * max_record (sysfs) when the device is tlstap's, at most 64 KiB.
+ */
+static size_t device_max(const struct stat *st)
+{
+	unsigned int major, minor;
+	unsigned long max;
+	char buf[32];
+
+	if (!read_sysfs("dev", buf, sizeof(buf)) ||
+	    sscanf(buf, "%u:%u", &major, &minor) != 2 ||
+	    makedev(major, minor) != st->st_rdev ||
+	    !read_sysfs("max_record", buf, sizeof(buf)))
+		return TLSTAP_DEFAULT_MAX_RECORD;
+	max = strtoul(buf, NULL, 10);
+	if (!max || max > TLSTAP_DEFAULT_MAX_RECORD)
+		return TLSTAP_DEFAULT_MAX_RECORD;
+	return max;
+}
+
+static int open_output(struct output *out, int *kind)
 {
 	struct stat st;
 	int fd;
@@ -80,6 +125,7 @@ static int open_output(const struct output *out, int *kind)
 		return -1;
 	if (S_ISCHR(st.st_mode)) {
 		*kind = OUTPUT_DEVICE;
+		atomic_store(&out->device_max, device_max(&st));
 		return open(out->path, O_WRONLY | O_CLOEXEC | O_NOCTTY |
 					(out->block ? 0 : O_NONBLOCK));
 	}
@@ -104,10 +150,14 @@ static int open_output(const struct output *out, int *kind)
 	return -1;
 }
 
-static size_t payload_max(int kind)
+static size_t payload_max(struct output *out, int kind)
 {
-	return kind == OUTPUT_FIFO ? PIPE_BUF - TLSTAP_RECORD_HDR_LEN
-				   : TLSTAP_DEFAULT_MAX_RECORD;
+	if (kind == OUTPUT_FIFO)
+		return PIPE_BUF - TLSTAP_RECORD_HDR_LEN;
+	if (kind == OUTPUT_DEVICE)
+		return atomic_load_explicit(&out->device_max,
+					    memory_order_relaxed);
+	return TLSTAP_DEFAULT_MAX_RECORD;
 }
 
 /* Called with out->lock held. */
@@ -150,8 +200,8 @@ size_t output_ready(struct output *out)
 	int fd = atomic_load_explicit(&out->fd, memory_order_acquire);
 
 	if (fd >= 0 && !atomic_load_explicit(&out->dead, memory_order_relaxed))
-		return payload_max(atomic_load_explicit(&out->kind,
-							memory_order_relaxed));
+		return payload_max(out, atomic_load_explicit(&out->kind,
+							     memory_order_relaxed));
 	if (now_ns() < atomic_load(&out->retry_at))
 		return 0;
 	pthread_mutex_lock(&out->lock);
@@ -162,7 +212,7 @@ size_t output_ready(struct output *out)
 	pthread_mutex_unlock(&out->lock);
 	if (fd < 0 || atomic_load(&out->dead))
 		return 0;
-	return payload_max(atomic_load(&out->kind));
+	return payload_max(out, atomic_load(&out->kind));
 }
 
 /*

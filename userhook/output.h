@@ -9,6 +9,9 @@
  * the descriptor is blocking and the writer waits for room (a missing
  * output still drops: nobody waits for a receiver that does not exist).
  *
+ * /dev/tlstap: records carry at most the module's max_record (sysfs) of
+ * plaintext, read when the device is opened.
+ *
  * FIFO: a pipe is a byte stream, so a record is written only whole. Writes
  * of at most PIPE_BUF bytes are atomic (all or, non-blocking, EAGAIN), so
  * records into a FIFO carry at most PIPE_BUF - header bytes of plaintext;
@@ -45,6 +48,7 @@ struct output {
 	_Atomic int kind;		/* enum output_kind */
 	_Atomic bool dead;		/* fd open but its receiver went away */
 	_Atomic uint64_t retry_at;	/* CLOCK_MONOTONIC_COARSE ns */
+	_Atomic size_t device_max;	/* plaintext per record, for /dev/tlstap */
 };
 
 /* out->lock is initialized statically: fork handlers take it at any time. */
