@@ -9,13 +9,13 @@ so that the cases a crash kept from running are reported too.
 Prints "PASS kunit/SUITE.CASE" or "FAIL kunit/SUITE.CASE: reason". A skipped
 case is a failure: nothing that did not run counts as passed.
 """
-import contextlib
 import io
 import re
 import sys
 
 sys.path.insert(0, sys.argv[1])
 import kunit_parser  # noqa: E402  (from the kernel tree, path added above)
+import kunit_printer  # noqa: E402
 from kunit_parser import TestStatus  # noqa: E402
 
 MAX_REASON = 400
@@ -61,8 +61,9 @@ def main():
         output = f.read().splitlines()
     with open(list_path, errors='replace') as f:
         listed = [l.strip() for l in f if re.match(r'^[^\s.]+\.[^\s.]+$', l.strip())]
-    with contextlib.redirect_stdout(io.StringIO()):
-        root = kunit_parser.parse_run_tests(output)
+    # kunit.py has shown the parsed results already: parse silently.
+    kunit_parser.stdout = kunit_printer.Printer(io.StringIO())
+    root = kunit_parser.parse_run_tests(output)
 
     # Cases in the order the kernel runs them: the list when there is one,
     # else whatever the output shows.
