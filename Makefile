@@ -21,7 +21,8 @@ USERSPACE_DIRS := userhook nfq-tools tests/tools
 all: $(if $(KDIR),module) userspace
 
 module:
-	@test -n "$(KDIR)" || { $(CURDIR)/scripts/kdir; exit 1; }
+	@test -n "$(KDIR)" || { echo "make module: no kernel headers found:" \
+		"install linux-headers-amd64 (make deps) or pass KDIR=DIR" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
 # Each userspace directory is built by its own Makefile, once it has one.
