@@ -37,6 +37,22 @@ void hook_libc_resolve(void)
 	resolve_cached(&real_sendmsg, "sendmsg");
 }
 
+/*
+ * The program closes or replaces [first, last]: forget our descriptor if
+ * it is there. Not in a vfork() child (posix_spawn, Python's subprocess):
+ * it shares our memory but not our descriptor table, what it closes is
+ * its own copy. Async-signal-safe.
+ */
+static int forget(unsigned int first, unsigned int last)
+{
+	int fd = atomic_load(&tlstap.output.fd);
+
+	if (fd < 0 || (unsigned int)fd < first || (unsigned int)fd > last ||
+	    getpid() != tlstap.pid)
+		return -1;
+	return output_fd_closing(&tlstap.output, first, last);
+}
+
 static int missing(const char *name)
 {
 	capture_missing(name);
@@ -49,8 +65,7 @@ TLSTAP_EXPORT int close(int fd)
 	__typeof__(&close) real = resolve_cached(&real_close, "close");
 
 	if (fd >= 0)
-		output_fd_closing(&tlstap.output, (unsigned int)fd,
-				  (unsigned int)fd);
+		forget((unsigned int)fd, (unsigned int)fd);
 	/* Linux releases the number even when close() fails. */
 	return real ? real(fd) : missing("close");
 }
@@ -65,7 +80,7 @@ TLSTAP_EXPORT int close_range(unsigned int first, unsigned int last,
 	if (!real)
 		return missing("close_range");
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
-		ours = output_fd_closing(&tlstap.output, first, last);
+		ours = forget(first, last);
 	ret = real(first, last, flags);
 	saved = errno;
 	if (ret < 0)
@@ -83,8 +98,7 @@ TLSTAP_EXPORT void closefrom(int lowfd)
 		missing("closefrom");
 		return;
 	}
-	output_fd_closing(&tlstap.output, lowfd < 0 ? 0 : (unsigned int)lowfd,
-			  UINT_MAX);
+	forget(lowfd < 0 ? 0 : (unsigned int)lowfd, UINT_MAX);
 	real(lowfd);
 }
 
@@ -92,8 +106,7 @@ static int forget_target(int oldfd, int newfd)
 {
 	if (oldfd == newfd || newfd < 0)
 		return -1;
-	return output_fd_closing(&tlstap.output, (unsigned int)newfd,
-				 (unsigned int)newfd);
+	return forget((unsigned int)newfd, (unsigned int)newfd);
 }
 
 TLSTAP_EXPORT int dup2(int oldfd, int newfd)

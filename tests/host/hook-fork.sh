@@ -6,7 +6,9 @@
 # record carries the pid that wrote it, the child's new session gets an id
 # from a prefix of its own (never one its parent could hand out), and the
 # first session's records, across both processes, equal what the client
-# logged and the (hooked) server captured, in order.
+# logged and the (hooked) server captured, in order. Then vfork()
+# children (subprocess) that close every descriptor: the program keeps
+# its output descriptor and loses nothing.
 . "$(dirname "$0")/hook/lib.sh"
 
 make_cert
@@ -22,7 +24,10 @@ port=$(freeport)
 bg env LD_PRELOAD="$LIB" $PEER server 127.0.0.1 "$port" "$T/cert.pem" \
 	"$T/key.pem" "$T/srv" --conns 2
 sp=$BG_PID
+sport=$(freeport)
+bg $PEER server 127.0.0.1 "$sport" "$T/cert.pem" "$T/key.pem" "$T/ssrv"
 wait_port "$port"
+wait_port "$sport"
 LD_PRELOAD="$LIB" timeout 60 $PEER fork 127.0.0.1 "$port" "$T/cli" \
 	>"$T/cli.log" 2>&1 || fail "client failed: $(tail -n1 "$T/cli.log")"
 wait "$sp" || fail "server failed"
@@ -72,4 +77,24 @@ except tr.CheckFailed as e:
     print(e)
     raise SystemExit(1)
 PY
+
+# vfork() children (Python's subprocess, posix_spawn) share the memory of
+# the hooked program and close every descriptor of their own: the program
+# keeps its one output descriptor (no leak, no reopening) and loses
+# nothing.
+start_reader dgram "$T/rec2.sock" "$T/rec2"
+write_conf "$T/spawn.conf" <<CONF
+global:
+  if = $T/rec2.sock
+  on_full = block
+CONF
+env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/spawn.conf" $PEER client 127.0.0.1 \
+	"$sport" "$T/spawn" --sizes 100,2000 --spawn 20 >"$T/spawn.log" 2>&1 &
+cp=$!
+wait "$cp" || fail "spawning client failed: $(tail -n1 "$T/spawn.log")"
+{ read -r before; read -r after; } <"$T/spawn.fds"
+[ "$before" = "$after" ] ||
+	fail "descriptors >= 100 before and after the vfork children: $before, $after"
+stop_reader "$READER_PID"
+out=$($RECORDS one-side "$T/rec2" --pid "$cp" --logs "$T/spawn") || fail "spawn: $out"
 echo "PASS $TEST_NAME"

@@ -12,7 +12,7 @@ hook's capture with these logs.
   tlspeer.py server ADDR PORT CERT KEY PREFIX [--conns N]
   tlspeer.py client ADDR PORT PREFIX --sizes 5,300000 [--sni NAME]
         [--threads T --conns-per-thread C] [--wait-before-last PATH]
-        [--wait-before-close PATH] [--take-over-fds]
+        [--wait-before-close PATH] [--take-over-fds] [--spawn N]
   tlspeer.py fork ADDR PORT PREFIX        connect, fork mid-session
   tlspeer.py memory PREFIX CERT KEY       two sessions over memory BIOs
 """
@@ -22,6 +22,7 @@ import random
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -149,10 +150,24 @@ def take_over_fds(lg, prefix):
     return opened
 
 
+def high_fds():
+    """The hook keeps its output at 100 or above; the program stays below."""
+    return sorted(int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) >= 100)
+
+
 def one_client(a, ctx, seed):
     rng = random.Random(seed)
     lg, tls = connect(a, ctx)
-    if a.take_over_fds:
+    if a.spawn:
+        # subprocess uses vfork(); the child closes every descriptor.
+        rounds(lg, a.sizes[:1], rng)
+        before = high_fds()
+        for _ in range(a.spawn):
+            subprocess.run(["true"], check=True)
+            rounds(lg, a.sizes[1:], rng)
+        with open(a.prefix + ".fds", "w") as f:
+            f.write(f"{before}\n{high_fds()}\n")
+    elif a.take_over_fds:
         rounds(lg, a.sizes[:1], rng)
         take_over_fds(lg, a.prefix)
         rounds(lg, a.sizes[1:], rng)
@@ -287,6 +302,8 @@ def main():
                        help="before the last round, wait for PATH to exist")
         p.add_argument("--wait-before-close", metavar="PATH",
                        help="after the last frame, wait for PATH, then close")
+        p.add_argument("--spawn", type=int, default=0, metavar="N",
+                       help="after the first round, run N subprocesses, each followed by the other rounds")
         p.add_argument("--take-over-fds", action="store_true",
                        help="after the first round, close and reuse every descriptor")
     p = sub.add_parser("memory")
