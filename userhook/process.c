@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "process.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -198,6 +199,32 @@ static void after_fork_child(void)
 	errno = saved;
 }
 
+/*
+ * Two copies of the library can be in one process (tlstap-run on a system
+ * with /etc/ld.so.preload): the program's calls reach the first, which
+ * passes them to the second. Only the first may capture; the second finds
+ * the first's instance symbol ahead of its own and stays inert.
+ */
+TLSTAP_EXPORT const int tlstap_instance = 1;
+
+static bool first_instance(void)
+{
+	const void *first = dlsym(RTLD_DEFAULT, "tlstap_instance");
+	Dl_info theirs, ours;
+
+	if (!first) {
+		dlerror();	/* leave no error for the program */
+		return true;
+	}
+	/*
+	 * By object, not by address: &tlstap_instance here would resolve
+	 * to the first copy's symbol too (interposition).
+	 */
+	return !dladdr(first, &theirs) ||
+	       !dladdr((const void *)first_instance, &ours) ||
+	       theirs.dli_fbase == ours.dli_fbase;
+}
+
 static void copy_env(const char *name, char *dst, size_t size,
 		     bool *present, const char *too_long)
 {
@@ -221,8 +248,9 @@ __attribute__((constructor)) static void tlstap_load(void)
 	 * setuid/setgid and other privilege-changing execs: never capture,
 	 * whatever the environment or /etc/ld.so.preload says.
 	 */
-	if (getauxval(AT_SECURE)) {
+	if (getauxval(AT_SECURE) || !first_instance()) {
 		atomic_store(&tlstap.status, STATUS_INERT);
+		errno = saved;
 		return;
 	}
 	hook_libc_resolve();

@@ -9,7 +9,8 @@
 # run that succeeds and one that fails. (3) /etc/tlstap.conf, in a mount
 # namespace: used when present; when missing, nothing is captured and
 # nothing said, unless TLSTAP_IF names an output. (4) tlstap-run -c, -i,
-# and its own errors.
+# and its own errors. (5) Two copies of the library in a process capture
+# once.
 . "$(dirname "$0")/hook/lib.sh"
 
 make_cert
@@ -189,6 +190,22 @@ out=$("$RUN" -- sh -c 'echo "$LD_PRELOAD"')
 out=$(LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6 "$RUN" -- sh -c 'echo "$LD_PRELOAD"')
 [ "$out" = "$(realpath "$LIB"):/lib/x86_64-linux-gnu/libm.so.6" ] ||
 	fail "tlstap-run lost an existing LD_PRELOAD: '$out'"
+
+# (5) Two copies of the library in one process (tlstap-run on a system
+# with /etc/ld.so.preload): one capture, not two.
+cp "$LIB" "$T/libtlstap-copy.so"
+clear_recs
+TLSTAP_CONF=$T/replace.conf LD_PRELOAD="$LIB" timeout 30 curl -sSk "$URL" \
+	>/dev/null || fail "curl with one copy failed"
+settle "$T/a.rec"
+cp "$T/a.rec" "$T/one.rec"
+clear_recs
+TLSTAP_CONF=$T/replace.conf LD_PRELOAD="$LIB $T/libtlstap-copy.so" timeout 30 \
+	curl -sSk "$URL" >/dev/null || fail "curl with two copies failed"
+settle "$T/a.rec"
+[ "$($RECORDS count "$T/one.rec")" -gt 0 ] || fail "one copy: nothing captured"
+[ "$($RECORDS count "$T/a.rec")" = "$($RECORDS count "$T/one.rec")" ] ||
+	fail "two copies: $($RECORDS count "$T/a.rec") records, one copy: $($RECORDS count "$T/one.rec")"
 
 stop_reader "$A_PID"
 stop_reader "$B_PID"
