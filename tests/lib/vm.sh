@@ -13,6 +13,12 @@ BG_PIDS=""
 fail() {
 	echo "FAIL: $*" >&2
 	tail -n 5 "$WORK"/*.err 2>/dev/null >&2 || true
+	for ns in $NETNS_LIST; do
+		echo "$ns: $(ip netns exec "$ns" awk '/^Udp: [0-9]/' /proc/net/snmp) $(ip netns exec "$ns" grep -E 'Udp6(InDatagrams|RcvbufErrors|InErrors)' /proc/net/snmp6 | tr -s ' \n' ' ')" >&2
+	done
+	echo "neighbour unresolved discards: $(unresolved_discards)" >&2
+	[ ! -e "$SYS" ] || cat "$SYS/stats" "$SYS/targets" >&2
+	ip -s link show type veth >&2 || true
 	exit 1
 }
 
@@ -54,6 +60,23 @@ host_ns() {
 	ip -n "$ns" addr add "fd77:$i::2/64" dev eth0 nodad
 	ip -n "$ns" link set eth0 up
 	ip -n "$ns" link set lo up
+	# Resolve the neighbours now: a new target's first burst would
+	# otherwise wait on ARP/ND, whose queue holds only ~200 KB.
+	ping -c 1 -W 5 "10.77.$i.2" >/dev/null ||
+		fail "no IPv4 path to $ns"
+	ping -c 1 -W 5 "fd77:$i::2" >/dev/null ||
+		fail "no IPv6 path to $ns"
+}
+
+# Packets the kernel dropped while waiting for ARP or ND.
+unresolved_discards() {
+	local f n=0 fields
+	for f in /proc/net/stat/arp_cache /proc/net/stat/ndisc_cache; do
+		while read -r -a fields; do
+			[ "${fields[0]}" = entries ] || n=$((n + 16#${fields[11]}))
+		done <"$f"
+	done
+	echo "$n"
 }
 
 # start_recv NS LISTEN NAME: tlstap-recv in NS, raw records and datagram
@@ -64,6 +87,12 @@ start_recv() {
 		--out "$WORK/$name.raw" --log-datagrams "$WORK/$name.dgram" \
 		2>"$WORK/$name.err" &
 	BG_PIDS="$BG_PIDS $!"
+	wait_for 30 udp_bound "$ns" "${listen##*:}" ||
+		fail "tlstap-recv in $ns did not bind: $(cat "$WORK/$name.err")"
+}
+
+udp_bound() { # NS PORT
+	[ -n "$(ip netns exec "$1" ss -Hlun "sport = :$2")" ]
 }
 
 stat_of() { # NAME: a counter from the module's stats file

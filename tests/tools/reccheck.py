@@ -9,7 +9,7 @@ RAW is tlstap-recv's --output raw file (records back to back), DGRAMLOG its
 --log-datagrams file. Checks: every record arrives exactly once, byte for
 byte; both directions of a flow reach one target; flows spread by weight;
 every datagram parsed clean, carries the TOS, fits MAXDGRAM bytes, and the
-sequence numbers of each target run 0..N-1 in one stream.
+sequence numbers of each target run 0..N-1 in one stream of its own.
 """
 import argparse
 import json
@@ -59,7 +59,7 @@ def main():
     flow_dirs = {}
     flows_per_target = {}
     weights = {}
-    streams = set()
+    streams = {}
     total_dgrams = 0
 
     for spec in a.target:
@@ -84,6 +84,7 @@ def main():
             flows_per_target[name].add(fl)
 
         seqs = []
+        streams[name] = set()
         with open(dlog) as f:
             for line in f:
                 d = json.loads(line)
@@ -97,7 +98,7 @@ def main():
                     errors.append(f"{name}: datagram of {d['size']} > {maxd}")
                 if d["type"] != 1 or d["flags"] != 0:
                     errors.append(f"{name}: type/flags {d['type']}/{d['flags']}")
-                streams.add(d["stream"])
+                streams[name].add(d["stream"])
                 seqs.append(d["seq"])
         if sorted(seqs) != list(range(len(seqs))):
             errors.append(f"{name}: seqs are not 0..{len(seqs) - 1}")
@@ -107,8 +108,12 @@ def main():
     missing = sorted(set(expected) - set(seen))
     if missing:
         errors.append(f"{len(missing)} records never arrived, first {missing[:5]}")
-    if len(streams) != 1:
-        errors.append(f"expected one sender stream, saw {sorted(streams)}")
+    for name, ids in streams.items():
+        if len(ids) != 1:
+            errors.append(f"{name}: expected one stream, saw {sorted(ids)}")
+    all_ids = [i for ids in streams.values() for i in ids]
+    if len(set(all_ids)) != len(all_ids):
+        errors.append(f"targets share a stream id: {streams}")
     both = sum(1 for d in flow_dirs.values() if len(d) == 2)
     if both < len(flow_dirs) // 2:
         errors.append(f"only {both} of {len(flow_dirs)} flows had both directions")

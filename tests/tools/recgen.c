@@ -134,69 +134,24 @@ static int usage(const char *argv0)
 	return 2;
 }
 
-int main(int argc, char **argv)
+/* Writes the records; 0, or 1 after printing why not. */
+static int run(const struct opts *o, int fd, FILE *exp, struct flow *flows,
+	       struct iovec *iov, uint8_t **bufs)
 {
-	struct opts o = { "/dev/tlstap", NULL, 1000, 100, 65536, 1, 1, 0 };
 	unsigned long i, eagain = 0, bytes = 0;
-	struct iovec *iov;
-	struct flow *flows;
-	uint8_t **bufs;
-	FILE *exp = NULL;
-	uint64_t rnd;
-	int fd, c;
+	uint64_t rnd = 0x5eed0000ULL + o->seed;
 
-	while ((c = getopt(argc, argv, "d:o:n:f:m:b:s:N")) != -1) {
-		switch (c) {
-		case 'd': o.dev = optarg; break;
-		case 'o': o.expected = optarg; break;
-		case 'n': o.records = strtoul(optarg, NULL, 0); break;
-		case 'f': o.flows = strtoul(optarg, NULL, 0); break;
-		case 'm': o.max_len = strtoul(optarg, NULL, 0); break;
-		case 'b': o.batch = strtoul(optarg, NULL, 0); break;
-		case 's': o.seed = strtoul(optarg, NULL, 0); break;
-		case 'N': o.nonblock = 1; break;
-		default: return usage(argv[0]);
-		}
-	}
-	if (!o.flows || !o.batch || !o.max_len)
-		return usage(argv[0]);
-
-	rnd = 0x5eed0000ULL + o.seed;
-	flows = calloc(o.flows, sizeof(*flows));
-	iov = calloc(o.batch, sizeof(*iov));
-	bufs = calloc(o.batch, sizeof(*bufs));
-	if (!flows || !iov || !bufs) {
-		perror("recgen: calloc");
-		return 1;
-	}
-	for (i = 0; i < o.batch; i++) {
-		bufs[i] = malloc(TLSTAP_RECORD_HDR_LEN + o.max_len);
-		if (!bufs[i]) {
-			perror("recgen: malloc");
-			return 1;
-		}
-	}
-	for (i = 0; i < o.flows; i++)
+	for (i = 0; i < o->flows; i++)
 		make_flow(&flows[i], i, &rnd);
 
-	fd = open(o.dev, O_WRONLY | (o.nonblock ? O_NONBLOCK : 0));
-	if (fd < 0) {
-		fprintf(stderr, "recgen: open %s: %s\n", o.dev, strerror(errno));
-		return 1;
-	}
-	if (o.expected && !(exp = fopen(o.expected, "w"))) {
-		fprintf(stderr, "recgen: %s: %s\n", o.expected, strerror(errno));
-		return 1;
-	}
-
-	for (i = 0; i < o.records;) {
+	for (i = 0; i < o->records;) {
 		unsigned int n = 0, k;
 		ssize_t w;
 
-		for (; n < o.batch && i + n < o.records; n++) {
+		for (; n < o->batch && i + n < o->records; n++) {
 			unsigned long idx = i + n;
-			const struct flow *f = &flows[rnd_next(&rnd) % o.flows];
-			uint32_t len = pick_len(idx, o.max_len, &rnd);
+			const struct flow *f = &flows[rnd_next(&rnd) % o->flows];
+			uint32_t len = pick_len(idx, o->max_len, &rnd);
 			int dir = (rnd_next(&rnd) & 1) ? TLSTAP_DIR_READ :
 							  TLSTAP_DIR_WRITE;
 
@@ -230,10 +185,74 @@ int main(int argc, char **argv)
 		}
 		i += k;
 	}
+	printf("records %lu bytes %lu eagain %lu\n", o->records, bytes, eagain);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { "/dev/tlstap", NULL, 1000, 100, 65536, 1, 1, 0 };
+	struct flow *flows = NULL;
+	struct iovec *iov = NULL;
+	uint8_t **bufs = NULL;
+	FILE *exp = NULL;
+	int fd = -1, c, ret = 1;
+	unsigned int i;
+
+	while ((c = getopt(argc, argv, "d:o:n:f:m:b:s:N")) != -1) {
+		switch (c) {
+		case 'd': o.dev = optarg; break;
+		case 'o': o.expected = optarg; break;
+		case 'n': o.records = strtoul(optarg, NULL, 0); break;
+		case 'f': o.flows = strtoul(optarg, NULL, 0); break;
+		case 'm': o.max_len = strtoul(optarg, NULL, 0); break;
+		case 'b': o.batch = strtoul(optarg, NULL, 0); break;
+		case 's': o.seed = strtoul(optarg, NULL, 0); break;
+		case 'N': o.nonblock = 1; break;
+		default: return usage(argv[0]);
+		}
+	}
+	if (!o.flows || !o.batch || !o.max_len)
+		return usage(argv[0]);
+
+	flows = calloc(o.flows, sizeof(*flows));
+	iov = calloc(o.batch, sizeof(*iov));
+	bufs = calloc(o.batch, sizeof(*bufs));
+	if (!flows || !iov || !bufs) {
+		perror("recgen: calloc");
+		goto out;
+	}
+	for (i = 0; i < o.batch; i++) {
+		bufs[i] = malloc(TLSTAP_RECORD_HDR_LEN + o.max_len);
+		if (!bufs[i]) {
+			perror("recgen: malloc");
+			goto out;
+		}
+	}
+	fd = open(o.dev, O_WRONLY | (o.nonblock ? O_NONBLOCK : 0));
+	if (fd < 0) {
+		fprintf(stderr, "recgen: open %s: %s\n", o.dev, strerror(errno));
+		goto out;
+	}
+	if (o.expected && !(exp = fopen(o.expected, "w"))) {
+		fprintf(stderr, "recgen: %s: %s\n", o.expected, strerror(errno));
+		goto out;
+	}
+	ret = run(&o, fd, exp, flows, iov, bufs);
 	if (exp && fclose(exp)) {
 		perror("recgen: fclose");
-		return 1;
+		ret = 1;
 	}
-	printf("records %lu bytes %lu eagain %lu\n", o.records, bytes, eagain);
-	return 0;
+	exp = NULL;
+out:
+	if (exp)
+		fclose(exp);
+	if (fd >= 0)
+		close(fd);
+	for (i = 0; bufs && i < o.batch; i++)
+		free(bufs[i]);
+	free(bufs);
+	free(iov);
+	free(flows);
+	return ret;
 }

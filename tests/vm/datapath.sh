@@ -20,7 +20,6 @@ echo "add 10.77.2.2:7419 weight 2" >"$SYS/targets"
 echo "add [fd77:3::2]:7419 weight 1" >"$SYS/targets"
 cat "$SYS/targets"
 [ "$(wc -l <"$SYS/targets")" -eq 3 ] || fail "targets file lists $(wc -l <"$SYS/targets") targets"
-sleep 1	# receivers bound
 
 "$TOOLS/recgen" -n 3000 -f 1000 -m 65536 -b 3 -o "$WORK/expected.bin"
 wait_for 120 all_sent_received || fail "received $(dgrams_received) of $(stat_of datagrams) datagrams"

@@ -49,7 +49,6 @@ expect_sysfs_fail targets "add [::]:7419" "Invalid argument"
 
 echo 000102030405060708090a0b0c0d0e0f >"$SYS/hash_key"
 [ "$(cat "$SYS/hash_key")" = 000102030405060708090a0b0c0d0e0f ] || fail "hash_key readback"
-sleep 1
 $DEVW malformed
 $DEVW fault
 

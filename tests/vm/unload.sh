@@ -10,7 +10,6 @@ host_ns t1 1
 start_recv t1 10.77.1.2:7419 t1
 echo "add 10.77.1.2:7419" >"$SYS/targets"
 echo "add 10.200.0.1:7419" >"$SYS/targets"	# no route to it
-sleep 1
 
 # An open writer pins the module.
 exec 3>/dev/tlstap

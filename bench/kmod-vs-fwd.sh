@@ -1,0 +1,104 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Side by side, in one VM boot: records written to /dev/tlstap (the module,
+# with and without UDP GSO) and the same records sent to tlstap-fwd over
+# a Unix datagram socket. For 256 B, 1 KiB, 16 KiB and 64 KiB records:
+# time in one write() (what a hooked server pays), records/s, the whole
+# machine's CPU per record, datagrams per record. Rounds alternate the
+# variants; the target is a veth whose peer is down, so every datagram is
+# built and handed to the device but no receiver's cost is counted.
+# Runs inside the VM: make bench (see docs/BENCHMARKS.md).
+set -eu
+SRC=${TLSTAP_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+KO=${TLSTAP_KO:-$SRC/kmod/tlstap.ko}
+SYS=/sys/class/misc/tlstap
+WB=$SRC/bench/writebench
+FWD=$SRC/nfq-tools/build/tlstap-fwd
+ROUNDS=${ROUNDS:-3}
+KEY=000102030405060708090a0b0c0d0e0f
+RUN=$(mktemp -d)
+fwd_pid=
+
+cleanup() {
+	[ -z "$fwd_pid" ] || kill "$fwd_pid" 2>/dev/null || true
+	wait 2>/dev/null || true
+	ip link del d0 2>/dev/null || true
+	rmmod tlstap 2>/dev/null || true
+	rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+modprobe -q udp_tunnel
+modprobe -q ip6_udp_tunnel
+modprobe -q veth
+insmod "$KO"
+ip link set lo up
+ip link add d0 type veth peer name d0p
+ip addr add 10.99.0.1/24 dev d0
+ip link set d0 up
+ip neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent
+echo "$KEY" >"$SYS/hash_key"
+echo "add 10.99.0.2:7419" >"$SYS/targets"
+
+"$FWD" --unix "$RUN/fwd.sock" --target 10.99.0.2:7419 --port 0 \
+	--hash-key "$KEY" --max-datagram 4096 --stats-json 2>"$RUN/fwd.err" &
+fwd_pid=$!
+for _ in $(seq 50); do
+	[ -S "$RUN/fwd.sock" ] && break
+	sleep 0.1
+done
+
+kmod_datagrams() {
+	awk '$1 == "datagrams" { print $2 }' "$SYS/stats"
+}
+
+fwd_datagrams() {
+	local n
+	n=$(grep -c '^{' "$RUN/fwd.err" || true)
+	kill -USR1 "$fwd_pid"
+	while [ "$(grep -c '^{' "$RUN/fwd.err" || true)" -le "$n" ]; do
+		sleep 0.05
+	done
+	grep '^{' "$RUN/fwd.err" | tail -n 1 |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["datagrams"])'
+}
+
+count_for() {
+	case $1 in
+	256) echo 40000 ;;
+	1024) echo 30000 ;;
+	16384) echo 6000 ;;
+	*) echo 1500 ;;
+	esac
+}
+
+run() { # VARIANT SIZE
+	local n d0 d1 out
+	n=$(count_for "$2")
+	case $1 in
+	kmod|kmod-nogso)
+		[ "$1" = kmod ] && echo Y >/sys/module/tlstap/parameters/gso ||
+			echo N >/sys/module/tlstap/parameters/gso
+		d0=$(kmod_datagrams)
+		out=$("$WB" /dev/tlstap "$2" "$n" "$SYS/stats")
+		d1=$(kmod_datagrams)
+		;;
+	fwd)
+		d0=$(fwd_datagrams)
+		out=$("$WB" "$RUN/fwd.sock" "$2" "$n")
+		sleep 0.2
+		d1=$(fwd_datagrams)
+		;;
+	esac
+	echo "variant=$1 $out dgrams_per_rec=$(awk -v a="$d0" -v b="$d1" -v n="$n" 'BEGIN { printf "%.2f", (b - a) / n }')"
+}
+
+for round in $(seq "$ROUNDS"); do
+	for size in 256 1024 16384 65536; do
+		for variant in kmod fwd kmod-nogso; do
+			echo "round=$round $(run "$variant" "$size")"
+		done
+	done
+done
+grep '"send_errors"' "$RUN/fwd.err" | tail -n 1
+cat "$SYS/stats"
