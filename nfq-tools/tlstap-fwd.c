@@ -3,7 +3,9 @@
  * tlstap-fwd: the userspace forwarder. Reads capture records from a Unix
  * datagram or seqpacket socket, a FIFO or stdin and sends them to the
  * targets in exactly the wire format of tlstap.ko, steered by the same
- * flow-hash table (same key and targets => same target per flow).
+ * flow-hash table (same key and targets => same target per flow). Each
+ * target is a stream of its own, with a random stream id, as each target
+ * added to the module is.
  *
  * One thread, one epoll loop: a batch of input (recvmmsg or a large read)
  * is parsed and packed into per-target rings of datagrams, which go out
@@ -75,7 +77,7 @@ struct options {
 };
 
 struct target_stats {
-	unsigned long long records, record_bytes;
+	unsigned long long records, record_bytes, loss_reports;
 	unsigned long long datagrams, bytes, gso_sends, send_calls;
 	unsigned long long send_errors, dropped_datagrams, repacks;
 };
@@ -93,7 +95,7 @@ struct target {
 
 struct fwd_stats {
 	unsigned long long input_calls, input_messages, input_bytes;
-	unsigned long long records, record_bytes;
+	unsigned long long records, record_bytes, loss_reports;
 	unsigned long long malformed[RECORD_STATUS_COUNT];
 	unsigned long long discarded_bytes;	/* input bytes not forwarded */
 	unsigned long long oversized_messages;
@@ -109,7 +111,6 @@ struct fwd {
 	struct steer_table table;
 	struct target targets[TLSTAP_MAX_TARGETS];	/* steering order */
 	unsigned int ntargets;
-	uint32_t stream_id;
 	struct fwd_stats st;
 	struct ratelog log;
 	int epfd, sigfd;
@@ -355,12 +356,13 @@ static void print_stats(const struct fwd *f)
 	}
 	if (!f->opt.stats_json) {
 		fprintf(stderr,
-			PROG ": records=%llu record_bytes=%llu malformed=%llu "
+			PROG ": records=%llu record_bytes=%llu "
+			"loss_reports=%llu malformed=%llu "
 			"discarded_bytes=%llu input_messages=%llu "
 			"input_calls=%llu datagrams=%llu bytes=%llu "
 			"send_errors=%llu dropped_datagrams=%llu\n",
-			s->records, s->record_bytes, malformed,
-			s->discarded_bytes, s->input_messages, s->input_calls,
+			s->records, s->record_bytes, s->loss_reports,
+			malformed, s->discarded_bytes, s->input_messages, s->input_calls,
 			dg, bytes, err, drop);
 		for (int i = 1; i < RECORD_STATUS_COUNT; i++)
 			if (s->malformed[i])
@@ -370,12 +372,14 @@ static void print_stats(const struct fwd *f)
 			const struct target *t = &f->targets[i];
 
 			fprintf(stderr,
-				PROG ":   target %u %s weight=%u records=%llu "
+				PROG ":   target %u %s weight=%u stream=%u "
+				"records=%llu loss_reports=%llu "
 				"datagrams=%llu bytes=%llu send_calls=%llu "
 				"gso_sends=%llu send_errors=%llu "
 				"dropped_datagrams=%llu repacks=%llu "
 				"datagram_size=%zu gso=%s\n",
-				i, t->name, t->weight, t->st.records,
+				i, t->name, t->weight, t->ring.stream_id,
+				t->st.records, t->st.loss_reports,
 				t->st.datagrams, t->st.bytes, t->st.send_calls,
 				t->st.gso_sends, t->st.send_errors,
 				t->st.dropped_datagrams, t->st.repacks,
@@ -384,9 +388,10 @@ static void print_stats(const struct fwd *f)
 		return;
 	}
 	fprintf(stderr,
-		"{\"records\":%llu,\"record_bytes\":%llu,\"malformed\":%llu,"
+		"{\"records\":%llu,\"record_bytes\":%llu,"
+		"\"loss_reports\":%llu,\"malformed\":%llu,"
 		"\"malformed_by_reason\":{",
-		s->records, s->record_bytes, malformed);
+		s->records, s->record_bytes, s->loss_reports, malformed);
 	for (int i = 1; i < RECORD_STATUS_COUNT; i++)
 		fprintf(stderr, "%s\"%s\":%llu", i > 1 ? "," : "",
 			record_status_name(i), s->malformed[i]);
@@ -395,23 +400,25 @@ static void print_stats(const struct fwd *f)
 		"\"input_messages\":%llu,\"input_calls\":%llu,"
 		"\"input_bytes\":%llu,\"datagrams\":%llu,\"bytes\":%llu,"
 		"\"send_errors\":%llu,\"dropped_datagrams\":%llu,"
-		"\"stream_id\":%u,\"targets\":[",
+		"\"targets\":[",
 		s->discarded_bytes, s->oversized_messages, s->input_messages,
-		s->input_calls, s->input_bytes, dg, bytes, err, drop,
-		f->stream_id);
+		s->input_calls, s->input_bytes, dg, bytes, err, drop);
 	for (unsigned int i = 0; i < f->ntargets; i++) {
 		const struct target *t = &f->targets[i];
 
 		fprintf(stderr,
-			"%s{\"target\":\"%s\",\"weight\":%u,\"records\":%llu,"
-			"\"record_bytes\":%llu,\"datagrams\":%llu,"
+			"%s{\"target\":\"%s\",\"weight\":%u,"
+			"\"stream_id\":%u,\"records\":%llu,"
+			"\"record_bytes\":%llu,\"loss_reports\":%llu,"
+			"\"datagrams\":%llu,"
 			"\"bytes\":%llu,\"send_calls\":%llu,"
 			"\"gso_sends\":%llu,\"send_errors\":%llu,"
 			"\"dropped_datagrams\":%llu,\"repacks\":%llu,"
 			"\"datagram_size\":%zu,\"gso\":%s,\"next_seq\":%u,"
 			"\"next_record_id\":%u}",
-			i ? "," : "", t->name, t->weight, t->st.records,
-			t->st.record_bytes, t->st.datagrams, t->st.bytes,
+			i ? "," : "", t->name, t->weight, t->ring.stream_id,
+			t->st.records, t->st.record_bytes, t->st.loss_reports,
+			t->st.datagrams, t->st.bytes,
 			t->st.send_calls, t->st.gso_sends, t->st.send_errors,
 			t->st.dropped_datagrams, t->st.repacks,
 			t->ring.dgram_size, t->gso ? "true" : "false",
@@ -650,6 +657,7 @@ static void open_target(struct fwd *f, struct target *t)
 	int sndbuf = 4 << 20;
 	size_t size, nslots;
 	struct endpoint local = { .family = t->ep.family, .port = f->opt.port };
+	uint32_t stream_id;
 
 	t->fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (t->fd < 0)
@@ -687,7 +695,11 @@ static void open_target(struct fwd *f, struct target *t)
 	nslots = f->opt.ring_bytes / size;
 	if (nslots < 2 * SEND_AT_DGRAMS)
 		nslots = 2 * SEND_AT_DGRAMS;
-	if (txring_init(&t->ring, size, (uint32_t)nslots, f->stream_id))
+	/* A stream per target: its own sequence space, a random id. */
+	if (getrandom(&stream_id, sizeof(stream_id), 0) !=
+	    (ssize_t)sizeof(stream_id))
+		die("%s: getrandom: %s", t->name, strerror(errno));
+	if (txring_init(&t->ring, size, (uint32_t)nslots, stream_id))
 		die("%s: ring of %zu x %zu bytes: %s", t->name, nslots, size,
 		    strerror(errno));
 	t->gso = f->opt.gso;
@@ -772,6 +784,10 @@ static void forward_record(struct fwd *f, const struct record_info *r)
 	f->st.record_bytes += r->len;
 	t->st.records++;
 	t->st.record_bytes += r->len;
+	if (record_is_loss_report(r)) {
+		f->st.loss_reports++;
+		t->st.loss_reports++;
+	}
 	if (f->opt.print_target) {
 		print_target(f, r, hash, idx);
 		return;
@@ -1194,9 +1210,6 @@ int main(int argc, char **argv)
 	ratelog_init(&f->log, PROG, 10);
 	for (unsigned int i = 0; i < MAX_CONNS; i++)
 		f->conns[i].fd = -1;
-	if (getrandom(&f->stream_id, sizeof(f->stream_id), 0) !=
-	    (ssize_t)sizeof(f->stream_id))
-		die("getrandom: %s", strerror(errno));
 	setup_steering(f);
 	if (!f->opt.print_target)
 		for (unsigned int i = 0; i < f->ntargets; i++)

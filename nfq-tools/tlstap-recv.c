@@ -2,8 +2,8 @@
 /*
  * tlstap-recv: a target. Receives tlstap DATA datagrams on a UDP socket,
  * hands them to the reassembly core (lib/reasm.c) and writes every whole
- * record as a JSON line (or as raw record bytes, the format tlstap-fwd
- * reads, for chaining). Output is flushed after every batch of datagrams,
+ * record, loss reports included, as a JSON line (or as raw record bytes,
+ * the format tlstap-fwd reads, for chaining). Output is flushed after every batch of datagrams,
  * so a reader sees each record as soon as it is complete.
  */
 #include <errno.h>
@@ -293,13 +293,15 @@ static void print_stats(struct recv *rv)
 			PROG ": datagrams=%llu bytes=%llu invalid=%llu "
 			"unsupported=%llu duplicates=%llu late=%llu "
 			"stale=%llu seq_gaps=%llu records=%llu "
-			"record_bytes=%llu aborted=%llu inconsistent=%llu "
+			"record_bytes=%llu loss_reports=%llu aborted=%llu "
+			"inconsistent=%llu "
 			"invalid_records=%llu evicted=%llu pending_bytes=%llu "
 			"streams=%llu truncated=%llu\n",
 			s->datagrams, s->bytes, s->invalid, s->unsupported,
 			s->dup_datagrams, s->late_datagrams, s->stale_datagrams,
 			s->seq_gaps, s->records, s->record_bytes,
-			s->records_aborted, s->records_inconsistent,
+			s->loss_reports, s->records_aborted,
+			s->records_inconsistent,
 			s->records_invalid, s->records_evicted,
 			s->pending_bytes, s->streams, rv->st.truncated);
 		for (int i = 1; i < WIRE_STATUS_COUNT; i++)
@@ -320,7 +322,8 @@ static void print_stats(struct recv *rv)
 		"},\"unsupported\":%llu,\"duplicates\":%llu,\"late\":%llu,"
 		"\"stale\":%llu,\"retransmitted\":%llu,\"seq_gaps\":%llu,"
 		"\"chunks\":%llu,\"dup_chunks\":%llu,\"stale_chunks\":%llu,"
-		"\"records\":%llu,\"record_bytes\":%llu,\"aborted\":%llu,"
+		"\"records\":%llu,\"record_bytes\":%llu,"
+		"\"loss_reports\":%llu,\"aborted\":%llu,"
 		"\"inconsistent\":%llu,\"invalid_records\":%llu,"
 		"\"evicted\":%llu,\"pending_bytes\":%llu,\"streams\":%llu,"
 		"\"streams_evicted\":%llu,\"truncated\":%llu,"
@@ -328,7 +331,7 @@ static void print_stats(struct recv *rv)
 		s->unsupported, s->dup_datagrams, s->late_datagrams,
 		s->stale_datagrams, s->retransmitted, s->seq_gaps, s->chunks,
 		s->dup_chunks, s->stale_chunks, s->records, s->record_bytes,
-		s->records_aborted, s->records_inconsistent,
+		s->loss_reports, s->records_aborted, s->records_inconsistent,
 		s->records_invalid, s->records_evicted, s->pending_bytes,
 		s->streams, s->streams_evicted, rv->st.truncated,
 		rv->st.recv_calls, rv->st.tos_missing);

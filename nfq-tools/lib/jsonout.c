@@ -23,6 +23,7 @@ void jsonout_free(struct jsonout *j)
 int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 {
 	const struct record_info *ri = r->rec;
+	int loss = record_is_loss_report(ri);
 	size_t need = 4 * ((ri->msg_len + 2) / 3) + 1;
 	char sender[ENDPOINT_STRLEN];
 	char src[INET6_ADDRSTRLEN + 2] = "null", dst[INET6_ADDRSTRLEN + 2] = "null";
@@ -48,17 +49,22 @@ int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 		snprintf(dst, sizeof(dst), "\"%s\"", a);
 	}
 	if (fprintf(j->f,
-		    "{\"time\":%llu,\"sender\":\"%s\",\"stream\":%u,"
-		    "\"record_id\":%u,\"seq_first\":%u,\"pid\":%u,"
-		    "\"conn_id\":%llu,\"dir\":\"%s\",\"family\":%u,"
-		    "\"src\":%s,\"sport\":%u,\"dst\":%s,\"dport\":%u,"
-		    "\"len\":%u,\"dropped\":%llu,\"data\":\"%s\"}\n",
+		    "{\"type\":\"%s\",\"time\":%llu,\"sender\":\"%s\","
+		    "\"stream\":%u,\"record_id\":%u,\"seq_first\":%u,"
+		    "\"pid\":%u,\"conn_id\":%llu,\"dir\":\"%s\","
+		    "\"family\":%u,\"src\":%s,\"sport\":%u,\"dst\":%s,"
+		    "\"dport\":%u,\"len\":%u,\"dropped\":%llu",
+		    loss ? "loss" : "data",
 		    (unsigned long long)ri->timestamp_ns, sender, r->stream_id,
 		    r->record_id, r->seq_first, ri->pid,
 		    (unsigned long long)ri->conn_id,
 		    ri->flow.dir == TLSTAP_DIR_READ ? "read" : "write",
-		    ri->flow.family, src, ri->flow.sport, dst, ri->flow.dport, ri->msg_len,
-		    (unsigned long long)ri->dropped, j->b64) < 0)
+		    ri->flow.family, src, ri->flow.sport, dst, ri->flow.dport,
+		    ri->msg_len, (unsigned long long)ri->dropped) < 0)
+		return -1;
+	/* A loss report carries no plaintext, not even an empty one. */
+	if ((!loss && fprintf(j->f, ",\"data\":\"%s\"", j->b64) < 0) ||
+	    fputs("}\n", j->f) == EOF)
 		return -1;
 	return 0;
 }

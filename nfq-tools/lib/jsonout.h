@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
-/* Records as JSON lines, plaintext in base64 (OpenSSL's EVP_EncodeBlock). */
+/*
+ * Records as JSON lines, plaintext in base64 (OpenSSL's EVP_EncodeBlock).
+ * "type" tells them apart: "data" for a record with plaintext, "loss" for
+ * a loss report (len 0, dropped > 0), which has no "data" field.
+ */
 #ifndef TLSTAP_NFQ_JSONOUT_H
 #define TLSTAP_NFQ_JSONOUT_H
 

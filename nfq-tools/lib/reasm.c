@@ -324,6 +324,8 @@ static void finish_record(struct reasm *r, struct stream *s,
 	rr.rec = &info;
 	r->st.records++;
 	r->st.record_bytes += meta->record_len;
+	if (record_is_loss_report(&info))
+		r->st.loss_reports++;
 	r->emit(r->arg, &rr);
 }
 

@@ -24,7 +24,10 @@ struct reasm_config {
 	unsigned int max_streams;
 };
 
-/* A complete record, valid during the emit callback only. */
+/*
+ * A complete record, valid during the emit callback only; a loss report
+ * (record_is_loss_report) is a record too.
+ */
 struct reasm_record {
 	const struct endpoint *sender;
 	uint32_t stream_id;
@@ -45,6 +48,7 @@ struct reasm_stats {
 	unsigned long long seq_gaps;		/* seqs skipped when seen */
 	unsigned long long chunks, dup_chunks, stale_chunks;
 	unsigned long long records, record_bytes;
+	unsigned long long loss_reports;	/* records without plaintext */
 	unsigned long long records_aborted;	/* the writer faulted */
 	unsigned long long records_inconsistent;	/* chunks disagree */
 	unsigned long long records_invalid;	/* bytes not a record */

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * Every field has one valid range and reserved bytes are zero; the rules
- * are kmod/record.c's (msg_len 0 and port 0 are refused there too).
+ * Every field has one valid range and reserved bytes are zero. The rules
+ * and their order are kmod/record.c's: a header the module refuses with
+ * EINVAL is refused here as bad_type, bad_hdr_len, bad_dir, bad_family,
+ * bad_flow or empty; one it refuses with EMSGSIZE as too_long.
  */
 #include <endian.h>
 #include <string.h>
@@ -70,7 +72,9 @@ enum record_status record_parse(const void *buf, size_t avail,
 		return st;
 
 	out->msg_len = be32toh(h.msg_len);
-	if (!out->msg_len)
+	out->dropped = be64toh(h.dropped);
+	/* Empty records exist only to report a loss. */
+	if (!out->msg_len && !out->dropped)
 		return RECORD_EMPTY;
 	if (out->msg_len > max_msg_len)
 		return RECORD_TOO_LONG;
@@ -80,7 +84,6 @@ enum record_status record_parse(const void *buf, size_t avail,
 	out->pid = be32toh(h.pid);
 	out->timestamp_ns = be64toh(h.timestamp_ns);
 	out->conn_id = be64toh(h.conn_id);
-	out->dropped = be64toh(h.dropped);
 	out->bytes = buf;
 	out->msg = (const uint8_t *)buf + TLSTAP_RECORD_HDR_LEN;
 	return RECORD_OK;

@@ -19,7 +19,7 @@ enum record_status {
 	RECORD_BAD_DIR,
 	RECORD_BAD_FAMILY,
 	RECORD_BAD_FLOW,	/* addresses/ports not valid for the family */
-	RECORD_EMPTY,		/* msg_len 0: hooks never emit those */
+	RECORD_EMPTY,		/* msg_len 0 and dropped 0: reports nothing */
 	RECORD_TOO_LONG,	/* msg_len above the configured maximum */
 	RECORD_STATUS_COUNT
 };
@@ -47,8 +47,15 @@ struct record_info {
 	const uint8_t *msg;	/* the plaintext, msg_len bytes */
 };
 
+/* A record with no plaintext tells that dropped bytes were lost. */
+static inline int record_is_loss_report(const struct record_info *r)
+{
+	return r->msg_len == 0;
+}
+
 /*
- * Parses the record at the start of buf (avail bytes). RECORD_SHORT when
+ * Parses the record at the start of buf (avail bytes). A loss report
+ * (msg_len 0, dropped > 0) is a valid record. RECORD_SHORT when
  * the header or the plaintext is not all there; any other error means the
  * header itself is malformed and its msg_len cannot be trusted.
  */

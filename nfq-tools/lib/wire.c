@@ -82,7 +82,9 @@ const char *wire_status_name(enum wire_status st)
 		[WIRE_BAD_HDR_LEN] = "bad_hdr_len",
 		[WIRE_BAD_LEN] = "bad_len",
 		[WIRE_BAD_FLAGS] = "bad_flags",
+		[WIRE_BAD_SEQ] = "bad_seq",
 		[WIRE_BAD_COUNT] = "bad_count",
+		[WIRE_BAD_BODY_LEN] = "bad_body_len",
 		[WIRE_CHUNK_TRUNCATED] = "chunk_truncated",
 		[WIRE_CHUNK_EMPTY] = "chunk_empty",
 		[WIRE_CHUNK_BAD_RECORD_LEN] = "chunk_bad_record_len",
@@ -109,10 +111,26 @@ enum wire_status wire_parse_msg(const void *buf, size_t len,
 		return WIRE_BAD_VERSION;
 	if (h.hdr_len != TLSTAP_MSG_HDR_LEN)
 		return WIRE_BAD_HDR_LEN;
-	if (be16toh(h.len) != len)
+	if (be16toh(h.len) != len || len > WIRE_MAX_DATAGRAM)
 		return WIRE_BAD_LEN;
 	if (h.flags & ~(h.type == TLSTAP_MSG_DATA ? TLSTAP_MSG_F_RETRANSMIT : 0))
 		return WIRE_BAD_FLAGS;
+	switch (h.type) {
+	case TLSTAP_MSG_NACK:
+	case TLSTAP_MSG_GAP:
+		if (h.seq)
+			return WIRE_BAD_SEQ;
+		if (len - sizeof(h) !=
+		    (size_t)be16toh(h.count) * sizeof(struct tlstap_seq_range))
+			return WIRE_BAD_BODY_LEN;
+		break;
+	case TLSTAP_MSG_HEARTBEAT:
+		if (h.count)
+			return WIRE_BAD_COUNT;
+		if (len - sizeof(h) != sizeof(struct tlstap_heartbeat))
+			return WIRE_BAD_BODY_LEN;
+		break;
+	}
 
 	out->type = h.type;
 	out->version = h.version;
@@ -173,7 +191,8 @@ enum wire_status wire_check_data(const struct wire_msg *msg,
 		if (msg->body_len - pos < ch.len)
 			return WIRE_CHUNK_TRUNCATED;
 		pos += ch.len;
-		if (ch.meta.record_len <= TLSTAP_RECORD_HDR_LEN ||
+		/* record_len 72 is a loss report: a header, no plaintext. */
+		if (ch.meta.record_len < TLSTAP_RECORD_HDR_LEN ||
 		    ch.meta.record_len > max_record_len)
 			return WIRE_CHUNK_BAD_RECORD_LEN;
 		if ((uint64_t)ch.offset + ch.len > ch.meta.record_len)

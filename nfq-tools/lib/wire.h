@@ -12,7 +12,7 @@
 
 #include "record.h"
 
-/* Largest UDP payload over IPv4 (and what we use for IPv6 as well). */
+/* Largest UDP payload over IPv4: the largest datagram of the protocol. */
 #define WIRE_MAX_DATAGRAM	65507
 /* Smallest datagram worth building, as the module's TLSTAP_MIN_CAPACITY. */
 #define WIRE_MIN_DATAGRAM	(TLSTAP_MSG_HDR_LEN + TLSTAP_CHUNK_HDR_LEN + 64)
@@ -63,9 +63,11 @@ enum wire_status {
 	WIRE_BAD_TYPE,
 	WIRE_BAD_VERSION,
 	WIRE_BAD_HDR_LEN,
-	WIRE_BAD_LEN,		/* len field is not the datagram's length */
+	WIRE_BAD_LEN,		/* len is not the datagram's length, or > 65507 */
 	WIRE_BAD_FLAGS,
-	WIRE_BAD_COUNT,
+	WIRE_BAD_SEQ,		/* NACK or GAP with a seq other than 0 */
+	WIRE_BAD_COUNT,		/* DATA without chunks, HEARTBEAT with some */
+	WIRE_BAD_BODY_LEN,	/* NACK, GAP, HEARTBEAT body of the wrong size */
 	WIRE_CHUNK_TRUNCATED,	/* a chunk runs past the end */
 	WIRE_CHUNK_EMPTY,
 	WIRE_CHUNK_BAD_RECORD_LEN,
@@ -91,14 +93,18 @@ struct wire_msg {
 	size_t body_len;
 };
 
-/* Parses and checks the message header of any datagram type. */
+/*
+ * Parses and checks the message header of any datagram type, and for the
+ * control messages (NACK, GAP, HEARTBEAT) the size of their body too.
+ */
 enum wire_status wire_parse_msg(const void *buf, size_t len,
 				struct wire_msg *out);
 
 /*
- * Checks every chunk of a DATA message (record_len bounded by
- * TLSTAP_RECORD_HDR_LEN + max_msg_len), so that nothing of a datagram is
- * used unless all of it is well formed.
+ * Checks every chunk of a DATA message (record_len from
+ * TLSTAP_RECORD_HDR_LEN, a loss report, to TLSTAP_RECORD_HDR_LEN +
+ * max_msg_len), so that nothing of a datagram is used unless all of it is
+ * well formed.
  */
 enum wire_status wire_check_data(const struct wire_msg *msg,
 				 uint32_t max_msg_len);

@@ -6,11 +6,13 @@
  * "N passed, N failed".
  */
 #include <endian.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
+#include "jsonout.h"
 #include "reasm.h"
 #include "record.h"
 #include "seqtrack.h"
@@ -42,6 +44,14 @@ static uint32_t rnd(void)
 	rng_state ^= rng_state >> 7;
 	rng_state ^= rng_state << 17;
 	return (uint32_t)(rng_state >> 11);
+}
+
+static int all_zero_bytes(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return 0;
+	return 1;
 }
 
 /* Builds a record of msg_len bytes into buf; returns its length. */
@@ -271,7 +281,17 @@ static void test_record_parse(void)
 	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_FLOW,
 	      "NONE with a port");
 	len = make_record(buf, TLSTAP_FAMILY_IPV6, TLSTAP_DIR_READ, 0, 5, 0);
-	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_EMPTY, "msg_len 0");
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_OK &&
+	      ri.len == 72 && ri.msg_len == 0 && ri.dropped == 7 &&
+	      record_is_loss_report(&ri), "msg_len 0, dropped 7: loss report");
+	h->dropped = 0;
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_EMPTY,
+	      "msg_len 0, nothing dropped");
+	h->dropped = htobe64(1ull << 63);
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_OK &&
+	      ri.dropped == 1ull << 63, "loss report, top bit of dropped");
+	CHECK(record_parse(buf, 71, 65536, &ri) == RECORD_SHORT,
+	      "loss report one byte short");
 	h->msg_len = htobe32(0xffffffffu);
 	CHECK(record_parse(buf, sizeof(buf), 0xffffffffu, &ri) == RECORD_SHORT,
 	      "msg_len 2^32-1 with a huge maximum is only short");
@@ -290,6 +310,230 @@ static void test_record_parse(void)
 		}
 		if (record_parse(buf, n, 65536, &ri) == RECORD_OK)
 			CHECK(ri.len <= n, "parsed beyond the buffer");
+	}
+}
+
+
+/*
+ * kmod/tests/record_test.c's cases, on a header built as its make_v4():
+ * each must fail here with the reason matching the module's errno
+ * (EMSGSIZE: too_long; EINVAL: every other reason), and the valid ones,
+ * the loss report among them, must pass.
+ */
+static void make_v4(struct tlstap_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = TLSTAP_RECORD_DATA;
+	r->dir = TLSTAP_DIR_WRITE;
+	r->family = TLSTAP_FAMILY_IPV4;
+	r->hdr_len = TLSTAP_RECORD_HDR_LEN;
+	r->sport = htobe16(443);
+	r->dport = htobe16(40000);
+	r->msg_len = htobe32(100);
+	memcpy(r->saddr, "\x0a\x00\x00\x01", 4);
+	memcpy(r->daddr, "\x0a\x00\x00\x02", 4);
+	r->conn_id = htobe64(7);
+}
+
+struct bad_case {
+	const char *name;
+	size_t off;
+	size_t size;
+	uint64_t value;
+	void (*mangle)(struct tlstap_record *r);
+	enum record_status status;
+	int kmod_err;		/* what tlstap_record_parse() returns */
+};
+
+#define OFF(f) offsetof(struct tlstap_record, f)
+
+static void m_v6_port0(struct tlstap_record *r)
+{
+	r->family = TLSTAP_FAMILY_IPV6;
+	r->dport = 0;
+}
+
+static void m_none_addr(struct tlstap_record *r)
+{
+	r->family = TLSTAP_FAMILY_NONE;
+	r->sport = 0;
+	r->dport = 0;
+	memset(r->daddr, 0, 16);
+}
+
+static void m_none_port(struct tlstap_record *r)
+{
+	r->family = TLSTAP_FAMILY_NONE;
+	memset(r->saddr, 0, 16);
+	memset(r->daddr, 0, 16);
+	r->sport = 0;
+}
+
+static const struct bad_case bad_cases[] = {
+	{ "type 0", OFF(type), 1, 0, NULL, RECORD_BAD_TYPE, -EINVAL },
+	{ "type 2", OFF(type), 1, 2, NULL, RECORD_BAD_TYPE, -EINVAL },
+	{ "type 255", OFF(type), 1, 255, NULL, RECORD_BAD_TYPE, -EINVAL },
+	{ "dir 0", OFF(dir), 1, 0, NULL, RECORD_BAD_DIR, -EINVAL },
+	{ "dir 3", OFF(dir), 1, 3, NULL, RECORD_BAD_DIR, -EINVAL },
+	{ "family 1", OFF(family), 1, 1, NULL, RECORD_BAD_FAMILY, -EINVAL },
+	{ "family 5", OFF(family), 1, 5, NULL, RECORD_BAD_FAMILY, -EINVAL },
+	{ "family AF_INET6", OFF(family), 1, 10, NULL, RECORD_BAD_FAMILY,
+	  -EINVAL },
+	{ "hdr_len 0", OFF(hdr_len), 1, 0, NULL, RECORD_BAD_HDR_LEN, -EINVAL },
+	{ "hdr_len 71", OFF(hdr_len), 1, 71, NULL, RECORD_BAD_HDR_LEN,
+	  -EINVAL },
+	{ "hdr_len 73", OFF(hdr_len), 1, 73, NULL, RECORD_BAD_HDR_LEN,
+	  -EINVAL },
+	{ "hdr_len 255", OFF(hdr_len), 1, 255, NULL, RECORD_BAD_HDR_LEN,
+	  -EINVAL },
+	{ "msg_len 0, nothing dropped", OFF(msg_len), 4, 0, NULL, RECORD_EMPTY,
+	  -EINVAL },
+	{ "msg_len max+1", OFF(msg_len), 4, 65536 + 1, NULL, RECORD_TOO_LONG,
+	  -EMSGSIZE },
+	{ "msg_len 2^32-1", OFF(msg_len), 4, 0xffffffffu, NULL,
+	  RECORD_TOO_LONG, -EMSGSIZE },
+	{ "ipv4 saddr tail", OFF(saddr) + 4, 1, 1, NULL, RECORD_BAD_FLOW,
+	  -EINVAL },
+	{ "ipv4 daddr tail", OFF(daddr) + 15, 1, 1, NULL, RECORD_BAD_FLOW,
+	  -EINVAL },
+	{ "sport 0", OFF(sport), 2, 0, NULL, RECORD_BAD_FLOW, -EINVAL },
+	{ "dport 0", OFF(dport), 2, 0, NULL, RECORD_BAD_FLOW, -EINVAL },
+	{ "ipv6 dport 0", 0, 0, 0, m_v6_port0, RECORD_BAD_FLOW, -EINVAL },
+	{ "none with address", 0, 0, 0, m_none_addr, RECORD_BAD_FLOW, -EINVAL },
+	{ "none with port", 0, 0, 0, m_none_port, RECORD_BAD_FLOW, -EINVAL },
+};
+
+/* Stores value big-endian in size bytes at off. */
+static void poke(struct tlstap_record *r, size_t off, size_t size,
+		 uint64_t value)
+{
+	uint8_t *p = (uint8_t *)r + off;
+
+	while (size--) {
+		p[size] = (uint8_t)value;
+		value >>= 8;
+	}
+}
+
+static int errno_of(enum record_status st)
+{
+	switch (st) {
+	case RECORD_OK:
+		return 0;
+	case RECORD_TOO_LONG:
+		return -EMSGSIZE;
+	default:
+		return -EINVAL;
+	}
+}
+
+static void test_record_kmod_cases(void)
+{
+	static uint8_t buf[72 + 65536];
+	struct tlstap_record r;
+	struct record_info ri;
+	enum record_status st;
+
+	/* record_valid: the same headers, accepted the same. */
+	make_v4(&r);
+	memcpy(buf, &r, sizeof(r));
+	CHECK(record_parse(buf, sizeof(buf), 65536, &ri) == RECORD_OK &&
+	      ri.msg_len == 100 && ri.len == 172 && ri.conn_id == 7,
+	      "make_v4 record");
+	r.dir = TLSTAP_DIR_READ;
+	r.family = TLSTAP_FAMILY_IPV6;
+	memset(r.saddr, 0xfd, 16);
+	memset(r.daddr, 0x01, 16);
+	memcpy(buf, &r, sizeof(r));
+	CHECK(record_parse(buf, sizeof(buf), 65536, &ri) == RECORD_OK, "v6");
+	make_v4(&r);
+	r.family = TLSTAP_FAMILY_NONE;
+	r.sport = r.dport = 0;
+	memset(r.saddr, 0, 16);
+	memset(r.daddr, 0, 16);
+	memcpy(buf, &r, sizeof(r));
+	CHECK(record_parse(buf, sizeof(buf), 65536, &ri) == RECORD_OK, "none");
+	make_v4(&r);
+	r.msg_len = 0;
+	r.dropped = htobe64(4096);
+	memcpy(buf, &r, sizeof(r));
+	CHECK(record_parse(buf, 72, 65536, &ri) == RECORD_OK && ri.len == 72 &&
+	      ri.dropped == 4096 && record_is_loss_report(&ri),
+	      "loss report: no plaintext, bytes dropped");
+	make_v4(&r);
+	r.msg_len = htobe32(65536);
+	memcpy(buf, &r, sizeof(r));
+	CHECK(record_parse(buf, sizeof(buf), 65536, &ri) == RECORD_OK,
+	      "msg_len max");
+	r.msg_len = htobe32(1);
+	memcpy(buf, &r, sizeof(r));
+	CHECK(record_parse(buf, sizeof(buf), 65536, &ri) == RECORD_OK &&
+	      !record_is_loss_report(&ri), "msg_len 1");
+
+	/* record_malformed: same reason, same errno class. */
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+
+		make_v4(&r);
+		if (c->mangle)
+			c->mangle(&r);
+		else
+			poke(&r, c->off, c->size, c->value);
+		memcpy(buf, &r, sizeof(r));
+		st = record_parse(buf, sizeof(buf), 65536, &ri);
+		CHECK(st == c->status && errno_of(st) == c->kmod_err,
+		      "case %s: %s, want %s", c->name, record_status_name(st),
+		      record_status_name(c->status));
+	}
+
+	/* record_random: whatever the bytes, an accepted header is sound. */
+	{
+		unsigned int accepted = 0, loss = 0;
+
+		for (uint32_t i = 0; i < 200000; i++) {
+			for (size_t k = 0; k < sizeof(r); k++)
+				((uint8_t *)&r)[k] = (uint8_t)rnd();
+			if (i & 1) {
+				r.type = TLSTAP_RECORD_DATA;
+				r.hdr_len = TLSTAP_RECORD_HDR_LEN;
+				r.dir = 1 + (r.dir & 1);
+				r.family = (r.family & 1) ? TLSTAP_FAMILY_IPV6
+							  : TLSTAP_FAMILY_IPV4;
+				r.msg_len = htobe32(be32toh(r.msg_len) %
+						    (2 * 65536));
+				if (r.family == TLSTAP_FAMILY_IPV4 && (i & 2)) {
+					memset(r.saddr + 4, 0, 12);
+					memset(r.daddr + 4, 0, 12);
+				}
+				/* Loss reports, with and without a loss. */
+				if (!(i & 12)) {
+					r.msg_len = 0;
+					if (i & 16)
+						r.dropped = 0;
+				}
+			}
+			memcpy(buf, &r, sizeof(r));
+			if (record_parse(buf, sizeof(buf), 65536, &ri) !=
+			    RECORD_OK)
+				continue;
+			accepted++;
+			loss += record_is_loss_report(&ri);
+			if (!(r.type == TLSTAP_RECORD_DATA &&
+			      r.hdr_len == TLSTAP_RECORD_HDR_LEN &&
+			      (r.dir == TLSTAP_DIR_READ ||
+			       r.dir == TLSTAP_DIR_WRITE) &&
+			      ri.msg_len <= 65536 && (ri.msg_len || r.dropped) &&
+			      ri.len == ri.msg_len + 72 && r.sport && r.dport &&
+			      (r.family == TLSTAP_FAMILY_IPV6 ||
+			       (r.family == TLSTAP_FAMILY_IPV4 &&
+				all_zero_bytes(r.saddr + 4, 12) &&
+				all_zero_bytes(r.daddr + 4, 12))))) {
+				CHECK(0, "random header %u accepted", i);
+				break;
+			}
+		}
+		CHECK(accepted > 10000 && loss > 1000,
+		      "random: %u accepted, %u loss reports", accepted, loss);
 	}
 }
 
@@ -382,6 +626,98 @@ static void test_wire(void)
 			bad[rnd() % n] = (uint8_t)rnd();
 		check_dgram(bad, n);	/* must not crash (ASan watches) */
 	}
+}
+
+
+/* A control message: header, then body_len bytes of body (zeros). */
+static size_t control_msg(uint8_t *buf, uint8_t type, uint32_t seq,
+			  uint16_t count, size_t body_len)
+{
+	struct tlstap_msg_hdr h = {
+		.type = type,
+		.version = TLSTAP_WIRE_VERSION,
+		.hdr_len = TLSTAP_MSG_HDR_LEN,
+		.stream_id = htobe32(0x01020304),
+		.seq = htobe32(seq),
+		.len = htobe16((uint16_t)(sizeof(h) + body_len)),
+		.count = htobe16(count),
+	};
+
+	memcpy(buf, &h, sizeof(h));
+	memset(buf + sizeof(h), 0, body_len);
+	return sizeof(h) + body_len;
+}
+
+static void test_wire_control(void)
+{
+	static uint8_t buf[WIRE_MAX_DATAGRAM + 8], rec[WIRE_MAX_DATAGRAM];
+	struct wire_msg msg;
+	struct wire_builder b;
+	struct wire_chunk_meta m;
+	struct record_info ri;
+	size_t n;
+
+	/* NACK and GAP: seq 0, count ranges of 8 bytes. */
+	for (uint8_t type = TLSTAP_MSG_NACK; type <= TLSTAP_MSG_GAP; type++) {
+		n = control_msg(buf, type, 0, 1, 8);
+		CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK &&
+		      msg.type == type && msg.count == 1 && msg.body_len == 8,
+		      "type %u with one range", type);
+		n = control_msg(buf, type, 0, 3, 24);
+		CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK,
+		      "type %u with three ranges", type);
+		n = control_msg(buf, type, 1, 1, 8);
+		CHECK(wire_parse_msg(buf, n, &msg) == WIRE_BAD_SEQ,
+		      "type %u with seq 1", type);
+		n = control_msg(buf, type, 0x80000000u, 1, 8);
+		CHECK(wire_parse_msg(buf, n, &msg) == WIRE_BAD_SEQ,
+		      "type %u with seq 2^31", type);
+		n = control_msg(buf, type, 0, 2, 8);
+		CHECK(wire_parse_msg(buf, n, &msg) == WIRE_BAD_BODY_LEN,
+		      "type %u: count 2, one range", type);
+		n = control_msg(buf, type, 0, 1, 12);
+		CHECK(wire_parse_msg(buf, n, &msg) == WIRE_BAD_BODY_LEN,
+		      "type %u: a range and a half", type);
+		n = control_msg(buf, type, 0, 1, 8);
+		buf[3] = TLSTAP_MSG_F_RETRANSMIT;
+		CHECK(wire_parse_msg(buf, n, &msg) == WIRE_BAD_FLAGS,
+		      "type %u with the retransmit flag", type);
+	}
+	/* HEARTBEAT: seq is the highest sent, count 0, an 8-byte body. */
+	n = control_msg(buf, TLSTAP_MSG_HEARTBEAT, 7, 0, 8);
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK && msg.seq == 7,
+	      "heartbeat");
+	n = control_msg(buf, TLSTAP_MSG_HEARTBEAT, 7, 1, 8);
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_BAD_COUNT,
+	      "heartbeat with count 1");
+	n = control_msg(buf, TLSTAP_MSG_HEARTBEAT, 7, 0, 0);
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_BAD_BODY_LEN,
+	      "heartbeat without a body");
+	n = control_msg(buf, TLSTAP_MSG_HEARTBEAT, 7, 0, 16);
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_BAD_BODY_LEN,
+	      "heartbeat with 16 bytes of body");
+
+	/* The largest datagram, 65507 bytes, is accepted; one more is not. */
+	n = make_record(rec, TLSTAP_FAMILY_IPV4, TLSTAP_DIR_WRITE,
+			WIRE_MAX_DATAGRAM - 16 - 56 - 72, 1, 9);
+	record_parse(rec, n, 65536, &ri);
+	memset(&m, 0, sizeof(m));
+	m.record_len = ri.len;
+	m.flow = ri.flow;
+	wire_builder_start(&b, buf, WIRE_MAX_DATAGRAM, 1, 0, 0);
+	CHECK(wire_builder_room(&b) == n, "room %zu for %zu",
+	      wire_builder_room(&b), n);
+	wire_builder_add(&b, &m, 0, rec, n);
+	n = wire_builder_finish(&b);
+	CHECK(n == WIRE_MAX_DATAGRAM && check_dgram(buf, n) == WIRE_OK,
+	      "a %zu-byte datagram", n);
+	n = control_msg(buf, TLSTAP_MSG_NACK, 0, (WIRE_MAX_DATAGRAM - 16) / 8,
+			(WIRE_MAX_DATAGRAM - 16) / 8 * 8);
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK, "a %zu-byte NACK", n);
+	n = control_msg(buf, TLSTAP_MSG_NACK, 0, (WIRE_MAX_DATAGRAM - 16) / 8 + 1,
+			((WIRE_MAX_DATAGRAM - 16) / 8 + 1) * 8);
+	CHECK(n > WIRE_MAX_DATAGRAM && wire_parse_msg(buf, n, &msg) ==
+	      WIRE_BAD_LEN, "a %zu-byte NACK accepted", n);
 }
 
 /* --------------------------------------------------------------- rings */
@@ -732,6 +1068,183 @@ static void test_reasm_rejects(void)
 	}
 }
 
+
+/* Loss reports: 72-byte records, packed, reassembled and output as such. */
+static void test_loss_reports(void)
+{
+	static uint8_t data[72 + 3000], dg[2000];
+	uint8_t loss[72], forged[72];
+	struct endpoint sender = { .family = 4, .addr = { 10, 0, 0, 9 },
+				   .port = 7419 };
+	struct reasm_dgram_info info;
+	struct collected c = { 0 };
+	struct record_info ri;
+	struct reasm *ra;
+	size_t n, dlen = make_record(data, TLSTAP_FAMILY_IPV4,
+				     TLSTAP_DIR_WRITE, 3000, 1, 0);
+	size_t llen = make_record(loss, TLSTAP_FAMILY_IPV4, TLSTAP_DIR_READ, 0,
+				  1, 0);
+
+	CHECK(llen == 72 && record_parse(loss, llen, 65536, &ri) == RECORD_OK,
+	      "loss report does not parse");
+
+	/* One chunk of 72 bytes: a valid datagram, emitted at once. */
+	n = build_one(dg, loss, llen);
+	CHECK(n == 16 + 56 + 72 && check_dgram(dg, n) == WIRE_OK,
+	      "loss report datagram: %s", wire_status_name(check_dgram(dg, n)));
+	ra = new_reasm(&c);
+	CHECK(reasm_datagram(ra, &sender, dg, n, &info) == REASM_ACCEPTED &&
+	      c.n == 1 && c.ids[0] == 3 && c.lens[0] == 72 &&
+	      !memcmp(c.bytes[0], loss, 72) &&
+	      reasm_stats(ra)->loss_reports == 1 &&
+	      reasm_stats(ra)->records == 1, "loss report not emitted");
+	reasm_free(ra);
+	collected_free(&c);
+
+	/* Cut in two (40 + 32 bytes), in reverse order: emitted once. */
+	ra = new_reasm(&c);
+	n = piece(dg, 1, loss, llen, 0, 40, 32, 0);
+	reasm_datagram(ra, &sender, dg, n, &info);
+	CHECK(c.n == 0 && reasm_stats(ra)->pending_bytes == 72,
+	      "half a loss report came out");
+	n = piece(dg, 0, loss, llen, 0, 0, 40, 0);
+	reasm_datagram(ra, &sender, dg, n, &info);
+	CHECK(c.n == 1 && c.lens[0] == 72 && !memcmp(c.bytes[0], loss, 72) &&
+	      reasm_stats(ra)->loss_reports == 1 &&
+	      reasm_stats(ra)->pending_bytes == 0, "split loss report");
+
+	/* An empty record that reports nothing is not a record. */
+	memcpy(forged, loss, 72);
+	memset(forged + offsetof(struct tlstap_record, dropped), 0, 8);
+	n = piece(dg, 2, forged, 72, 1, 0, 72, 0);
+	CHECK(check_dgram(dg, n) == WIRE_OK, "well-formed datagram");
+	reasm_datagram(ra, &sender, dg, n, &info);
+	CHECK(c.n == 1 && reasm_stats(ra)->records_invalid == 1 &&
+	      reasm_stats(ra)->loss_reports == 1,
+	      "empty record without a loss emitted");
+	/* An aborted loss report is dropped like any aborted record. */
+	n = piece(dg, 3, loss, llen, 2, 0, 72, TLSTAP_CHUNK_F_ABORTED);
+	reasm_datagram(ra, &sender, dg, n, &info);
+	CHECK(c.n == 1 && reasm_stats(ra)->records_aborted == 1,
+	      "aborted loss report emitted");
+	reasm_free(ra);
+	collected_free(&c);
+
+	/*
+	 * Packing: after a data record the open datagram has room bytes
+	 * left; a chunk opens there when room >= 57 (the module's rule).
+	 */
+	{
+		static const size_t rooms[] = { 200, 128, 100, 57, 56, 1 };
+
+		for (size_t k = 0; k < sizeof(rooms) / sizeof(rooms[0]); k++) {
+			size_t room = rooms[k];
+			size_t first_len = room >= 57 ? room - 56 : 0;
+			struct wire_chunk_meta m;
+			struct txring r;
+			struct wire_msg msg;
+			struct wire_chunk ch;
+			const uint8_t *d;
+			size_t len, pos = 0;
+			uint32_t ndg;
+
+			dlen = make_record(data, TLSTAP_FAMILY_IPV4,
+					   TLSTAP_DIR_WRITE,
+					   (uint32_t)(1000 - room - 16 - 56 - 72),
+					   1, 0);
+			CHECK(!txring_init(&r, 1000, 8, 5), "init");
+			record_parse(data, dlen, 65536, &ri);
+			memset(&m, 0, sizeof(m));
+			m.record_id = r.next_record_id++;
+			m.record_len = ri.len;
+			m.flow = ri.flow;
+			txring_pack(&r, &m, 0, data, dlen);
+			record_parse(loss, llen, 65536, &ri);
+			m.record_id = r.next_record_id++;
+			m.record_len = ri.len;
+			m.flow = ri.flow;
+			CHECK(txring_pack(&r, &m, 0, loss, llen) == llen,
+			      "room %zu: not packed", room);
+			txring_close(&r);
+			ndg = txring_unsent(&r);
+			CHECK(ndg == (first_len && first_len < 72 ? 2u :
+				      first_len ? 1u : 2u),
+			      "room %zu: %u datagrams", room, ndg);
+			d = txring_datagram(&r, 0, &len);
+			CHECK(d && wire_parse_msg(d, len, &msg) == WIRE_OK &&
+			      msg.count == (first_len ? 2 : 1) &&
+			      len == (first_len ? 1000 - room +
+						  56 + (first_len < 72 ?
+							first_len : 72)
+						: 1000 - room),
+			      "room %zu: first datagram %zu bytes", room, len);
+			/* The last chunk of the last datagram ends the report. */
+			d = txring_datagram(&r, ndg - 1, &len);
+			CHECK(d && wire_parse_msg(d, len, &msg) == WIRE_OK &&
+			      wire_check_data(&msg, 65536) == WIRE_OK,
+			      "room %zu: last datagram", room);
+			while (d && wire_next_chunk(&msg, &pos, &ch))
+				;
+			CHECK(ch.meta.record_len == 72 &&
+			      ch.offset + ch.len == 72 &&
+			      ch.offset == (first_len < 72 ? first_len : 0),
+			      "room %zu: report chunk at %u, %u bytes", room,
+			      ch.offset, ch.len);
+			ra = new_reasm(&c);
+			for (uint32_t s = 0; s < ndg; s++) {
+				d = txring_datagram(&r, s, &len);
+				reasm_datagram(ra, &sender, d, len, &info);
+			}
+			CHECK(c.n == 2 && c.ids[1] == 1 && c.lens[1] == 72 &&
+			      !memcmp(c.bytes[1], loss, 72),
+			      "room %zu: %u records", room, c.n);
+			reasm_free(ra);
+			collected_free(&c);
+			txring_free(&r);
+		}
+	}
+}
+
+/* The JSON line of a record and of a loss report. */
+static void test_jsonout(void)
+{
+	uint8_t rec[72 + 5], loss[72];
+	struct endpoint sender = { .family = 4, .addr = { 127, 0, 0, 1 },
+				   .port = 7419 };
+	struct record_info ri;
+	struct reasm_record rr = { .sender = &sender, .stream_id = 3405691582u,
+				   .record_id = 4, .seq_first = 2, .rec = &ri };
+	struct jsonout j;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+
+	CHECK(f != NULL, "open_memstream");
+	if (!f)
+		return;
+	jsonout_init(&j, f);
+	make_record(rec, TLSTAP_FAMILY_IPV4, TLSTAP_DIR_WRITE, 5, 1, 'a');
+	record_parse(rec, sizeof(rec), 65536, &ri);
+	CHECK(!jsonout_record(&j, &rr), "data record");
+	make_record(loss, TLSTAP_FAMILY_NONE, TLSTAP_DIR_READ, 0, 9, 0);
+	record_parse(loss, sizeof(loss), 65536, &ri);
+	CHECK(!jsonout_record(&j, &rr), "loss report");
+	CHECK(!fclose(f), "fclose");
+	jsonout_free(&j);
+	CHECK(text && !strcmp(text,
+"{\"type\":\"data\",\"time\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
+"\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
+"\"conn_id\":1,\"dir\":\"write\",\"family\":4,\"src\":\"10.0.0.1\","
+"\"sport\":443,\"dst\":\"10.0.0.2\",\"dport\":50001,\"len\":5,"
+"\"dropped\":7,\"data\":\"YWhvdn0=\"}\n"
+"{\"type\":\"loss\",\"time\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
+"\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
+"\"conn_id\":9,\"dir\":\"read\",\"family\":0,\"src\":null,\"sport\":0,"
+"\"dst\":null,\"dport\":0,\"len\":0,\"dropped\":7}\n"),
+	      "JSON lines:\n%s", text ? text : "(none)");
+	free(text);
+}
+
 static void test_ring_limits(void)
 {
 	struct txring r;
@@ -835,9 +1348,13 @@ int main(void)
 	test_flow_symmetry();
 	test_steer_table();
 	test_record_parse();
+	test_record_kmod_cases();
 	test_wire();
+	test_wire_control();
 	test_pack_and_reassemble();
 	test_reasm_rejects();
+	test_loss_reports();
+	test_jsonout();
 	test_ring_limits();
 	test_seqtrack();
 	test_endpoint();

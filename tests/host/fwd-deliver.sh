@@ -1,15 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # tlstap-fwd end to end: a test writer feeds records (IPv4, IPv6 and
-# socket-less flows, both directions, 1 byte to 64 KiB, and malformed ones)
-# through a Unix datagram socket; tlstap-fwd in the sender namespace sends
-# them to 3 tlstap-recv targets in 3 namespaces (one IPv6 target, one link
-# at MTU 1280, weights 1:2:3). Checks: every valid record byte-exact at
-# exactly one target, both directions of a flow at the same target, the
-# target the reference steering predicts, flows spread by weight, every
-# datagram within its link's MTU (and the largest exactly at it), TOS as
-# configured, sequence numbers and record ids without holes, malformed
-# records counted by reason.
+# socket-less flows, both directions, 1 byte to 64 KiB, loss reports, and
+# malformed ones) through a Unix datagram socket; tlstap-fwd in the sender
+# namespace sends them to 3 tlstap-recv targets in 3 namespaces (one IPv6
+# target, one link at MTU 1280, weights 1:2:3). Checks: every valid record
+# byte-exact at exactly one target, both directions of a flow at the same
+# target, the target the reference steering predicts, flows spread by
+# weight, every datagram within its link's MTU (and the largest exactly at
+# it), TOS as configured, each target a stream of its own (tlstap-fwd's
+# random id for it, distinct), sequence numbers and record ids without
+# holes, loss reports (72-byte records, msg_len 0, dropped > 0) delivered
+# as "type":"loss" lines without data and counted at both ends, malformed
+# records (an empty record reporting no loss among them) counted by reason.
 . "$(dirname "$0")/nfq/lib.sh"
 
 build_tools
@@ -27,7 +30,7 @@ start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
 wait_for_file "$TMP/in.sock"
 
 timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 7 --flows 120 \
-	--records 700 --unix "$TMP/in.sock" --malformed 16 \
+	--records 700 --loss-every 23 --unix "$TMP/in.sock" --malformed 16 \
 	--expect "$TMP/expect.json" >"$TMP/summary.json" ||
 	fail "test writer failed"
 want=$(json_field "$TMP/summary.json" records)
@@ -37,16 +40,21 @@ for i in 1 2 3; do stop_bg "recv$i"; done
 
 cat >"$TMP/check.json" <<JSON
 {"hash_key": "$HASH_KEY", "tos": $TOS, "check_spread": true,
+ "want_loss_reports": true,
  "expect": "$TMP/expect.json", "summary": "$TMP/summary.json",
  "fwd_stats": "$TMP/fwd.err",
  "receivers": [
-  {"target": "$T1", "out": "$TMP/recv1.json", "log": "$TMP/recv1.dg", "mtu": 1500, "full_size": true},
-  {"target": "$T2", "out": "$TMP/recv2.json", "log": "$TMP/recv2.dg", "mtu": 1500, "full_size": true},
-  {"target": "$T3", "out": "$TMP/recv3.json", "log": "$TMP/recv3.dg", "mtu": 1280, "full_size": true}]}
+  {"target": "$T1", "out": "$TMP/recv1.json", "log": "$TMP/recv1.dg", "mtu": 1500, "full_size": true,
+   "stats": "$TMP/recv1.err"},
+  {"target": "$T2", "out": "$TMP/recv2.json", "log": "$TMP/recv2.dg", "mtu": 1500, "full_size": true,
+   "stats": "$TMP/recv2.err"},
+  {"target": "$T3", "out": "$TMP/recv3.json", "log": "$TMP/recv3.dg", "mtu": 1280, "full_size": true,
+   "stats": "$TMP/recv3.err"}]}
 JSON
 python3 "$NFQ_HELPERS/check_delivery.py" "$TMP/check.json" >"$TMP/check.out" ||
 	fail "$(grep FAIL "$TMP/check.out" | head -n 1)"
 cat "$TMP/check.out"
 gso=$(python3 -c 'import json,sys; print(sum(t["gso_sends"] for t in json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["targets"]))' "$TMP/fwd.err")
 [ "$gso" -gt 0 ] || fail "tlstap-fwd never sent with UDP GSO"
-echo "PASS: $TEST_NAME ($gso GSO sends)"
+losses=$(json_field "$TMP/summary.json" loss_reports)
+echo "PASS: $TEST_NAME ($gso GSO sends, $losses loss reports)"

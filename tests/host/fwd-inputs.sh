@@ -3,7 +3,8 @@
 # tlstap-fwd's other inputs, each delivering byte-exact to two targets:
 # a Unix seqpacket socket with 4 concurrent writers; a FIFO that two
 # writers open one after the other (tlstap-fwd waits for the next);
-# stdin to EOF (exit 0); and a byte stream with a malformed header, which
+# stdin to EOF (exit 0), loss reports (header-only records) mixed in on
+# both byte streams; and a byte stream with a malformed header, which
 # cannot be resynchronised: the records before it arrive, tlstap-fwd
 # counts it and exits with status 3.
 . "$(dirname "$0")/nfq/lib.sh"
@@ -64,7 +65,7 @@ start_bg fwd-fifo S "$BIN/tlstap-fwd" --fifo "$TMP/in.fifo" "${fwd_args[@]}"
 wait_for_file "$TMP/in.fifo"
 for run in 1 2; do
 	timeout 120 python3 "$GEN" --seed "2$run" --flows 30 --records 200 \
-		--time-base "${run}000" --stream "$TMP/in.fifo" \
+		--loss-every 11 --time-base "${run}000" --stream "$TMP/in.fifo" \
 		--expect "$TMP/fifo$run.expect" >"$TMP/fifo$run.summary" ||
 		fail "FIFO writer $run"
 done
@@ -78,7 +79,7 @@ check_case fifo "[\"$TMP/fifo1.expect\", \"$TMP/fifo2.expect\"]" \
 # 3. stdin to EOF: tlstap-fwd exits 0 by itself after sending everything.
 start_receivers
 timeout 120 python3 "$GEN" --seed 31 --flows 30 --records 200 --stream - \
-	--expect "$TMP/stdin.expect" 2>"$TMP/stdin.summary" |
+	--loss-every 7 --expect "$TMP/stdin.expect" 2>"$TMP/stdin.summary" |
 	ip netns exec "$(ns S)" timeout 120 "$BIN/tlstap-fwd" --stdin \
 		"${fwd_args[@]}" 2>"$TMP/fwd-stdin.err"
 status=("${PIPESTATUS[@]}")

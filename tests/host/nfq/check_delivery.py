@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 """Checks what the receivers got against what the test writer sent.
 Usage: check_delivery.py CONFIG.json. Prints what it checked; on the first
-failure prints one line starting with FAIL and exits 1."""
+failure prints one line starting with FAIL and exits 1.
+Besides the records: each target is one stream of its own (the stream id
+tlstap-fwd reports for it, no two targets alike); loss reports come out
+as "type": "loss" lines without "data" and are counted by the forwarder
+and (when a receiver's "stats" file is given) by the receiver."""
 
 import json
 import sys
@@ -35,10 +39,12 @@ def main():
     expect_files = cfg["expect"] if isinstance(cfg["expect"], list) else [cfg["expect"]]
     summary_files = cfg["summary"] if isinstance(cfg["summary"], list) else [cfg["summary"]]
     expected = {e["time"]: e for f in expect_files for e in read_lines(f)}
-    summary = {"records": 0, "malformed": 0, "malformed_by_reason": {}}
+    summary = {"records": 0, "loss_reports": 0, "malformed": 0,
+               "malformed_by_reason": {}}
     for f in summary_files:
         s = json.load(open(f))
         summary["records"] += s["records"]
+        summary["loss_reports"] += s["loss_reports"]
         summary["malformed"] += s["malformed"]
         for k, v in s["malformed_by_reason"].items():
             summary["malformed_by_reason"][k] = summary["malformed_by_reason"].get(k, 0) + v
@@ -51,6 +57,9 @@ def main():
     if fwd["records"] != summary["records"]:
         fail("tlstap-fwd forwarded %d records, the writer sent %d valid"
              % (fwd["records"], summary["records"]))
+    if fwd["loss_reports"] != summary["loss_reports"]:
+        fail("tlstap-fwd forwarded %d loss reports, the writer sent %d"
+             % (fwd["loss_reports"], summary["loss_reports"]))
     if fwd["malformed"] != summary["malformed"]:
         fail("tlstap-fwd counted %d malformed, the writer sent %d"
              % (fwd["malformed"], summary["malformed"]))
@@ -64,7 +73,11 @@ def main():
         fail("tlstap-fwd send errors %d, dropped datagrams %d"
              % (fwd["send_errors"], fwd["dropped_datagrams"]))
 
+    # tlstap-fwd's targets by address (its names carry no weight).
+    fwd_targets = {t["target"]: t for t in fwd["targets"]}
+    stream_of = {}
     seen = {}
+    losses = 0
     flow_at = defaultdict(set)
     flows_per_target = defaultdict(set)
     for spec in order:
@@ -74,6 +87,16 @@ def main():
         streams = {d["stream"] for d in dgrams if "stream" in d}
         if recs and len(streams) != 1:
             fail("%s: %d sender streams, want 1" % (spec, len(streams)))
+        # A stream per target: the one tlstap-fwd started for it.
+        ft = fwd_targets.get(spec.split(",")[0])
+        if ft is None:
+            fail("%s: not among tlstap-fwd's targets %s" % (spec, sorted(fwd_targets)))
+        if streams and streams != {ft["stream_id"]}:
+            fail("%s: datagrams of stream %s, tlstap-fwd's stream for it is %d"
+                 % (spec, sorted(streams), ft["stream_id"]))
+        if ft["stream_id"] in stream_of.values():
+            fail("%s: stream id %d shared with another target" % (spec, ft["stream_id"]))
+        stream_of[spec] = ft["stream_id"]
         # Datagrams: TOS, size within the MTU, sequence 0..n-1 once each.
         hdr = 48 if spec.startswith("[") else 28
         limit = r["mtu"] - hdr
@@ -109,6 +132,10 @@ def main():
                 if k != "flow" and x.get(k) != v:
                     fail("%s: record time=%d field %s = %r, want %r"
                          % (spec, x["time"], k, x.get(k), v))
+            if e["type"] == "loss":
+                losses += 1
+                if "data" in x:
+                    fail("%s: loss report time=%d has a data field" % (spec, x["time"]))
             flow_at[e["conn_id"]].add(spec)
             flows_per_target[spec].add(e["conn_id"])
             # The reference steering must agree with where it arrived.
@@ -120,8 +147,16 @@ def main():
             if want != spec:
                 fail("record time=%d arrived at %s, reference steering says %s"
                      % (x["time"], spec, want))
-        print("%s: %d records, %d datagrams (largest %d, limit %d), TOS %d"
-              % (spec, len(recs), len(dgrams), biggest, limit, cfg["tos"]))
+        if r.get("stats"):
+            got = last_json(r["stats"])["loss_reports"]
+            want = sum(x["type"] == "loss" for x in recs)
+            if got != want:
+                fail("%s: tlstap-recv counted %d loss reports, output %d"
+                     % (spec, got, want))
+        print("%s: %d records, %d datagrams (largest %d, limit %d), TOS %d, "
+              "stream %08x"
+              % (spec, len(recs), len(dgrams), biggest, limit, cfg["tos"],
+                 ft["stream_id"]))
 
     missing = set(expected) - set(seen)
     if missing:
@@ -147,8 +182,11 @@ def main():
                      % (spec, got, nflows, share))
         print("spread: " + ", ".join("%s %d flows" % (s, len(flows_per_target[s]))
                                      for s in order))
-    print("OK: %d records byte-exact, %d flows (%d with both directions) "
-          "each at one target" % (len(seen), len(flow_at), both))
+    if cfg.get("want_loss_reports") and not losses:
+        fail("no loss report among the records: test data too thin")
+    print("OK: %d records byte-exact (%d loss reports), %d flows (%d with "
+          "both directions) each at one target, %d streams"
+          % (len(seen), losses, len(flow_at), both, len(stream_of)))
 
 
 if __name__ == "__main__":

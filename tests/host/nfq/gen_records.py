@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 """Test writer: deterministic capture records (IPv4, IPv6 and socket-less
-flows, both directions, 1 byte to 64 KiB) written to a Unix datagram or
-seqpacket socket or a byte stream, optionally with malformed records mixed
-in. Writes the expected records as JSON lines (--expect) and prints a JSON
-summary (counts, malformed by reason) on stdout."""
+flows, both directions, 1 byte to 64 KiB, optionally loss reports: no
+plaintext, dropped > 0) written to a Unix datagram or seqpacket socket or a
+byte stream, optionally with malformed records mixed in. Writes the
+expected records as JSON lines (--expect, the fields tlstap-recv must
+output) and prints a JSON summary (counts, malformed by reason) on
+stdout."""
 
 import argparse
 import base64
@@ -64,12 +66,15 @@ def record_for(flow, direction, msg, ts, dropped):
         saddr, sport, daddr, dport = peer, flow["pport"], local, flow["lport"]
     raw = ref.record(1, direction, fam, sport, dport, msg, flow["pid"],
                      saddr, daddr, ts, flow["conn_id"], dropped)
-    exp = {"time": ts, "pid": flow["pid"], "conn_id": flow["conn_id"],
+    exp = {"type": "data" if msg else "loss", "time": ts, "pid": flow["pid"],
+           "conn_id": flow["conn_id"],
            "dir": "read" if direction == ref.DIR_READ else "write",
            "family": fam, "src": ref.addr_text(fam, saddr), "sport": sport,
            "dst": ref.addr_text(fam, daddr), "dport": dport, "len": len(msg),
-           "dropped": dropped, "data": base64.b64encode(msg).decode(),
-           "flow": flow["id"]}
+           "dropped": dropped, "flow": flow["id"]}
+    # A loss report has no "data" field at all (check_delivery checks).
+    if msg:
+        exp["data"] = base64.b64encode(msg).decode()
     return raw, exp
 
 
@@ -87,8 +92,9 @@ def malformed(kind, good):
     elif kind == "bad_flow":        # IPv4 with bytes after the address
         b[2] = 4
         b[16 + 15] = 1
-    elif kind == "empty":
+    elif kind == "empty":           # no plaintext and no loss to report
         b[8:12] = (0).to_bytes(4, "big")
+        b[64:72] = bytes(8)
         b = b[:72]
     elif kind == "too_long":
         b[8:12] = (70000).to_bytes(4, "big")
@@ -123,6 +129,8 @@ def main():
     ap.add_argument("--max-size", type=int, default=65536)
     ap.add_argument("--none-every", type=int, default=10,
                     help="every Nth flow has no socket (0: none)")
+    ap.add_argument("--loss-every", type=int, default=0,
+                    help="every Nth record is a loss report (0: none)")
     ap.add_argument("--unix")
     ap.add_argument("--seqpacket")
     ap.add_argument("--writers", type=int, default=1)
@@ -148,6 +156,8 @@ def main():
         direction = rng.choice([ref.DIR_READ, ref.DIR_WRITE])
         msg = rng.randbytes(size)
         dropped = rng.choice([0, 0, 0, rng.randrange(1, 1 << 40)])
+        if args.loss_every and i % args.loss_every == args.loss_every - 1:
+            msg, dropped = b"", rng.randrange(1, 1 << 64)
         plan.append(record_for(flow, direction, msg, args.time_base + i, dropped))
 
     deadline = time.time() + 20
@@ -209,6 +219,7 @@ def main():
             f.write(json.dumps(e) + "\n")
     summary = {"records": len(expected),
                "record_bytes": sum(72 + e["len"] for e in expected),
+               "loss_reports": sum(e["type"] == "loss" for e in expected),
                "malformed": sum(reasons.values()), "malformed_by_reason": reasons,
                "flows": len(flows)}
     (sys.stderr if args.stream == "-" else sys.stdout).write(json.dumps(summary) + "\n")
