@@ -10,13 +10,15 @@
 #   make kunit        KUnit suites under UML (KUNIT_FILTER=glob to select)
 #   make vm-test      build the module and userspace, run tests/vm/ in qemu
 #                     (VM_TESTS="name1 name2" to select)
+#   make bench        the module and tlstap-fwd side by side in qemu
+#                     (bench/run, ROUNDS=5); prints a table of medians
 #   make clean
 
 # The running kernel's headers, else the newest Debian 6.1 headers.
 KDIR ?= $(shell $(CURDIR)/scripts/kdir 2>/dev/null)
 USERSPACE_DIRS := userhook nfq-tools tests/tools
 
-.PHONY: all module userspace deps check host-test kunit vm-test clean
+.PHONY: all module userspace deps check host-test kunit vm-test bench clean
 
 all: $(if $(KDIR),module) userspace
 
@@ -45,6 +47,9 @@ kunit:
 
 vm-test:
 	VM_TESTS='$(VM_TESTS)' $(CURDIR)/tests/run module userspace vm
+
+bench:
+	$(CURDIR)/bench/run
 
 clean:
 	@set -e; for dir in $(USERSPACE_DIRS); do \
