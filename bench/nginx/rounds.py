@@ -1,0 +1,521 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+"""The measuring loop of bench/nginx/run.sh (which prepares the directory,
+the builds and the network namespace, and cleans up).
+
+Each round runs every variant once, in an order that rotates from round to
+round; each run starts a fresh nginx (1 worker pinned to --nginx-cpu),
+loads it with wrk -t1 (pinned to --load-cpu) for --duration seconds and
+records: wrk's requests/s, the requests nginx served (stub_status on a
+plain-HTTP port), the worker's CPU time (schedstat), the capture side's CPU
+time, both CPUs' busy time (/proc/stat) and what the capture delivered.
+Prints one line per run, then a Markdown table; writes everything as JSON.
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+# tlstap-fwd's target: the veth peer in run.sh's namespace, which is down.
+TARGET = "10.99.0.2:7419"
+HASH_KEY = "000102030405060708090a0b0c0d0e0f"
+
+VARIANTS = {
+    "none": "(a) no capture",
+    "hook": "(b) libtlstap.so -> tlstap-fwd --unix (datagram)",
+    "hook-seqpacket": "(b') libtlstap.so -> tlstap-fwd --seqpacket",
+    "bpftrace": "(c) bpftrace uprobes, 1 KiB copy",
+    "hook-null": "libtlstap.so -> /dev/null (no forwarder)",
+}
+
+
+class BenchError(Exception):
+    pass
+
+
+def wait_for(what, cond, timeout=15.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise BenchError("timed out waiting for " + what)
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def task_runtime_ns(pid):
+    """CPU time of a single-threaded process so far (ns)."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0])
+
+
+def process_cpu_s(pid):
+    """User + system time of a whole process so far (s, tick resolution)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def self_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def cpu_ticks():
+    """Per CPU: busy clock ticks (all but idle, iowait and steal) and the
+    ticks the hypervisor stole."""
+    ticks = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            m = re.match(r"cpu(\d+) (.*)", line)
+            if m:
+                v = [int(x) for x in m.group(2).split()]
+                ticks[int(m.group(1))] = (sum(v[:7]) - v[3] - v[4], v[7])
+    return ticks
+
+
+def served_requests(status_port):
+    """nginx's request counter (stub_status, plain HTTP: never captured)."""
+    with socket.create_connection(("127.0.0.1", status_port), timeout=5) as s:
+        s.sendall(b"GET /status HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    m = re.search(rb"\n\s*(\d+)\s+(\d+)\s+(\d+)\s*\n", data)
+    if not m:
+        raise BenchError("stub_status: unexpected answer %r" % data[:200])
+    return int(m.group(3))
+
+
+class Nginx:
+    def __init__(self, a, preload):
+        env = dict(os.environ, LD_LIBRARY_PATH=a.dir + "/lib")
+        if preload:
+            env["LD_PRELOAD"] = a.lib
+            env["TLSTAP_CONF"] = a.dir + "/tlstap.conf"
+        self.errlog = a.dir + "/nginx-error.log"
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", str(a.nginx_cpu), "nginx", "-e", self.errlog,
+             "-c", a.dir + "/nginx.conf"], env=env)
+        try:
+            wait_for("nginx to listen", lambda: port_open(a.port) and
+                     port_open(a.status_port) and self._worker() is not None)
+        except BenchError:
+            self.stop()
+            raise
+        self.worker = self._worker()
+
+    def _worker(self):
+        try:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid,
+                                                     self.proc.pid)) as f:
+                kids = f.read().split()
+        except OSError:
+            return None
+        return int(kids[0]) if len(kids) == 1 else None
+
+    def stop(self):
+        """Graceful quit: the worker closes its sessions and exits, so the
+        hook's last loss reports (if any) go out before tlstap-fwd stops."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise BenchError("nginx did not quit within 15 s")
+
+
+def write_conf(a, output):
+    with open(a.dir + "/tlstap.conf", "w") as f:
+        f.write("global:\n  if = %s\n" % output)
+    os.chmod(a.dir + "/tlstap.conf", 0o644)
+
+
+class Forwarder:
+    def __init__(self, a, kind):
+        self.sock = a.dir + "/fwd.sock"
+        self.errpath = a.dir + "/fwd.err"
+        write_conf(a, self.sock)
+        with open(self.errpath, "w") as err:
+            self.proc = subprocess.Popen(
+                ["taskset", "-c", str(a.load_cpu), "ip", "netns", "exec",
+                 a.netns, a.fwd, "--" + kind, self.sock, "--mode", "0666",
+                 "--target", TARGET, "--hash-key", HASH_KEY, "--stats-json"],
+                stderr=err)
+        try:
+            wait_for("tlstap-fwd's socket", lambda: os.path.exists(self.sock)
+                     or self.proc.poll() is not None)
+            if self.proc.poll() is not None:
+                raise BenchError("tlstap-fwd exited: " + self._err())
+        except BenchError:
+            self.stop()
+            raise
+        self.pid = self.proc.pid   # taskset and ip netns exec exec it
+
+    def _err(self):
+        with open(self.errpath) as f:
+            return f.read().strip()
+
+    def stop(self):
+        """SIGTERM: tlstap-fwd sends what it holds and prints its counters."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise BenchError("tlstap-fwd did not stop within 15 s")
+        if self.proc.returncode != 0:
+            raise BenchError("tlstap-fwd exited with %d: %s" %
+                             (self.proc.returncode, self._err()))
+        stats = [l for l in self._err().splitlines() if l.startswith("{")]
+        if not stats:
+            raise BenchError("tlstap-fwd printed no counters: " + self._err())
+        return json.loads(stats[-1])
+
+
+class Bpftrace:
+    """bpftrace with sslsniff.bt; its output is read on the load CPU by a
+    thread of this process (the userspace side of an eBPF capture tool),
+    which counts it and keeps the tail (the counters printed at exit)."""
+
+    def __init__(self, a, worker):
+        self.errpath = a.dir + "/bpftrace.err"
+        self.ready = threading.Event()
+        self.bytes = 0
+        self.tail = b""
+        with open(self.errpath, "w") as err:
+            self.proc = subprocess.Popen(
+                ["taskset", "-c", str(a.load_cpu), "bpftrace", a.bt,
+                 a.dir + "/lib/libssl.so.3", str(worker)],
+                stdout=subprocess.PIPE, stderr=err)
+        self.pid = self.proc.pid
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        try:
+            wait_for("bpftrace to attach", lambda: self.ready.is_set() or
+                     self.proc.poll() is not None, timeout=60)
+            if self.proc.poll() is not None:
+                raise BenchError("bpftrace exited: " + self._err())
+        except BenchError:
+            self.stop()
+            raise
+
+    def _read(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return
+            self.bytes += len(chunk)
+            self.tail = (self.tail + chunk)[-4096:]
+            if not self.ready.is_set() and b"ready\n" in self.tail:
+                self.ready.set()
+
+    def _err(self):
+        with open(self.errpath) as f:
+            return f.read().strip()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise BenchError("bpftrace did not stop within 30 s")
+        self.reader.join(timeout=10)
+        counts = {k.decode(): int(v) for k, v in
+                  re.findall(rb"@(reads|writes): (\d+)", self.tail)}
+        lost = sum(int(n) for n in re.findall(r"Lost (\d+) events",
+                                               self._err()))
+        return {"reads": counts.get("reads", 0),
+                "writes": counts.get("writes", 0),
+                "lost_events": lost, "output_bytes": self.bytes}
+
+
+def run_wrk(a):
+    url = "https://127.0.0.1:%d/1k.txt" % a.port
+    p = subprocess.Popen(
+        ["taskset", "-c", str(a.load_cpu), "wrk", "-t1", "-c%d" % a.connections,
+         "-d%ds" % a.duration, url], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    out = p.stdout.read().decode()
+    _, status, ru = os.wait4(p.pid, 0)
+    if status != 0:
+        raise BenchError("wrk failed: " + out)
+    m = re.search(r"(\d+) requests in ([\d.]+)s", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m or not rps:
+        raise BenchError("cannot read wrk's output: " + out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors or non2xx:
+        raise BenchError("wrk saw errors: " + out)
+    return {"requests": int(m.group(1)), "seconds": float(m.group(2)),
+            "rps": float(rps.group(1)),
+            "wrk_cpu_s": ru.ru_utime + ru.ru_stime}
+
+
+def measure(a, variant, perf_out=None):
+    fwd = bpf = nginx = None
+    r = {"variant": variant}
+    try:
+        if variant in ("hook", "hook-seqpacket"):
+            fwd = Forwarder(a, "unix" if variant == "hook" else "seqpacket")
+        if variant == "hook-null":
+            write_conf(a, "/dev/null")
+        nginx = Nginx(a, preload=variant.startswith("hook"))
+        if variant == "bpftrace":
+            bpf = Bpftrace(a, nginx.worker)
+        sink = fwd or bpf
+        served0 = served_requests(a.status_port)
+        ticks0 = cpu_ticks()
+        w0 = task_runtime_ns(nginx.worker)
+        s0 = process_cpu_s(sink.pid) if sink else 0
+        d0 = self_cpu_s()
+        if perf_out:
+            perf = subprocess.Popen(
+                ["taskset", "-c", str(a.load_cpu), "perf", "record", "-q",
+                 "-e", "cpu-clock", "-g", "-p", str(nginx.worker), "-o",
+                 perf_out], stderr=open(perf_out + ".err", "w"))
+            time.sleep(0.5)   # let it attach before the load starts
+        r.update(run_wrk(a))
+        if perf_out:
+            perf.send_signal(signal.SIGINT)
+            if perf.wait(timeout=60) not in (0, -signal.SIGINT):
+                raise BenchError("perf record failed (%d)" % perf.returncode)
+        w1 = task_runtime_ns(nginx.worker)
+        s1 = process_cpu_s(sink.pid) if sink else 0
+        d1 = self_cpu_s()
+        ticks1 = cpu_ticks()
+        # -1: the stub_status request that reads the counter.
+        r["served"] = served_requests(a.status_port) - served0 - 1
+        hz = os.sysconf("SC_CLK_TCK")
+        r["worker_cpu_s"] = (w1 - w0) / 1e9
+        # bpftrace's output is read by a thread of this process.
+        r["sink_cpu_s"] = s1 - s0 + (d1 - d0 if bpf else 0)
+        r["cpu_busy_s"] = {c: (ticks1[c][0] - ticks0[c][0]) / hz
+                           for c in ticks1}
+        r["steal_s"] = sum(ticks1[c][1] - ticks0[c][1] for c in ticks1) / hz
+        r["other_cpu_s"] = (sum(r["cpu_busy_s"].values()) - r["worker_cpu_s"]
+                            - r["wrk_cpu_s"] - r["sink_cpu_s"])
+        r["worker_us_per_req"] = r["worker_cpu_s"] / r["served"] * 1e6
+    finally:
+        errors = []
+        for part in (bpf, nginx):
+            if part:
+                try:
+                    res = part.stop()
+                    if part is bpf:
+                        r["bpftrace"] = res
+                except BenchError as e:
+                    errors.append(str(e))
+        if fwd:
+            try:
+                r["fwd"] = fwd.stop()
+            except BenchError as e:
+                errors.append(str(e))
+        if errors:
+            raise BenchError("; ".join(errors))
+    expect = 2 * r["served"]   # one SSL_read and one SSL_write per request
+    if fwd:
+        st = r["fwd"]
+        data = st["records"] - st.get("loss_reports", 0)
+        r["captured"] = data
+        if st["malformed"] or st["send_errors"] or st["dropped_datagrams"]:
+            raise BenchError("tlstap-fwd: malformed %d, send errors %d, "
+                             "dropped datagrams %d" % (st["malformed"],
+                             st["send_errors"], st["dropped_datagrams"]))
+    elif bpf:
+        r["captured"] = r["bpftrace"]["reads"] + r["bpftrace"]["writes"]
+    if "captured" in r:
+        r["expected"] = expect
+        r["captured_pct"] = 100.0 * r["captured"] / expect
+    return r
+
+
+def describe(r):
+    s = ("%-15s %6d req/s  wrk %6d req, nginx %6d  worker %5.2f s CPU "
+         "(%5.1f us/req)" % (r["variant"], r["rps"], r["requests"],
+                             r["served"], r["worker_cpu_s"],
+                             r["worker_us_per_req"]))
+    if "captured" in r:
+        s += "  capture side %5.2f s CPU, records %d of %d (%.2f%%)" % (
+            r["sink_cpu_s"], r["captured"], r["expected"], r["captured_pct"])
+    if "bpftrace" in r:
+        s += ", lost events %d" % r["bpftrace"]["lost_events"]
+    if "fwd" in r:
+        s += ", loss reports %d" % r["fwd"].get("loss_reports", 0)
+    s += "  wrk %.2f s CPU, everything else %.2f s CPU, steal %.2f s" % (
+        r["wrk_cpu_s"], r["other_cpu_s"], r["steal_s"])
+    return s
+
+
+def summarize(a, runs):
+    by = {v: [r for r in runs if r["variant"] == v] for v in a.variants}
+    base = statistics.median(r["rps"] for r in by["none"])
+    base_cpu = statistics.median(r["worker_us_per_req"] for r in by["none"])
+    rounds = {}
+    for r in runs:
+        rounds.setdefault(r["round"], {})[r["variant"]] = r
+    print()
+    print("| variant | median req/s | min-max req/s | ratio to (a) | "
+          "paired ratio, median (min-max) | worker CPU us/request (ratio) | "
+          "capture side CPU us/record | records captured | "
+          "other programs' CPU s/run, median |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    table = []
+    for v in a.variants:
+        rs = by[v]
+        rps = [r["rps"] for r in rs]
+        med = statistics.median(rps)
+        cpu = statistics.median(r["worker_us_per_req"] for r in rs)
+        pairs = [rd[v]["rps"] / rd["none"]["rps"] for rd in rounds.values()
+                 if v in rd and "none" in rd]
+        row = {"variant": v, "median_rps": med, "min_rps": min(rps),
+               "max_rps": max(rps), "ratio": med / base,
+               "paired_ratio_median": statistics.median(pairs),
+               "paired_ratio_min": min(pairs), "paired_ratio_max": max(pairs),
+               "worker_us_per_req": cpu, "cpu_ratio": base_cpu / cpu,
+               "other_cpu_s": statistics.median(r["other_cpu_s"] for r in rs)}
+        sink = capt = "-"
+        if "captured" in rs[0]:
+            row["sink_us_per_record"] = statistics.median(
+                r["sink_cpu_s"] / max(r["captured"], 1) * 1e6 for r in rs)
+            row["captured_pct_min"] = min(r["captured_pct"] for r in rs)
+            row["captured_pct_max"] = max(r["captured_pct"] for r in rs)
+            sink = "%.2f" % row["sink_us_per_record"]
+            capt = "%.2f-%.2f%%" % (row["captured_pct_min"],
+                                    row["captured_pct_max"])
+        table.append(row)
+        print("| %s | %.0f | %.0f-%.0f | %.1f%% | %.1f%% (%.1f-%.1f%%) | "
+              "%.1f (%.1f%%) | %s | %s | %.2f |" % (
+                  VARIANTS[v], med, min(rps), max(rps), 100 * row["ratio"],
+                  100 * row["paired_ratio_median"],
+                  100 * row["paired_ratio_min"], 100 * row["paired_ratio_max"],
+                  cpu, 100 * row["cpu_ratio"], sink, capt,
+                  row["other_cpu_s"]))
+    return table
+
+
+def perf_report(path, *args):
+    out = subprocess.run(["perf", "report", "-i", path, "--stdio", "-q"] +
+                         list(args), stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    if out.returncode != 0:
+        raise BenchError("perf report %s failed" % path)
+    return out.stdout.decode(errors="replace")
+
+
+def profile(a):
+    """One more run of each variant with perf record on the worker
+    (cpu-clock samples: this machine has no hardware counters); the reports
+    go to --profile-dir, a summary to stdout."""
+    print()
+    for v in a.profile_variants:
+        data = "%s/perf.%s.data" % (a.profile_dir, v)
+        r = measure(a, v, perf_out=data)
+        print("profile run  " + describe(r))
+        by_dso = perf_report(data, "--no-children", "--sort", "dso",
+                             "-g", "none")
+        by_sym = perf_report(data, "--no-children", "--sort", "dso,sym",
+                             "-g", "none")
+        inclusive = perf_report(data, "--children", "--sort", "dso,sym",
+                                "-g", "none")
+        for name, text in (("dso", by_dso), ("sym", by_sym),
+                           ("children", inclusive)):
+            with open("%s/perf.%s.%s.txt" % (a.profile_dir, v, name), "w") as f:
+                f.write(text)
+        print("  worker samples by object: " + ", ".join(
+            "%s %s" % (l.split()[1], l.split()[0]) for l in
+            by_dso.splitlines() if l.strip() and not l.startswith("#"))[:400])
+        for l in inclusive.splitlines():
+            if re.search(r"\] (capture|SSL_write|SSL_read|ngx_ssl_write|"
+                         r"ngx_ssl_recv|__libc_sendmsg|__GI___writev|"
+                         r"__writev|__sendmsg)$", l):
+                print("  inclusive: " + " ".join(l.split()))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--dir", required=True)
+    p.add_argument("--lib", required=True, help="libtlstap.so")
+    p.add_argument("--fwd", required=True, help="tlstap-fwd")
+    p.add_argument("--bt", required=True, help="sslsniff.bt")
+    p.add_argument("--netns", required=True)
+    p.add_argument("--rounds", type=int, default=8)
+    p.add_argument("--duration", type=int, default=5)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--nginx-cpu", type=int, default=0)
+    p.add_argument("--load-cpu", type=int, default=1)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--status-port", type=int, required=True)
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--json", required=True)
+    p.add_argument("--profile-dir", help="also profile with perf record")
+    p.add_argument("--profile-variants",
+                   default="none,hook,hook-seqpacket,hook-null")
+    a = p.parse_args()
+    a.variants = a.variants.split(",")
+    unknown = set(a.variants) - set(VARIANTS)
+    if unknown or "none" not in a.variants:
+        p.error("variants: 'none' and some of %s" % ", ".join(VARIANTS))
+    runs = []
+    try:
+        for rnd in range(a.rounds):
+            k = rnd % len(a.variants)
+            for v in a.variants[k:] + a.variants[:k]:
+                r = measure(a, v)
+                r["round"] = rnd
+                runs.append(r)
+                print("round %d  %s" % (rnd, describe(r)), flush=True)
+    except BenchError as e:
+        print("rounds.py: " + str(e), file=sys.stderr)
+        return 1
+    table = summarize(a, runs)
+    if a.profile_dir:
+        a.profile_variants = a.profile_variants.split(",")
+        try:
+            profile(a)
+        except BenchError as e:
+            print("rounds.py: profile: " + str(e), file=sys.stderr)
+            return 1
+    with open(a.json, "w") as f:
+        json.dump({"runs": runs, "table": table,
+                   "settings": {k: getattr(a, k) for k in (
+                       "rounds", "duration", "connections", "nginx_cpu",
+                       "load_cpu", "variants")}}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

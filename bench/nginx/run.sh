@@ -1,0 +1,148 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# The capture plane under nginx (issue 3's benchmark), on the host, as root.
+# nginx 1.22 with one worker, TLS 1.3 only, a self-signed P-256 certificate
+# made here, serves a 1 KiB file over HTTPS on 127.0.0.1; wrk -t1 -c32 with
+# keep-alive loads it. Variants, in one run, rounds alternating them (the
+# order rotates every round):
+#   none            (a) no capture
+#   hook            (b) libtlstap.so preloaded into nginx (TLSTAP_CONF taken
+#                   by the master at load; nginx scrubs the workers'
+#                   environment), records into tlstap-fwd --unix (datagram)
+#   hook-seqpacket  (b') the same into tlstap-fwd --seqpacket
+#   hook-null       libtlstap.so writing its records to /dev/null: the
+#                   hook's own cost and one cheap system call per record,
+#                   without a forwarder to hand the records to
+#   bpftrace        (c) sslsniff.bt: uprobes on SSL_read/SSL_write copying
+#                   up to 1 KiB per call, as bcc's sslsniff does
+# tlstap-fwd runs in a network namespace made here whose only route leads
+# to a veth with its peer down: every datagram is built and handed to the
+# device, and no receiver's cost lands on the machine.
+# CPUs: the nginx worker (and its idle master) on NGINX_CPU; wrk, tlstap-fwd,
+# bpftrace and its reader, and the driver on LOAD_CPU.
+# nginx loads a private copy of libssl.so.3 (LD_LIBRARY_PATH, all variants
+# alike) so that bpftrace's uprobes are in nginx only, not in wrk or in any
+# other program of the machine that uses the system's libssl.
+#
+# Usage: bench/nginx/run.sh            (as root)
+# Environment: ROUNDS (8), DURATION seconds per run (5), CONNECTIONS (32),
+#   NGINX_CPU (0), LOAD_CPU (1), VARIANTS (none,hook,hook-seqpacket,hook-null,
+#   bpftrace),
+#   OUT (results JSON; default bench/nginx/build/results-DATE.json),
+#   PROFILE=1: afterwards one more run each of none, hook, hook-seqpacket
+#   and hook-null
+#   under perf record (cpu-clock) on the worker; reports next to OUT.
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+ROUNDS=${ROUNDS:-8}
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-32}
+NGINX_CPU=${NGINX_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+VARIANTS=${VARIANTS:-none,hook,hook-seqpacket,hook-null,bpftrace}
+BUILD=$HERE/build
+STAMP=$(date +%Y%m%d-%H%M%S)
+OUT=${OUT:-$BUILD/results-$STAMP.json}
+PROFILE=${PROFILE:-0}
+LIBSSL=/usr/lib/x86_64-linux-gnu/libssl.so.3
+
+fail() {
+	echo "run.sh: $*" >&2
+	exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || fail "must run as root (nginx, network namespace, bpftrace)"
+for cmd in nginx wrk bpftrace taskset ip openssl python3 make cc; do
+	command -v "$cmd" >/dev/null || fail "$cmd not found (make deps installs it)"
+done
+[ -r "$LIBSSL" ] || fail "$LIBSSL not found"
+profile=()
+if [ "$PROFILE" = 1 ]; then
+	command -v perf >/dev/null || fail "perf not found (make deps installs linux-perf)"
+	profile=(--profile-dir "${OUT%.json}-perf")
+	mkdir -p "${OUT%.json}-perf"
+fi
+
+# Private build directories: the checkout's own build/ may be in use.
+make -s -C "$SRC/userhook" O="$BUILD/userhook" "$BUILD/userhook/libtlstap.so" ||
+	fail "building libtlstap.so failed"
+make -s -C "$SRC/nfq-tools" O="$BUILD/nfq-tools" "$BUILD/nfq-tools/tlstap-fwd" ||
+	fail "building tlstap-fwd failed"
+
+T=$(mktemp -d /tmp/tlstap-nginx-bench.XXXXXX)
+NS=tlstap-nginx-bench-$$
+cleanup() {
+	ip netns del "$NS" 2>/dev/null || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
+# The worker runs as nobody and reads the config and the socket from here.
+chmod 755 "$T"
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
+	2>"$T/openssl.err" || fail "openssl req: $(cat "$T/openssl.err")"
+mkdir -p "$T/www" "$T/tmp" "$T/lib"
+# 1 KiB of printable text (bpftrace's %r prints it as it is).
+python3 -c 'import sys; sys.stdout.write("".join(chr(32 + i % 95) for i in range(1023)) + "\n")' \
+	>"$T/www/1k.txt"
+chmod 644 "$T/www/1k.txt"
+cp "$LIBSSL" "$T/lib/libssl.so.3"
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+status_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+[ "$port" != "$status_port" ] || fail "got the same free port twice"
+cat >"$T/nginx.conf" <<CONF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $T/nginx.pid;
+error_log $T/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	keepalive_requests 10000000;
+	keepalive_timeout 60s;
+	client_body_temp_path $T/tmp/body;
+	proxy_temp_path $T/tmp/proxy;
+	fastcgi_temp_path $T/tmp/fastcgi;
+	uwsgi_temp_path $T/tmp/uwsgi;
+	scgi_temp_path $T/tmp/scgi;
+	server {
+		listen 127.0.0.1:$port ssl;
+		ssl_protocols TLSv1.3;
+		ssl_certificate $T/cert.pem;
+		ssl_certificate_key $T/key.pem;
+		root $T/www;
+	}
+	server {
+		listen 127.0.0.1:$status_port;
+		location = /status { stub_status; }
+	}
+}
+CONF
+
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+ip -n "$NS" link add d0 type veth peer name d0p
+ip -n "$NS" addr add 10.99.0.1/24 dev d0
+ip -n "$NS" link set d0 up
+# The peer stays down: veth drops the frames. A permanent neighbour spares ARP.
+ip -n "$NS" neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent
+
+mkdir -p "$(dirname "$OUT")"
+echo "run.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo 'no git'), kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "run.sh: nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), $(bpftrace --version)"
+echo "run.sh: $ROUNDS rounds x {$VARIANTS}, wrk -t1 -c$CONNECTIONS -d${DURATION}s; nginx worker on CPU $NGINX_CPU, wrk and the capture side on CPU $LOAD_CPU"
+taskset -c "$LOAD_CPU" python3 "$HERE/rounds.py" --dir "$T" \
+	--lib "$BUILD/userhook/libtlstap.so" --fwd "$BUILD/nfq-tools/tlstap-fwd" \
+	--bt "$HERE/sslsniff.bt" --netns "$NS" --rounds "$ROUNDS" \
+	--duration "$DURATION" --connections "$CONNECTIONS" \
+	--nginx-cpu "$NGINX_CPU" --load-cpu "$LOAD_CPU" --port "$port" \
+	--status-port "$status_port" --variants "$VARIANTS" --json "$OUT" \
+	"${profile[@]}"
+if grep -q tlstap "$T/nginx-error.log" 2>/dev/null; then
+	fail "the hook complained in nginx's error log: $(grep tlstap "$T/nginx-error.log" | head -n3)"
+fi
+echo "run.sh: results in $OUT"
