@@ -215,13 +215,14 @@ void tlstap_send_worker(struct work_struct *work)
 	ktime_t flush_at;
 	u32 first, n, cap;
 
-	cap = tlstap_socket_capacity(t->tt, t);
-	WRITE_ONCE(t->capacity, cap);
 	for (;;) {
 		n = tlstap_ring_collect(&t->ring, TLSTAP_BATCH, flush_all,
 					&first, &flush_at);
 		if (!n)
 			break;
+		/* Per batch: a path MTU learned meanwhile applies at once. */
+		cap = tlstap_socket_capacity(t->tt, t);
+		WRITE_ONCE(t->capacity, cap);
 		send_slots(t, first, n, cap);
 		tlstap_ring_advance(&t->ring, n);
 		cond_resched();

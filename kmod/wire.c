@@ -17,7 +17,9 @@ static_assert(sizeof(struct tlstap_msg_hdr) == TLSTAP_MSG_HDR_LEN);
 static_assert(sizeof(struct tlstap_chunk_hdr) == TLSTAP_CHUNK_HDR_LEN);
 static_assert(sizeof(struct tlstap_seq_range) == 8);
 static_assert(sizeof(struct tlstap_heartbeat) == 8);
-static_assert(TLSTAP_SLOT_SIZE <= U16_MAX);
+static_assert(TLSTAP_SLOT_SIZE <= PAGE_SIZE);
+static_assert(TLSTAP_MIN_CAPACITY ==
+	      TLSTAP_MSG_HDR_LEN + TLSTAP_CHUNK_HDR_LEN + 64);
 
 /* Returns 0 when the MTU is too small to carry our datagrams at all. */
 u32 tlstap_wire_capacity(u32 mtu, bool ipv6)

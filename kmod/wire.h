@@ -8,10 +8,10 @@
 
 #include "record.h"
 
-/* A ring slot is one page: the largest datagram payload we build. */
-#define TLSTAP_SLOT_SIZE	PAGE_SIZE
+/* A ring slot, in a page of its own: the largest datagram we build. */
+#define TLSTAP_SLOT_SIZE	TLSTAP_MAX_MODULE_DGRAM
 /* Below this a datagram could not carry a chunk with useful data. */
-#define TLSTAP_MIN_CAPACITY	(TLSTAP_MSG_HDR_LEN + TLSTAP_CHUNK_HDR_LEN + 64)
+#define TLSTAP_MIN_CAPACITY	TLSTAP_MIN_DGRAM
 
 u32 tlstap_wire_capacity(u32 mtu, bool ipv6);
 

@@ -27,6 +27,8 @@
  * One write() may carry several whole records back to back. A record with
  * msg_len 0 is a loss report: it must have dropped > 0, and tells that the
  * connection lost bytes with no later record to say so (e.g. at its end).
+ * Its dir is the direction that lost them (one report per direction), its
+ * timestamp_ns the time of the report, its pid the writer's.
  */
 enum tlstap_record_type {
 	TLSTAP_RECORD_DATA = 1,
@@ -90,11 +92,16 @@ enum tlstap_msg_type {
 /*
  * A stream is one sender's sequence space towards one target: every target
  * added to the module or to tlstap-fwd starts a new stream with a random
- * stream_id. Receivers key their state on (sender address, stream_id). seq
- * counts the DATA datagrams of a stream from 0, modulo 2^32; NACK and GAP
- * carry seq 0. A datagram is at most the path MTU and, from the module, at
- * most 4096 bytes; receivers accept any size up to 65507.
+ * stream_id. Receivers key their state on (sender address and UDP port,
+ * stream_id). seq counts the DATA datagrams of a stream from 0, modulo
+ * 2^32; NACK and GAP carry seq 0. A datagram is at most the path MTU (a
+ * target whose path MTU cannot carry TLSTAP_MIN_DGRAM bytes cannot be
+ * served: its sends fail and are counted) and, from the module, at most
+ * TLSTAP_MAX_MODULE_DGRAM bytes; a receiver accepts up to 65507 bytes and
+ * rejects anything larger.
  */
+#define TLSTAP_MAX_MODULE_DGRAM	4096
+#define TLSTAP_MIN_DGRAM	136	/* msg + chunk header + 64 bytes */
 struct tlstap_msg_hdr {
 	__u8	type;		/* enum tlstap_msg_type */
 	__u8	version;	/* TLSTAP_WIRE_VERSION */
