@@ -34,7 +34,10 @@ VARIANTS = {
     "hook-seqpacket": "(b') libtlstap.so -> tlstap-fwd --seqpacket",
     "bpftrace": "(c) bpftrace uprobes, 1 KiB copy",
     "hook-null": "libtlstap.so -> /dev/null (no forwarder)",
+    "hook-polled": "libtlstap.so -> polledsink.py (seqpacket, drained "
+                   "every 0.5 ms, nobody woken)",
 }
+POLL_INTERVAL = 0.0005
 
 
 class BenchError(Exception):
@@ -93,6 +96,22 @@ def cpu_ticks():
                 v = [int(x) for x in m.group(2).split()]
                 ticks[int(m.group(1))] = (sum(v[:7]) - v[3] - v[4], v[7])
     return ticks
+
+
+def wait_quiet(a):
+    """Wait (at most --quiet-wait s) for a second in which the machine's
+    other programs use less than --quiet-below CPUs; nothing of ours runs
+    between measurements. Returns the seconds waited."""
+    hz = os.sysconf("SC_CLK_TCK")
+    start = time.monotonic()
+    while True:
+        t0 = cpu_ticks()
+        time.sleep(1)
+        t1 = cpu_ticks()
+        busy = sum(t1[c][0] - t0[c][0] for c in t1) / hz
+        waited = time.monotonic() - start
+        if busy < a.quiet_below or waited >= a.quiet_wait:
+            return waited
 
 
 def served_requests(status_port):
@@ -201,6 +220,43 @@ class Forwarder:
         return json.loads(stats[-1])
 
 
+class PolledSink:
+    """polledsink.py: the experiment of run.sh's hook-polled variant."""
+
+    def __init__(self, a):
+        self.sock = a.dir + "/polled.sock"
+        write_conf(a, self.sock)
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", str(a.load_cpu), sys.executable, a.polledsink,
+             self.sock, str(POLL_INTERVAL)], stdout=subprocess.PIPE)
+        try:
+            wait_for("polledsink's socket", lambda: os.path.exists(self.sock)
+                     or self.proc.poll() is not None)
+            if self.proc.poll() is not None:
+                raise BenchError("polledsink.py exited with %d" %
+                                 self.proc.returncode)
+        except BenchError:
+            self.stop()
+            raise
+        self.pid = self.proc.pid
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            out, _ = self.proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise BenchError("polledsink.py did not stop within 15 s")
+        if self.proc.returncode != 0 or not out.strip():
+            raise BenchError("polledsink.py exited with %d" %
+                             self.proc.returncode)
+        st = json.loads(out)
+        st.update(malformed=0, send_errors=0, dropped_datagrams=0)
+        return st
+
+
 class Bpftrace:
     """bpftrace with sslsniff.bt; its output is read on the load CPU by a
     thread of this process (the userspace side of an eBPF capture tool),
@@ -291,6 +347,8 @@ def measure(a, variant, perf_out=None):
     try:
         if variant in ("hook", "hook-seqpacket"):
             fwd = Forwarder(a, "unix" if variant == "hook" else "seqpacket")
+        elif variant == "hook-polled":
+            fwd = PolledSink(a)
         if variant == "hook-null":
             write_conf(a, "/dev/null")
         nginx = Nginx(a, preload=variant.startswith("hook"))
@@ -377,6 +435,8 @@ def describe(r):
         s += ", loss reports %d" % r["fwd"].get("loss_reports", 0)
     s += "  wrk %.2f s CPU, everything else %.2f s CPU, steal %.2f s" % (
         r["wrk_cpu_s"], r["other_cpu_s"], r["steal_s"])
+    if r.get("waited_for_quiet_s", 0) > 1.5:
+        s += ", waited %.0f s for quiet" % r["waited_for_quiet_s"]
     return s
 
 
@@ -471,6 +531,7 @@ def main():
     p.add_argument("--lib", required=True, help="libtlstap.so")
     p.add_argument("--fwd", required=True, help="tlstap-fwd")
     p.add_argument("--bt", required=True, help="sslsniff.bt")
+    p.add_argument("--polledsink", required=True, help="polledsink.py")
     p.add_argument("--netns", required=True)
     p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--duration", type=int, default=5)
@@ -481,6 +542,11 @@ def main():
     p.add_argument("--status-port", type=int, required=True)
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--json", required=True)
+    p.add_argument("--quiet-below", type=float, default=0.3,
+                   help="before each run, wait for a second in which other "
+                   "programs use less than this many CPUs")
+    p.add_argument("--quiet-wait", type=float, default=120,
+                   help="... but at most this many seconds")
     p.add_argument("--profile-dir", help="also profile with perf record")
     p.add_argument("--profile-variants",
                    default="none,hook,hook-seqpacket,hook-null")
@@ -494,8 +560,10 @@ def main():
         for rnd in range(a.rounds):
             k = rnd % len(a.variants)
             for v in a.variants[k:] + a.variants[:k]:
+                waited = wait_quiet(a)
                 r = measure(a, v)
                 r["round"] = rnd
+                r["waited_for_quiet_s"] = waited
                 runs.append(r)
                 print("round %d  %s" % (rnd, describe(r)), flush=True)
     except BenchError as e:

@@ -13,6 +13,9 @@
 #   hook-null       libtlstap.so writing its records to /dev/null: the
 #                   hook's own cost and one cheap system call per record,
 #                   without a forwarder to hand the records to
+#   hook-polled     an experiment: libtlstap.so into polledsink.py, which
+#                   drains a seqpacket socket every 0.5 ms and never waits
+#                   on it, so no record wakes anybody
 #   bpftrace        (c) sslsniff.bt: uprobes on SSL_read/SSL_write copying
 #                   up to 1 KiB per call, as bcc's sslsniff does
 # tlstap-fwd runs in a network namespace made here whose only route leads
@@ -27,7 +30,10 @@
 # Usage: bench/nginx/run.sh            (as root)
 # Environment: ROUNDS (8), DURATION seconds per run (5), CONNECTIONS (32),
 #   NGINX_CPU (0), LOAD_CPU (1), VARIANTS (none,hook,hook-seqpacket,hook-null,
-#   bpftrace),
+#   hook-polled,bpftrace),
+#   QUIET_BELOW (0.3), QUIET_WAIT (120): before each run, wait up to
+#   QUIET_WAIT s for a second in which other programs use less than
+#   QUIET_BELOW CPUs (the machine is shared),
 #   OUT (results JSON; default bench/nginx/build/results-DATE.json),
 #   PROFILE=1: afterwards one more run each of none, hook, hook-seqpacket
 #   and hook-null
@@ -40,11 +46,13 @@ DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
 NGINX_CPU=${NGINX_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-VARIANTS=${VARIANTS:-none,hook,hook-seqpacket,hook-null,bpftrace}
+VARIANTS=${VARIANTS:-none,hook,hook-seqpacket,hook-null,hook-polled,bpftrace}
 BUILD=$HERE/build
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=${OUT:-$BUILD/results-$STAMP.json}
 PROFILE=${PROFILE:-0}
+QUIET_BELOW=${QUIET_BELOW:-0.3}
+QUIET_WAIT=${QUIET_WAIT:-120}
 LIBSSL=/usr/lib/x86_64-linux-gnu/libssl.so.3
 
 fail() {
@@ -137,10 +145,11 @@ echo "run.sh: nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(wrk -v 2>&1 | head -n1 
 echo "run.sh: $ROUNDS rounds x {$VARIANTS}, wrk -t1 -c$CONNECTIONS -d${DURATION}s; nginx worker on CPU $NGINX_CPU, wrk and the capture side on CPU $LOAD_CPU"
 taskset -c "$LOAD_CPU" python3 "$HERE/rounds.py" --dir "$T" \
 	--lib "$BUILD/userhook/libtlstap.so" --fwd "$BUILD/nfq-tools/tlstap-fwd" \
-	--bt "$HERE/sslsniff.bt" --netns "$NS" --rounds "$ROUNDS" \
+	--bt "$HERE/sslsniff.bt" --polledsink "$HERE/polledsink.py" --netns "$NS" --rounds "$ROUNDS" \
 	--duration "$DURATION" --connections "$CONNECTIONS" \
 	--nginx-cpu "$NGINX_CPU" --load-cpu "$LOAD_CPU" --port "$port" \
 	--status-port "$status_port" --variants "$VARIANTS" --json "$OUT" \
+	--quiet-below "$QUIET_BELOW" --quiet-wait "$QUIET_WAIT" \
 	"${profile[@]}"
 if grep -q tlstap "$T/nginx-error.log" 2>/dev/null; then
 	fail "the hook complained in nginx's error log: $(grep tlstap "$T/nginx-error.log" | head -n3)"
