@@ -8,6 +8,8 @@
 # variants; the target is a veth whose peer is down, so every datagram is
 # built and handed to the device but no receiver's cost is counted.
 # Runs inside the VM: make bench (see docs/BENCHMARKS.md).
+# FWD_QLEN sets net.unix.max_dgram_qlen for tlstap-fwd's socket (the
+# kernel's default, 10 datagrams, is what the writer can queue ahead).
 set -eu
 SRC=${TLSTAP_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 KO=${TLSTAP_KO:-$SRC/kmod/tlstap.ko}
@@ -18,12 +20,14 @@ ROUNDS=${ROUNDS:-3}
 KEY=000102030405060708090a0b0c0d0e0f
 RUN=$(mktemp -d)
 fwd_pid=
+qlen_before=$(sysctl -n net.unix.max_dgram_qlen)
 
 cleanup() {
 	[ -z "$fwd_pid" ] || kill "$fwd_pid" 2>/dev/null || true
 	wait 2>/dev/null || true
 	ip link del d0 2>/dev/null || true
 	rmmod tlstap 2>/dev/null || true
+	sysctl -qw net.unix.max_dgram_qlen="$qlen_before"
 	rm -rf "$RUN"
 }
 trap cleanup EXIT
@@ -40,6 +44,9 @@ ip neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent
 echo "$KEY" >"$SYS/hash_key"
 echo "add 10.99.0.2:7419" >"$SYS/targets"
 
+# Read when the socket is created.
+[ -z "${FWD_QLEN:-}" ] || sysctl -qw net.unix.max_dgram_qlen="$FWD_QLEN"
+echo "fwd_qlen=$(sysctl -n net.unix.max_dgram_qlen)"
 "$FWD" --unix "$RUN/fwd.sock" --target 10.99.0.2:7419 --port 0 \
 	--hash-key "$KEY" --max-datagram 4096 --stats-json 2>"$RUN/fwd.err" &
 fwd_pid=$!

@@ -6,7 +6,8 @@ Usage: bench/summarize.py [FILE]   (default: standard input)
 
 Reads the lines that start with "round=" (other lines are skipped), and
 prints the median of each figure per (record size, variant) over the
-rounds, then the ratios of those medians kmod/fwd and kmod/kmod-nogso.
+rounds, with the range of records/s to show the noise, then the ratios of
+those medians kmod/fwd and kmod/kmod-nogso.
 A line that starts with "round=" but lacks a figure or holds a bad value
 is an error: the file, line number and problem go to stderr, exit 1.
 """
@@ -75,19 +76,22 @@ def print_tables(runs):
     med = medians(runs)
     sizes = sorted({size for size, _ in med})
     print("| record | variant | rounds | write() p50 us | write() p99 us "
-          "| records/s | CPU us/record (machine) | writer CPU us/record "
+          "| records/s | records/s min-max | CPU us/record (machine) | writer CPU us/record "
           "| datagrams/record |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         for variant in VARIANTS:
             m = med.get((size, variant))
             if m is None:
                 continue
-            print("| %s | %s | %d | %.1f | %.1f | %.0f | %.1f | %.1f | %.2f |" % (
-                size_label(size), variant, len(runs[(size, variant)]),
-                m["write_ns_p50"] / 1000, m["write_ns_p99"] / 1000,
-                m["rec_per_s"], m["cpu_us_per_rec"], m["writer_us_per_rec"],
-                m["dgrams_per_rec"]))
+            rates = [r["rec_per_s"] for r in runs[(size, variant)]]
+            print("| %s | %s | %d | %.1f | %.1f | %.0f | %.0f-%.0f | %.1f "
+                  "| %.1f | %.2f |" % (
+                      size_label(size), variant, len(rates),
+                      m["write_ns_p50"] / 1000, m["write_ns_p99"] / 1000,
+                      m["rec_per_s"], min(rates), max(rates),
+                      m["cpu_us_per_rec"], m["writer_us_per_rec"],
+                      m["dgrams_per_rec"]))
     print()
     head = "| record |"
     rule = "|---:|"
