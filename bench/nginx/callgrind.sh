@@ -131,7 +131,7 @@ for kind in unix seqpacket; do
 	records_line "callgrind-$kind" "$CALLS"
 done
 
-echo "callgrind.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo 'no git'), $(valgrind --version), $CALLS x SSL_write($SIZE)"
+echo "callgrind.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), commit ${TLSTAP_COMMIT:-$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown)}, $(valgrind --version), $CALLS x SSL_write($SIZE)"
 python3 - "$T" "$CALLS" <<'PY'
 import re, sys
 t, calls = sys.argv[1], int(sys.argv[2])

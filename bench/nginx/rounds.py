@@ -440,29 +440,36 @@ def describe(r):
     return s
 
 
-def summarize(a, runs):
+def summarize(a, runs, title):
     by = {v: [r for r in runs if r["variant"] == v] for v in a.variants}
+    print()
+    print(title)
+    if not by["none"]:
+        print("(no run of variant none)")
+        return []
     base = statistics.median(r["rps"] for r in by["none"])
     base_cpu = statistics.median(r["worker_us_per_req"] for r in by["none"])
     rounds = {}
     for r in runs:
         rounds.setdefault(r["round"], {})[r["variant"]] = r
-    print()
-    print("| variant | median req/s | min-max req/s | ratio to (a) | "
+    print("| variant | runs | median req/s | min-max req/s | ratio to (a) | "
           "paired ratio, median (min-max) | worker CPU us/request (ratio) | "
           "capture side CPU us/record | records captured | "
           "other programs' CPU s/run, median |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     table = []
     for v in a.variants:
         rs = by[v]
+        if not rs:
+            print("| %s | 0 | | | | | | | | |" % VARIANTS[v])
+            continue
         rps = [r["rps"] for r in rs]
         med = statistics.median(rps)
         cpu = statistics.median(r["worker_us_per_req"] for r in rs)
         pairs = [rd[v]["rps"] / rd["none"]["rps"] for rd in rounds.values()
-                 if v in rd and "none" in rd]
-        row = {"variant": v, "median_rps": med, "min_rps": min(rps),
-               "max_rps": max(rps), "ratio": med / base,
+                 if v in rd and "none" in rd] or [float("nan")]
+        row = {"variant": v, "runs": len(rs), "median_rps": med,
+               "min_rps": min(rps), "max_rps": max(rps), "ratio": med / base,
                "paired_ratio_median": statistics.median(pairs),
                "paired_ratio_min": min(pairs), "paired_ratio_max": max(pairs),
                "worker_us_per_req": cpu, "cpu_ratio": base_cpu / cpu,
@@ -477,9 +484,9 @@ def summarize(a, runs):
             capt = "%.2f-%.2f%%" % (row["captured_pct_min"],
                                     row["captured_pct_max"])
         table.append(row)
-        print("| %s | %.0f | %.0f-%.0f | %.1f%% | %.1f%% (%.1f-%.1f%%) | "
+        print("| %s | %d | %.0f | %.0f-%.0f | %.1f%% | %.1f%% (%.1f-%.1f%%) | "
               "%.1f (%.1f%%) | %s | %s | %.2f |" % (
-                  VARIANTS[v], med, min(rps), max(rps), 100 * row["ratio"],
+                  VARIANTS[v], len(rs), med, min(rps), max(rps), 100 * row["ratio"],
                   100 * row["paired_ratio_median"],
                   100 * row["paired_ratio_min"], 100 * row["paired_ratio_max"],
                   cpu, 100 * row["cpu_ratio"], sink, capt,
@@ -518,11 +525,11 @@ def profile(a):
         print("  worker samples by object: " + ", ".join(
             "%s %s" % (l.split()[1], l.split()[0]) for l in
             by_dso.splitlines() if l.strip() and not l.startswith("#"))[:400])
-        for l in inclusive.splitlines():
-            if re.search(r"\] (capture|SSL_write|SSL_read|ngx_ssl_write|"
-                         r"ngx_ssl_recv|__libc_sendmsg|__GI___writev|"
-                         r"__writev|__sendmsg)$", l):
-                print("  inclusive: " + " ".join(l.split()))
+        split = subprocess.run([sys.executable, a.perfsplit, data],
+                               stdout=subprocess.PIPE)
+        if split.returncode != 0:
+            raise BenchError("perfsplit.py %s failed" % data)
+        print("  " + split.stdout.decode().rstrip().replace("\n", "\n  "))
 
 
 def main():
@@ -532,6 +539,7 @@ def main():
     p.add_argument("--fwd", required=True, help="tlstap-fwd")
     p.add_argument("--bt", required=True, help="sslsniff.bt")
     p.add_argument("--polledsink", required=True, help="polledsink.py")
+    p.add_argument("--perfsplit", required=True, help="perfsplit.py")
     p.add_argument("--netns", required=True)
     p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--duration", type=int, default=5)
@@ -547,9 +555,12 @@ def main():
                    "programs use less than this many CPUs")
     p.add_argument("--quiet-wait", type=float, default=120,
                    help="... but at most this many seconds")
+    p.add_argument("--quiet-max-other", type=float, default=0.5,
+                   help="second table: only runs during which other programs "
+                   "and steal each took less than this many CPU seconds")
     p.add_argument("--profile-dir", help="also profile with perf record")
     p.add_argument("--profile-variants",
-                   default="none,hook,hook-seqpacket,hook-null")
+                   default="none,hook,hook-seqpacket,hook-null,hook-polled")
     a = p.parse_args()
     a.variants = a.variants.split(",")
     unknown = set(a.variants) - set(VARIANTS)
@@ -569,7 +580,12 @@ def main():
     except BenchError as e:
         print("rounds.py: " + str(e), file=sys.stderr)
         return 1
-    table = summarize(a, runs)
+    table = summarize(a, runs, "All runs:")
+    quiet = [r for r in runs if r["other_cpu_s"] < a.quiet_max_other and
+             r["steal_s"] < a.quiet_max_other]
+    quiet_table = summarize(
+        a, quiet, "Quiet runs only (other programs and the hypervisor's "
+        "steal each below %.1f s CPU during the run):" % a.quiet_max_other)
     if a.profile_dir:
         a.profile_variants = a.profile_variants.split(",")
         try:
@@ -578,7 +594,7 @@ def main():
             print("rounds.py: profile: " + str(e), file=sys.stderr)
             return 1
     with open(a.json, "w") as f:
-        json.dump({"runs": runs, "table": table,
+        json.dump({"runs": runs, "table": table, "quiet_table": quiet_table,
                    "settings": {k: getattr(a, k) for k in (
                        "rounds", "duration", "connections", "nginx_cpu",
                        "load_cpu", "variants")}}, f, indent=1)

@@ -35,9 +35,10 @@
 #   QUIET_WAIT s for a second in which other programs use less than
 #   QUIET_BELOW CPUs (the machine is shared),
 #   OUT (results JSON; default bench/nginx/build/results-DATE.json),
-#   PROFILE=1: afterwards one more run each of none, hook, hook-seqpacket
-#   and hook-null
-#   under perf record (cpu-clock) on the worker; reports next to OUT.
+#   PROFILE=1: afterwards one more run of each of PROFILE_VARIANTS (default
+#   none,hook,hook-seqpacket,hook-null,hook-polled) under perf record
+#   (cpu-clock) on the worker; reports next to OUT, and perfsplit.py's
+#   summary of where the record's system call spends its time.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
@@ -68,7 +69,8 @@ done
 profile=()
 if [ "$PROFILE" = 1 ]; then
 	command -v perf >/dev/null || fail "perf not found (make deps installs linux-perf)"
-	profile=(--profile-dir "${OUT%.json}-perf")
+	profile=(--profile-dir "${OUT%.json}-perf" --profile-variants
+		"${PROFILE_VARIANTS:-none,hook,hook-seqpacket,hook-null,hook-polled}")
 	mkdir -p "${OUT%.json}-perf"
 fi
 
@@ -140,12 +142,13 @@ ip -n "$NS" link set d0 up
 ip -n "$NS" neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent
 
 mkdir -p "$(dirname "$OUT")"
-echo "run.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo 'no git'), kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "run.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), commit ${TLSTAP_COMMIT:-$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown)}, kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "run.sh: nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), $(bpftrace --version)"
 echo "run.sh: $ROUNDS rounds x {$VARIANTS}, wrk -t1 -c$CONNECTIONS -d${DURATION}s; nginx worker on CPU $NGINX_CPU, wrk and the capture side on CPU $LOAD_CPU"
 taskset -c "$LOAD_CPU" python3 "$HERE/rounds.py" --dir "$T" \
 	--lib "$BUILD/userhook/libtlstap.so" --fwd "$BUILD/nfq-tools/tlstap-fwd" \
-	--bt "$HERE/sslsniff.bt" --polledsink "$HERE/polledsink.py" --netns "$NS" --rounds "$ROUNDS" \
+	--bt "$HERE/sslsniff.bt" --polledsink "$HERE/polledsink.py" \
+	--perfsplit "$HERE/perfsplit.py" --netns "$NS" --rounds "$ROUNDS" \
 	--duration "$DURATION" --connections "$CONNECTIONS" \
 	--nginx-cpu "$NGINX_CPU" --load-cpu "$LOAD_CPU" --port "$port" \
 	--status-port "$status_port" --variants "$VARIANTS" --json "$OUT" \
