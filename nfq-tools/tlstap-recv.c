@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * tlstap-recv: a target. Receives tlstap DATA datagrams on a UDP socket,
+ * tlstap-recv: a target. Receives tlstap datagrams on a UDP socket,
  * hands them to the reassembly core (lib/reasm.c) and writes every whole
  * record, loss reports included, as a JSON line (or as raw record bytes,
- * the format tlstap-fwd reads, for chaining). Output is flushed after every batch of datagrams,
- * so a reader sees each record as soon as it is complete.
+ * the format tlstap-fwd reads, for chaining), and every LOST range as a
+ * JSON line. NACKs leave from the listening socket to the address and
+ * port the stream's datagrams came from. Output is flushed after every
+ * batch of datagrams, so a reader sees each record as soon as it is
+ * complete.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -36,15 +40,19 @@ struct options {
 	enum output_kind output;
 	const char *out_path;
 	const char *dgram_log_path;
+	const char *lost_path;
 	uint32_t max_record;
 	size_t max_pending;
 	unsigned int max_streams;
 	int rcvbuf;
 	int stats_json;
+	unsigned int nack_timeout_ms;
+	unsigned int nack_tries;
 };
 
 struct recv_stats {
 	unsigned long long recv_calls, truncated, tos_missing;
+	unsigned long long nack_send_errors;
 };
 
 struct recv {
@@ -52,6 +60,7 @@ struct recv {
 	struct reasm *reasm;
 	struct jsonout json;
 	FILE *out, *dgram_log;
+	FILE *lost;		/* LOST lines: out, --lost FILE or stderr */
 	struct recv_stats st;
 	struct ratelog log;
 	int fd, sigfd;
@@ -87,6 +96,10 @@ static void usage(FILE *f)
 "    --listen ADDR:PORT    UDP address to receive on ([::]:PORT: IPv4 too)\n"
 "    --output json|raw     JSON lines (default) or raw records\n"
 "    --out FILE            where records go (default stdout)\n"
+"    --lost FILE           LOST lines (records given up) go here (default:\n"
+"                          with the records in JSON output, stderr in raw)\n"
+"    --nack-timeout-ms N   before the second NACK, doubling (default 20)\n"
+"    --nack-tries N        NACKs per missing datagram (default 6)\n"
 "    --log-datagrams FILE  one JSON line per datagram (seq, size, TOS...)\n"
 "    --max-record N        largest plaintext accepted (default %u)\n"
 "    --max-pending BYTES   memory for incomplete records (default 64 MiB)\n"
@@ -112,7 +125,8 @@ static unsigned long parse_ulong(const char *opt, const char *s,
 static void parse_options(struct options *o, int argc, char **argv)
 {
 	enum { O_LISTEN = 256, O_OUTPUT, O_OUT, O_LOGDG, O_MAXREC, O_PENDING,
-	       O_STREAMS, O_RCVBUF, O_JSON };
+	       O_STREAMS, O_RCVBUF, O_JSON, O_LOST, O_NACK_TIMEOUT,
+	       O_NACK_TRIES };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "output", required_argument, NULL, O_OUTPUT },
@@ -123,6 +137,9 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "max-streams", required_argument, NULL, O_STREAMS },
 		{ "rcvbuf", required_argument, NULL, O_RCVBUF },
 		{ "stats-json", no_argument, NULL, O_JSON },
+		{ "lost", required_argument, NULL, O_LOST },
+		{ "nack-timeout-ms", required_argument, NULL, O_NACK_TIMEOUT },
+		{ "nack-tries", required_argument, NULL, O_NACK_TRIES },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -135,6 +152,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->max_pending = 64u << 20;
 	o->max_streams = 256;
 	o->rcvbuf = 16 << 20;
+	o->nack_timeout_ms = REASM_NACK_TIMEOUT_NS / 1000000;
+	o->nack_tries = REASM_NACK_TRIES;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_LISTEN:
@@ -178,6 +197,17 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case O_JSON:
 			o->stats_json = 1;
 			break;
+		case O_LOST:
+			o->lost_path = optarg;
+			break;
+		case O_NACK_TIMEOUT:
+			o->nack_timeout_ms = (unsigned int)parse_ulong(
+				"--nack-timeout-ms", optarg, 1, 60000);
+			break;
+		case O_NACK_TRIES:
+			o->nack_tries = (unsigned int)parse_ulong(
+				"--nack-tries", optarg, 1, 255);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -210,6 +240,47 @@ static void emit_record(void *arg, const struct reasm_record *r)
 		    strerror(errno));
 }
 
+static void emit_lost(void *arg, const struct reasm_lost *l)
+{
+	struct recv *rv = arg;
+
+	if (jsonout_lost(rv->lost, l))
+		die("writing a LOST line: %s", strerror(errno));
+}
+
+/* From the listening socket, to where the stream's datagrams came from. */
+static void send_nack(void *arg, const struct endpoint *to,
+		      const uint8_t *msg, size_t len)
+{
+	struct recv *rv = arg;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	if (rv->opt.listen.family == TLSTAP_FAMILY_IPV6 &&
+	    to->family == TLSTAP_FAMILY_IPV4) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		memset(&ss, 0, sizeof(ss));
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(to->port);
+		sin6->sin6_addr.s6_addr[10] = 0xff;
+		sin6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(sin6->sin6_addr.s6_addr + 12, to->addr, 4);
+		sslen = sizeof(*sin6);
+	} else {
+		sslen = endpoint_to_sockaddr(to, &ss);
+	}
+	if (sendto(rv->fd, msg, len, MSG_DONTWAIT, (struct sockaddr *)&ss,
+		   sslen) != (ssize_t)len) {
+		char name[ENDPOINT_STRLEN];
+
+		rv->st.nack_send_errors++;
+		endpoint_format(to, name, sizeof(name));
+		ratelog(&rv->log, "sending a NACK to %s: %s", name,
+			strerror(errno));
+	}
+}
+
 static const char *verdict_name(enum reasm_verdict v)
 {
 	switch (v) {
@@ -219,6 +290,8 @@ static const char *verdict_name(enum reasm_verdict v)
 		return "duplicate";
 	case REASM_INVALID:
 		return "invalid";
+	case REASM_CONTROL:
+		return "control";
 	case REASM_UNSUPPORTED:
 		return "unsupported";
 	}
@@ -272,10 +345,10 @@ static void report_stream(void *arg, const struct reasm_stream_report *s)
 	fprintf(stderr,
 		PROG ": stream %s/%u: next_seq=%u missing_seqs=%u "
 		"expired_seqs=%llu next_record_id=%u incomplete_records=%u "
-		"missing_record_ids=%u\n",
+		"missing_record_ids=%u nacking_ranges=%u\n",
 		sender, s->stream_id, s->seqs->next, s->seqs->holes,
 		s->seqs->expired, s->records->next, s->pending_records,
-		s->records->holes);
+		s->records->holes, s->missing_ranges);
 	while (shown < 8 && seqtrack_next_hole(s->seqs, from, &first, &last)) {
 		fprintf(stderr, PROG ":   missing seq %u..%u\n", first, last);
 		from = last + 1;
@@ -296,14 +369,24 @@ static void print_stats(struct recv *rv)
 			"record_bytes=%llu loss_reports=%llu aborted=%llu "
 			"inconsistent=%llu "
 			"invalid_records=%llu evicted=%llu pending_bytes=%llu "
-			"streams=%llu truncated=%llu\n",
+			"streams=%llu truncated=%llu retransmitted=%llu "
+			"nacks_sent=%llu nack_seqs=%llu nack_send_errors=%llu "
+			"heartbeats_received=%llu gaps_received=%llu "
+			"gaps_unknown_stream=%llu lost_datagrams=%llu "
+			"lost_records=%llu lost_ranges=%llu "
+			"lost_open_ended=%llu\n",
 			s->datagrams, s->bytes, s->invalid, s->unsupported,
 			s->dup_datagrams, s->late_datagrams, s->stale_datagrams,
 			s->seq_gaps, s->records, s->record_bytes,
 			s->loss_reports, s->records_aborted,
 			s->records_inconsistent,
 			s->records_invalid, s->records_evicted,
-			s->pending_bytes, s->streams, rv->st.truncated);
+			s->pending_bytes, s->streams, rv->st.truncated,
+			s->retransmitted, s->nacks_sent, s->nack_seqs,
+			rv->st.nack_send_errors, s->heartbeats_received,
+			s->gaps_received, s->gaps_unknown_stream,
+			s->lost_datagrams, s->lost_records, s->lost_ranges,
+			s->lost_open_ended);
 		for (int i = 1; i < WIRE_STATUS_COUNT; i++)
 			if (s->invalid_by[i])
 				fprintf(stderr, PROG ":   invalid %s=%llu\n",
@@ -327,14 +410,22 @@ static void print_stats(struct recv *rv)
 		"\"inconsistent\":%llu,\"invalid_records\":%llu,"
 		"\"evicted\":%llu,\"pending_bytes\":%llu,\"streams\":%llu,"
 		"\"streams_evicted\":%llu,\"truncated\":%llu,"
-		"\"recv_calls\":%llu,\"tos_missing\":%llu}\n",
+		"\"recv_calls\":%llu,\"tos_missing\":%llu,"
+		"\"nacks_sent\":%llu,\"nack_seqs\":%llu,"
+		"\"nack_send_errors\":%llu,\"heartbeats_received\":%llu,"
+		"\"gaps_received\":%llu,\"gaps_unknown_stream\":%llu,"
+		"\"lost_datagrams\":%llu,\"lost_records\":%llu,"
+		"\"lost_ranges\":%llu,\"lost_open_ended\":%llu}\n",
 		s->unsupported, s->dup_datagrams, s->late_datagrams,
 		s->stale_datagrams, s->retransmitted, s->seq_gaps, s->chunks,
 		s->dup_chunks, s->stale_chunks, s->records, s->record_bytes,
 		s->loss_reports, s->records_aborted, s->records_inconsistent,
 		s->records_invalid, s->records_evicted, s->pending_bytes,
 		s->streams, s->streams_evicted, rv->st.truncated,
-		rv->st.recv_calls, rv->st.tos_missing);
+		rv->st.recv_calls, rv->st.tos_missing, s->nacks_sent,
+		s->nack_seqs, rv->st.nack_send_errors, s->heartbeats_received,
+		s->gaps_received, s->gaps_unknown_stream, s->lost_datagrams,
+		s->lost_records, s->lost_ranges, s->lost_open_ended);
 	reasm_foreach_stream(rv->reasm, report_stream, rv);
 }
 
@@ -396,10 +487,20 @@ static int datagram_tos(struct msghdr *mh)
 	return -1;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+		die("clock_gettime: %s", strerror(errno));
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* Receives until the socket is drained. */
 static void receive_batch(struct recv *rv)
 {
 	for (;;) {
+		uint64_t now;
 		int n;
 
 		for (int i = 0; i < BATCH; i++) {
@@ -424,6 +525,7 @@ static void receive_batch(struct recv *rv)
 			return;
 		}
 		rv->st.recv_calls++;
+		now = now_ns();
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &rv->msgs[i].msg_hdr;
 			struct reasm_dgram_info info;
@@ -441,7 +543,7 @@ static void receive_batch(struct recv *rv)
 				continue;
 			}
 			reasm_datagram(rv->reasm, &from, rv->iov[i].iov_base,
-				       rv->msgs[i].msg_len, &info);
+				       rv->msgs[i].msg_len, now, &info);
 			if (rv->dgram_log)
 				log_datagram(rv, &from, rv->msgs[i].msg_len,
 					     tos, &info);
@@ -462,9 +564,23 @@ static FILE *open_output(const char *path)
 
 static void flush_outputs(struct recv *rv)
 {
-	if (fflush(rv->out) ||
+	if (fflush(rv->out) || fflush(rv->lost) ||
 	    (rv->dgram_log && fflush(rv->dgram_log)))
 		die("writing output: %s", strerror(errno));
+}
+
+/* Milliseconds until deadline (0: none), for poll; -1 waits forever. */
+static int poll_timeout(uint64_t deadline)
+{
+	uint64_t now;
+
+	if (!deadline)
+		return -1;
+	now = now_ns();
+	if (deadline <= now)
+		return 0;
+	/* Rounded up: waking early would only spin. */
+	return (int)((deadline - now + 999999) / 1000000);
 }
 
 int main(int argc, char **argv)
@@ -472,6 +588,12 @@ int main(int argc, char **argv)
 	static struct recv rcv;
 	struct recv *rv = &rcv;
 	struct reasm_config cfg;
+	struct reasm_ops ops = {
+		.record = emit_record,
+		.lost = emit_lost,
+		.nack = send_nack,
+	};
+	uint64_t deadline = 0;
 	sigset_t sigs;
 
 	parse_options(&rv->opt, argc, argv);
@@ -479,11 +601,18 @@ int main(int argc, char **argv)
 	rv->out = rv->opt.out_path ? open_output(rv->opt.out_path) : stdout;
 	if (rv->opt.dgram_log_path)
 		rv->dgram_log = open_output(rv->opt.dgram_log_path);
+	if (rv->opt.lost_path)
+		rv->lost = open_output(rv->opt.lost_path);
+	else
+		rv->lost = rv->opt.output == OUT_JSON ? rv->out : stderr;
 	jsonout_init(&rv->json, rv->out);
+	memset(&cfg, 0, sizeof(cfg));
 	cfg.max_msg_len = rv->opt.max_record;
 	cfg.max_pending_bytes = rv->opt.max_pending;
 	cfg.max_streams = rv->opt.max_streams;
-	rv->reasm = reasm_new(&cfg, emit_record, rv);
+	cfg.nack_timeout_ns = rv->opt.nack_timeout_ms * 1000000ull;
+	cfg.nack_tries = rv->opt.nack_tries;
+	rv->reasm = reasm_new(&cfg, &ops, rv);
 	if (!rv->reasm)
 		die("out of memory");
 	open_socket(rv);
@@ -505,15 +634,16 @@ int main(int argc, char **argv)
 		};
 		struct signalfd_siginfo si;
 
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, 2, poll_timeout(deadline)) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll: %s", strerror(errno));
 		}
-		if (pfd[0].revents) {
+		if (pfd[0].revents)
 			receive_batch(rv);
-			flush_outputs(rv);
-		}
+		/* New holes are NACKed at once, old ones on their timeout. */
+		deadline = reasm_timer(rv->reasm, now_ns());
+		flush_outputs(rv);
 		if (!pfd[1].revents ||
 		    read(rv->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
@@ -523,9 +653,11 @@ int main(int argc, char **argv)
 		}
 		/* Whatever already arrived is still processed. */
 		receive_batch(rv);
-		flush_outputs(rv);
 		break;
 	}
+	/* What is still missing now is lost: said, not left silent. */
+	reasm_flush(rv->reasm);
+	flush_outputs(rv);
 	print_stats(rv);
 	reasm_free(rv->reasm);
 	jsonout_free(&rv->json);
@@ -533,6 +665,8 @@ int main(int argc, char **argv)
 		die("closing %s: %s", rv->opt.out_path, strerror(errno));
 	if (rv->dgram_log && fclose(rv->dgram_log))
 		die("closing %s: %s", rv->opt.dgram_log_path, strerror(errno));
+	if (rv->opt.lost_path && fclose(rv->lost))
+		die("closing %s: %s", rv->opt.lost_path, strerror(errno));
 	free(rv->bufs);
 	close(rv->fd);
 	return 0;

@@ -68,3 +68,27 @@ int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 		return -1;
 	return 0;
 }
+
+static void rid_text(char *buf, size_t len, int known, uint32_t rid)
+{
+	if (known)
+		snprintf(buf, len, "%u", rid);
+	else
+		snprintf(buf, len, "null");
+}
+
+int jsonout_lost(FILE *f, const struct reasm_lost *l)
+{
+	char sender[ENDPOINT_STRLEN], first[12], last[12];
+
+	endpoint_format(l->sender, sender, sizeof(sender));
+	rid_text(first, sizeof(first), l->has_record_first, l->record_first);
+	rid_text(last, sizeof(last), l->has_record_last, l->record_last);
+	return fprintf(f,
+		       "{\"type\":\"lost\",\"sender\":\"%s\",\"stream\":%u,"
+		       "\"record_first\":%s,\"record_last\":%s,"
+		       "\"seq_first\":%u,\"seq_last\":%u,\"reason\":\"%s\"}\n",
+		       sender, l->stream_id, first, last, l->seq_first,
+		       l->seq_last, reasm_lost_reason_name(l->reason)) < 0
+		       ? -1 : 0;
+}

@@ -2,7 +2,8 @@
 /*
  * Records as JSON lines, plaintext in base64 (OpenSSL's EVP_EncodeBlock).
  * "type" tells them apart: "data" for a record with plaintext, "loss" for
- * a loss report (len 0, dropped > 0), which has no "data" field.
+ * a loss report (len 0, dropped > 0), which has no "data" field;
+ * "lost" for records given up (not records: they never arrived).
  */
 #ifndef TLSTAP_NFQ_JSONOUT_H
 #define TLSTAP_NFQ_JSONOUT_H
@@ -22,5 +23,13 @@ void jsonout_free(struct jsonout *j);
 
 /* One line. 0, or -1 with errno set (memory or the stream failed). */
 int jsonout_record(struct jsonout *j, const struct reasm_record *r);
+
+/*
+ * A LOST marker, one line:
+ * {"type":"lost","sender":...,"stream":...,"record_first":A,
+ *  "record_last":B,"seq_first":X,"seq_last":Y,"reason":"gap"|"timeout"}
+ * with null for an end that cannot be known. 0, or -1 (the stream failed).
+ */
+int jsonout_lost(FILE *f, const struct reasm_lost *l);
 
 #endif

@@ -4,7 +4,10 @@
  * ("pending") in a per-stream hash by record id and on one global age
  * list, so that the memory bound evicts the oldest first. A record is
  * emitted once its bytes are all covered, every chunk agreed on its
- * length and flow, and the bytes parse as a record of that flow.
+ * length and flow, and the bytes parse as a record of that flow. Each
+ * stream's missing seqs are in its gaptrack; when it gives up a range,
+ * the records in it are dropped from pending and marked done, so that
+ * nothing of them comes out later.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +42,18 @@ struct stream {
 	struct endpoint sender;
 	uint32_t stream_id;
 	struct seqtrack seqs;
-	struct seqtrack done;			/* completed record ids */
+	struct seqtrack done;			/* completed or lost record ids */
 	struct pending *pending[PENDING_BUCKETS];
 	unsigned int npending;
+	struct gaptrack gaps;
+	uint64_t deadline;			/* its gaptrack's; 0: none */
+	struct reasm *owner;
 };
 
 struct reasm {
 	struct reasm_config cfg;
-	reasm_emit_fn emit;
+	struct gap_policy policy;
+	struct reasm_ops ops;
 	void *arg;
 	struct reasm_stats st;
 	struct stream *streams[STREAM_BUCKETS];
@@ -55,17 +62,29 @@ struct reasm {
 	struct pending *age_head, *age_tail;
 };
 
-struct reasm *reasm_new(const struct reasm_config *cfg, reasm_emit_fn emit,
-			void *arg)
+struct reasm *reasm_new(const struct reasm_config *cfg,
+			const struct reasm_ops *ops, void *arg)
 {
 	struct reasm *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
 	r->cfg = *cfg;
-	r->emit = emit;
+	r->policy.timeout_ns = cfg->nack_timeout_ns ? cfg->nack_timeout_ns
+						    : REASM_NACK_TIMEOUT_NS;
+	r->policy.max_tries = cfg->nack_tries ? cfg->nack_tries
+					      : REASM_NACK_TRIES;
+	if (r->policy.max_tries > 255)
+		r->policy.max_tries = 255;
+	r->policy.max_ranges = REASM_MAX_MISSING_RANGES;
+	r->ops = *ops;
 	r->arg = arg;
 	return r;
+}
+
+const char *reasm_lost_reason_name(enum gap_reason reason)
+{
+	return reason == GAP_REASON_GAP ? "gap" : "timeout";
 }
 
 const struct reasm_stats *reasm_stats(const struct reasm *r)
@@ -260,11 +279,15 @@ static void stream_free(struct reasm *r, struct stream *s)
 	*pp = s->hnext;
 	lru_unlink(r, s);
 	r->nstreams--;
+	gaptrack_free(&s->gaps);
 	free(s);
 }
 
+static void stream_lost(void *arg, const struct gap_lost *l);
+
+/* The stream, made if create and it is new; NULL if none (or no memory). */
 static struct stream *stream_get(struct reasm *r, const struct endpoint *ep,
-				 uint32_t id)
+				 uint32_t id, int create)
 {
 	unsigned int b = stream_hash(ep, id);
 	struct stream *s;
@@ -276,13 +299,22 @@ static struct stream *stream_get(struct reasm *r, const struct endpoint *ep,
 			return s;
 		}
 	}
+	if (!create)
+		return NULL;
 	if (r->nstreams >= r->cfg.max_streams) {
+		/* What it still missed is lost: said before it is forgotten. */
 		r->st.streams_evicted++;
+		gaptrack_flush(&r->lru_tail->gaps, &r->lru_tail->seqs);
 		stream_free(r, r->lru_tail);
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	s->owner = r;
+	if (gaptrack_init(&s->gaps, &r->policy, stream_lost, s)) {
+		free(s);
+		return NULL;
+	}
 	s->sender = *ep;
 	s->stream_id = id;
 	seqtrack_init(&s->seqs);
@@ -326,7 +358,7 @@ static void finish_record(struct reasm *r, struct stream *s,
 	r->st.record_bytes += meta->record_len;
 	if (record_is_loss_report(&info))
 		r->st.loss_reports++;
-	r->emit(r->arg, &rr);
+	r->ops.record(r->arg, &rr);
 }
 
 static void take_chunk(struct reasm *r, struct stream *s,
@@ -395,16 +427,253 @@ static void take_chunk(struct reasm *r, struct stream *s,
 	}
 }
 
-enum reasm_verdict reasm_datagram(struct reasm *r,
-				  const struct endpoint *sender,
-				  const uint8_t *buf, size_t len,
-				  struct reasm_dgram_info *info)
+/* -------------------------------------------------------- lost records */
+
+/*
+ * A given-up range from the stream's gaptrack: the records in it are
+ * finished for good (pending ones dropped, ids marked done) and handed
+ * out as one LOST range. Records already handed out (a record spanning
+ * two lost ranges ends the first one's) are trimmed off its ends.
+ */
+static void stream_lost(void *arg, const struct gap_lost *l)
 {
-	struct wire_msg msg;
+	struct stream *s = arg;
+	struct reasm *r = s->owner;
+	struct reasm_lost out = {
+		.sender = &s->sender,
+		.stream_id = s->stream_id,
+		.seq_first = l->seq_first,
+		.seq_last = l->seq_last,
+		.record_first = l->first.rid,
+		.record_last = l->last.rid,
+		.has_record_first = l->first.state == GAP_EDGE_KNOWN,
+		.has_record_last = l->last.state == GAP_EDGE_KNOWN,
+		.reason = l->reason,
+	};
+
+	r->st.lost_datagrams += l->seq_last - l->seq_first + 1;
+	if (out.has_record_first && out.has_record_last) {
+		uint32_t a = out.record_first, b = out.record_last, n, skipped;
+
+		while ((int32_t)(b - a) >= 0 &&
+		       seqtrack_query(&s->done, a) == SEQ_DUP)
+			a++;
+		while ((int32_t)(b - a) >= 0 &&
+		       seqtrack_query(&s->done, b) == SEQ_DUP)
+			b--;
+		/* Nothing of a record in it (a sender that packs oddly). */
+		if ((int32_t)(b - a) < 0)
+			return;
+		out.record_first = a;
+		out.record_last = b;
+		n = b - a + 1;
+		for (unsigned int i = 0; i < PENDING_BUCKETS; i++) {
+			struct pending *p = s->pending[i];
+
+			while (p) {
+				struct pending *next = p->hnext;
+
+				if (p->meta.record_id - a < n)
+					pending_free(r, p);
+				p = next;
+			}
+		}
+		/* Only the newest SEQTRACK_WINDOW ids can be remembered. */
+		if (n > SEQTRACK_WINDOW)
+			a = b - SEQTRACK_WINDOW + 1;
+		do
+			seqtrack_see(&s->done, a, &skipped);
+		while (a++ != b);
+		r->st.lost_records += n;
+	} else {
+		r->st.lost_open_ended++;
+	}
+	r->st.lost_ranges++;
+	r->ops.lost(r->arg, &out);
+}
+
+/* --------------------------------------------------------- sequencing */
+
+struct nack_ctx {
+	struct reasm *r;
+	struct stream *s;
+};
+
+static void send_nack(void *arg, const struct wire_range *ranges,
+		      unsigned int n)
+{
+	struct nack_ctx *c = arg;
+	uint8_t buf[TLSTAP_MSG_HDR_LEN + WIRE_MAX_RANGES *
+					 sizeof(struct tlstap_seq_range)];
+	size_t len = wire_build_ranges(buf, TLSTAP_MSG_NACK, c->s->stream_id,
+				       ranges, n);
+
+	c->r->st.nacks_sent++;
+	for (unsigned int i = 0; i < n; i++)
+		c->r->st.nack_seqs += ranges[i].last - ranges[i].first + 1;
+	c->r->ops.nack(c->r->arg, &c->s->sender, buf, len);
+}
+
+static void stream_due(struct stream *s, uint64_t when)
+{
+	if (!s->deadline || when < s->deadline)
+		s->deadline = when;
+}
+
+/*
+ * Before the window moves up to new_next (n is what moves it, known to
+ * be new): the first of a stream says where it starts; holes that would
+ * leave the window are given up.
+ */
+static void before_advance(struct stream *s, uint32_t n)
+{
+	if (!s->seqs.started)
+		gaptrack_start(&s->gaps, n < SEQTRACK_WINDOW);
+	else
+		gaptrack_expire(&s->gaps, &s->seqs, n + 1);
+}
+
+/*
+ * opened seqs up to last just became holes; the window holds room of
+ * them (more were skipped: those left it at once, and the records
+ * before the rest cannot be known).
+ */
+static void open_holes(struct stream *s, uint32_t last, uint32_t opened,
+		       uint32_t room, uint64_t now)
+{
+	int clipped = opened > room;
+
+	if (!opened)
+		return;
+	if (clipped)
+		opened = room;
+	gaptrack_open(&s->gaps, &s->seqs, last - opened + 1, last, clipped,
+		      now);
+	stream_due(s, now);
+}
+
+static enum reasm_verdict take_heartbeat(struct reasm *r,
+					 const struct endpoint *sender,
+					 const struct wire_msg *msg,
+					 uint64_t now,
+					 struct reasm_dgram_info *info)
+{
+	struct wire_heartbeat hb;
+	struct stream *s;
+	uint32_t opened, low;
+
+	info->status = wire_check_heartbeat(msg, &hb);
+	if (info->status != WIRE_OK)
+		return REASM_INVALID;
+	/* A stream whose every datagram was lost starts here. */
+	s = stream_get(r, sender, msg->stream_id, 1);
+	if (!s)
+		return REASM_INVALID;
+	r->st.heartbeats_received++;
+	if (!s->seqs.started || (int32_t)(hb.highest - s->seqs.next) >= 0) {
+		before_advance(s, hb.highest);
+		seqtrack_advance(&s->seqs, hb.highest, &opened);
+		open_holes(s, hb.highest, opened, SEQTRACK_WINDOW, now);
+	}
+	/* Older than oldest_seq: the sender cannot resend them, lost. */
+	low = s->seqs.next - SEQTRACK_WINDOW;
+	if ((int32_t)(hb.oldest - low) > 0)
+		gaptrack_give_up(&s->gaps, &s->seqs, low, hb.oldest - 1,
+				 GAP_REASON_GAP);
+	return REASM_CONTROL;
+}
+
+static enum reasm_verdict take_gap(struct reasm *r,
+				   const struct endpoint *sender,
+				   const struct wire_msg *msg,
+				   struct reasm_dgram_info *info)
+{
+	struct stream *s;
+
+	info->status = wire_check_ranges(msg);
+	if (info->status != WIRE_OK)
+		return REASM_INVALID;
+	s = stream_get(r, sender, msg->stream_id, 0);
+	if (!s) {
+		r->st.gaps_unknown_stream++;
+		return REASM_UNSUPPORTED;
+	}
+	r->st.gaps_received++;
+	for (unsigned int i = 0; i < msg->count; i++) {
+		struct wire_range g = wire_get_range(msg, i);
+
+		gaptrack_give_up(&s->gaps, &s->seqs, g.first, g.last,
+				 GAP_REASON_GAP);
+	}
+	return REASM_CONTROL;
+}
+
+static enum reasm_verdict take_data(struct reasm *r,
+				    const struct endpoint *sender,
+				    const struct wire_msg *msg, uint64_t now,
+				    struct reasm_dgram_info *info)
+{
+	struct gap_dgram_edges edges;
 	struct wire_chunk ch;
 	struct stream *s;
 	uint32_t skipped;
 	size_t pos = 0;
+	unsigned int i = 0;
+
+	info->status = wire_check_data(msg, r->cfg.max_msg_len);
+	if (info->status != WIRE_OK)
+		return REASM_INVALID;
+	s = stream_get(r, sender, msg->stream_id, 1);
+	if (!s) {
+		r->st.records_evicted += msg->count;
+		return REASM_INVALID;
+	}
+	if (msg->flags & TLSTAP_MSG_F_RETRANSMIT)
+		r->st.retransmitted++;
+	if (seqtrack_query(&s->seqs, msg->seq) == SEQ_NEW)
+		before_advance(s, msg->seq);
+	info->seq_verdict = seqtrack_see(&s->seqs, msg->seq, &skipped);
+	r->st.seq_gaps += skipped;
+	switch (info->seq_verdict) {
+	case SEQ_DUP:
+		r->st.dup_datagrams++;
+		return REASM_DUPLICATE;
+	case SEQ_LATE:
+		r->st.late_datagrams++;
+		break;
+	case SEQ_STALE:
+		/* Cannot tell a duplicate: the record ids will. */
+		r->st.stale_datagrams++;
+		break;
+	case SEQ_NEW:
+		open_holes(s, msg->seq - 1, skipped, SEQTRACK_WINDOW - 1,
+			   now);
+		break;
+	}
+	memset(&edges, 0, sizeof(edges));
+	while (wire_next_chunk(msg, &pos, &ch)) {
+		if (!i++) {
+			edges.first_rid = ch.meta.record_id;
+			edges.first_starts = !ch.offset;
+		}
+		edges.last_rid = ch.meta.record_id;
+		edges.last_ends = ch.offset + ch.len == ch.meta.record_len;
+		take_chunk(r, s, &ch, msg->seq);
+	}
+	/* After the chunks: a LOST range it closes drops what they began. */
+	if (info->seq_verdict != SEQ_STALE)
+		gaptrack_arrived(&s->gaps, &s->seqs, msg->seq, &edges,
+				 info->seq_verdict == SEQ_NEW);
+	return REASM_ACCEPTED;
+}
+
+enum reasm_verdict reasm_datagram(struct reasm *r,
+				  const struct endpoint *sender,
+				  const uint8_t *buf, size_t len,
+				  uint64_t now_ns,
+				  struct reasm_dgram_info *info)
+{
+	struct wire_msg msg;
 
 	memset(info, 0, sizeof(*info));
 	r->st.datagrams++;
@@ -416,49 +685,56 @@ enum reasm_verdict reasm_datagram(struct reasm *r,
 		info->stream_id = msg.stream_id;
 		info->seq = msg.seq;
 		info->count = msg.count;
-		if (msg.type != TLSTAP_MSG_DATA) {
+		switch (msg.type) {
+		case TLSTAP_MSG_DATA:
+			info->verdict = take_data(r, sender, &msg, now_ns,
+						  info);
+			break;
+		case TLSTAP_MSG_HEARTBEAT:
+			info->verdict = take_heartbeat(r, sender, &msg, now_ns,
+						       info);
+			break;
+		case TLSTAP_MSG_GAP:
+			info->verdict = take_gap(r, sender, &msg, info);
+			break;
+		default:
 			r->st.unsupported++;
 			info->verdict = REASM_UNSUPPORTED;
 			return info->verdict;
 		}
-		info->status = wire_check_data(&msg, r->cfg.max_msg_len);
+	} else {
+		info->verdict = REASM_INVALID;
 	}
-	if (info->status != WIRE_OK) {
+	if (info->verdict == REASM_INVALID && info->status != WIRE_OK) {
 		r->st.invalid++;
 		r->st.invalid_by[info->status]++;
-		info->verdict = REASM_INVALID;
-		return info->verdict;
 	}
-
-	s = stream_get(r, sender, msg.stream_id);
-	if (!s) {
-		r->st.records_evicted += msg.count;
-		info->verdict = REASM_INVALID;
-		return info->verdict;
-	}
-	if (msg.flags & TLSTAP_MSG_F_RETRANSMIT)
-		r->st.retransmitted++;
-	info->seq_verdict = seqtrack_see(&s->seqs, msg.seq, &skipped);
-	r->st.seq_gaps += skipped;
-	switch (info->seq_verdict) {
-	case SEQ_DUP:
-		r->st.dup_datagrams++;
-		info->verdict = REASM_DUPLICATE;
-		return info->verdict;
-	case SEQ_LATE:
-		r->st.late_datagrams++;
-		break;
-	case SEQ_STALE:
-		/* Cannot tell a duplicate: the record ids will. */
-		r->st.stale_datagrams++;
-		break;
-	case SEQ_NEW:
-		break;
-	}
-	while (wire_next_chunk(&msg, &pos, &ch))
-		take_chunk(r, s, &ch, msg.seq);
-	info->verdict = REASM_ACCEPTED;
 	return info->verdict;
+}
+
+uint64_t reasm_timer(struct reasm *r, uint64_t now_ns)
+{
+	uint64_t next = 0;
+
+	for (struct stream *s = r->lru_head; s; s = s->lru_next) {
+		if (s->deadline && s->deadline <= now_ns) {
+			struct nack_ctx c = { .r = r, .s = s };
+
+			s->deadline = gaptrack_tick(&s->gaps, &s->seqs, now_ns,
+						    send_nack, &c);
+		}
+		if (s->deadline && (!next || s->deadline < next))
+			next = s->deadline;
+	}
+	return next;
+}
+
+void reasm_flush(struct reasm *r)
+{
+	for (struct stream *s = r->lru_head; s; s = s->lru_next) {
+		gaptrack_flush(&s->gaps, &s->seqs);
+		s->deadline = 0;
+	}
 }
 
 void reasm_foreach_stream(const struct reasm *r, reasm_report_fn fn,
@@ -471,6 +747,7 @@ void reasm_foreach_stream(const struct reasm *r, reasm_report_fn fn,
 			.seqs = &s->seqs,
 			.records = &s->done,
 			.pending_records = s->npending,
+			.missing_ranges = gaptrack_waiting_ranges(&s->gaps),
 		};
 
 		fn(arg, &rep);

@@ -51,11 +51,34 @@ enum seq_verdict seqtrack_query(const struct seqtrack *t, uint32_t n)
 	return test_bit(t, n) ? SEQ_DUP : SEQ_LATE;
 }
 
+/* Moves next up to new_next (beyond it), the numbers entering as holes. */
+static void advance_to(struct seqtrack *t, uint32_t new_next)
+{
+	uint32_t d = new_next - t->next;	/* numbers entering the window */
+
+	if (d >= W) {
+		/* The whole window leaves, and so does what never entered. */
+		t->expired += t->holes + (d - W);
+		memset(t->seen, 0, sizeof(t->seen));
+		t->holes = W;
+	} else {
+		for (uint32_t s = t->next; s != new_next; s++) {
+			/* The bit of s held s - W, which leaves the window. */
+			if (!test_bit(t, s)) {
+				t->expired++;
+				t->holes--;
+			}
+			clear_bit(t, s);
+			t->holes++;
+		}
+	}
+	t->next = new_next;
+}
+
 enum seq_verdict seqtrack_see(struct seqtrack *t, uint32_t n,
 			      uint32_t *skipped)
 {
 	enum seq_verdict v;
-	uint32_t d;
 
 	*skipped = 0;
 	if (!t->started)
@@ -67,29 +90,37 @@ enum seq_verdict seqtrack_see(struct seqtrack *t, uint32_t n,
 	}
 	if (v != SEQ_NEW)
 		return v;
-
-	d = n - t->next + 1;	/* numbers entering the window */
-	*skipped = d - 1;
-	if (d >= W) {
-		/* The whole window leaves, and so does what never entered. */
-		t->expired += t->holes + (d - W);
-		memset(t->seen, 0, sizeof(t->seen));
-		t->holes = W;
-	} else {
-		for (uint32_t s = t->next; s != n + 1; s++) {
-			/* The bit of s held s - W, which leaves the window. */
-			if (!test_bit(t, s)) {
-				t->expired++;
-				t->holes--;
-			}
-			clear_bit(t, s);
-			t->holes++;
-		}
-	}
-	t->next = n + 1;
+	*skipped = n - t->next;
+	advance_to(t, n + 1);
 	set_bit(t, n);
 	t->holes--;
 	return SEQ_NEW;
+}
+
+void seqtrack_advance(struct seqtrack *t, uint32_t n, uint32_t *opened)
+{
+	*opened = 0;
+	if (!t->started) {
+		start(t, n);
+		if (n >= W) {
+			/* Joined: n is older than anything we will see. */
+			t->next = n + 1;
+			return;
+		}
+	}
+	if ((int32_t)(n - t->next) < 0)
+		return;
+	*opened = n + 1 - t->next;
+	advance_to(t, n + 1);
+}
+
+int seqtrack_fill(struct seqtrack *t, uint32_t n)
+{
+	if (seqtrack_query(t, n) != SEQ_LATE)
+		return 0;
+	set_bit(t, n);
+	t->holes--;
+	return 1;
 }
 
 int seqtrack_next_hole(const struct seqtrack *t, uint32_t from,

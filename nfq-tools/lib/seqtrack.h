@@ -2,8 +2,9 @@
 /*
  * A sliding window over 32-bit serial numbers (datagram seq, record ids):
  * which ones were seen, which are holes, which arrive twice or too late.
- * Holes are what a receiver would NACK (issue 4 adds that); holes that
- * slide out of the window are lost for good and counted as expired.
+ * Holes are what a receiver NACKs (lib/gaptrack.c keeps their state);
+ * holes that slide out of the window are lost for good and counted as
+ * expired.
  */
 #ifndef TLSTAP_NFQ_SEQTRACK_H
 #define TLSTAP_NFQ_SEQTRACK_H
@@ -32,6 +33,21 @@ void seqtrack_init(struct seqtrack *t);
 /* Classifies n and records it as seen. *skipped: new holes it opened. */
 enum seq_verdict seqtrack_see(struct seqtrack *t, uint32_t n,
 			      uint32_t *skipped);
+
+/*
+ * n was sent (a HEARTBEAT says so) but has not arrived: the window moves
+ * up to n, leaving n and whatever it skips as holes; *opened: how many.
+ * On a fresh tracker, n < SEQTRACK_WINDOW starts the stream at 0 (holes
+ * 0..n); a larger n joins a running stream after n, with no holes.
+ */
+void seqtrack_advance(struct seqtrack *t, uint32_t n, uint32_t *opened);
+
+/*
+ * Marks the hole n as seen without it having arrived (it was given up),
+ * so that it counts as a duplicate if it comes after all. 1 if n was a
+ * hole in the window, 0 otherwise (nothing changes).
+ */
+int seqtrack_fill(struct seqtrack *t, uint32_t n);
 
 /* Classifies n without recording it. */
 enum seq_verdict seqtrack_query(const struct seqtrack *t, uint32_t n);

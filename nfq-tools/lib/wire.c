@@ -92,6 +92,8 @@ const char *wire_status_name(enum wire_status st)
 		[WIRE_CHUNK_BAD_FLOW] = "chunk_bad_flow",
 		[WIRE_CHUNK_BAD_FLAGS] = "chunk_bad_flags",
 		[WIRE_TRAILING] = "trailing_bytes",
+		[WIRE_BAD_RANGES] = "bad_ranges",
+		[WIRE_BAD_HEARTBEAT] = "bad_heartbeat",
 	};
 
 	return (unsigned int)st < WIRE_STATUS_COUNT ? names[st] : "unknown";
@@ -217,4 +219,94 @@ int wire_next_chunk(const struct wire_msg *msg, size_t *pos,
 		return 0;
 	*pos += TLSTAP_CHUNK_HDR_LEN + out->len;
 	return 1;
+}
+
+struct wire_range wire_get_range(const struct wire_msg *msg, unsigned int i)
+{
+	struct tlstap_seq_range r;
+	struct wire_range out;
+
+	memcpy(&r, msg->body + (size_t)i * sizeof(r), sizeof(r));
+	out.first = be32toh(r.first);
+	out.last = be32toh(r.last);
+	return out;
+}
+
+enum wire_status wire_check_ranges(const struct wire_msg *msg)
+{
+	if ((msg->type != TLSTAP_MSG_NACK && msg->type != TLSTAP_MSG_GAP) ||
+	    !msg->count || msg->count > WIRE_MAX_RANGES)
+		return WIRE_BAD_RANGES;
+	for (unsigned int i = 0; i < msg->count; i++) {
+		struct wire_range r = wire_get_range(msg, i);
+
+		/* Serial order: last is first + 0..1023. */
+		if (r.last - r.first >= WIRE_MAX_RANGE_SPAN)
+			return WIRE_BAD_RANGES;
+		if (i) {
+			struct wire_range p = wire_get_range(msg, i - 1);
+
+			if ((int32_t)(r.first - p.last) <= 0)
+				return WIRE_BAD_RANGES;
+		}
+	}
+	return WIRE_OK;
+}
+
+size_t wire_build_ranges(uint8_t *buf, uint8_t type, uint32_t stream_id,
+			 const struct wire_range *ranges, unsigned int n)
+{
+	size_t len = TLSTAP_MSG_HDR_LEN + n * sizeof(struct tlstap_seq_range);
+	struct tlstap_msg_hdr h = {
+		.type = type,
+		.version = TLSTAP_WIRE_VERSION,
+		.hdr_len = TLSTAP_MSG_HDR_LEN,
+		.stream_id = htobe32(stream_id),
+		.len = htobe16((uint16_t)len),
+		.count = htobe16((uint16_t)n),
+	};
+
+	memcpy(buf, &h, sizeof(h));
+	for (unsigned int i = 0; i < n; i++) {
+		struct tlstap_seq_range r = {
+			.first = htobe32(ranges[i].first),
+			.last = htobe32(ranges[i].last),
+		};
+
+		memcpy(buf + sizeof(h) + i * sizeof(r), &r, sizeof(r));
+	}
+	return len;
+}
+
+enum wire_status wire_check_heartbeat(const struct wire_msg *msg,
+				      struct wire_heartbeat *out)
+{
+	struct tlstap_heartbeat hb;
+
+	if (msg->type != TLSTAP_MSG_HEARTBEAT || msg->body_len != sizeof(hb))
+		return WIRE_BAD_HEARTBEAT;
+	memcpy(&hb, msg->body, sizeof(hb));
+	out->highest = msg->seq;
+	out->oldest = be32toh(hb.oldest_seq);
+	if (hb.reserved || (int32_t)(out->oldest - (out->highest + 1)) > 0)
+		return WIRE_BAD_HEARTBEAT;
+	return WIRE_OK;
+}
+
+size_t wire_build_heartbeat(uint8_t *buf, uint32_t stream_id,
+			    uint32_t highest, uint32_t oldest)
+{
+	struct tlstap_msg_hdr h = {
+		.type = TLSTAP_MSG_HEARTBEAT,
+		.version = TLSTAP_WIRE_VERSION,
+		.hdr_len = TLSTAP_MSG_HDR_LEN,
+		.stream_id = htobe32(stream_id),
+		.seq = htobe32(highest),
+		.len = htobe16(WIRE_HEARTBEAT_LEN),
+	};
+	struct tlstap_heartbeat hb = { .oldest_seq = htobe32(oldest) };
+
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), &hb, sizeof(hb));
+	return WIRE_HEARTBEAT_LEN;
 }

@@ -75,6 +75,8 @@ enum wire_status {
 	WIRE_CHUNK_BAD_FLOW,
 	WIRE_CHUNK_BAD_FLAGS,
 	WIRE_TRAILING,		/* bytes after the last chunk */
+	WIRE_BAD_RANGES,	/* NACK, GAP: empty, disordered or too long */
+	WIRE_BAD_HEARTBEAT,	/* oldest_seq after seq + 1, reserved set */
 	WIRE_STATUS_COUNT
 };
 
@@ -108,6 +110,51 @@ enum wire_status wire_parse_msg(const void *buf, size_t len,
  */
 enum wire_status wire_check_data(const struct wire_msg *msg,
 				 uint32_t max_msg_len);
+
+/* Largest NACK (and so GAP) of the protocol: ranges and seqs per range. */
+#define WIRE_MAX_RANGES		64
+#define WIRE_MAX_RANGE_SPAN	1024
+
+/* An inclusive range of sequence numbers, host order. */
+struct wire_range {
+	uint32_t first, last;
+};
+
+/*
+ * Checks the body of a NACK or GAP that passed wire_parse_msg: 1 to
+ * WIRE_MAX_RANGES ranges, each first <= last (serial order) and at most
+ * WIRE_MAX_RANGE_SPAN long, ascending and not overlapping.
+ */
+enum wire_status wire_check_ranges(const struct wire_msg *msg);
+
+/* Range i (< count) of a NACK or GAP. */
+struct wire_range wire_get_range(const struct wire_msg *msg, unsigned int i);
+
+/*
+ * Builds a NACK or GAP of n (1..WIRE_MAX_RANGES) ranges into buf (at
+ * least TLSTAP_MSG_HDR_LEN + 8 * n bytes); returns its length.
+ */
+size_t wire_build_ranges(uint8_t *buf, uint8_t type, uint32_t stream_id,
+			 const struct wire_range *ranges, unsigned int n);
+
+#define WIRE_HEARTBEAT_LEN	(TLSTAP_MSG_HDR_LEN + 8)
+
+/* A HEARTBEAT's body, after wire_check_heartbeat. */
+struct wire_heartbeat {
+	uint32_t highest;	/* the msg's seq: highest seq sent */
+	uint32_t oldest;	/* oldest seq the sender can still resend */
+};
+
+/*
+ * Checks a HEARTBEAT that passed wire_parse_msg: reserved zero and
+ * oldest_seq no later than seq + 1 (seq + 1: nothing can be resent).
+ */
+enum wire_status wire_check_heartbeat(const struct wire_msg *msg,
+				      struct wire_heartbeat *out);
+
+/* Builds a HEARTBEAT into buf (WIRE_HEARTBEAT_LEN bytes). */
+size_t wire_build_heartbeat(uint8_t *buf, uint32_t stream_id,
+			    uint32_t highest, uint32_t oldest);
 
 /*
  * Walks the chunks of a DATA message that passed wire_check_data: *pos

@@ -22,6 +22,9 @@
 
 static unsigned int passed, failed;
 
+/* A clock for the reassembly core: any time but 0. */
+#define T0 1000000000ull
+
 #define CHECK(cond, ...)                                                    \
 	do {                                                                \
 		if (cond) {                                                 \
@@ -751,6 +754,28 @@ static void collected_free(struct collected *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* LOST ranges and NACKs are not expected where this one is used. */
+static void unexpected_lost(void *arg, const struct reasm_lost *l)
+{
+	(void)arg;
+	CHECK(0, "LOST seqs %u..%u", l->seq_first, l->seq_last);
+}
+
+static void unexpected_nack(void *arg, const struct endpoint *to,
+			    const uint8_t *msg, size_t len)
+{
+	(void)arg;
+	(void)to;
+	(void)msg;
+	(void)len;
+}
+
+static const struct reasm_ops collect_ops = {
+	.record = collect,
+	.lost = unexpected_lost,
+	.nack = unexpected_nack,
+};
+
 static struct reasm *new_reasm(struct collected *c)
 {
 	struct reasm_config cfg = {
@@ -759,7 +784,7 @@ static struct reasm *new_reasm(struct collected *c)
 		.max_streams = 4,
 	};
 
-	return reasm_new(&cfg, collect, c);
+	return reasm_new(&cfg, &collect_ops, c);
 }
 
 /* Packs n records of the given sizes; returns the number of datagrams. */
@@ -839,7 +864,7 @@ static void test_pack_and_reassemble(void)
 	/* In order. */
 	ra = new_reasm(&c);
 	for (uint32_t s = 0; s < n; s++)
-		CHECK(reasm_datagram(ra, &sender, dgs[s], dlens[s], &info) ==
+		CHECK(reasm_datagram(ra, &sender, dgs[s], dlens[s], T0, &info) ==
 		      REASM_ACCEPTED, "in order %u", s);
 	check_all_emitted(&c, recs, "in order");
 	for (unsigned int i = 0; i < c.n && i < NREC; i++)
@@ -849,7 +874,7 @@ static void test_pack_and_reassemble(void)
 	      reasm_stats(ra)->pending_bytes == 0, "in order: counters");
 	/* Everything again: all duplicates, nothing emitted. */
 	for (uint32_t s = 0; s < n; s++)
-		CHECK(reasm_datagram(ra, &sender, dgs[s], dlens[s], &info) ==
+		CHECK(reasm_datagram(ra, &sender, dgs[s], dlens[s], T0, &info) ==
 		      REASM_DUPLICATE, "duplicate %u", s);
 	CHECK(c.n == NREC && reasm_stats(ra)->dup_datagrams == n,
 	      "duplicates emitted records");
@@ -859,7 +884,7 @@ static void test_pack_and_reassemble(void)
 	/* Reversed. */
 	ra = new_reasm(&c);
 	for (uint32_t s = n; s-- > 0;)
-		reasm_datagram(ra, &sender, dgs[s], dlens[s], &info);
+		reasm_datagram(ra, &sender, dgs[s], dlens[s], T0, &info);
 	check_all_emitted(&c, recs, "reversed");
 	CHECK(reasm_stats(ra)->seq_gaps == n - 1 &&
 	      reasm_stats(ra)->late_datagrams == n - 1,
@@ -883,7 +908,7 @@ static void test_pack_and_reassemble(void)
 		}
 		for (uint32_t i = 0; i < 2 * n; i++)
 			reasm_datagram(ra, &sender, dgs[order[i]],
-				       dlens[order[i]], &info);
+				       dlens[order[i]], T0, &info);
 	}
 	check_all_emitted(&c, recs, "shuffled twice");
 	CHECK(reasm_stats(ra)->dup_datagrams == n, "shuffled: %llu dups",
@@ -895,7 +920,7 @@ static void test_pack_and_reassemble(void)
 	ra = new_reasm(&c);
 	for (uint32_t s = 0; s < n; s++)
 		if (s != n / 2)
-			reasm_datagram(ra, &sender, dgs[s], dlens[s], &info);
+			reasm_datagram(ra, &sender, dgs[s], dlens[s], T0, &info);
 	CHECK(c.n == NREC - 1, "missing chunk: %u records emitted", c.n);
 	for (unsigned int i = 0; i < c.n && i < 64; i++)
 		CHECK(c.ids[i] != 5, "the 64 KiB record came out incomplete");
@@ -907,12 +932,12 @@ static void test_pack_and_reassemble(void)
 
 		memcpy(copy, dgs[n / 2], dlens[n / 2]);
 		copy[4] ^= 1;
-		reasm_datagram(ra, &sender, copy, dlens[n / 2], &info);
+		reasm_datagram(ra, &sender, copy, dlens[n / 2], T0, &info);
 		CHECK(c.n == NREC - 1 && reasm_stats(ra)->streams == 2,
 		      "another stream's chunk completed a record");
 	}
 	/* Late arrival completes it. */
-	reasm_datagram(ra, &sender, dgs[n / 2], dlens[n / 2], &info);
+	reasm_datagram(ra, &sender, dgs[n / 2], dlens[n / 2], T0, &info);
 	check_all_emitted(&c, recs, "late chunk");
 	reasm_free(ra);
 	collected_free(&c);
@@ -957,7 +982,7 @@ static void test_pack_and_reassemble(void)
 			CHECK(d && (s < 3 || dlens[0] <= 1232),
 			      "repacked %u: %zu", s, dlens[0]);
 			if (d)
-				reasm_datagram(ra, &sender, d, dlens[0], &info);
+				reasm_datagram(ra, &sender, d, dlens[0], T0, &info);
 		}
 		check_all_emitted(&c, recs, "repacked");
 		reasm_free(ra);
@@ -1002,9 +1027,9 @@ static void test_reasm_rejects(void)
 
 	/* Aborted: first half arrives, then an aborted chunk. */
 	n = piece(dg, 0, rec, len, 0, 0, 1000, 0);
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	n = piece(dg, 1, rec, len, 0, 1000, 2072, TLSTAP_CHUNK_F_ABORTED);
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	CHECK(c.n == 0 && reasm_stats(ra)->records_aborted == 1 &&
 	      reasm_stats(ra)->pending_bytes == 0, "aborted record");
 
@@ -1012,17 +1037,17 @@ static void test_reasm_rejects(void)
 	memcpy(other, rec, len);
 	other[500] ^= 0xff;
 	n = piece(dg, 2, rec, len, 1, 0, 1000, 0);
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	n = piece(dg, 3, other, len, 1, 400, 2672, 0);
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	CHECK(c.n == 0 && reasm_stats(ra)->records_inconsistent == 1,
 	      "overlap with different bytes emitted");
 
 	/* Overlapping equal bytes (a retransmission cut differently): fine. */
 	n = piece(dg, 4, rec, len, 2, 0, 1000, 0);
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	n = piece(dg, 5, rec, len, 2, 600, 2472, 0);
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	CHECK(c.n == 1 && c.ids[0] == 2 && c.lens[0] == len &&
 	      !memcmp(c.bytes[0], rec, len), "equal overlap not emitted");
 
@@ -1031,9 +1056,9 @@ static void test_reasm_rejects(void)
 	other[4] ^= 1;		/* the header's sport */
 	n = piece(dg, 6, rec, len, 3, 0, 72, 0);
 	memcpy(dg + 16 + 56, other, 72);	/* header bytes of "other" */
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	n = piece(dg, 7, rec, len, 3, 72, 3000, 0);
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	CHECK(c.n == 1 && reasm_stats(ra)->records_invalid == 1,
 	      "record whose header disagrees with its chunks emitted");
 	reasm_free(ra);
@@ -1047,10 +1072,10 @@ static void test_reasm_rejects(void)
 			.max_streams = 4,
 		};
 
-		ra = reasm_new(&cfg, collect, &c);
+		ra = reasm_new(&cfg, &collect_ops, &c);
 		for (uint32_t id = 0; id < 3; id++) {
 			n = piece(dg, id, rec, len, id, 0, 100, 0);
-			reasm_datagram(ra, &sender, dg, n, &info);
+			reasm_datagram(ra, &sender, dg, n, T0, &info);
 		}
 		CHECK(reasm_stats(ra)->records_evicted == 1 &&
 		      reasm_stats(ra)->pending_bytes == 2 * len,
@@ -1058,10 +1083,10 @@ static void test_reasm_rejects(void)
 		      reasm_stats(ra)->records_evicted,
 		      reasm_stats(ra)->pending_bytes);
 		n = piece(dg, 3, rec, len, 0, 100, 2972, 0);
-		reasm_datagram(ra, &sender, dg, n, &info);
+		reasm_datagram(ra, &sender, dg, n, T0, &info);
 		CHECK(c.n == 0, "an evicted record came out");
 		n = piece(dg, 4, rec, len, 2, 100, 2972, 0);
-		reasm_datagram(ra, &sender, dg, n, &info);
+		reasm_datagram(ra, &sender, dg, n, T0, &info);
 		CHECK(c.n == 1 && c.ids[0] == 2, "record 2 not completed");
 		reasm_free(ra);
 		collected_free(&c);
@@ -1093,7 +1118,7 @@ static void test_loss_reports(void)
 	CHECK(n == 16 + 56 + 72 && check_dgram(dg, n) == WIRE_OK,
 	      "loss report datagram: %s", wire_status_name(check_dgram(dg, n)));
 	ra = new_reasm(&c);
-	CHECK(reasm_datagram(ra, &sender, dg, n, &info) == REASM_ACCEPTED &&
+	CHECK(reasm_datagram(ra, &sender, dg, n, T0, &info) == REASM_ACCEPTED &&
 	      c.n == 1 && c.ids[0] == 3 && c.lens[0] == 72 &&
 	      !memcmp(c.bytes[0], loss, 72) &&
 	      reasm_stats(ra)->loss_reports == 1 &&
@@ -1104,11 +1129,11 @@ static void test_loss_reports(void)
 	/* Cut in two (40 + 32 bytes), in reverse order: emitted once. */
 	ra = new_reasm(&c);
 	n = piece(dg, 1, loss, llen, 0, 40, 32, 0);
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	CHECK(c.n == 0 && reasm_stats(ra)->pending_bytes == 72,
 	      "half a loss report came out");
 	n = piece(dg, 0, loss, llen, 0, 0, 40, 0);
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	CHECK(c.n == 1 && c.lens[0] == 72 && !memcmp(c.bytes[0], loss, 72) &&
 	      reasm_stats(ra)->loss_reports == 1 &&
 	      reasm_stats(ra)->pending_bytes == 0, "split loss report");
@@ -1118,13 +1143,13 @@ static void test_loss_reports(void)
 	memset(forged + offsetof(struct tlstap_record, dropped), 0, 8);
 	n = piece(dg, 2, forged, 72, 1, 0, 72, 0);
 	CHECK(check_dgram(dg, n) == WIRE_OK, "well-formed datagram");
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	CHECK(c.n == 1 && reasm_stats(ra)->records_invalid == 1 &&
 	      reasm_stats(ra)->loss_reports == 1,
 	      "empty record without a loss emitted");
 	/* An aborted loss report is dropped like any aborted record. */
 	n = piece(dg, 3, loss, llen, 2, 0, 72, TLSTAP_CHUNK_F_ABORTED);
-	reasm_datagram(ra, &sender, dg, n, &info);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	CHECK(c.n == 1 && reasm_stats(ra)->records_aborted == 1,
 	      "aborted loss report emitted");
 	reasm_free(ra);
@@ -1193,7 +1218,7 @@ static void test_loss_reports(void)
 			ra = new_reasm(&c);
 			for (uint32_t s = 0; s < ndg; s++) {
 				d = txring_datagram(&r, s, &len);
-				reasm_datagram(ra, &sender, d, len, &info);
+				reasm_datagram(ra, &sender, d, len, T0, &info);
 			}
 			CHECK(c.n == 2 && c.ids[1] == 1 && c.lens[1] == 72 &&
 			      !memcmp(c.bytes[1], loss, 72),
@@ -1308,6 +1333,604 @@ static void test_seqtrack(void)
 	CHECK(t.holes == 3, "lost first datagrams: holes %u", t.holes);
 }
 
+/* ------------------------------------------------------ reliable delivery */
+
+/* Control messages: ranges and heartbeats, built and checked. */
+static void test_wire_ranges(void)
+{
+	uint8_t buf[TLSTAP_MSG_HDR_LEN + 8 * (WIRE_MAX_RANGES + 1)];
+	struct wire_range rg[WIRE_MAX_RANGES + 1];
+	struct wire_heartbeat hb;
+	struct wire_msg msg;
+	size_t n;
+
+#define RANGES_ARE(want, what, ...)                                           \
+	do {                                                                  \
+		struct wire_range r_[] = { __VA_ARGS__ };                     \
+		n = wire_build_ranges(buf, TLSTAP_MSG_NACK, 7, r_,            \
+				      sizeof(r_) / sizeof(r_[0]));            \
+		CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK &&              \
+		      wire_check_ranges(&msg) == (want), "%s", what);         \
+	} while (0)
+
+	RANGES_ARE(WIRE_OK, "one seq", { 5, 5 });
+	RANGES_ARE(WIRE_OK, "1024 seqs", { 5, 1028 });
+	RANGES_ARE(WIRE_BAD_RANGES, "1025 seqs", { 5, 1029 });
+	RANGES_ARE(WIRE_BAD_RANGES, "last before first", { 5, 4 });
+	RANGES_ARE(WIRE_OK, "across 2^32", { 0xfffffff0u, 0x10 });
+	RANGES_ARE(WIRE_OK, "ascending", { 1, 2 }, { 4, 4 }, { 9, 12 });
+	RANGES_ARE(WIRE_BAD_RANGES, "touching is overlapping", { 1, 2 },
+		   { 2, 3 });
+	RANGES_ARE(WIRE_BAD_RANGES, "descending", { 9, 9 }, { 1, 2 });
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK &&
+	      wire_get_range(&msg, 1).first == 1 &&
+	      wire_get_range(&msg, 1).last == 2 && msg.stream_id == 7 &&
+	      msg.type == TLSTAP_MSG_NACK, "fields");
+	for (unsigned int i = 0; i <= WIRE_MAX_RANGES; i++)
+		rg[i].first = rg[i].last = 2 * i;
+	n = wire_build_ranges(buf, TLSTAP_MSG_GAP, 7, rg, WIRE_MAX_RANGES);
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK &&
+	      wire_check_ranges(&msg) == WIRE_OK && msg.type == TLSTAP_MSG_GAP,
+	      "64 ranges");
+	n = wire_build_ranges(buf, TLSTAP_MSG_GAP, 7, rg, WIRE_MAX_RANGES + 1);
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK &&
+	      wire_check_ranges(&msg) == WIRE_BAD_RANGES, "65 ranges");
+	n = control_msg(buf, TLSTAP_MSG_NACK, 0, 0, 0);
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK &&
+	      wire_check_ranges(&msg) == WIRE_BAD_RANGES, "no range");
+
+	n = wire_build_heartbeat(buf, 9, 100, 40);
+	CHECK(n == 24 && wire_parse_msg(buf, n, &msg) == WIRE_OK &&
+	      wire_check_heartbeat(&msg, &hb) == WIRE_OK && hb.highest == 100 &&
+	      hb.oldest == 40 && msg.stream_id == 9, "heartbeat");
+	n = wire_build_heartbeat(buf, 9, 100, 101);
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK &&
+	      wire_check_heartbeat(&msg, &hb) == WIRE_OK,
+	      "heartbeat: nothing to resend");
+	n = wire_build_heartbeat(buf, 9, 100, 102);
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK &&
+	      wire_check_heartbeat(&msg, &hb) == WIRE_BAD_HEARTBEAT,
+	      "heartbeat: oldest after highest + 1");
+	n = wire_build_heartbeat(buf, 9, 100, 40);
+	buf[23] = 1;
+	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK &&
+	      wire_check_heartbeat(&msg, &hb) == WIRE_BAD_HEARTBEAT,
+	      "heartbeat: reserved set");
+#undef RANGES_ARE
+}
+
+/* What a receiver hands out, recorded for the checks. */
+struct relcap {
+	unsigned int nrec;
+	uint8_t emitted[4096];		/* by record id: times emitted */
+	unsigned int nlost;
+	struct reasm_lost lost[1024];
+	unsigned int nnack;
+	struct wire_range nacked[64];	/* ranges of all NACKs, in order */
+	unsigned int nnacked;
+	unsigned int nack_msgs_over_64;
+	const uint8_t **recs;		/* originals, by record id */
+	const size_t *rec_lens;
+};
+
+static void rel_record(void *arg, const struct reasm_record *r)
+{
+	struct relcap *c = arg;
+
+	c->nrec++;
+	if (r->record_id < 4096) {
+		c->emitted[r->record_id]++;
+		if (c->recs)
+			CHECK(r->rec->len == c->rec_lens[r->record_id] &&
+			      !memcmp(r->rec->bytes, c->recs[r->record_id],
+				      r->rec->len),
+			      "record %u differs", r->record_id);
+	}
+}
+
+static void rel_lost(void *arg, const struct reasm_lost *l)
+{
+	struct relcap *c = arg;
+
+	if (c->nlost < 1024)
+		c->lost[c->nlost] = *l;
+	c->nlost++;
+}
+
+static void rel_nack(void *arg, const struct endpoint *to, const uint8_t *msg,
+		     size_t len)
+{
+	struct relcap *c = arg;
+	struct wire_msg m;
+
+	CHECK(to->port == 7419, "NACK to port %u", to->port);
+	CHECK(wire_parse_msg(msg, len, &m) == WIRE_OK &&
+	      m.type == TLSTAP_MSG_NACK && m.seq == 0 && m.flags == 0 &&
+	      wire_check_ranges(&m) == WIRE_OK, "NACK does not check out");
+	c->nnack++;
+	for (unsigned int i = 0; i < m.count; i++) {
+		if (c->nnacked < 64)
+			c->nacked[c->nnacked] = wire_get_range(&m, i);
+		c->nnacked++;
+	}
+}
+
+static const struct reasm_ops rel_ops = {
+	.record = rel_record,
+	.lost = rel_lost,
+	.nack = rel_nack,
+};
+
+static const struct endpoint rel_sender = {
+	.family = 4, .addr = { 10, 0, 0, 9 }, .port = 7419 };
+
+static struct reasm *rel_reasm(struct relcap *c)
+{
+	struct reasm_config cfg = {
+		.max_msg_len = 65536,
+		.max_pending_bytes = 64u << 20,
+		.max_streams = 4,
+	};
+
+	return reasm_new(&cfg, &rel_ops, c);
+}
+
+/* A stream of nrec records of sizes 1..max_size packed into 1452-byte datagrams. */
+struct relstream {
+	struct txring ring;
+	uint8_t *recs[4096];
+	size_t lens[4096];
+	unsigned int nrec;
+	uint32_t ndg;
+};
+
+static void relstream_make(struct relstream *st, unsigned int nrec,
+			   uint32_t max_size)
+{
+	memset(st, 0, sizeof(*st));
+	CHECK(!txring_init(&st->ring, 1452, 60000, 0x5eed), "txring_init");
+	for (unsigned int i = 0; i < nrec; i++) {
+		struct record_info ri;
+		struct wire_chunk_meta m;
+		uint32_t size = 1 + rnd() % max_size;
+
+		st->recs[i] = malloc(72 + size);
+		st->lens[i] = make_record(st->recs[i], TLSTAP_FAMILY_IPV4,
+					  TLSTAP_DIR_READ, size, i,
+					  (uint8_t)rnd());
+		record_parse(st->recs[i], st->lens[i], 65536, &ri);
+		memset(&m, 0, sizeof(m));
+		m.record_id = st->ring.next_record_id++;
+		m.record_len = ri.len;
+		m.flow = ri.flow;
+		CHECK(txring_pack(&st->ring, &m, 0, st->recs[i], st->lens[i]) ==
+		      st->lens[i], "ring too small");
+	}
+	txring_close(&st->ring);
+	st->nrec = nrec;
+	st->ndg = txring_unsent(&st->ring);
+}
+
+static void relstream_free(struct relstream *st)
+{
+	txring_free(&st->ring);
+	for (unsigned int i = 0; i < st->nrec; i++)
+		free(st->recs[i]);
+}
+
+static void relstream_send(struct relstream *st, struct reasm *ra,
+			   uint32_t seq, uint64_t now, int retransmit)
+{
+	struct reasm_dgram_info info;
+	uint8_t copy[1452];
+	size_t len;
+	const uint8_t *d = txring_datagram(&st->ring, seq, &len);
+
+	memcpy(copy, d, len);
+	if (retransmit)
+		copy[3] |= TLSTAP_MSG_F_RETRANSMIT;
+	reasm_datagram(ra, &rel_sender, copy, len, now, &info);
+}
+
+/* Record ids with a chunk in the given datagrams (seq in lost[]). */
+static void records_in(struct relstream *st, const uint8_t *lost,
+		       uint8_t *touched)
+{
+	memset(touched, 0, st->nrec);
+	for (uint32_t s = 0; s < st->ndg; s++) {
+		struct wire_msg msg;
+		struct wire_chunk ch;
+		size_t len, pos = 0;
+		const uint8_t *d;
+
+		if (!lost[s])
+			continue;
+		d = txring_datagram(&st->ring, s, &len);
+		wire_parse_msg(d, len, &msg);
+		while (wire_next_chunk(&msg, &pos, &ch))
+			touched[ch.meta.record_id] = 1;
+	}
+}
+
+static void send_gap(struct reasm *ra, uint32_t first, uint32_t last,
+		     uint64_t now)
+{
+	struct wire_range r = { first, last };
+	struct reasm_dgram_info info;
+	uint8_t buf[64];
+	size_t n = wire_build_ranges(buf, TLSTAP_MSG_GAP, 0x5eed, &r, 1);
+
+	CHECK(reasm_datagram(ra, &rel_sender, buf, n, now, &info) ==
+	      REASM_CONTROL, "GAP not taken");
+}
+
+static void send_heartbeat(struct reasm *ra, uint32_t highest,
+			   uint32_t oldest, uint64_t now)
+{
+	struct reasm_dgram_info info;
+	uint8_t buf[WIRE_HEARTBEAT_LEN];
+	size_t n = wire_build_heartbeat(buf, 0x5eed, highest, oldest);
+
+	CHECK(reasm_datagram(ra, &rel_sender, buf, n, now, &info) ==
+	      REASM_CONTROL, "HEARTBEAT not taken");
+}
+
+#define MS 1000000ull
+
+/* NACK at once, then 20, 40, 80, 160, 320 ms later; give up at 640 more. */
+static void test_nack_policy(void)
+{
+	static struct relstream st;
+	static struct relcap c;
+	static const uint64_t want[] = { 0, 20, 60, 140, 300, 620 };
+	struct reasm *ra;
+	uint32_t k;
+	uint64_t next;
+	uint8_t lost[4096] = { 0 }, touched[4096];
+
+	relstream_make(&st, 40, 4000);
+	k = st.ndg / 2;
+	memset(&c, 0, sizeof(c));
+	c.recs = (const uint8_t **)st.recs;
+	c.rec_lens = st.lens;
+	ra = rel_reasm(&c);
+	for (uint32_t s = 0; s < st.ndg; s++)
+		if (s != k)
+			relstream_send(&st, ra, s, T0, 0);
+	CHECK(c.nnack == 0, "NACK before the timer ran");
+	for (unsigned int t = 0; t < 6; t++) {
+		if (t) {
+			next = reasm_timer(ra, T0 + want[t] * MS - 1);
+			CHECK(c.nnack == t, "try %u early: %u NACKs", t + 1,
+			      c.nnack);
+		}
+		next = reasm_timer(ra, T0 + want[t] * MS);
+		CHECK(c.nnack == t + 1 && c.nacked[t].first == k &&
+		      c.nacked[t].last == k, "try %u: %u NACKs", t + 1, c.nnack);
+		CHECK(next == T0 + (want[t] + (20ull << t)) * MS,
+		      "try %u: next deadline %llu ms", t + 1,
+		      (unsigned long long)((next - T0) / MS));
+	}
+	CHECK(reasm_timer(ra, T0 + 1259 * MS) && c.nlost == 0,
+	      "gave up early");
+	CHECK(!reasm_timer(ra, T0 + 1260 * MS) && c.nnack == 6,
+	      "still waiting after the last try");
+	lost[k] = 1;
+	records_in(&st, lost, touched);
+	CHECK(c.nlost == 1 && c.lost[0].reason == GAP_REASON_TIMEOUT &&
+	      c.lost[0].seq_first == k && c.lost[0].seq_last == k &&
+	      c.lost[0].has_record_first && c.lost[0].has_record_last,
+	      "LOST after the tries: %u", c.nlost);
+	for (unsigned int i = 0; i < st.nrec; i++) {
+		int in = c.nlost && i - c.lost[0].record_first <=
+			 c.lost[0].record_last - c.lost[0].record_first;
+
+		CHECK(in == touched[i] && c.emitted[i] == !touched[i],
+		      "record %u: lost %d, touched %d, emitted %u", i, in,
+		      touched[i], c.emitted[i]);
+	}
+	CHECK(reasm_stats(ra)->lost_datagrams == 1 &&
+	      reasm_stats(ra)->lost_records ==
+		      c.lost[0].record_last - c.lost[0].record_first + 1 &&
+	      reasm_stats(ra)->nacks_sent == 6 &&
+	      reasm_stats(ra)->pending_bytes == 0, "counters after give-up");
+	/* It comes after all: a duplicate, nothing more emitted. */
+	relstream_send(&st, ra, k, T0 + 2000 * MS, 1);
+	CHECK(reasm_stats(ra)->dup_datagrams == 1 && c.nrec == st.nrec -
+	      (c.lost[0].record_last - c.lost[0].record_first + 1),
+	      "a given-up datagram completed records");
+	reasm_free(ra);
+
+	/* Answered on the second try: complete, no more NACKs. */
+	memset(&c, 0, sizeof(c));
+	ra = rel_reasm(&c);
+	for (uint32_t s = 0; s < st.ndg; s++)
+		if (s != k && s != k + 2)
+			relstream_send(&st, ra, s, T0, 0);
+	reasm_timer(ra, T0);
+	CHECK(c.nnack == 1 && c.nnacked == 2 && c.nacked[0].first == k &&
+	      c.nacked[1].first == k + 2, "two holes, one NACK");
+	reasm_timer(ra, T0 + 20 * MS);
+	relstream_send(&st, ra, k + 2, T0 + 25 * MS, 1);
+	next = reasm_timer(ra, T0 + 60 * MS);
+	CHECK(c.nnack == 3 && c.nnacked == 5 && c.nacked[3].first == k + 2 &&
+	      c.nacked[4].first == k && c.nacked[4].last == k,
+	      "retry only what is missing: %u ranges", c.nnacked);
+	relstream_send(&st, ra, k, T0 + 70 * MS, 1);
+	CHECK(!reasm_timer(ra, T0 + 10000 * MS) && c.nnack == 3 &&
+	      c.nlost == 0 && c.nrec == st.nrec &&
+	      reasm_stats(ra)->retransmitted == 2, "late answer");
+	(void)next;
+	reasm_free(ra);
+	relstream_free(&st);
+}
+
+/*
+ * Random loss and reordering; every missing datagram is GAP'ed: each
+ * record comes out whole exactly once or is in exactly one LOST range,
+ * and the LOST ranges hold exactly the records that had a chunk in a
+ * lost datagram.
+ */
+static void test_lost_exact(void)
+{
+	static struct relstream st;
+	static struct relcap c;
+	static uint8_t lost[60000], touched[4096], in_lost[4096];
+	static uint32_t order[60000];
+
+	for (unsigned int round = 0; round < 20; round++) {
+		struct reasm *ra;
+		uint32_t nlost = 0, nrec_lost = 0;
+		unsigned int loss_pct = 1 + round * 2;
+
+		relstream_make(&st, 300, round % 2 ? 300 : 6000);
+		memset(&c, 0, sizeof(c));
+		c.recs = (const uint8_t **)st.recs;
+		c.rec_lens = st.lens;
+		ra = rel_reasm(&c);
+		/* Lose some, in bursts sometimes; never the last one here. */
+		for (uint32_t s = 0; s < st.ndg; s++) {
+			lost[s] = s + 1 < st.ndg && rnd() % 100 < loss_pct;
+			if (lost[s] && s && lost[s - 1] == 0 && rnd() % 4 == 0)
+				for (uint32_t b = 1; b < 4 && s + b + 1 < st.ndg;
+				     b++)
+					lost[s + b] = 2;
+			order[s] = s;
+		}
+		if (round % 3 == 0)
+			lost[0] = 1;	/* the first too */
+		/* Reorder: swap near neighbours. */
+		for (uint32_t s = 0; s + 3 < st.ndg; s++)
+			if (rnd() % 5 == 0) {
+				uint32_t j = s + 1 + rnd() % 3, t = order[s];
+
+				order[s] = order[j];
+				order[j] = t;
+			}
+		for (uint32_t i = 0; i < st.ndg; i++)
+			if (!lost[order[i]])
+				relstream_send(&st, ra, order[i], T0, 0);
+		reasm_timer(ra, T0);
+		/* The sender answers every NACK with a GAP. */
+		for (uint32_t s = 0; s < st.ndg; s++) {
+			if (lost[s]) {
+				nlost++;
+				send_gap(ra, s, s, T0 + MS);
+			}
+		}
+		records_in(&st, lost, touched);
+		memset(in_lost, 0, sizeof(in_lost));
+		for (unsigned int i = 0; i < c.nlost && i < 1024; i++) {
+			const struct reasm_lost *l = &c.lost[i];
+
+			CHECK(l->has_record_first && l->has_record_last &&
+			      l->reason == GAP_REASON_GAP,
+			      "round %u: LOST %u..%u open or not a gap", round,
+			      l->seq_first, l->seq_last);
+			for (uint32_t r = l->record_first;
+			     r <= l->record_last && r < st.nrec; r++)
+				in_lost[r]++;
+		}
+		for (unsigned int r = 0; r < st.nrec; r++) {
+			nrec_lost += touched[r];
+			CHECK(in_lost[r] == touched[r] &&
+			      c.emitted[r] == !touched[r],
+			      "round %u record %u: touched %u, in LOST %u, "
+			      "emitted %u", round, r, touched[r], in_lost[r],
+			      c.emitted[r]);
+		}
+		CHECK(c.nlost <= 1024, "round %u: %u LOST ranges", round,
+		      c.nlost);
+		CHECK(reasm_stats(ra)->lost_datagrams == nlost &&
+		      reasm_stats(ra)->lost_records == nrec_lost &&
+		      reasm_stats(ra)->lost_ranges == c.nlost &&
+		      reasm_stats(ra)->pending_bytes == 0 &&
+		      !reasm_timer(ra, T0 + 100 * MS),
+		      "round %u: lost %llu/%u datagrams %llu/%u records, "
+		      "pending %llu", round, reasm_stats(ra)->lost_datagrams,
+		      nlost, reasm_stats(ra)->lost_records, nrec_lost,
+		      reasm_stats(ra)->pending_bytes);
+		reasm_free(ra);
+		relstream_free(&st);
+	}
+}
+
+/* Heartbeats: a lost last datagram is NACKed; oldest_seq gives up. */
+static void test_heartbeat(void)
+{
+	static struct relstream st;
+	static struct relcap c;
+	uint8_t lost[4096] = { 0 }, touched[4096];
+	struct reasm *ra;
+	uint32_t last;
+
+	relstream_make(&st, 30, 3000);
+	last = st.ndg - 1;
+	memset(&c, 0, sizeof(c));
+	c.recs = (const uint8_t **)st.recs;
+	c.rec_lens = st.lens;
+	ra = rel_reasm(&c);
+	for (uint32_t s = 0; s < last; s++)
+		relstream_send(&st, ra, s, T0, 0);
+	CHECK(!reasm_timer(ra, T0) && c.nnack == 0, "no hole yet");
+	send_heartbeat(ra, last, 0, T0 + 100 * MS);
+	reasm_timer(ra, T0 + 100 * MS);
+	CHECK(c.nnack == 1 && c.nacked[0].first == last &&
+	      c.nacked[0].last == last, "lost last datagram not NACKed");
+	/* The same heartbeat again opens nothing new. */
+	send_heartbeat(ra, last, 0, T0 + 110 * MS);
+	reasm_timer(ra, T0 + 110 * MS);
+	CHECK(c.nnack == 1, "a repeated heartbeat NACKed again");
+	relstream_send(&st, ra, last, T0 + 115 * MS, 1);
+	CHECK(c.nrec == st.nrec && c.nlost == 0 &&
+	      !reasm_timer(ra, T0 + 200 * MS) &&
+	      reasm_stats(ra)->heartbeats_received == 2, "not recovered");
+	reasm_free(ra);
+
+	/* Lost last datagram, the sender cannot resend it: open-ended. */
+	memset(&c, 0, sizeof(c));
+	ra = rel_reasm(&c);
+	for (uint32_t s = 0; s < last; s++)
+		relstream_send(&st, ra, s, T0, 0);
+	send_heartbeat(ra, last, last + 1, T0 + 100 * MS);
+	CHECK(c.nlost == 0, "a LOST range without its last record");
+	reasm_flush(ra);
+	lost[last] = 1;
+	records_in(&st, lost, touched);
+	CHECK(c.nlost == 1 && c.lost[0].seq_first == last &&
+	      c.lost[0].seq_last == last && c.lost[0].has_record_first &&
+	      !c.lost[0].has_record_last && touched[c.lost[0].record_first] &&
+	      (c.lost[0].record_first == 0 ||
+	       !touched[c.lost[0].record_first - 1]) &&
+	      c.lost[0].reason == GAP_REASON_GAP &&
+	      reasm_stats(ra)->lost_open_ended == 1, "open-ended LOST");
+	reasm_free(ra);
+
+	/* A hole older than oldest_seq is not NACKed: lost at once. */
+	memset(&c, 0, sizeof(c));
+	ra = rel_reasm(&c);
+	for (uint32_t s = 0; s < st.ndg; s++)
+		if (s != 3)
+			relstream_send(&st, ra, s, T0, 0);
+	send_heartbeat(ra, last, 5, T0 + MS);
+	CHECK(c.nlost == 1 && c.lost[0].seq_first == 3 &&
+	      c.lost[0].seq_last == 3 && c.lost[0].reason == GAP_REASON_GAP &&
+	      !reasm_timer(ra, T0 + MS) && c.nnack == 0,
+	      "hole before oldest_seq");
+	reasm_free(ra);
+
+	/* Every datagram lost: the heartbeat starts the stream at 0. */
+	memset(&c, 0, sizeof(c));
+	ra = rel_reasm(&c);
+	send_heartbeat(ra, 2, 0, T0);
+	reasm_timer(ra, T0);
+	CHECK(c.nnack == 1 && c.nacked[0].first == 0 && c.nacked[0].last == 2,
+	      "whole stream lost: NACK %u..%u", c.nacked[0].first,
+	      c.nacked[0].last);
+	send_gap(ra, 0, 2, T0 + MS);
+	CHECK(c.nlost == 0, "LOST without knowing its end");
+	reasm_flush(ra);
+	CHECK(c.nlost == 1 && c.lost[0].has_record_first &&
+	      c.lost[0].record_first == 0 && !c.lost[0].has_record_last,
+	      "whole stream lost: LOST from record 0");
+	reasm_free(ra);
+
+	/* The first datagrams lost: NACKed from 0, records from 0. */
+	memset(&c, 0, sizeof(c));
+	ra = rel_reasm(&c);
+	for (uint32_t s = 2; s < st.ndg; s++)
+		relstream_send(&st, ra, s, T0, 0);
+	reasm_timer(ra, T0);
+	CHECK(c.nnack == 1 && c.nacked[0].first == 0 && c.nacked[0].last == 1,
+	      "lost first datagrams not NACKed");
+	send_gap(ra, 0, 1, T0 + MS);
+	CHECK(c.nlost == 1 && c.lost[0].record_first == 0 &&
+	      c.lost[0].has_record_last, "lost first datagrams");
+	reasm_free(ra);
+	relstream_free(&st);
+}
+
+/* NACK messages: ranges cut at 1024 seqs, at most 64 per message. */
+static void test_nack_limits(void)
+{
+	static struct relcap c;
+	static uint8_t rec[72 + 10], dg[300];
+	struct reasm *ra;
+	size_t len = make_record(rec, TLSTAP_FAMILY_IPV4, TLSTAP_DIR_WRITE, 10,
+				 1, 0), n;
+	struct reasm_dgram_info info;
+	uint32_t total = 0;
+
+	memset(&c, 0, sizeof(c));
+	ra = rel_reasm(&c);
+	/* Records of one datagram each: seq s carries record s. */
+	for (uint32_t s = 0; s < 3000; s += 2999) {
+		n = piece(dg, s, rec, len, s, 0, (uint32_t)len, 0);
+		dg[4] = 0, dg[5] = 0, dg[6] = 0x5e, dg[7] = 0xed;
+		reasm_datagram(ra, &rel_sender, dg, n, T0, &info);
+	}
+	reasm_timer(ra, T0);
+	CHECK(c.nnack == 1 && c.nnacked == 3 && c.nacked[0].first == 1 &&
+	      c.nacked[0].last == 1024 && c.nacked[1].first == 1025 &&
+	      c.nacked[1].last == 2048 && c.nacked[2].first == 2049 &&
+	      c.nacked[2].last == 2998, "a long hole: %u NACKs, %u ranges",
+	      c.nnack, c.nnacked);
+	reasm_free(ra);
+
+	memset(&c, 0, sizeof(c));
+	ra = rel_reasm(&c);
+	for (uint32_t s = 0; s <= 200; s += 2) {
+		n = piece(dg, s, rec, len, s, 0, (uint32_t)len, 0);
+		dg[4] = 0, dg[5] = 0, dg[6] = 0x5e, dg[7] = 0xed;
+		reasm_datagram(ra, &rel_sender, dg, n, T0, &info);
+	}
+	reasm_timer(ra, T0);
+	for (unsigned int i = 0; i < c.nnacked && i < 64; i++)
+		total += c.nacked[i].last - c.nacked[i].first + 1;
+	CHECK(c.nnack == 2 && c.nnacked == 100, "100 holes: %u NACKs, %u "
+	      "ranges", c.nnack, c.nnacked);
+	CHECK(total == 64, "first NACK covers %u seqs", total);
+	reasm_free(ra);
+}
+
+/* The gap tracker's bound: the oldest ranges go first, said as LOST. */
+static void gt_lost(void *arg, const struct gap_lost *l)
+{
+	struct gap_lost *out = arg;
+
+	*out = *l;
+	out[1].seq_first++;	/* count in the slot after */
+}
+
+static void test_gaptrack_bound(void)
+{
+	struct gap_policy pol = { .timeout_ns = 20 * MS, .max_tries = 6,
+				  .max_ranges = 4 };
+	struct gap_lost got[2];
+	struct gaptrack g;
+	static struct seqtrack t;
+	struct gap_dgram_edges e = { .last_ends = 1, .first_starts = 1 };
+	uint32_t skipped;
+
+	memset(got, 0, sizeof(got));
+	seqtrack_init(&t);
+	CHECK(!gaptrack_init(&g, &pol, gt_lost, got), "init");
+	gaptrack_start(&g, 1);
+	for (uint32_t s = 0; s < 12; s += 2) {
+		seqtrack_see(&t, s, &skipped);
+		if (skipped)
+			gaptrack_open(&g, &t, s - 1, s - 1, 0, T0);
+		e.first_rid = e.last_rid = s;
+		gaptrack_arrived(&g, &t, s, &e, 1);
+	}
+	CHECK(g.n == 4 && got[1].seq_first == 1 && got[0].seq_first == 1 &&
+	      got[0].first.state == GAP_EDGE_KNOWN && got[0].first.rid == 1 &&
+	      got[0].last.rid == 1 && got[0].reason == GAP_REASON_TIMEOUT &&
+	      t.holes == 4, "bounded: %u ranges, %u handed out", g.n,
+	      got[1].seq_first);
+	gaptrack_free(&g);
+}
+
 static void test_endpoint(void)
 {
 	struct endpoint ep;
@@ -1357,6 +1980,12 @@ int main(void)
 	test_jsonout();
 	test_ring_limits();
 	test_seqtrack();
+	test_wire_ranges();
+	test_nack_policy();
+	test_lost_exact();
+	test_heartbeat();
+	test_nack_limits();
+	test_gaptrack_bound();
 	test_endpoint();
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
