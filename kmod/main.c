@@ -17,6 +17,8 @@
 
 #define TLSTAP_DEFAULT_FLUSH_US	500
 #define TLSTAP_DEFAULT_RING_KB	4096
+#define TLSTAP_DEFAULT_HEARTBEAT_MS	100
+#define TLSTAP_DEFAULT_RETRANSMIT_PPS	10000
 
 static ushort port = TLSTAP_DEFAULT_PORT;
 module_param(port, ushort, 0444);
@@ -39,7 +41,12 @@ const char *const tlstap_stat_names[TLSTAP_STAT_COUNT] = {
 	[TLSTAP_STAT_TX_ERRORS] = "tx_errors",
 	[TLSTAP_STAT_RESEGMENTED] = "resegmented",
 	[TLSTAP_STAT_GSO_BATCHES] = "gso_batches",
-	[TLSTAP_STAT_RX_IGNORED] = "rx_ignored",
+	[TLSTAP_STAT_NACKS] = "nacks_received",
+	[TLSTAP_STAT_NACK_REJECTED] = "nack_rejected",
+	[TLSTAP_STAT_NACK_RATELIMITED] = "nack_ratelimited",
+	[TLSTAP_STAT_RETRANSMITS] = "retransmits",
+	[TLSTAP_STAT_GAPS] = "gaps_sent",
+	[TLSTAP_STAT_HEARTBEATS] = "heartbeats",
 };
 
 static struct tlstap *tlstap;
@@ -70,6 +77,8 @@ static int __init tlstap_init(void)
 	tt->max_record = TLSTAP_DEFAULT_MAX_RECORD;
 	tt->flush_us = TLSTAP_DEFAULT_FLUSH_US;
 	tt->ring_kb = TLSTAP_DEFAULT_RING_KB;
+	tt->heartbeat_ms = TLSTAP_DEFAULT_HEARTBEAT_MS;
+	tt->retransmit_pps = TLSTAP_DEFAULT_RETRANSMIT_PPS;
 
 	err = init_srcu_struct(&tt->srcu);
 	if (err)

@@ -20,7 +20,8 @@ struct tlstap_slot {
 	u16 count;		/* chunks */
 	bool closed;		/* no more reservations; lock */
 	atomic_t writers;	/* reservations still copying */
-	u32 seq;		/* assigned when sent */
+	u32 seq;		/* assigned when sent: the first, */
+	u16 nseq;		/* and how many (more than 1 when re-cut) */
 };
 
 /* Indexes are free-running u32 counters; a slot is slots[i & mask]. */

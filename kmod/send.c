@@ -17,6 +17,7 @@
 #include "send.h"
 #include "socket.h"
 #include "wire.h"
+#include "control.h"
 
 #define TLSTAP_BATCH		64
 /* An IP packet, GSO or not, may not exceed 64 KiB. */
@@ -185,10 +186,13 @@ static void send_slots(struct tlstap_target *t, u32 first, u32 n, u32 cap)
 			if (k)
 				send_run(t, run, k);
 			k = 0;
+			s->seq = r->next_seq;
 			send_recut(t, s, cap);
+			s->nseq = r->next_seq - s->seq;
 			continue;
 		}
 		s->seq = r->next_seq++;
+		s->nseq = 1;
 		tlstap_wire_msg_hdr(page_address(s->page), TLSTAP_MSG_DATA, 0,
 				    t->stream_id, s->seq, s->len, s->count);
 		if (k && run_continues(tlstap_ring_slot(r, run),
@@ -211,7 +215,7 @@ void tlstap_send_worker(struct work_struct *work)
 {
 	struct tlstap_target *t = container_of(work, struct tlstap_target,
 					       tx_work);
-	bool flush_all = READ_ONCE(t->dead);
+	bool flush_all = READ_ONCE(t->dead), sent = false;
 	ktime_t flush_at;
 	u32 first, n, cap;
 
@@ -225,10 +229,12 @@ void tlstap_send_worker(struct work_struct *work)
 		WRITE_ONCE(t->capacity, cap);
 		send_slots(t, first, n, cap);
 		tlstap_ring_advance(&t->ring, n);
+		sent = true;
 		cond_resched();
 	}
 	if (flush_at)
 		tlstap_send_arm_flush(t, flush_at);
+	tlstap_control_work(t, sent);
 }
 
 /* t is dead and unreachable by writers: send what is left, then stop. */
@@ -238,5 +244,6 @@ void tlstap_send_drain(struct tlstap_target *t)
 	queue_work(t->tt->wq, &t->tx_work);
 	flush_work(&t->tx_work);
 	hrtimer_cancel(&t->flush_timer);
+	del_timer_sync(&t->hb_timer);
 	cancel_work_sync(&t->tx_work);
 }

@@ -17,15 +17,17 @@
 #include "socket.h"
 #include "target.h"
 #include "wire.h"
+#include "control.h"
 
-/* Replies to our port (NACKs) are not handled yet: consume and count. */
+/* Everything sent to our port is a receiver's NACK, or is dropped. */
 static int tlstap_socket_rcv(struct sock *sk, struct sk_buff *skb)
 {
 	struct tlstap *tt = rcu_dereference_sk_user_data(sk);
 
 	if (tt)
-		tlstap_stat_inc(tt, TLSTAP_STAT_RX_IGNORED);
-	kfree_skb(skb);
+		tlstap_control_rcv(tt, skb);
+	else
+		kfree_skb(skb);
 	return 0;
 }
 

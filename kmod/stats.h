@@ -19,7 +19,12 @@ enum tlstap_stat {
 	TLSTAP_STAT_TX_ERRORS,		/* route or transmit failed */
 	TLSTAP_STAT_RESEGMENTED,	/* slots re-cut for a smaller MTU */
 	TLSTAP_STAT_GSO_BATCHES,	/* skbs carrying several datagrams */
-	TLSTAP_STAT_RX_IGNORED,	/* datagrams to our port, not handled */
+	TLSTAP_STAT_NACKS,		/* NACKs honoured */
+	TLSTAP_STAT_NACK_REJECTED,	/* malformed, or not from a target */
+	TLSTAP_STAT_NACK_RATELIMITED,	/* requests over the resend budget */
+	TLSTAP_STAT_RETRANSMITS,	/* datagrams sent again */
+	TLSTAP_STAT_GAPS,		/* GAP ranges: asked for, gone */
+	TLSTAP_STAT_HEARTBEATS,
 	TLSTAP_STAT_COUNT
 };
 

@@ -89,6 +89,8 @@ static DEVICE_ATTR_RW(name)
 TLSTAP_U32_ATTR(max_record, 1, TLSTAP_MAX_RECORD_LIMIT);
 TLSTAP_U32_ATTR(flush_us, 1, TLSTAP_MAX_FLUSH_US);
 TLSTAP_U32_ATTR(ring_kb, TLSTAP_MIN_RING_KB, TLSTAP_MAX_RING_KB);
+TLSTAP_U32_ATTR(heartbeat_ms, 1, 60000);
+TLSTAP_U32_ATTR(retransmit_pps, 1, 10000000);
 
 static ssize_t hash_key_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
@@ -154,6 +156,8 @@ static struct attribute *tlstap_attrs[] = {
 	&dev_attr_max_record.attr,
 	&dev_attr_flush_us.attr,
 	&dev_attr_ring_kb.attr,
+	&dev_attr_heartbeat_ms.attr,
+	&dev_attr_retransmit_pps.attr,
 	&dev_attr_hash_key.attr,
 	&dev_attr_stats.attr,
 	NULL,

@@ -16,6 +16,7 @@
 #include "socket.h"
 #include "send.h"
 #include "wire.h"
+#include "control.h"
 
 #define TLSTAP_MIN_SLOTS 16
 
@@ -50,6 +51,10 @@ static struct tlstap_target *target_create(struct tlstap *tt,
 	INIT_WORK(&t->tx_work, tlstap_send_worker);
 	hrtimer_init(&t->flush_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	t->flush_timer.function = tlstap_send_flush_timer;
+	spin_lock_init(&t->nack_lock);
+	timer_setup(&t->hb_timer, tlstap_control_hb_timer, 0);
+	t->tokens = TLSTAP_RETRANSMIT_BURST;
+	t->tokens_at = ktime_get();
 	t->capacity = tlstap_socket_capacity(tt, t);
 	return t;
 

@@ -6,10 +6,12 @@
 #include <linux/list.h>
 #include <linux/workqueue.h>
 #include <linux/hrtimer.h>
+#include <linux/timer.h>
 #include <net/dst_cache.h>
 
 #include "ring.h"
 #include "target_parse.h"
+#include "wire.h"
 
 struct tlstap;
 
@@ -29,6 +31,21 @@ struct tlstap_target {
 	struct dst_cache dst_cache;	/* worker only */
 	struct work_struct tx_work;
 	struct hrtimer flush_timer;
+
+	/* NACKed ranges, queued in softirq for the worker. */
+	spinlock_t nack_lock;
+	unsigned int nnacks;
+	struct tlstap_range nacks[TLSTAP_NACK_MAX_RANGES];
+
+	/* Worker only: retransmission budget, heartbeats, scratch. */
+	u64 tokens;
+	ktime_t tokens_at;
+	struct timer_list hb_timer;
+	bool hb_due;
+	unsigned int hb_sent;
+	struct tlstap_range nacks_work[TLSTAP_NACK_MAX_RANGES];
+	struct tlstap_range gaps_work[TLSTAP_NACK_MAX_RANGES];
+	u8 gap_msg[TLSTAP_NACK_MAX_LEN];
 
 	/* Written by the worker only. */
 	u64 packets;

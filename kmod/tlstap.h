@@ -39,6 +39,8 @@ struct tlstap {
 	u32 max_record;
 	u32 flush_us;
 	u32 ring_kb;
+	u32 heartbeat_ms;
+	u32 retransmit_pps;
 
 	u16 port;
 	struct socket *sock4;		/* module lifetime */

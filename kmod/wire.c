@@ -62,6 +62,42 @@ void tlstap_wire_msg_hdr(void *buf, u8 type, u8 flags, u32 stream_id,
 	memcpy(buf, &h, sizeof(h));
 }
 
+/*
+ * Validates a NACK of len bytes: every header field, and ranges that are
+ * ascending, disjoint and at most TLSTAP_NACK_MAX_SPAN long, in serial
+ * number order. Returns the number of ranges, or -EINVAL.
+ */
+int tlstap_wire_parse_nack(const u8 *buf, u32 len, u32 *stream_id,
+			   struct tlstap_range *ranges)
+{
+	struct tlstap_msg_hdr h;
+	u32 i, count;
+
+	if (len < sizeof(h) || len > TLSTAP_NACK_MAX_LEN)
+		return -EINVAL;
+	memcpy(&h, buf, sizeof(h));
+	count = be16_to_cpu(h.count);
+	if (h.type != TLSTAP_MSG_NACK || h.version != TLSTAP_WIRE_VERSION ||
+	    h.hdr_len != TLSTAP_MSG_HDR_LEN || h.flags || h.seq ||
+	    be16_to_cpu(h.len) != len || !count ||
+	    len != sizeof(h) + count * sizeof(struct tlstap_seq_range))
+		return -EINVAL;
+
+	for (i = 0; i < count; i++) {
+		struct tlstap_seq_range r;
+
+		memcpy(&r, buf + sizeof(h) + i * sizeof(r), sizeof(r));
+		ranges[i].first = be32_to_cpu(r.first);
+		ranges[i].last = be32_to_cpu(r.last);
+		if (ranges[i].last - ranges[i].first >= TLSTAP_NACK_MAX_SPAN)
+			return -EINVAL;
+		if (i && (s32)(ranges[i].first - ranges[i - 1].last) <= 0)
+			return -EINVAL;
+	}
+	*stream_id = be32_to_cpu(h.stream_id);
+	return count;
+}
+
 void tlstap_wire_chunk_hdr(void *buf, const struct tlstap_record_info *ri,
 			   u32 record_id, u32 offset, u16 len, u8 flags)
 {

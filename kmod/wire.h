@@ -41,6 +41,21 @@ void tlstap_wire_plan(u32 room, u32 cap, u32 len, struct tlstap_wire_plan *p);
 
 void tlstap_wire_msg_hdr(void *buf, u8 type, u8 flags, u32 stream_id,
 			 u32 seq, u16 len, u16 count);
+
+/* Bounds a receiver's request: ranges per NACK, seqs per range. */
+#define TLSTAP_NACK_MAX_RANGES	64
+#define TLSTAP_NACK_MAX_SPAN	1024
+#define TLSTAP_NACK_MAX_LEN	(TLSTAP_MSG_HDR_LEN + \
+				 TLSTAP_NACK_MAX_RANGES * sizeof(struct tlstap_seq_range))
+
+/* A sequence number range, inclusive, in host order. */
+struct tlstap_range {
+	u32 first;
+	u32 last;
+};
+
+int tlstap_wire_parse_nack(const u8 *buf, u32 len, u32 *stream_id,
+			   struct tlstap_range *ranges);
 void tlstap_wire_chunk_hdr(void *buf, const struct tlstap_record_info *ri,
 			   u32 record_id, u32 offset, u16 len, u8 flags);
 

@@ -134,11 +134,88 @@ static void wire_headers(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, buf[TLSTAP_CHUNK_HDR_LEN], 0xaa);
 }
 
+/* Builds a NACK with the given ranges; returns its length. */
+static u32 nack(u8 *buf, u32 stream, const u32 (*r)[2], u16 n)
+{
+	u32 len = TLSTAP_MSG_HDR_LEN + n * 8, i;
+
+	tlstap_wire_msg_hdr(buf, TLSTAP_MSG_NACK, 0, stream, 0, len, n);
+	for (i = 0; i < n; i++) {
+		__be32 v[2] = { cpu_to_be32(r[i][0]), cpu_to_be32(r[i][1]) };
+
+		memcpy(buf + TLSTAP_MSG_HDR_LEN + 8 * i, v, 8);
+	}
+	return len;
+}
+
+static void wire_nack(struct kunit *test)
+{
+	static const u32 good[3][2] = { { 5, 9 }, { 11, 11 }, { 20, 1043 } };
+	static const u32 wrap[2][2] = { { 0xfffffff0, 0xffffffff }, { 2, 3 } };
+	static const u32 overlap[2][2] = { { 5, 9 }, { 9, 12 } };
+	static const u32 reversed[1][2] = { { 9, 5 } };
+	static const u32 toolong[1][2] = { { 0, 1024 } };
+	static const u32 unordered[2][2] = { { 20, 21 }, { 5, 6 } };
+	struct tlstap_range r[TLSTAP_NACK_MAX_RANGES];
+	u8 buf[TLSTAP_NACK_MAX_LEN + 8];
+	u32 len, stream = 0;
+
+	len = nack(buf, 0xabcd, good, 3);
+	KUNIT_ASSERT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r), 3);
+	KUNIT_EXPECT_EQ(test, stream, 0xabcdU);
+	KUNIT_EXPECT_EQ(test, r[2].first, 20U);
+	KUNIT_EXPECT_EQ(test, r[2].last, 1043U);
+	len = nack(buf, 1, wrap, 2);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r), 2);
+
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len - 1, &stream, r),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, 15, &stream, r),
+			-EINVAL);
+	len = nack(buf, 1, overlap, 2);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
+			-EINVAL);
+	len = nack(buf, 1, reversed, 1);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
+			-EINVAL);
+	len = nack(buf, 1, toolong, 1);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
+			-EINVAL);
+	len = nack(buf, 1, unordered, 2);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
+			-EINVAL);
+	/* No ranges, too many, and header fields other than a NACK's. */
+	len = nack(buf, 1, good, 0);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
+			-EINVAL);
+	tlstap_wire_msg_hdr(buf, TLSTAP_MSG_NACK, 0, 1, 0,
+			    TLSTAP_MSG_HDR_LEN + 8 * 65, 65);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, TLSTAP_MSG_HDR_LEN +
+						     8 * 65, &stream, r), -EINVAL);
+	len = nack(buf, 1, good, 1);
+	buf[0] = TLSTAP_MSG_GAP;
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
+			-EINVAL);
+	len = nack(buf, 1, good, 1);
+	buf[3] = TLSTAP_MSG_F_RETRANSMIT;
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
+			-EINVAL);
+	len = nack(buf, 1, good, 1);
+	buf[11] = 1;	/* seq */
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
+			-EINVAL);
+	len = nack(buf, 1, good, 1);
+	buf[1] = 2;	/* version */
+	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
+			-EINVAL);
+}
+
 static struct kunit_case wire_cases[] = {
 	KUNIT_CASE(wire_capacity),
 	KUNIT_CASE(wire_plan_cases),
 	KUNIT_CASE(wire_plan_sweep),
 	KUNIT_CASE(wire_headers),
+	KUNIT_CASE(wire_nack),
 	{}
 };
 

@@ -8,8 +8,9 @@ usage: reccheck.py --expected FILE --tos N
 RAW is tlstap-recv's --output raw file (records back to back), DGRAMLOG its
 --log-datagrams file. Checks: every record arrives exactly once, byte for
 byte; both directions of a flow reach one target; flows spread by weight;
-every datagram parsed clean, carries the TOS, fits MAXDGRAM bytes, and the
-sequence numbers of each target run 0..N-1 in one stream of its own.
+every datagram parsed clean, carries the TOS, fits MAXDGRAM bytes, the
+sequence numbers of each target run 0..N-1 in one stream of its own, and
+heartbeats name a sequence number that was sent.
 """
 import argparse
 import json
@@ -61,6 +62,7 @@ def main():
     weights = {}
     streams = {}
     total_dgrams = 0
+    heartbeats = []
 
     for spec in a.target:
         name, raw, dlog, weight, maxd = spec.split(",")
@@ -96,10 +98,17 @@ def main():
                     errors.append(f"{name}: TOS {d['tos']} != {a.tos}")
                 if d["size"] > int(maxd):
                     errors.append(f"{name}: datagram of {d['size']} > {maxd}")
+                streams[name].add(d["stream"])
+                if d["type"] == 4:      # HEARTBEAT: the highest seq sent
+                    heartbeats.append((name, d["seq"]))
+                    continue
                 if d["type"] != 1 or d["flags"] != 0:
                     errors.append(f"{name}: type/flags {d['type']}/{d['flags']}")
-                streams[name].add(d["stream"])
                 seqs.append(d["seq"])
+        for hb_name, hb_seq in heartbeats:
+            if hb_name == name and hb_seq >= len(seqs):
+                errors.append(f"{name}: heartbeat for seq {hb_seq}, "
+                              f"only {len(seqs)} sent")
         if sorted(seqs) != list(range(len(seqs))):
             errors.append(f"{name}: seqs are not 0..{len(seqs) - 1}")
         if not seqs:

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NACKs arrive in softirq on the module's UDP socket. One is honoured only
+ * when its source address is a configured target's and it names that
+ * target's current stream; its ranges are queued for the target's worker,
+ * which resends what the ring still holds, flagged as a retransmission and
+ * at a bounded rate, and answers a GAP for what is gone. Resends always go
+ * to the target's configured address, never to where the NACK came from.
+ * A target that sent data and went quiet gets HEARTBEATs with the highest
+ * sequence number sent, so that its receiver can ask for a lost last one.
+ */
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <linux/mm.h>
+#include <linux/tlstap.h>
+
+#include "tlstap.h"
+#include "control.h"
+#include "flowtable.h"
+#include "target.h"
+#include "socket.h"
+#include "send.h"
+#include "wire.h"
+
+#define TLSTAP_HEARTBEATS	3	/* after the last DATA, then silence */
+
+static bool source_is(const struct sk_buff *skb, const struct tlstap_target *t)
+{
+	if (ip_hdr(skb)->version == 4)
+		return t->ep.family == TLSTAP_FAMILY_IPV4 &&
+		       !memcmp(&ip_hdr(skb)->saddr, t->ep.addr, 4);
+	return t->ep.family == TLSTAP_FAMILY_IPV6 &&
+	       !memcmp(&ipv6_hdr(skb)->saddr, t->ep.addr, 16);
+}
+
+static struct tlstap_target *nack_target(struct tlstap *tt,
+					 const struct sk_buff *skb,
+					 u32 stream_id)
+{
+	struct tlstap_flowtable *ft = srcu_dereference(tt->table, &tt->srcu);
+	unsigned int i;
+
+	for (i = 0; ft && i < ft->ntargets; i++)
+		if (ft->targets[i]->stream_id == stream_id &&
+		    source_is(skb, ft->targets[i]))
+			return ft->targets[i];
+	return NULL;
+}
+
+/* Softirq, skb at its UDP header. Consumes skb. */
+void tlstap_control_rcv(struct tlstap *tt, struct sk_buff *skb)
+{
+	struct tlstap_range ranges[TLSTAP_NACK_MAX_RANGES];
+	u32 off = skb_transport_offset(skb) + sizeof(struct udphdr);
+	struct tlstap_target *t;
+	int n, idx, i, queued;
+	u32 len, stream_id;
+
+	if (skb->len < off)
+		goto reject;
+	len = skb->len - off;
+	if (len > TLSTAP_NACK_MAX_LEN || !pskb_may_pull(skb, off + len))
+		goto reject;
+	n = tlstap_wire_parse_nack(skb->data + off, len, &stream_id, ranges);
+	if (n < 0)
+		goto reject;
+
+	idx = srcu_read_lock(&tt->srcu);
+	t = nack_target(tt, skb, stream_id);
+	if (!t) {
+		srcu_read_unlock(&tt->srcu, idx);
+		goto reject;
+	}
+	spin_lock(&t->nack_lock);
+	for (i = 0, queued = 0; i < n; i++) {
+		if (t->nnacks == ARRAY_SIZE(t->nacks))
+			break;
+		t->nacks[t->nnacks++] = ranges[i];
+		queued++;
+	}
+	spin_unlock(&t->nack_lock);
+	if (queued < n)
+		tlstap_stat_inc(tt, TLSTAP_STAT_NACK_RATELIMITED);
+	tlstap_send_kick(t);
+	srcu_read_unlock(&tt->srcu, idx);
+	tlstap_stat_inc(tt, TLSTAP_STAT_NACKS);
+	consume_skb(skb);
+	return;
+
+reject:
+	tlstap_stat_inc(tt, TLSTAP_STAT_NACK_REJECTED);
+	kfree_skb(skb);
+}
+
+static int send_linear(struct tlstap_target *t, const void *data, u32 len,
+		       struct page *frag, u32 frag_off, u32 frag_len)
+{
+	struct sk_buff *skb = alloc_skb(TLSTAP_HEADROOM + len, GFP_KERNEL);
+
+	if (!skb) {
+		if (frag)
+			put_page(frag);
+		return -ENOMEM;
+	}
+	skb_reserve(skb, TLSTAP_HEADROOM);
+	skb_put_data(skb, data, len);
+	if (frag) {
+		skb_fill_page_desc(skb, 0, frag, frag_off, frag_len);
+		skb->len += frag_len;
+		skb->data_len = frag_len;
+		skb->truesize += PAGE_SIZE;
+	}
+	return tlstap_socket_send(t->tt, t, skb);
+}
+
+/*
+ * The slot a sequence number went out in, if the ring still holds it as
+ * it was sent: its page is pinned for the caller. Worker only.
+ */
+static struct page *replay_find(struct tlstap_ring *r, u32 seq, u32 *len)
+{
+	struct page *page = NULL;
+	u32 lo, hi, retained, base;
+
+	spin_lock(&r->lock);
+	retained = min(r->sent, tlstap_ring_size(r) - (r->prod - r->sent));
+	if (!retained)
+		goto out;
+	lo = r->sent - retained;
+	hi = r->sent;
+	base = tlstap_ring_slot(r, lo)->seq;
+	if (seq - base >= r->next_seq - base)
+		goto out;
+	/* Slot seqs grow with the ring index: the last slot at or below. */
+	while (hi - lo > 1) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (tlstap_ring_slot(r, mid)->seq - base <= seq - base)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	{
+		struct tlstap_slot *s = tlstap_ring_slot(r, lo);
+
+		/* A slot re-cut into several datagrams is not kept as sent. */
+		if (s->seq == seq && s->nseq == 1) {
+			page = s->page;
+			get_page(page);
+			*len = s->len;
+		}
+	}
+out:
+	spin_unlock(&r->lock);
+	return page;
+}
+
+/* Refills the token bucket; true when one more resend is allowed. */
+static bool retransmit_allowed(struct tlstap_target *t)
+{
+	u32 pps = READ_ONCE(t->tt->retransmit_pps);
+	ktime_t now = ktime_get();
+	u64 add;
+
+	add = div_u64((u64)ktime_to_ns(ktime_sub(now, t->tokens_at)) * pps,
+		      NSEC_PER_SEC);
+	if (add) {
+		t->tokens = min_t(u64, t->tokens + add, TLSTAP_RETRANSMIT_BURST);
+		t->tokens_at = now;
+	}
+	if (!t->tokens)
+		return false;
+	t->tokens--;
+	return true;
+}
+
+static void retransmit(struct tlstap_target *t, u32 seq, struct page *page,
+		       u32 len)
+{
+	struct tlstap_msg_hdr h;
+
+	memcpy(&h, page_address(page), sizeof(h));
+	h.flags |= TLSTAP_MSG_F_RETRANSMIT;
+	if (send_linear(t, &h, sizeof(h), page, sizeof(h), len - sizeof(h))) {
+		WRITE_ONCE(t->errors, t->errors + 1);
+		tlstap_stat_inc(t->tt, TLSTAP_STAT_TX_ERRORS);
+		return;
+	}
+	tlstap_stat_inc(t->tt, TLSTAP_STAT_RETRANSMITS);
+}
+
+/* Appends seq to the GAP ranges being collected. */
+static void gap_add(struct tlstap_range *gaps, unsigned int *n, u32 seq)
+{
+	if (*n && gaps[*n - 1].last + 1 == seq) {
+		gaps[*n - 1].last = seq;
+		return;
+	}
+	if (*n < TLSTAP_NACK_MAX_RANGES) {
+		gaps[*n].first = seq;
+		gaps[*n].last = seq;
+		(*n)++;
+	}
+}
+
+static void send_gap(struct tlstap_target *t, const struct tlstap_range *gaps,
+		     unsigned int n)
+{
+	u8 *buf = t->gap_msg;
+	u32 len = TLSTAP_MSG_HDR_LEN + n * sizeof(struct tlstap_seq_range);
+	unsigned int i;
+
+	tlstap_wire_msg_hdr(buf, TLSTAP_MSG_GAP, 0, t->stream_id, 0, len, n);
+	for (i = 0; i < n; i++) {
+		struct tlstap_seq_range r = {
+			.first = cpu_to_be32(gaps[i].first),
+			.last = cpu_to_be32(gaps[i].last),
+		};
+
+		memcpy(buf + TLSTAP_MSG_HDR_LEN + i * sizeof(r), &r, sizeof(r));
+	}
+	if (!send_linear(t, buf, len, NULL, 0, 0))
+		tlstap_stat_add(t->tt, TLSTAP_STAT_GAPS, n);
+}
+
+static void serve_nacks(struct tlstap_target *t)
+{
+	struct tlstap_range *nacks = t->nacks_work, *gaps = t->gaps_work;
+	unsigned int n, i, ngaps = 0;
+	u32 seq, next = t->ring.next_seq;
+
+	spin_lock_bh(&t->nack_lock);
+	n = t->nnacks;
+	memcpy(nacks, t->nacks, n * sizeof(nacks[0]));
+	t->nnacks = 0;
+	spin_unlock_bh(&t->nack_lock);
+
+	for (i = 0; i < n; i++) {
+		for (seq = nacks[i].first; ; seq++) {
+			struct page *page;
+			u32 len;
+
+			/* Not sent yet: nothing to resend, nothing lost. */
+			if ((s32)(seq - next) >= 0)
+				break;
+			if (!retransmit_allowed(t)) {
+				tlstap_stat_inc(t->tt, TLSTAP_STAT_NACK_RATELIMITED);
+				goto out;
+			}
+			page = replay_find(&t->ring, seq, &len);
+			if (page)
+				retransmit(t, seq, page, len);
+			else
+				gap_add(gaps, &ngaps, seq);
+			if (seq == nacks[i].last)
+				break;
+		}
+	}
+out:
+	if (ngaps)
+		send_gap(t, gaps, ngaps);
+}
+
+static void send_heartbeat(struct tlstap_target *t)
+{
+	struct tlstap_ring *r = &t->ring;
+	struct tlstap_heartbeat hb = { 0 };
+	u8 buf[TLSTAP_MSG_HDR_LEN + sizeof(hb)];
+	u32 retained, oldest;
+
+	spin_lock(&r->lock);
+	retained = min(r->sent, tlstap_ring_size(r) - (r->prod - r->sent));
+	oldest = retained ? tlstap_ring_slot(r, r->sent - retained)->seq :
+			    r->next_seq;
+	spin_unlock(&r->lock);
+
+	hb.oldest_seq = cpu_to_be32(oldest);
+	tlstap_wire_msg_hdr(buf, TLSTAP_MSG_HEARTBEAT, 0, t->stream_id,
+			    r->next_seq - 1, sizeof(buf), 0);
+	memcpy(buf + TLSTAP_MSG_HDR_LEN, &hb, sizeof(hb));
+	if (!send_linear(t, buf, sizeof(buf), NULL, 0, 0))
+		tlstap_stat_inc(t->tt, TLSTAP_STAT_HEARTBEATS);
+}
+
+void tlstap_control_hb_timer(struct timer_list *timer)
+{
+	struct tlstap_target *t = from_timer(t, timer, hb_timer);
+
+	WRITE_ONCE(t->hb_due, true);
+	tlstap_send_kick(t);
+}
+
+/* Worker: NACKs first, then heartbeats while the stream is quiet. */
+void tlstap_control_work(struct tlstap_target *t, bool sent_data)
+{
+	unsigned long interval;
+
+	serve_nacks(t);
+	interval = msecs_to_jiffies(READ_ONCE(t->tt->heartbeat_ms));
+	if (sent_data) {
+		t->hb_sent = 0;
+		WRITE_ONCE(t->hb_due, false);
+		mod_timer(&t->hb_timer, jiffies + interval);
+		return;
+	}
+	if (!READ_ONCE(t->hb_due))
+		return;
+	WRITE_ONCE(t->hb_due, false);
+	if (t->hb_sent < TLSTAP_HEARTBEATS && !READ_ONCE(t->dead)) {
+		send_heartbeat(t);
+		if (++t->hb_sent < TLSTAP_HEARTBEATS)
+			mod_timer(&t->hb_timer, jiffies + interval);
+	}
+}
