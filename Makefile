@@ -16,7 +16,7 @@
 
 # The running kernel's headers, else the newest Debian 6.1 headers.
 KDIR ?= $(shell $(CURDIR)/scripts/kdir 2>/dev/null)
-USERSPACE_DIRS := userhook nfq-tools tests/tools
+USERSPACE_DIRS := userhook nfq-tools tests/tools bench
 
 .PHONY: all module userspace deps check host-test kunit vm-test bench clean
 
