@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+"""Reads a pcapng with tshark and checks it against what it must hold.
+
+Usage: check_pcap.py PCAPNG EXPECT.json
+
+EXPECT.json: {"flows": [{"client": [addr, port], "server": [addr, port],
+"c2s": ITEMS, "s2c": ITEMS}, ...]} where ITEMS is a list of ["data", hex]
+and ["hole", n] in order. Checked, with tshark's own dissection:
+  - no malformed packet, no expert error, every IP and TCP checksum good;
+  - every flow is one TCP connection: SYN from the client, SYN-ACK,
+    ACK, then segments;
+  - per direction, the segments' sequence numbers run from the SYN's + 1
+    with exactly the expected holes between the expected bytes, and the
+    last acknowledgement from the other end covers a trailing hole;
+  - a packet after a hole carries a comment from tlstap;
+  - no TCP connection that is not expected.
+Prints a summary; on failure one line starting with FAIL, exit 1."""
+
+import ipaddress
+import json
+import subprocess
+import sys
+from collections import defaultdict
+
+FIELDS = ["frame.number", "tcp.stream", "ip.src", "ipv6.src", "tcp.srcport",
+          "ip.dst", "ipv6.dst", "tcp.dstport", "tcp.flags", "tcp.seq_raw",
+          "tcp.ack_raw", "tcp.len", "tcp.payload", "tcp.checksum.status",
+          "ip.checksum.status", "frame.comment", "_ws.malformed",
+          "_ws.expert.severity"]
+
+
+def fail(msg):
+    print("FAIL " + msg)
+    sys.exit(1)
+
+
+def norm(addr):
+    return str(ipaddress.ip_address(addr))
+
+
+def tshark_rows(path):
+    cmd = ["tshark", "-r", path, "-o", "tcp.check_checksum:TRUE",
+           "-o", "ip.check_checksum:TRUE", "-o", "tcp.analyze_sequence_numbers:TRUE",
+           "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a",
+           "-E", "aggregator=|"]
+    for f in FIELDS:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if out.returncode:
+        fail("tshark -r %s: %s" % (path, out.stderr.strip()[-300:]))
+    rows = []
+    for line in out.stdout.splitlines():
+        cols = line.split("\t")
+        cols += [""] * (len(FIELDS) - len(cols))
+        rows.append(dict(zip(FIELDS, cols)))
+    return rows
+
+
+def main():
+    path, expect_path = sys.argv[1], sys.argv[2]
+    expect = json.load(open(expect_path))
+    rows = tshark_rows(path)
+    if not rows:
+        fail("%s holds no packets" % path)
+    # Severity values: 0x00800000 error; 0x00600000 warning (holes) is fine.
+    for r in rows:
+        if r["_ws.malformed"]:
+            fail("frame %s is malformed" % r["frame.number"])
+        sev = [int(s, 0) for s in r["_ws.expert.severity"].split("|") if s]
+        if any(s >= 0x00800000 for s in sev):
+            fail("frame %s has an expert error" % r["frame.number"])
+        if r["tcp.checksum.status"] != "1":
+            fail("frame %s: TCP checksum status %r (1 = good)"
+                 % (r["frame.number"], r["tcp.checksum.status"]))
+        if r["ip.src"] and r["ip.checksum.status"] != "1":
+            fail("frame %s: IPv4 checksum status %r"
+                 % (r["frame.number"], r["ip.checksum.status"]))
+
+    # Packets by connection (unordered ends) and by sending end.
+    conns = defaultdict(list)
+    for r in rows:
+        src = (norm(r["ip.src"] or r["ipv6.src"]), int(r["tcp.srcport"]))
+        dst = (norm(r["ip.dst"] or r["ipv6.dst"]), int(r["tcp.dstport"]))
+        r["src"], r["dst"] = src, dst
+        conns[frozenset((src, dst))].append(r)
+
+    checked = 0
+    for fl in expect["flows"]:
+        cl = (norm(fl["client"][0]), fl["client"][1])
+        sv = (norm(fl["server"][0]), fl["server"][1])
+        pkts = conns.pop(frozenset((cl, sv)), None)
+        if pkts is None:
+            fail("no TCP connection %s <-> %s" % (cl, sv))
+        name = "%s:%d<->%s:%d" % (cl + sv)
+        streams = {p["tcp.stream"] for p in pkts}
+        if len(streams) != 1:
+            fail("%s: tshark sees %d TCP streams" % (name, len(streams)))
+        flags = [int(p["tcp.flags"], 16) & 0x17 for p in pkts[:3]]
+        if flags != [0x02, 0x12, 0x10] or pkts[0]["src"] != cl:
+            fail("%s: no SYN, SYN-ACK, ACK from the client first (%s)"
+                 % (name, flags))
+        isn = {cl: int(pkts[0]["tcp.seq_raw"]), sv: int(pkts[1]["tcp.seq_raw"])}
+        for end, other, items in ((cl, sv, fl["c2s"]), (sv, cl, fl["s2c"])):
+            got, nxt = [], isn[end] + 1
+            for p in pkts[3:]:
+                if p["src"] != end or not int(p["tcp.len"] or 0):
+                    continue
+                seq = int(p["tcp.seq_raw"])
+                gap = (seq - nxt) % (1 << 32)
+                if gap:
+                    if not p["frame.comment"].startswith("tlstap:"):
+                        fail("%s: frame %s follows a %d-byte hole without "
+                             "a tlstap comment" % (name, p["frame.number"], gap))
+                    got.append(["hole", gap])
+                payload = p["tcp.payload"].replace(":", "")
+                if got and got[-1][0] == "data" and not gap:
+                    got[-1][1] += payload
+                else:
+                    got.append(["data", payload])
+                nxt = (seq + int(p["tcp.len"])) % (1 << 32)
+            acks = [int(p["tcp.ack_raw"]) for p in pkts[1:] if p["src"] == other]
+            if acks:
+                tail = (acks[-1] - nxt) % (1 << 32)
+                if tail:
+                    got.append(["hole", tail])
+            want = []
+            for kind, v in items:
+                if want and want[-1][0] == kind == "data":
+                    want[-1][1] += v
+                else:
+                    want.append([kind, v])
+            if got != want:
+                short = lambda l: [[k, v if k == "hole" else "%d bytes" % (len(v) // 2)]
+                                   for k, v in l]
+                fail("%s %s->%s: got %s, want %s" % (
+                    name, end, other, short(got), short(want)))
+        checked += 1
+    if conns:
+        extra = next(iter(conns))
+        fail("unexpected TCP connection %s" % sorted(extra))
+    holes = sum(1 for fl in expect["flows"] for k in ("c2s", "s2c")
+                for it in fl[k] if it[0] == "hole")
+    print("OK: %d packets, %d connections, %d holes as expected, checksums "
+          "good, nothing malformed" % (len(rows), checked, holes))
+
+
+if __name__ == "__main__":
+    main()
