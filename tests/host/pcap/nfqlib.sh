@@ -44,3 +44,11 @@ nfq_wait_stat() {
 	done
 	fail "$1: $2.$3 is ${got:-unknown}, want $4"
 }
+
+# start_sink NAME NS PORT: a UDP socket that counts what reaches it
+# (count in $TMP/NAME.count after stop_bg NAME).
+start_sink() {
+	start_bg "$1" "$2" python3 "$PCAP_HELPERS/udp_sink.py" "$3" \
+		"$TMP/$1.count" "$TMP/$1.ready"
+	wait_for_file "$TMP/$1.ready"
+}
