@@ -124,7 +124,7 @@ static struct page *replay_find(struct tlstap_ring *r, u32 seq, u32 *len)
 	u32 lo, hi, retained, base;
 
 	spin_lock(&r->lock);
-	retained = min(r->sent, tlstap_ring_size(r) - (r->prod - r->sent));
+	retained = tlstap_ring_retained(r);
 	if (!retained)
 		goto out;
 	lo = r->sent - retained;
@@ -270,7 +270,7 @@ static void send_heartbeat(struct tlstap_target *t)
 	u32 retained, oldest;
 
 	spin_lock(&r->lock);
-	retained = min(r->sent, tlstap_ring_size(r) - (r->prod - r->sent));
+	retained = tlstap_ring_retained(r);
 	oldest = retained ? tlstap_ring_slot(r, r->sent - retained)->seq :
 			    r->next_seq;
 	spin_unlock(&r->lock);

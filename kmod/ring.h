@@ -12,6 +12,7 @@
 #include <linux/ktime.h>
 #include <linux/atomic.h>
 #include <linux/mm_types.h>
+#include <linux/minmax.h>
 
 struct tlstap_slot {
 	struct page *page;
@@ -60,6 +61,15 @@ static inline struct tlstap_slot *tlstap_ring_slot(struct tlstap_ring *r,
 static inline u32 tlstap_ring_size(const struct tlstap_ring *r)
 {
 	return r->mask + 1;
+}
+
+/*
+ * Lock held. Sent slots the writers have not taken back yet: the replay
+ * window is [sent - retained, sent).
+ */
+static inline u32 tlstap_ring_retained(const struct tlstap_ring *r)
+{
+	return min(r->sent, tlstap_ring_size(r) - (r->prod - r->sent));
 }
 
 int tlstap_ring_reserve(struct tlstap_ring *r, u32 len, u32 cap, u32 flush_us,
