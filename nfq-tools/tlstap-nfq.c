@@ -691,21 +691,26 @@ static void print_stats(struct nfqtool *t)
 
 /* -------------------------------------------------------------- packets */
 
+/*
+ * One JSON line per queued packet: as tlstap-recv's per datagram ("size"
+ * is the UDP payload) plus what only a queue sees.
+ */
 static void log_packet(struct nfqtool *t, const struct udp_view *v,
-		       enum udp_status ust, size_t size,
+		       enum udp_status ust, size_t ip_size,
 		       const struct reasm_dgram_info *info)
 {
 	char sender[ENDPOINT_STRLEN], target[ENDPOINT_STRLEN];
 
-	fprintf(t->dgram_log, "{\"size\":%zu,\"udp_status\":\"%s\"", size,
-		udp_status_name(ust));
+	fprintf(t->dgram_log, "{\"ip_size\":%zu,\"udp_status\":\"%s\"",
+		ip_size, udp_status_name(ust));
 	if (ust == UDP_OK) {
 		endpoint_format(&v->src, sender, sizeof(sender));
 		endpoint_format(&v->dst, target, sizeof(target));
 		fprintf(t->dgram_log,
 			",\"sender\":\"%s\",\"target\":\"%s\",\"tos\":%u,"
-			"\"payload\":%zu", sender, target, v->tos,
-			v->payload_len);
+			"\"size\":%zu,\"csum_checked\":%s", sender, target,
+			v->tos, v->payload_len,
+			v->csum_checked ? "true" : "false");
 	}
 	if (info) {
 		fprintf(t->dgram_log, ",\"verdict\":\"%s\",\"status\":\"%s\"",
@@ -880,10 +885,10 @@ static void run(struct nfqtool *t)
 	t->reasm = reasm_new(&cfg, &ops, t);
 	if (!t->reasm)
 		fail(t, "out of memory");
-	if (nacksock_open(&t->ns, err, sizeof(err)))
-		fail(t, "%s", err);
 	/* Bound before the rule exists: nothing is queued to no one. */
 	if (nfqueue_open(&t->q, &qc, err, sizeof(err)))
+		fail(t, "%s", err);
+	if (t->opt.nack && nacksock_open(&t->ns, err, sizeof(err)))
 		fail(t, "%s", err);
 	if (t->opt.install_rule) {
 		if (nftrule_install(&t->opt.rule, err, sizeof(err)))
@@ -930,7 +935,8 @@ static void run(struct nfqtool *t)
 	flush_outputs(t);
 	print_stats(t);
 	nfqueue_close(&t->q);
-	nacksock_close(&t->ns);
+	if (t->opt.nack)
+		nacksock_close(&t->ns);
 	reasm_free(t->reasm);
 	pcapng_free(t->pcap);
 	jsonout_free(&t->json);

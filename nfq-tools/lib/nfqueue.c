@@ -31,6 +31,22 @@
 /* The largest packet plus netlink's own headers. */
 #define RECV_BUF	(COPY_RANGE + MNL_SOCKET_BUFFER_SIZE / 2)
 
+/* The netlink port bound to queue num in this namespace, 0 if none. */
+static unsigned int queue_holder(uint16_t num)
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
+	unsigned int n, portid, holder = 0;
+	char line[256];
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%u %u", &n, &portid) == 2 && n == num)
+			holder = portid;
+	fclose(f);
+	return holder;
+}
+
 static int send_config(struct nfqueue *q, struct nlmsghdr *nlh,
 		       const char *what, char *err, size_t errlen)
 {
@@ -55,11 +71,19 @@ static int send_config(struct nfqueue *q, struct nlmsghdr *nlh,
 		if (rc == MNL_CB_STOP)
 			return 0;
 		if (rc < 0) {
-			snprintf(err, errlen, "queue %u: %s: %s%s", q->cfg.num,
-				 what, strerror(errno),
-				 errno == EBUSY ?
-				 " (another program holds this queue)" :
-				 errno == EPERM ? " (needs CAP_NET_ADMIN)" : "");
+			int e = errno;
+			unsigned int holder = queue_holder(q->cfg.num);
+
+			/* The kernel says EPERM for both. */
+			if (e == EPERM && holder)
+				snprintf(err, errlen, "queue %u: %s: another "
+					 "program (netlink port %u) holds this "
+					 "queue", q->cfg.num, what, holder);
+			else
+				snprintf(err, errlen, "queue %u: %s: %s%s",
+					 q->cfg.num, what, strerror(e),
+					 e == EPERM ? " (needs CAP_NET_ADMIN)"
+						    : "");
 			return -1;
 		}
 	}
