@@ -12,6 +12,15 @@
  * with sendmmsg (UDP GSO for runs of equal-sized datagrams) whenever a
  * ring has a batch ready and whenever the input is drained, so a record
  * never waits for more input before it is sent.
+ *
+ * Reliable delivery (docs/PROTOCOL.md 2.2, 2.3): sent datagrams stay in
+ * the ring (--replay-bytes); NACKs arrive on the source port, on each
+ * target's connected socket (from the target's own address and port) or
+ * on an unconnected socket per family (from any other); a NACK is
+ * honoured only from a target's address with that target's stream id,
+ * answered by retransmissions within a token bucket and a GAP for what
+ * is gone. A target that goes quiet gets heartbeats; at the end of a
+ * byte-stream input tlstap-fwd lingers to serve late NACKs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,11 +40,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "ratelog.h"
 #include "record.h"
+#include "replay.h"
 #include "steer.h"
 #include "txring.h"
 #include "wire.h"
@@ -54,6 +65,9 @@
 #define SEND_AT_DGRAMS	128		/* send once a ring has this many */
 #define MAX_CONNS	1024		/* seqpacket writers at once */
 #define SEND_TRIES	3		/* attempts per datagram on errors */
+#define CTL_BATCH	32		/* control datagrams per recvmmsg */
+#define CTL_BUF		2048		/* larger than any valid NACK */
+#define HEARTBEATS	3		/* after the last DATA, at most */
 
 enum input_kind { IN_STDIN, IN_FIFO, IN_UNIX_DGRAM, IN_UNIX_SEQPACKET };
 
@@ -67,7 +81,10 @@ struct options {
 	uint16_t port;
 	uint32_t max_record;
 	size_t max_datagram;
-	size_t ring_bytes;
+	size_t replay_bytes;
+	unsigned int heartbeat_ms;
+	unsigned int retransmit_rate, retransmit_burst;
+	unsigned int linger_ms;
 	enum input_kind in_kind;
 	const char *in_path;
 	mode_t mode;
@@ -80,6 +97,11 @@ struct target_stats {
 	unsigned long long records, record_bytes, loss_reports;
 	unsigned long long datagrams, bytes, gso_sends, send_calls;
 	unsigned long long send_errors, dropped_datagrams, repacks;
+	unsigned long long nacks;		/* honoured */
+	struct replay_counts replay;
+	unsigned long long retransmit_errors;
+	unsigned long long gaps_sent;		/* ranges */
+	unsigned long long gap_messages, heartbeats;
 };
 
 struct target {
@@ -91,6 +113,9 @@ struct target {
 	int gso;		/* UDP_SEGMENT still accepted */
 	struct txring ring;
 	struct target_stats st;
+	struct tokenbucket bucket;	/* retransmissions */
+	unsigned int heartbeats_left;	/* since the last DATA */
+	uint64_t next_heartbeat_ns;
 };
 
 struct fwd_stats {
@@ -99,6 +124,20 @@ struct fwd_stats {
 	unsigned long long malformed[RECORD_STATUS_COUNT];
 	unsigned long long discarded_bytes;	/* input bytes not forwarded */
 	unsigned long long oversized_messages;
+	/* datagrams on the source port that are not honoured NACKs */
+	unsigned long long nack_rejected_not_target;	/* unknown address */
+	unsigned long long nack_rejected_stream;	/* not its stream id */
+	unsigned long long nack_rejected_malformed;	/* not a good NACK */
+};
+
+enum ctl_family { CTL_V4, CTL_V6, CTL_COUNT };
+
+/* Retransmissions of one target being gathered for one sendmmsg. */
+struct resend_batch {
+	struct target *t;
+	unsigned int n;
+	struct mmsghdr msgs[SEND_MSGS];
+	struct iovec iov[SEND_MSGS];
 };
 
 struct conn {
@@ -114,6 +153,10 @@ struct fwd {
 	struct fwd_stats st;
 	struct ratelog log;
 	int epfd, sigfd;
+	int ctl_fd[CTL_COUNT];		/* unconnected, on the source port */
+	uint16_t src_port;		/* what the target sockets bound */
+	int input_done;			/* byte stream at its end: linger */
+	uint64_t linger_from_ns;	/* end of input or last NACK */
 	int in_fd;			/* socket, FIFO or stdin */
 	int in_unpollable;		/* stdin is a regular file */
 	int created_path;		/* unlink opt.in_path at exit */
@@ -133,6 +176,12 @@ struct fwd {
 		char buf[CMSG_SPACE(sizeof(uint16_t))];
 		struct cmsghdr align;
 	} out_cmsg[SEND_MSGS];
+	/* control receive */
+	uint8_t ctl_bufs[CTL_BATCH][CTL_BUF];
+	struct mmsghdr ctl_msgs[CTL_BATCH];
+	struct iovec ctl_iov[CTL_BATCH];
+	struct sockaddr_storage ctl_from[CTL_BATCH];
+	struct resend_batch resend;
 };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
@@ -166,8 +215,16 @@ static void usage(FILE *f)
 "    --port N             UDP source port, 0 = any (default %u)\n"
 "    --max-record N       largest plaintext per record (default %u)\n"
 "    --max-datagram N     cap on the UDP payload (default: path MTU)\n"
-"    --ring-bytes N       per-target datagram ring (default 4 MiB)\n"
 "    --no-gso             never use UDP GSO\n"
+"  reliable delivery:\n"
+"    --replay-bytes N     sent datagrams held per target for NACKs\n"
+"                         (default 4 MiB; 0: none, every NACK gets a GAP)\n"
+"    --retransmit-rate N  retransmissions per second per target (default %u)\n"
+"    --retransmit-burst N ... and at once (default %u)\n"
+"    --heartbeat-ms N     heartbeat interval when a target is quiet\n"
+"                         (default 100; 0: none)\n"
+"    --linger-ms N        at the end of a byte stream, serve NACKs until\n"
+"                         none came for N ms after the heartbeats (default 500)\n"
 "  other:\n"
 "    --print-target       print each record's target, send nothing\n"
 "    --stats-json         counters as JSON (on SIGUSR1 and at exit)\n"
@@ -175,7 +232,8 @@ static void usage(FILE *f)
 "stdin) its length cannot be trusted, so the stream cannot be resynchronised:\n"
 "" PROG " then sends what it has and exits with status %d.\n",
 		TLSTAP_DEFAULT_TOS, TLSTAP_DEFAULT_PORT,
-		TLSTAP_DEFAULT_MAX_RECORD, EXIT_FRAMING);
+		TLSTAP_DEFAULT_MAX_RECORD, REPLAY_DEFAULT_RATE,
+		REPLAY_DEFAULT_BURST, EXIT_FRAMING);
 }
 
 static unsigned long parse_ulong(const char *opt, const char *s,
@@ -230,8 +288,8 @@ static void set_input(struct options *o, enum input_kind kind,
 static void parse_options(struct options *o, int argc, char **argv)
 {
 	enum { O_UNIX = 256, O_SEQPACKET, O_FIFO, O_STDIN, O_MODE, O_KEY,
-	       O_TOS, O_PORT, O_MAXREC, O_MAXDG, O_RING, O_NOGSO, O_PRINT,
-	       O_JSON };
+	       O_TOS, O_PORT, O_MAXREC, O_MAXDG, O_REPLAY, O_NOGSO, O_PRINT,
+	       O_JSON, O_HEARTBEAT, O_RTX_RATE, O_RTX_BURST, O_LINGER };
 	static const struct option longopts[] = {
 		{ "target", required_argument, NULL, 't' },
 		{ "unix", required_argument, NULL, O_UNIX },
@@ -244,7 +302,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "port", required_argument, NULL, O_PORT },
 		{ "max-record", required_argument, NULL, O_MAXREC },
 		{ "max-datagram", required_argument, NULL, O_MAXDG },
-		{ "ring-bytes", required_argument, NULL, O_RING },
+		{ "replay-bytes", required_argument, NULL, O_REPLAY },
+		{ "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
+		{ "retransmit-rate", required_argument, NULL, O_RTX_RATE },
+		{ "retransmit-burst", required_argument, NULL, O_RTX_BURST },
+		{ "linger-ms", required_argument, NULL, O_LINGER },
 		{ "no-gso", no_argument, NULL, O_NOGSO },
 		{ "print-target", no_argument, NULL, O_PRINT },
 		{ "stats-json", no_argument, NULL, O_JSON },
@@ -258,7 +320,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->port = TLSTAP_DEFAULT_PORT;
 	o->max_record = TLSTAP_DEFAULT_MAX_RECORD;
 	o->max_datagram = WIRE_MAX_DATAGRAM;
-	o->ring_bytes = 4u << 20;
+	o->replay_bytes = 4u << 20;
+	o->heartbeat_ms = 100;
+	o->retransmit_rate = REPLAY_DEFAULT_RATE;
+	o->retransmit_burst = REPLAY_DEFAULT_BURST;
+	o->linger_ms = 500;
 	o->in_kind = IN_STDIN;
 	o->mode = 0600;
 	o->gso = 1;
@@ -312,9 +378,25 @@ static void parse_options(struct options *o, int argc, char **argv)
 						      WIRE_MIN_DATAGRAM,
 						      WIRE_MAX_DATAGRAM);
 			break;
-		case O_RING:
-			o->ring_bytes = parse_ulong("--ring-bytes", optarg,
-						    64 * 1024, 1ul << 30);
+		case O_REPLAY:
+			o->replay_bytes = parse_ulong("--replay-bytes", optarg,
+						      0, 1ul << 30);
+			break;
+		case O_HEARTBEAT:
+			o->heartbeat_ms = (unsigned int)parse_ulong(
+				"--heartbeat-ms", optarg, 0, 60000);
+			break;
+		case O_RTX_RATE:
+			o->retransmit_rate = (unsigned int)parse_ulong(
+				"--retransmit-rate", optarg, 1, 1000000);
+			break;
+		case O_RTX_BURST:
+			o->retransmit_burst = (unsigned int)parse_ulong(
+				"--retransmit-burst", optarg, 1, 1000000);
+			break;
+		case O_LINGER:
+			o->linger_ms = (unsigned int)parse_ulong(
+				"--linger-ms", optarg, 0, 600000);
 			break;
 		case O_NOGSO:
 			o->gso = 0;
@@ -345,14 +427,25 @@ static void print_stats(const struct fwd *f)
 {
 	const struct fwd_stats *s = &f->st;
 	unsigned long long malformed = 0, dg = 0, bytes = 0, err = 0, drop = 0;
+	unsigned long long nacks = 0, rtx = 0, limited = 0, gaps = 0, hb = 0;
+	unsigned long long rejected = s->nack_rejected_not_target +
+				      s->nack_rejected_stream +
+				      s->nack_rejected_malformed;
 
 	for (int i = 0; i < RECORD_STATUS_COUNT; i++)
 		malformed += s->malformed[i];
 	for (unsigned int i = 0; i < f->ntargets; i++) {
-		dg += f->targets[i].st.datagrams;
-		bytes += f->targets[i].st.bytes;
-		err += f->targets[i].st.send_errors;
-		drop += f->targets[i].st.dropped_datagrams;
+		const struct target_stats *ts = &f->targets[i].st;
+
+		dg += ts->datagrams;
+		bytes += ts->bytes;
+		err += ts->send_errors;
+		drop += ts->dropped_datagrams;
+		nacks += ts->nacks;
+		rtx += ts->replay.retransmits;
+		limited += ts->replay.ratelimited;
+		gaps += ts->gaps_sent;
+		hb += ts->heartbeats;
 	}
 	if (!f->opt.stats_json) {
 		fprintf(stderr,
@@ -360,10 +453,21 @@ static void print_stats(const struct fwd *f)
 			"loss_reports=%llu malformed=%llu "
 			"discarded_bytes=%llu input_messages=%llu "
 			"input_calls=%llu datagrams=%llu bytes=%llu "
-			"send_errors=%llu dropped_datagrams=%llu\n",
+			"send_errors=%llu dropped_datagrams=%llu "
+			"nacks_received=%llu nack_rejected=%llu "
+			"nack_ratelimited=%llu retransmits=%llu gaps_sent=%llu "
+			"heartbeats=%llu\n",
 			s->records, s->record_bytes, s->loss_reports,
 			malformed, s->discarded_bytes, s->input_messages, s->input_calls,
-			dg, bytes, err, drop);
+			dg, bytes, err, drop, nacks, rejected, limited, rtx,
+			gaps, hb);
+		if (rejected)
+			fprintf(stderr,
+				PROG ":   nack_rejected not_target=%llu "
+				"wrong_stream=%llu malformed=%llu\n",
+				s->nack_rejected_not_target,
+				s->nack_rejected_stream,
+				s->nack_rejected_malformed);
 		for (int i = 1; i < RECORD_STATUS_COUNT; i++)
 			if (s->malformed[i])
 				fprintf(stderr, PROG ":   malformed %s=%llu\n",
@@ -377,13 +481,19 @@ static void print_stats(const struct fwd *f)
 				"datagrams=%llu bytes=%llu send_calls=%llu "
 				"gso_sends=%llu send_errors=%llu "
 				"dropped_datagrams=%llu repacks=%llu "
-				"datagram_size=%zu gso=%s\n",
+				"datagram_size=%zu gso=%s nacks=%llu "
+				"retransmits=%llu ratelimited=%llu "
+				"gaps_sent=%llu heartbeats=%llu "
+				"held=%u..%u\n",
 				i, t->name, t->weight, t->ring.stream_id,
 				t->st.records, t->st.loss_reports,
 				t->st.datagrams, t->st.bytes, t->st.send_calls,
 				t->st.gso_sends, t->st.send_errors,
 				t->st.dropped_datagrams, t->st.repacks,
-				t->ring.dgram_size, t->gso ? "on" : "off");
+				t->ring.dgram_size, t->gso ? "on" : "off",
+				t->st.nacks, t->st.replay.retransmits,
+				t->st.replay.ratelimited, t->st.gaps_sent,
+				t->st.heartbeats, t->ring.oldest, t->ring.unsent);
 		}
 		return;
 	}
@@ -400,9 +510,16 @@ static void print_stats(const struct fwd *f)
 		"\"input_messages\":%llu,\"input_calls\":%llu,"
 		"\"input_bytes\":%llu,\"datagrams\":%llu,\"bytes\":%llu,"
 		"\"send_errors\":%llu,\"dropped_datagrams\":%llu,"
+		"\"nacks_received\":%llu,\"nack_rejected\":%llu,"
+		"\"nack_rejected_by_reason\":{\"not_target\":%llu,"
+		"\"wrong_stream\":%llu,\"malformed\":%llu},"
+		"\"nack_ratelimited\":%llu,\"retransmits\":%llu,"
+		"\"gaps_sent\":%llu,\"heartbeats\":%llu,"
 		"\"targets\":[",
 		s->discarded_bytes, s->oversized_messages, s->input_messages,
-		s->input_calls, s->input_bytes, dg, bytes, err, drop);
+		s->input_calls, s->input_bytes, dg, bytes, err, drop, nacks,
+		rejected, s->nack_rejected_not_target, s->nack_rejected_stream,
+		s->nack_rejected_malformed, limited, rtx, gaps, hb);
 	for (unsigned int i = 0; i < f->ntargets; i++) {
 		const struct target *t = &f->targets[i];
 
@@ -415,14 +532,24 @@ static void print_stats(const struct fwd *f)
 			"\"gso_sends\":%llu,\"send_errors\":%llu,"
 			"\"dropped_datagrams\":%llu,\"repacks\":%llu,"
 			"\"datagram_size\":%zu,\"gso\":%s,\"next_seq\":%u,"
-			"\"next_record_id\":%u}",
+			"\"next_record_id\":%u,\"nacks_received\":%llu,"
+			"\"retransmits\":%llu,\"retransmit_errors\":%llu,"
+			"\"nack_ratelimited\":%llu,\"gap_seqs\":%llu,"
+			"\"nack_unsent_seqs\":%llu,\"gaps_sent\":%llu,"
+			"\"gap_messages\":%llu,\"heartbeats\":%llu,"
+			"\"oldest_held\":%u,\"held_bytes\":%zu}",
 			i ? "," : "", t->name, t->weight, t->ring.stream_id,
 			t->st.records, t->st.record_bytes, t->st.loss_reports,
 			t->st.datagrams, t->st.bytes,
 			t->st.send_calls, t->st.gso_sends, t->st.send_errors,
 			t->st.dropped_datagrams, t->st.repacks,
 			t->ring.dgram_size, t->gso ? "true" : "false",
-			t->ring.next_seq, t->ring.next_record_id);
+			t->ring.next_seq, t->ring.next_record_id, t->st.nacks,
+			t->st.replay.retransmits, t->st.retransmit_errors,
+			t->st.replay.ratelimited, t->st.replay.gap_seqs,
+			t->st.replay.unsent_seqs, t->st.gaps_sent,
+			t->st.gap_messages, t->st.heartbeats, t->ring.oldest,
+			t->ring.held_bytes);
 	}
 	fprintf(stderr, "]}\n");
 }
@@ -455,6 +582,24 @@ static int query_dgram_size(struct fwd *f, struct target *t, size_t *size)
 }
 
 static void target_send(struct fwd *f, struct target *t);
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+		die("clock_gettime: %s", strerror(errno));
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* New DATA went out: heartbeats start again once the target is quiet. */
+static void arm_heartbeats(struct fwd *f, struct target *t)
+{
+	if (!f->opt.heartbeat_ms)
+		return;
+	t->heartbeats_left = HEARTBEATS;
+	t->next_heartbeat_ns = now_ns() + f->opt.heartbeat_ms * 1000000ull;
+}
 
 /* Packs bytes of a record, sending whenever the ring is full of unsent. */
 static void pack_piece(struct fwd *f, struct target *t,
@@ -622,6 +767,7 @@ static int handle_send_error(struct fwd *f, struct target *t, int err,
 /* Sends every closed datagram of the target's ring. */
 static void target_send(struct fwd *f, struct target *t)
 {
+	uint32_t unsent = t->ring.unsent;
 	int tries = 0;
 
 	while (txring_unsent(&t->ring)) {
@@ -638,6 +784,9 @@ static void target_send(struct fwd *f, struct target *t)
 		if (n > 0)
 			tries = 0;
 	}
+	/* Datagrams given up on errors count: their seqs are holes. */
+	if (t->ring.unsent != unsent)
+		arm_heartbeats(f, t);
 }
 
 static void flush_all(struct fwd *f)
@@ -656,7 +805,7 @@ static void open_target(struct fwd *f, struct target *t)
 	int one = 1, pmtu = ipv6 ? IPV6_PMTUDISC_DO : IP_PMTUDISC_DO;
 	int sndbuf = 4 << 20;
 	size_t size, nslots;
-	struct endpoint local = { .family = t->ep.family, .port = f->opt.port };
+	struct endpoint local = { .family = t->ep.family, .port = f->src_port };
 	uint32_t stream_id;
 
 	t->fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -684,17 +833,26 @@ static void open_target(struct fwd *f, struct target *t)
 			   sizeof(sndbuf));
 	sslen = endpoint_to_sockaddr(&local, &ss);
 	if (bind(t->fd, (struct sockaddr *)&ss, sslen))
-		die("%s: binding source port %u: %s", t->name, f->opt.port,
+		die("%s: binding source port %u: %s", t->name, f->src_port,
 		    strerror(errno));
+	/* --port 0: the kernel's choice, then shared by every socket. */
+	if (!f->src_port) {
+		struct endpoint bound;
+
+		sslen = sizeof(ss);
+		if (getsockname(t->fd, (struct sockaddr *)&ss, &sslen) ||
+		    endpoint_from_sockaddr((struct sockaddr *)&ss, &bound))
+			die("%s: getsockname: %s", t->name, strerror(errno));
+		f->src_port = bound.port;
+	}
 	sslen = endpoint_to_sockaddr(&t->ep, &ss);
 	if (connect(t->fd, (struct sockaddr *)&ss, sslen))
 		die("%s: connect: %s", t->name, strerror(errno));
 	t->hdr_overhead = (ipv6 ? 40 : 20) + 8;
 	if (query_dgram_size(f, t, &size))
 		die("%s: no usable path MTU", t->name);
-	nslots = f->opt.ring_bytes / size;
-	if (nslots < 2 * SEND_AT_DGRAMS)
-		nslots = 2 * SEND_AT_DGRAMS;
+	/* Room for the replay plus datagrams waiting to be sent. */
+	nslots = f->opt.replay_bytes / size + 2 * SEND_AT_DGRAMS;
 	/* A stream per target: its own sequence space, a random id. */
 	if (getrandom(&stream_id, sizeof(stream_id), 0) !=
 	    (ssize_t)sizeof(stream_id))
@@ -702,6 +860,9 @@ static void open_target(struct fwd *f, struct target *t)
 	if (txring_init(&t->ring, size, (uint32_t)nslots, stream_id))
 		die("%s: ring of %zu x %zu bytes: %s", t->name, nslots, size,
 		    strerror(errno));
+	txring_set_replay_limit(&t->ring, f->opt.replay_bytes);
+	tokenbucket_init(&t->bucket, f->opt.retransmit_rate,
+			 f->opt.retransmit_burst, now_ns());
 	t->gso = f->opt.gso;
 }
 
@@ -1156,17 +1317,300 @@ static int drain_all(struct fwd *f)
 	return drain_input(f, EV_INPUT);
 }
 
+/* ------------------------------------------------- NACKs and heartbeats */
+
+#define EV_SOCK_BASE	0x10000u	/* + target index, or + 64 + family */
+
+/*
+ * An unconnected socket per family on the source port: NACKs from
+ * anywhere but a target's own address and port land here (those land on
+ * the target's connected socket), so that every one is judged and counted.
+ */
+static void open_control(struct fwd *f)
+{
+	int want[CTL_COUNT] = { 0 };
+
+	for (unsigned int i = 0; i < f->ntargets; i++) {
+		want[f->targets[i].ep.family == TLSTAP_FAMILY_IPV6]++;
+		if (epoll_add(f, f->targets[i].fd, EV_SOCK_BASE + i))
+			die("a UDP socket cannot be polled");
+	}
+	for (int c = 0; c < CTL_COUNT; c++) {
+		struct endpoint any = { .family = c == CTL_V6
+					? TLSTAP_FAMILY_IPV6 : TLSTAP_FAMILY_IPV4,
+					.port = f->src_port };
+		struct sockaddr_storage ss;
+		socklen_t sslen = endpoint_to_sockaddr(&any, &ss);
+		int one = 1;
+
+		f->ctl_fd[c] = -1;
+		if (!want[c])
+			continue;
+		f->ctl_fd[c] = socket(c == CTL_V6 ? AF_INET6 : AF_INET,
+				      SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+				      0);
+		if (f->ctl_fd[c] < 0)
+			die("control socket: %s", strerror(errno));
+		if (setsockopt(f->ctl_fd[c], SOL_SOCKET, SO_REUSEADDR, &one,
+			       sizeof(one)) ||
+		    (c == CTL_V6 &&
+		     setsockopt(f->ctl_fd[c], IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				sizeof(one))))
+			die("control socket options: %s", strerror(errno));
+		if (bind(f->ctl_fd[c], (struct sockaddr *)&ss, sslen))
+			die("binding the control socket to port %u: %s",
+			    f->src_port, strerror(errno));
+		if (epoll_add(f, f->ctl_fd[c], EV_SOCK_BASE + TLSTAP_MAX_TARGETS + c))
+			die("a UDP socket cannot be polled");
+	}
+	for (int i = 0; i < CTL_BATCH; i++) {
+		f->ctl_iov[i].iov_base = f->ctl_bufs[i];
+		f->ctl_iov[i].iov_len = CTL_BUF;
+	}
+}
+
+static void resend_flush(struct fwd *f)
+{
+	struct resend_batch *b = &f->resend;
+	unsigned int done = 0;
+
+	while (done < b->n) {
+		int n = sendmmsg(b->t->fd, b->msgs + done, b->n - done, 0);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			/* The receiver asks again on its timeout. */
+			b->t->st.retransmit_errors += b->n - done;
+			ratelog(&f->log, "%s: retransmitting: %s", b->t->name,
+				n < 0 ? strerror(errno) : "nothing sent");
+			break;
+		}
+		done += (unsigned int)n;
+	}
+	b->n = 0;
+}
+
+static void resend_one(void *arg, uint32_t seq, const uint8_t *dgram,
+		       size_t len)
+{
+	struct fwd *f = arg;
+	struct resend_batch *b = &f->resend;
+
+	(void)seq;
+	memset(&b->msgs[b->n], 0, sizeof(b->msgs[b->n]));
+	b->iov[b->n].iov_base = (void *)dgram;
+	b->iov[b->n].iov_len = len;
+	b->msgs[b->n].msg_hdr.msg_iov = &b->iov[b->n];
+	b->msgs[b->n].msg_hdr.msg_iovlen = 1;
+	if (++b->n == SEND_MSGS)
+		resend_flush(f);
+}
+
+/* Sends a control message to the target (its configured address). */
+static void send_control(struct fwd *f, struct target *t, const uint8_t *buf,
+			 size_t len, const char *what)
+{
+	if (send(t->fd, buf, len, 0) != (ssize_t)len) {
+		t->st.send_errors++;
+		ratelog(&f->log, "%s: sending a %s: %s", t->name, what,
+			strerror(errno));
+	}
+}
+
+/* One datagram on the source port: an honoured NACK, or rejected. */
+static void take_nack(struct fwd *f, const struct endpoint *from,
+		      const uint8_t *buf, size_t len, int truncated)
+{
+	struct wire_range gap[WIRE_MAX_RANGES];
+	uint8_t msgbuf[TLSTAP_MSG_HDR_LEN + sizeof(gap)];
+	struct target *t = NULL;
+	struct wire_msg msg;
+	unsigned int ngap;
+	int address_known = 0;
+
+	if (truncated || wire_parse_msg(buf, len, &msg) != WIRE_OK ||
+	    msg.type != TLSTAP_MSG_NACK || wire_check_ranges(&msg) != WIRE_OK) {
+		f->st.nack_rejected_malformed++;
+		return;
+	}
+	/* From a target's address (any port), for that target's stream. */
+	for (unsigned int i = 0; i < f->ntargets && !t; i++) {
+		struct target *c = &f->targets[i];
+
+		if (c->ep.family != from->family ||
+		    memcmp(c->ep.addr, from->addr, 16))
+			continue;
+		address_known = 1;
+		if (c->ring.stream_id == msg.stream_id)
+			t = c;
+	}
+	if (!t) {
+		if (address_known)
+			f->st.nack_rejected_stream++;
+		else
+			f->st.nack_rejected_not_target++;
+		return;
+	}
+	t->st.nacks++;
+	f->resend.t = t;
+	f->resend.n = 0;
+	replay_answer(&t->ring, &t->bucket, &msg, now_ns(), resend_one, f,
+		      gap, &ngap, &t->st.replay);
+	resend_flush(f);
+	if (ngap) {
+		len = wire_build_ranges(msgbuf, TLSTAP_MSG_GAP,
+					t->ring.stream_id, gap, ngap);
+		send_control(f, t, msgbuf, len, "GAP");
+		t->st.gaps_sent += ngap;
+		t->st.gap_messages++;
+	}
+	f->linger_from_ns = now_ns();
+}
+
+/* Reads a UDP socket of the source port until it is drained. */
+static void read_control(struct fwd *f, int fd)
+{
+	for (;;) {
+		int n;
+
+		for (int i = 0; i < CTL_BATCH; i++) {
+			struct msghdr *mh = &f->ctl_msgs[i].msg_hdr;
+
+			memset(mh, 0, sizeof(*mh));
+			mh->msg_name = &f->ctl_from[i];
+			mh->msg_namelen = sizeof(f->ctl_from[i]);
+			mh->msg_iov = &f->ctl_iov[i];
+			mh->msg_iovlen = 1;
+		}
+		n = recvmmsg(fd, f->ctl_msgs, CTL_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* EAGAIN, or an ICMP error of an earlier send. */
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			struct endpoint from;
+
+			if (endpoint_from_sockaddr(
+				    (struct sockaddr *)&f->ctl_from[i], &from)) {
+				f->st.nack_rejected_malformed++;
+				continue;
+			}
+			take_nack(f, &from, f->ctl_bufs[i],
+				  f->ctl_msgs[i].msg_len,
+				  !!(f->ctl_msgs[i].msg_hdr.msg_flags &
+				     MSG_TRUNC));
+		}
+		if (n < CTL_BATCH)
+			return;
+	}
+}
+
+static void read_socket(struct fwd *f, uint32_t ev)
+{
+	uint32_t i = ev - EV_SOCK_BASE;
+
+	if (i < f->ntargets)
+		read_control(f, f->targets[i].fd);
+	else
+		read_control(f, f->ctl_fd[i - TLSTAP_MAX_TARGETS]);
+}
+
+/* Heartbeats due now; returns the next deadline, 0 if none. */
+static uint64_t heartbeats_due(struct fwd *f, uint64_t now)
+{
+	uint64_t next = 0;
+
+	for (unsigned int i = 0; i < f->ntargets; i++) {
+		struct target *t = &f->targets[i];
+
+		if (!t->heartbeats_left)
+			continue;
+		if (t->next_heartbeat_ns <= now) {
+			uint8_t buf[WIRE_HEARTBEAT_LEN];
+			size_t len = wire_build_heartbeat(
+				buf, t->ring.stream_id, t->ring.unsent - 1,
+				t->ring.oldest);
+
+			send_control(f, t, buf, len, "HEARTBEAT");
+			t->st.heartbeats++;
+			t->heartbeats_left--;
+			t->next_heartbeat_ns = now +
+					       f->opt.heartbeat_ms * 1000000ull;
+			if (!t->heartbeats_left) {
+				/* Lingering counts from the last word. */
+				if (f->linger_from_ns < now)
+					f->linger_from_ns = now;
+				continue;
+			}
+		}
+		if (!next || t->next_heartbeat_ns < next)
+			next = t->next_heartbeat_ns;
+	}
+	return next;
+}
+
 /* ----------------------------------------------------------------- main */
+
+/* Milliseconds until deadline (0: none), for epoll; -1 waits forever. */
+static int wait_ms(uint64_t deadline, uint64_t now)
+{
+	if (!deadline)
+		return -1;
+	if (deadline <= now)
+		return 0;
+	return (int)((deadline - now + 999999) / 1000000);
+}
+
+/*
+ * After the input ended: the deadline to wait for, 0 once the heartbeats
+ * are all out and no NACK came for --linger-ms.
+ */
+static uint64_t linger_deadline(struct fwd *f, uint64_t next_heartbeat,
+				uint64_t now)
+{
+	uint64_t end = f->linger_from_ns + f->opt.linger_ms * 1000000ull;
+
+	if (next_heartbeat)
+		return next_heartbeat;
+	return end > now ? end : 0;
+}
+
+static void end_of_input(struct fwd *f)
+{
+	f->input_done = 1;
+	if (!f->in_unpollable)
+		epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->in_fd, NULL);
+	f->linger_from_ns = now_ns();
+}
 
 static int run(struct fwd *f)
 {
+	uint64_t next_heartbeat = 0;
+
 	/* A regular file on stdin: read it to the end, it never blocks. */
-	if (f->in_unpollable)
-		return drain_input(f, EV_INPUT) < 0 ? EXIT_FRAMING : 0;
+	if (f->in_unpollable) {
+		if (drain_input(f, EV_INPUT) < 0)
+			return EXIT_FRAMING;
+		if (f->opt.print_target)
+			return 0;
+		flush_all(f);
+		end_of_input(f);
+		next_heartbeat = heartbeats_due(f, now_ns());
+	}
 	for (;;) {
 		struct epoll_event ev[16];
-		int n = epoll_wait(f->epfd, ev, 16, -1);
+		uint64_t now = now_ns(), deadline = next_heartbeat;
+		int n;
 
+		if (f->input_done) {
+			deadline = linger_deadline(f, next_heartbeat, now);
+			if (!deadline)
+				return 0;
+		}
+		n = epoll_wait(f->epfd, ev, 16, wait_ms(deadline, now));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1185,17 +1629,30 @@ static int run(struct fwd *f)
 					print_stats(f);
 					continue;
 				}
-				return drain_all(f) < 0 ? EXIT_FRAMING : 0;
+				return f->input_done || drain_all(f) >= 0
+					       ? 0 : EXIT_FRAMING;
+			}
+			if (ev[i].data.u32 >= EV_SOCK_BASE &&
+			    ev[i].data.u32 != EV_INPUT) {
+				read_socket(f, ev[i].data.u32);
+				continue;
 			}
 			r = drain_input(f, ev[i].data.u32);
-			if (r)
-				return r < 0 ? EXIT_FRAMING : 0;
+			if (r < 0)
+				return EXIT_FRAMING;
+			if (r > 0) {
+				if (f->opt.print_target)
+					return 0;
+				end_of_input(f);
+			}
 		}
 		/* Nothing more is ready: nothing may wait for more input. */
-		if (f->opt.print_target)
+		if (f->opt.print_target) {
 			fflush(stdout);
-		else
-			flush_all(f);
+			continue;
+		}
+		flush_all(f);
+		next_heartbeat = heartbeats_due(f, now_ns());
 	}
 }
 
@@ -1211,6 +1668,7 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < MAX_CONNS; i++)
 		f->conns[i].fd = -1;
 	setup_steering(f);
+	f->src_port = f->opt.port;
 	if (!f->opt.print_target)
 		for (unsigned int i = 0; i < f->ntargets; i++)
 			open_target(f, &f->targets[i]);
@@ -1227,6 +1685,8 @@ int main(int argc, char **argv)
 		die("signalfd/epoll: %s", strerror(errno));
 	if (epoll_add(f, f->sigfd, EV_SIGNAL))
 		die("signalfd cannot be polled");
+	if (!f->opt.print_target)
+		open_control(f);
 	open_input(f);
 
 	status = run(f);
@@ -1246,6 +1706,9 @@ int main(int argc, char **argv)
 		if (f->targets[i].fd >= 0)
 			close(f->targets[i].fd);
 	}
+	for (int c = 0; c < CTL_COUNT && !f->opt.print_target; c++)
+		if (f->ctl_fd[c] >= 0)
+			close(f->ctl_fd[c]);
 	steer_hasher_free(&f->hasher);
 	free(f->msg_bufs);
 	free(f->stream_buf);

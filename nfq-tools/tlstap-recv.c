@@ -64,6 +64,7 @@ struct recv {
 	struct recv_stats st;
 	struct ratelog log;
 	int fd, sigfd;
+	uint64_t deadline;	/* of the reassembly core's timer; 0: none */
 	uint8_t *bufs;
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
@@ -548,6 +549,11 @@ static void receive_batch(struct recv *rv)
 				log_datagram(rv, &from, rv->msgs[i].msg_len,
 					     tos, &info);
 		}
+		/*
+		 * NACK new holes at once, even in a long burst: the sender
+		 * holds only so much for retransmission.
+		 */
+		rv->deadline = reasm_timer(rv->reasm, now_ns());
 		if (n < BATCH)
 			return;
 	}
@@ -593,7 +599,6 @@ int main(int argc, char **argv)
 		.lost = emit_lost,
 		.nack = send_nack,
 	};
-	uint64_t deadline = 0;
 	sigset_t sigs;
 
 	parse_options(&rv->opt, argc, argv);
@@ -634,15 +639,15 @@ int main(int argc, char **argv)
 		};
 		struct signalfd_siginfo si;
 
-		if (poll(pfd, 2, poll_timeout(deadline)) < 0) {
+		if (poll(pfd, 2, poll_timeout(rv->deadline)) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll: %s", strerror(errno));
 		}
 		if (pfd[0].revents)
 			receive_batch(rv);
-		/* New holes are NACKed at once, old ones on their timeout. */
-		deadline = reasm_timer(rv->reasm, now_ns());
+		/* Old holes are NACKed again on their timeout. */
+		rv->deadline = reasm_timer(rv->reasm, now_ns());
 		flush_outputs(rv);
 		if (!pfd[1].revents ||
 		    read(rv->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))

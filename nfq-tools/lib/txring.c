@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +26,23 @@ int txring_init(struct txring *r, size_t slot_cap, uint32_t nslots,
 	r->slot_cap = slot_cap;
 	r->dgram_size = slot_cap;
 	r->stream_id = stream_id;
+	r->replay_limit = SIZE_MAX;
 	return 0;
+}
+
+/* Lets the oldest held datagrams go until the bound holds. */
+static void trim_held(struct txring *r)
+{
+	while (r->oldest != r->unsent && r->held_bytes > r->replay_limit) {
+		r->held_bytes -= r->lens[r->oldest % r->nslots];
+		r->oldest++;
+	}
+}
+
+void txring_set_replay_limit(struct txring *r, size_t bytes)
+{
+	r->replay_limit = bytes;
+	trim_held(r);
 }
 
 void txring_free(struct txring *r)
@@ -47,8 +64,10 @@ static int open_next(struct txring *r)
 	if (r->next_seq - r->unsent == r->nslots)
 		return 0;
 	/* The oldest held datagram gives up its slot. */
-	if (r->next_seq - r->oldest == r->nslots)
+	if (r->next_seq - r->oldest == r->nslots) {
+		r->held_bytes -= r->lens[r->oldest % r->nslots];
 		r->oldest++;
+	}
 	wire_builder_start(&r->cur, slot(r, r->next_seq), r->dgram_size,
 			   r->stream_id, r->next_seq, 0);
 	r->next_seq++;
@@ -107,7 +126,19 @@ const uint8_t *txring_datagram(const struct txring *r, uint32_t seq,
 
 void txring_mark_sent(struct txring *r, uint32_t n)
 {
-	r->unsent += n;
+	while (n--) {
+		r->held_bytes += r->lens[r->unsent % r->nslots];
+		r->unsent++;
+	}
+	trim_held(r);
+}
+
+uint8_t *txring_held(struct txring *r, uint32_t seq, size_t *len)
+{
+	if (seq - r->oldest >= r->unsent - r->oldest)
+		return NULL;
+	*len = r->lens[seq % r->nslots];
+	return slot(r, seq);
 }
 
 int txring_take_unsent(struct txring *r, uint8_t **copy, size_t *copy_len)

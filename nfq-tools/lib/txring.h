@@ -6,7 +6,8 @@
  * in the ring (bounded) so that a NACK can have them sent again.
  *
  *   oldest <= unsent <= next_seq    (modulo 2^32)
- *   [oldest, unsent)   sent, held for retransmission
+ *   [oldest, unsent)   sent, held for retransmission (at most
+ *                      replay_limit bytes of datagrams)
  *   [unsent, next_seq) not sent yet; next_seq - 1 may still be open
  */
 #ifndef TLSTAP_NFQ_TXRING_H
@@ -28,13 +29,22 @@ struct txring {
 	uint32_t unsent;
 	uint32_t next_seq;
 	uint32_t next_record_id;
+	size_t replay_limit;	/* bytes of sent datagrams held at most */
+	size_t held_bytes;	/* bytes of [oldest, unsent) */
 	int open;		/* next_seq - 1 is still being filled */
 	struct wire_builder cur;
 };
 
-/* 0, or -1 (errno set) if memory is short. nslots >= 2. */
+/*
+ * 0, or -1 (errno set) if memory is short. nslots >= 2. Sent datagrams
+ * are held as long as their slots are not needed (see
+ * txring_set_replay_limit).
+ */
 int txring_init(struct txring *r, size_t slot_cap, uint32_t nslots,
 		uint32_t stream_id);
+
+/* Holds at most bytes of sent datagrams (0: none) from now on. */
+void txring_set_replay_limit(struct txring *r, size_t bytes);
 void txring_free(struct txring *r);
 
 /*
@@ -58,6 +68,12 @@ const uint8_t *txring_datagram(const struct txring *r, uint32_t seq,
 
 /* The first n unsent datagrams were handed to the kernel (or given up). */
 void txring_mark_sent(struct txring *r, uint32_t n);
+
+/*
+ * The sent datagram seq, if still held for retransmission; writable so
+ * that its RETRANSMIT flag can be set.
+ */
+uint8_t *txring_held(struct txring *r, uint32_t seq, size_t *len);
 
 /*
  * Takes the unsent datagrams out of the ring (the open one closed first)

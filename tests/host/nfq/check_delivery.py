@@ -6,7 +6,10 @@ failure prints one line starting with FAIL and exits 1.
 Besides the records: each target is one stream of its own (the stream id
 tlstap-fwd reports for it, no two targets alike); loss reports come out
 as "type": "loss" lines without "data" and are counted by the forwarder
-and (when a receiver's "stats" file is given) by the receiver."""
+and (when a receiver's "stats" file is given) by the receiver.
+With "reliable": true (a lossy path that NACKs repair), datagrams may come
+twice (retransmitted, flagged) and heartbeats are among them; every seq
+must still have been accepted once, and no record may be LOST."""
 
 import json
 import sys
@@ -83,7 +86,31 @@ def main():
     for spec in order:
         r = by_spec[spec]
         recs = read_lines(r["out"])
+        lost = [x for x in recs if x["type"] == "lost"]
+        if lost:
+            fail("%s: %d LOST ranges, first %s" % (spec, len(lost), lost[0]))
         dgrams = read_lines(r["log"])
+        if cfg.get("reliable"):
+            for d in dgrams:
+                if d["verdict"] not in ("accepted", "duplicate", "control"):
+                    fail("%s: datagram %s" % (spec, d))
+                if d["tos"] != cfg["tos"]:
+                    fail("%s: datagram %s: TOS %d, want %d"
+                         % (spec, d, d["tos"], cfg["tos"]))
+                if d["verdict"] == "control" and d["type"] != 4:
+                    fail("%s: control message other than a heartbeat: %s"
+                         % (spec, d))
+            # Once as sent, any number of times resent (the original
+            # may come after a retransmission that overtook it).
+            originals = defaultdict(int)
+            for d in dgrams:
+                if d.get("type") == 1 and not d["flags"] & 1:
+                    originals[d["seq"]] += 1
+            twice = [q for q, n in originals.items() if n > 1]
+            if twice:
+                fail("%s: seq %d sent twice without the retransmit flag"
+                     % (spec, twice[0]))
+            dgrams = [d for d in dgrams if d["verdict"] == "accepted"]
         streams = {d["stream"] for d in dgrams if "stream" in d}
         if recs and len(streams) != 1:
             fail("%s: %d sender streams, want 1" % (spec, len(streams)))

@@ -85,6 +85,43 @@ set_link_mtu() {
 	ip -n "$(ns "R$1")" link set eth0 mtu "$2" || fail "mtu $2 on R$1"
 }
 
+# lossy_link I LOSS REORDER NACK_LOSS: random loss and reordering on link I
+# (netem is not in every kernel; nft and HTB are). LOSS% of the UDP
+# datagrams to port 7419 are dropped as they enter R$I, NACK_LOSS% of
+# those entering S (NACKs); REORDER% of what S sends to R$I goes through a
+# slow HTB class (100 Mbit/s, at most 32 queued, more are dropped) that the
+# rest overtakes.
+lossy_link() {
+	local i=$1 loss=$2 reorder=$3 nack_loss=$4
+	ip netns exec "$(ns "R$i")" nft -f - <<NFT || fail "nft loss rule in R$i"
+table inet tlstap_loss {
+	chain in {
+		type filter hook prerouting priority -300;
+		udp dport 7419 numgen random mod 100 < $loss counter drop
+	}
+}
+NFT
+	ip netns exec "$(ns S)" nft -f - <<NFT || fail "nft rules in S"
+table inet tlstap_loss {
+	chain in {
+		type filter hook prerouting priority -300;
+		udp dport 7419 numgen random mod 100 < $nack_loss counter drop
+	}
+	chain out {
+		type filter hook output priority 0;
+		oifname "t$i" udp dport 7419 numgen random mod 100 < $reorder counter meta priority set 1:20
+	}
+}
+NFT
+	tc -n "$(ns S)" qdisc add dev "t$i" root handle 1: htb default 10 &&
+	tc -n "$(ns S)" class add dev "t$i" parent 1: classid 1:10 htb \
+		rate 10gbit &&
+	tc -n "$(ns S)" class add dev "t$i" parent 1: classid 1:20 htb \
+		rate 100mbit ceil 100mbit burst 1600 cburst 1600 &&
+	tc -n "$(ns S)" qdisc add dev "t$i" parent 1:20 pfifo limit 32 ||
+		fail "HTB on t$i"
+}
+
 # start_bg NAME NS CMD...: runs CMD in namespace NS (or "-" for the root
 # namespace), stdout/stderr in $TMP/NAME.out/.err, pid in $TMP/NAME.pid.
 start_bg() {

@@ -5,10 +5,12 @@ own source port (so each is its own sender stream), and writes what the
 receiver must emit per port. Usage:
 replay.py CAPTURE EXPECT.json ADDR PORT OUT.json
 Scenarios: 40001 shuffled with 30% duplicates (all records); 40002 in
-order minus one datagram in the middle of a multi-chunk record (exactly
-the records touching it are missing); 40003 malformed datagrams only
-(nothing emitted, every one counted invalid); 40004 well-formed control
-messages (NACK, GAP, HEARTBEAT: counted unsupported for now)."""
+order minus one datagram in the middle of a multi-chunk record (nobody
+answers the receiver's NACKs: exactly the records touching it end up in
+one LOST range); 40003 malformed datagrams only (nothing emitted, every
+one counted invalid); 40004 well-formed control messages: a NACK (a
+receiver takes none), a GAP for a stream the receiver does not know, and
+a HEARTBEAT announcing seqs 0..7 that never come."""
 
 import json
 import random
