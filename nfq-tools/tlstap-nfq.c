@@ -447,23 +447,6 @@ static void on_record(void *arg, const struct reasm_record *r)
 		     strerror(errno));
 }
 
-static int write_lost_json(struct nfqtool *t, const struct reasm_lost *l)
-{
-	char sender[ENDPOINT_STRLEN], a[12] = "null", b[12] = "null";
-
-	endpoint_format(l->sender, sender, sizeof(sender));
-	if (l->has_record_first)
-		snprintf(a, sizeof(a), "%u", l->record_first);
-	if (l->has_record_last)
-		snprintf(b, sizeof(b), "%u", l->record_last);
-	return fprintf(t->out,
-		       "{\"type\":\"lost\",\"sender\":\"%s\",\"stream\":%u,"
-		       "\"record_first\":%s,\"record_last\":%s,"
-		       "\"seq_first\":%u,\"seq_last\":%u,\"reason\":\"%s\"}\n",
-		       sender, l->stream_id, a, b, l->seq_first, l->seq_last,
-		       reasm_lost_reason_name(l->reason)) < 0 ? -1 : 0;
-}
-
 static void on_lost(void *arg, const struct reasm_lost *l)
 {
 	struct nfqtool *t = arg;
@@ -472,7 +455,7 @@ static void on_lost(void *arg, const struct reasm_lost *l)
 
 	switch (t->opt.output) {
 	case OUT_JSON:
-		bad = write_lost_json(t, l);
+		bad = jsonout_lost(t->out, l);
 		break;
 	case OUT_RAW:
 		/* Records have no way to say it: counted, and on stderr. */
@@ -791,8 +774,9 @@ static void drain_queue(struct nfqtool *t)
 			fail(t, "%s", err);
 		if (nfqueue_verdict_all(&t->q, verdict, err, sizeof(err)))
 			fail(t, "%s", err);
+		/* New holes are NACKed at once, even within a long burst. */
+		t->reasm_deadline = reasm_timer(t->reasm, now_ns());
 	} while (n == BATCH);
-	t->reasm_deadline = reasm_timer(t->reasm, now_ns());
 }
 
 static int poll_timeout_ms(struct nfqtool *t)
