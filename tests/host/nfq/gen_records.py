@@ -144,6 +144,8 @@ def main():
                     help="after N records, wait for --resume-file to exist")
     ap.add_argument("--resume-file")
     ap.add_argument("--paused-file", help="created when the pause begins")
+    ap.add_argument("--last-size", type=int, default=0,
+                    help="plaintext bytes of the last record (0: as planned)")
     ap.add_argument("--time-base", type=int, default=1_700_000_000_000_000_000,
                     help="timestamp of the first record (+1 ns each)")
     args = ap.parse_args()
@@ -151,12 +153,16 @@ def main():
     rng = random.Random(args.seed)
     flows = make_flows(rng, args.flows, args.none_every)
     plan = []
-    for i, size in enumerate(sizes(rng, args.records, args.max_size)):
+    plan_sizes = sizes(rng, args.records, args.max_size)
+    if args.last_size:
+        plan_sizes[-1] = args.last_size
+    for i, size in enumerate(plan_sizes):
         flow = flows[i % len(flows)] if i < len(flows) else rng.choice(flows)
         direction = rng.choice([ref.DIR_READ, ref.DIR_WRITE])
         msg = rng.randbytes(size)
         dropped = rng.choice([0, 0, 0, rng.randrange(1, 1 << 40)])
-        if args.loss_every and i % args.loss_every == args.loss_every - 1:
+        if args.loss_every and i % args.loss_every == args.loss_every - 1 and \
+                not (args.last_size and i == args.records - 1):
             msg, dropped = b"", rng.randrange(1, 1 << 64)
         plan.append(record_for(flow, direction, msg, args.time_base + i, dropped))
 

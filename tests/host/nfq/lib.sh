@@ -85,6 +85,14 @@ set_link_mtu() {
 	ip -n "$(ns "R$1")" link set eth0 mtu "$2" || fail "mtu $2 on R$1"
 }
 
+# split_gso I: UDP GSO batches are cut into datagrams before they cross
+# link I (not at the receiving socket), so that nft rules in R$I see, and
+# drop, single datagrams.
+split_gso() {
+	ip netns exec "$(ns S)" ethtool -K "t$1" tx-udp-segmentation off \
+		>/dev/null || fail "ethtool on t$1"
+}
+
 # lossy_link I LOSS REORDER NACK_LOSS: random loss and reordering on link I
 # (netem is not in every kernel; nft and HTB are). LOSS% of the UDP
 # datagrams to port 7419 are dropped as they enter R$I, NACK_LOSS% of
@@ -93,6 +101,7 @@ set_link_mtu() {
 # rest overtakes.
 lossy_link() {
 	local i=$1 loss=$2 reorder=$3 nack_loss=$4
+	split_gso "$i"
 	ip netns exec "$(ns "R$i")" nft -f - <<NFT || fail "nft loss rule in R$i"
 table inet tlstap_loss {
 	chain in {

@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# A lost last datagram: tlstap-fwd -> tlstap-recv, a burst of records
+# whose last one (3228 bytes, written after a pause so that it starts a
+# datagram of its own: 1400 + 1400 + 500 record bytes) loses its last
+# datagram to an nft rule that matches exactly that one (DATA, not
+# retransmitted, first chunk of that record id at offset 2800). Nothing
+# follows it, so only the heartbeat can tell the receiver. Checks: the
+# rule dropped exactly one datagram; the receiver got a heartbeat, NACKed
+# the last seq and got it retransmitted (once); every record byte-exact,
+# no LOST; the record completed within a second of being written.
+. "$(dirname "$0")/nfq/lib.sh"
+
+build_tools
+setup_topology 1
+TOS=32
+T1="10.77.1.2:7419"
+N=200
+LAST=$((N - 1))
+split_gso 1
+ip netns exec "$(ns R1)" nft -f - <<NFT || fail "nft rule"
+table inet tlstap_tail {
+	chain in {
+		type filter hook prerouting priority -300;
+		udp dport 7419 @th,64,8 1 @th,88,8 0 @th,192,32 $LAST @th,256,32 2800 counter drop
+	}
+}
+NFT
+start_receiver 1
+sleep 0.3
+start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
+	--tos "$TOS" --target "$T1" --stats-json
+wait_for_file "$TMP/in.sock"
+
+timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 12 --flows 20 \
+	--records "$N" --max-size 8192 --last-size 3228 --unix "$TMP/in.sock" \
+	--pause-after "$LAST" --paused-file "$TMP/paused" \
+	--resume-file "$TMP/resume" --expect "$TMP/expect.json" \
+	>"$TMP/summary.json" &
+writer=$!
+BG_PIDS+=("$writer")
+wait_for_file "$TMP/paused"
+# Everything before the last record is out: it starts a datagram.
+wait_lines "$LAST" "$TMP/recv1.json"
+start=$(date +%s%N)
+touch "$TMP/resume"
+wait "$writer" || fail "test writer failed"
+wait_lines "$N" "$TMP/recv1.json"
+took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+sleep 0.5
+stop_bg fwd
+stop_bg recv1
+
+dropped=$(ip netns exec "$(ns R1)" nft list table inet tlstap_tail |
+	sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+[ "$dropped" = 1 ] || fail "the rule dropped $dropped datagrams, want exactly 1"
+cat >"$TMP/check.json" <<JSON
+{"hash_key": "$HASH_KEY", "tos": $TOS, "reliable": true,
+ "expect": "$TMP/expect.json", "summary": "$TMP/summary.json",
+ "fwd_stats": "$TMP/fwd.err",
+ "receivers": [
+  {"target": "$T1", "out": "$TMP/recv1.json", "log": "$TMP/recv1.dg", "mtu": 1500,
+   "stats": "$TMP/recv1.err"}]}
+JSON
+python3 "$NFQ_HELPERS/check_delivery.py" "$TMP/check.json" >"$TMP/check.out" ||
+	fail "$(grep FAIL "$TMP/check.out" | head -n 1)"
+cat "$TMP/check.out"
+python3 - "$TMP" "$LAST" <<'PY' >"$TMP/counters.out" || fail "$(tail -n 1 "$TMP/counters.out")"
+import json, sys
+tmp, last = sys.argv[1], int(sys.argv[2])
+def final(path):
+    return [json.loads(l) for l in open(path) if l.startswith("{")][-1]
+fwd, rcv = final(tmp + "/fwd.err"), final(tmp + "/recv1.err")
+dg = [json.loads(l) for l in open(tmp + "/recv1.dg")]
+data = [d for d in dg if d.get("type") == 1]
+top = max(d["seq"] for d in data)
+rtx = [d for d in data if d["flags"] & 1]
+# Heartbeats of the pause say 305 or so; those after the burst the top.
+hb = [d for d in dg if d.get("type") == 4 and d["seq"] == top]
+def check(ok, what):
+    if not ok:
+        print("FAIL " + what); sys.exit(1)
+check(fwd["targets"][0]["next_seq"] == top + 1, "highest seq %d, forwarder sent %d"
+      % (top, fwd["targets"][0]["next_seq"]))
+check([d["seq"] for d in rtx] == [top], "retransmitted %s, want only the last seq %d"
+      % ([d["seq"] for d in rtx], top))
+check(hb, "no heartbeat with seq %d" % top)
+# The heartbeat came before the retransmission: it is what told.
+check(dg.index(hb[0]) < dg.index(rtx[0]), "retransmitted before any heartbeat")
+check(rcv["heartbeats_received"] >= 1 and rcv["nacks_sent"] >= 1 and
+      rcv["retransmitted"] == 1 and rcv["lost_ranges"] == 0,
+      "receiver counters %s" % rcv)
+check(fwd["retransmits"] == 1 and fwd["nacks_received"] == rcv["nacks_sent"] and
+      fwd["gaps_sent"] == 0 and fwd["nack_rejected"] == 0,
+      "forwarder counters %s" % fwd)
+print("last seq %d dropped, heartbeat -> NACK -> retransmitted once" % top)
+PY
+cat "$TMP/counters.out"
+[ "$took_ms" -lt 1000 ] || fail "the last record took $took_ms ms"
+echo "PASS: $TEST_NAME (last record complete $took_ms ms after it was written)"
