@@ -88,11 +88,13 @@ checks = {"invalid": plan["malformed"], "unsupported": 1,
           "records": len(plan["40001"]) + len(plan["40002"]),
           "inconsistent": 0, "invalid_records": 0, "evicted": 0,
           "pending_bytes": 0, "lost_datagrams": 1 + 8,
-          "lost_records": len(ids), "lost_ranges": 2, "lost_open_ended": 1,
-          "nacks_sent": 2 * 6}
+          "lost_records": len(ids), "lost_ranges": 2, "lost_open_ended": 1}
 for k, v in checks.items():
     if stats[k] != v:
         fail("counter %s = %d, want %d" % (k, stats[k], v))
+# 6 tries each for 40002 and 40004; the shuffled 40001 may add some.
+if stats["nacks_sent"] < 12:
+    fail("%d NACKs sent, want at least 2 x 6" % stats["nacks_sent"])
 print("counters: invalid %d, unsupported %d, duplicates %d, late %d, "
       "lost record ids %s (datagram %d) in one LOST range, %d NACKs" % (
       stats["invalid"], stats["unsupported"], stats["duplicates"],

@@ -7,9 +7,10 @@ Besides the records: each target is one stream of its own (the stream id
 tlstap-fwd reports for it, no two targets alike); loss reports come out
 as "type": "loss" lines without "data" and are counted by the forwarder
 and (when a receiver's "stats" file is given) by the receiver.
-With "reliable": true (a lossy path that NACKs repair), datagrams may come
-twice (retransmitted, flagged) and heartbeats are among them; every seq
-must still have been accepted once, and no record may be LOST."""
+Heartbeats (a target gone quiet) may be among the datagrams. With
+"reliable": true (a lossy path that NACKs repair), datagrams may also
+come twice (retransmitted, flagged); every seq must still have been
+accepted once, and no record may be LOST."""
 
 import json
 import sys
@@ -111,6 +112,13 @@ def main():
                 fail("%s: seq %d sent twice without the retransmit flag"
                      % (spec, twice[0]))
             dgrams = [d for d in dgrams if d["verdict"] == "accepted"]
+        else:
+            # A quiet target gets heartbeats; nothing else but DATA.
+            for d in dgrams:
+                if d["verdict"] == "control" and (d["type"] != 4 or
+                                                  d["tos"] != cfg["tos"]):
+                    fail("%s: datagram %s" % (spec, d))
+            dgrams = [d for d in dgrams if d["verdict"] != "control"]
         streams = {d["stream"] for d in dgrams if "stream" in d}
         if recs and len(streams) != 1:
             fail("%s: %d sender streams, want 1" % (spec, len(streams)))
