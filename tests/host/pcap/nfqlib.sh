@@ -52,3 +52,76 @@ start_sink() {
 		"$TMP/$1.count" "$TMP/$1.ready"
 	wait_for_file "$TMP/$1.ready"
 }
+
+MB_S=S
+MB_M=M
+MB_T=T
+
+# setup_middlebox: sender S, middlebox M (forwarding), target T (named
+# $MB_S, $MB_M, $MB_T: S, M, T unless a test already has such names):
+#   S v0 10.78.1.1/24 fd78:1::1/64 -- M s0 10.78.1.2 fd78:1::2
+#   M t0 10.78.2.1/24 fd78:2::1/64 -- T eth0 10.78.2.2 fd78:2::2
+# S and T route everything through M. UDP GSO batches are cut into
+# datagrams as they leave S, so that loss rules drop single datagrams.
+# No duplicate address detection, and the neighbours resolved before the
+# test: the first burst of datagrams would otherwise be dropped while
+# the addresses are tentative or the neighbours unresolved.
+setup_middlebox() {
+	local n
+	for n in "$MB_S" "$MB_M" "$MB_T"; do
+		add_ns "$n"
+		ip netns exec "$(ns "$n")" sysctl -qw \
+			net.ipv6.conf.all.accept_dad=0 \
+			net.ipv6.conf.default.accept_dad=0 ||
+			fail "sysctl in $n"
+	done
+	ip -n "$(ns "$MB_S")" link add v0 type veth peer name s0 netns "$(ns "$MB_M")" ||
+		fail "veth $MB_S-$MB_M"
+	ip -n "$(ns "$MB_M")" link add t0 type veth peer name eth0 netns "$(ns "$MB_T")" ||
+		fail "veth $MB_M-$MB_T"
+	ip -n "$(ns "$MB_S")" addr add 10.78.1.1/24 dev v0
+	ip -n "$(ns "$MB_S")" addr add fd78:1::1/64 dev v0 nodad
+	ip -n "$(ns "$MB_M")" addr add 10.78.1.2/24 dev s0
+	ip -n "$(ns "$MB_M")" addr add fd78:1::2/64 dev s0 nodad
+	ip -n "$(ns "$MB_M")" addr add 10.78.2.1/24 dev t0
+	ip -n "$(ns "$MB_M")" addr add fd78:2::1/64 dev t0 nodad
+	ip -n "$(ns "$MB_T")" addr add 10.78.2.2/24 dev eth0
+	ip -n "$(ns "$MB_T")" addr add fd78:2::2/64 dev eth0 nodad
+	ip -n "$(ns "$MB_S")" link set v0 up
+	ip -n "$(ns "$MB_M")" link set s0 up
+	ip -n "$(ns "$MB_M")" link set t0 up
+	ip -n "$(ns "$MB_T")" link set eth0 up
+	ip -n "$(ns "$MB_S")" route add default via 10.78.1.2
+	ip -n "$(ns "$MB_S")" -6 route add default via fd78:1::2
+	ip -n "$(ns "$MB_T")" route add default via 10.78.2.1
+	ip -n "$(ns "$MB_T")" -6 route add default via fd78:2::1
+	ip netns exec "$(ns "$MB_M")" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv6.conf.all.forwarding=1 || fail "forwarding in $MB_M"
+	ip netns exec "$(ns "$MB_S")" ethtool -K v0 tx-udp-segmentation off \
+		>/dev/null || fail "ethtool on v0"
+	for n in 10.78.2.2 fd78:2::2; do
+		ip netns exec "$(ns "$MB_S")" ping -q -c 1 -W 5 "$n" >/dev/null ||
+			fail "$MB_S cannot reach $n through $MB_M"
+	done
+}
+
+# middlebox_loss PCT: PCT% of the tlstap datagrams coming from S are lost
+# as they enter M, before anything in M sees them.
+middlebox_loss() {
+	ip netns exec "$(ns "$MB_M")" nft -f - <<NFT || fail "nft loss rule in $MB_M"
+table inet tlstap_loss {
+	chain in {
+		type filter hook prerouting priority -300;
+		iifname "s0" udp dport 7419 numgen random mod 100 < $1 counter drop
+	}
+}
+NFT
+}
+
+# check_records EXPECT OUT: OUT (JSON lines of a receiver) holds every
+# expected record exactly once, byte-exact, and no LOST line.
+check_records() {
+	python3 "$PCAP_HELPERS/check_records.py" "$1" "$2" >"$TMP/check-records.out" ||
+		fail "$2: $(grep FAIL "$TMP/check-records.out" | head -n 1)"
+	cat "$TMP/check-records.out"
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+"""Checks one receiver's JSON lines against a test writer's expectations
+(gen_records.py --expect): every expected record exactly once with every
+field equal (the plaintext byte-exact), nothing else, no LOST line.
+Usage: check_records.py EXPECT OUT"""
+
+import json
+import sys
+
+
+def main():
+    expect = {}
+    for line in open(sys.argv[1]):
+        e = json.loads(line)
+        expect[e["time"]] = e
+    got = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+    seen = set()
+    for r in got:
+        if r.get("type") == "lost":
+            print("FAIL LOST line: %s" % json.dumps(r))
+            sys.exit(1)
+        e = expect.get(r["time"])
+        if e is None:
+            print("FAIL unexpected record time=%s" % r["time"])
+            sys.exit(1)
+        if r["time"] in seen:
+            print("FAIL record time=%s twice" % r["time"])
+            sys.exit(1)
+        seen.add(r["time"])
+        for k, v in e.items():
+            if k != "flow" and r.get(k) != v:
+                print("FAIL record time=%s: %s = %r, want %r"
+                      % (r["time"], k, r.get(k), v))
+                sys.exit(1)
+    if len(seen) != len(expect):
+        print("FAIL %d of %d records missing" % (len(expect) - len(seen), len(expect)))
+        sys.exit(1)
+    print("OK: %s: %d records byte-exact" % (sys.argv[2], len(seen)))
+
+
+if __name__ == "__main__":
+    main()
