@@ -1322,19 +1322,16 @@ static int drain_all(struct fwd *f)
 #define EV_SOCK_BASE	0x10000u	/* + target index, or + 64 + family */
 
 /*
- * An unconnected socket per family on the source port: NACKs from
- * anywhere but a target's own address and port land here (those land on
- * the target's connected socket), so that every one is judged and counted.
+ * An unconnected socket per family (both, whatever the targets) on the
+ * source port: NACKs from anywhere but a target's own address and port
+ * land here (those land on the target's connected socket), so that every
+ * one is judged and counted.
  */
 static void open_control(struct fwd *f)
 {
-	int want[CTL_COUNT] = { 0 };
-
-	for (unsigned int i = 0; i < f->ntargets; i++) {
-		want[f->targets[i].ep.family == TLSTAP_FAMILY_IPV6]++;
+	for (unsigned int i = 0; i < f->ntargets; i++)
 		if (epoll_add(f, f->targets[i].fd, EV_SOCK_BASE + i))
 			die("a UDP socket cannot be polled");
-	}
 	for (int c = 0; c < CTL_COUNT; c++) {
 		struct endpoint any = { .family = c == CTL_V6
 					? TLSTAP_FAMILY_IPV6 : TLSTAP_FAMILY_IPV4,
@@ -1343,12 +1340,12 @@ static void open_control(struct fwd *f)
 		socklen_t sslen = endpoint_to_sockaddr(&any, &ss);
 		int one = 1;
 
-		f->ctl_fd[c] = -1;
-		if (!want[c])
-			continue;
 		f->ctl_fd[c] = socket(c == CTL_V6 ? AF_INET6 : AF_INET,
 				      SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 				      0);
+		/* Both families, so that a NACK from anywhere is counted. */
+		if (f->ctl_fd[c] < 0 && errno == EAFNOSUPPORT)
+			continue;
 		if (f->ctl_fd[c] < 0)
 			die("control socket: %s", strerror(errno));
 		if (setsockopt(f->ctl_fd[c], SOL_SOCKET, SO_REUSEADDR, &one,

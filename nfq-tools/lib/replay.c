@@ -53,7 +53,14 @@ void replay_answer(struct txring *ring, struct tokenbucket *tb,
 			d = txring_held(ring, s, &len);
 			if (d) {
 				if (!tokenbucket_take(tb, now_ns)) {
-					counts->ratelimited++;
+					/* So are the rest held: count, skip. */
+					uint32_t end = (int32_t)(want.last -
+								 ring->unsent) < 0
+							       ? want.last
+							       : ring->unsent - 1;
+
+					counts->ratelimited += end - s + 1;
+					s = end;
 					continue;
 				}
 				d[3] |= TLSTAP_MSG_F_RETRANSMIT;

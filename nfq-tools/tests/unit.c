@@ -15,6 +15,7 @@
 #include "jsonout.h"
 #include "reasm.h"
 #include "record.h"
+#include "replay.h"
 #include "seqtrack.h"
 #include "steer.h"
 #include "txring.h"
@@ -1408,7 +1409,10 @@ struct relcap {
 	unsigned int nnack;
 	struct wire_range nacked[64];	/* ranges of all NACKs, in order */
 	unsigned int nnacked;
-	unsigned int nack_msgs_over_64;
+	int capture_nacks;		/* keep the NACK messages too */
+	unsigned int npending_nacks;
+	uint8_t pending_nacks[64][TLSTAP_MSG_HDR_LEN + 8 * WIRE_MAX_RANGES];
+	size_t pending_lens[64];
 	const uint8_t **recs;		/* originals, by record id */
 	const size_t *rec_lens;
 };
@@ -1448,6 +1452,10 @@ static void rel_nack(void *arg, const struct endpoint *to, const uint8_t *msg,
 	      m.type == TLSTAP_MSG_NACK && m.seq == 0 && m.flags == 0 &&
 	      wire_check_ranges(&m) == WIRE_OK, "NACK does not check out");
 	c->nnack++;
+	if (c->capture_nacks && c->npending_nacks < 64) {
+		memcpy(c->pending_nacks[c->npending_nacks], msg, len);
+		c->pending_lens[c->npending_nacks++] = len;
+	}
 	for (unsigned int i = 0; i < m.count; i++) {
 		if (c->nnacked < 64)
 			c->nacked[c->nnacked] = wire_get_range(&m, i);
@@ -1931,6 +1939,181 @@ static void test_gaptrack_bound(void)
 	gaptrack_free(&g);
 }
 
+/* The sender side: replay bound, token bucket, answers to NACKs. */
+struct resent {
+	unsigned int n;
+	uint32_t seqs[4096];
+};
+
+static void note_resend(void *arg, uint32_t seq, const uint8_t *dgram,
+			size_t len)
+{
+	struct resent *r = arg;
+	struct wire_msg msg;
+
+	CHECK(wire_parse_msg(dgram, len, &msg) == WIRE_OK && msg.seq == seq &&
+	      msg.flags == TLSTAP_MSG_F_RETRANSMIT,
+	      "resent %u is not its datagram, flagged", seq);
+	if (r->n < 4096)
+		r->seqs[r->n] = seq;
+	r->n++;
+}
+
+static size_t nack_of(uint8_t *buf, const struct wire_range *rg,
+		      unsigned int n, struct wire_msg *msg)
+{
+	size_t len = wire_build_ranges(buf, TLSTAP_MSG_NACK, 0x5eed, rg, n);
+
+	CHECK(wire_parse_msg(buf, len, msg) == WIRE_OK &&
+	      wire_check_ranges(msg) == WIRE_OK, "NACK does not check out");
+	return len;
+}
+
+static void test_replay(void)
+{
+	static struct relstream st;
+	static struct resent rs;
+	struct tokenbucket tb;
+	struct replay_counts rc;
+	struct wire_range gap[WIRE_MAX_RANGES], rg[3];
+	struct wire_msg msg;
+	uint8_t buf[600];
+	unsigned int ngap;
+	size_t held = 0, len;
+
+	/* The bucket: a burst, then the rate. */
+	tokenbucket_init(&tb, 1000, 3, T0);
+	CHECK(tokenbucket_take(&tb, T0) && tokenbucket_take(&tb, T0) &&
+	      tokenbucket_take(&tb, T0) && !tokenbucket_take(&tb, T0),
+	      "burst of 3");
+	CHECK(!tokenbucket_take(&tb, T0 + 999999) &&
+	      tokenbucket_take(&tb, T0 + 1000000) &&
+	      !tokenbucket_take(&tb, T0 + 1000000), "one per ms");
+	CHECK(tokenbucket_take(&tb, T0 + 3600 * 1000 * MS) &&
+	      tokenbucket_take(&tb, T0 + 3600 * 1000 * MS) &&
+	      tokenbucket_take(&tb, T0 + 3600 * 1000 * MS) &&
+	      !tokenbucket_take(&tb, T0 + 3600 * 1000 * MS),
+	      "an hour idle fills it to the burst, no more");
+
+	/* The ring holds at most the replay bound of sent datagrams. */
+	relstream_make(&st, 200, 3000);
+	CHECK(st.ndg > 200, "%u datagrams", st.ndg);
+	txring_mark_sent(&st.ring, st.ndg - 10);
+	txring_set_replay_limit(&st.ring, 50 * 1452);
+	for (uint32_t s = st.ring.oldest; s != st.ring.unsent; s++) {
+		CHECK(txring_held(&st.ring, s, &len), "seq %u not held", s);
+		held += len;
+	}
+	CHECK(held == st.ring.held_bytes && held <= 50 * 1452 &&
+	      held + 1452 > 50 * 1452 && st.ring.oldest > 0,
+	      "held %zu bytes from %u", held, st.ring.oldest);
+	CHECK(!txring_held(&st.ring, st.ring.oldest - 1, &len) &&
+	      !txring_held(&st.ring, st.ring.unsent, &len),
+	      "held beyond [oldest, unsent)");
+
+	/* Old: GAP; held: resent, flagged; not sent yet: ignored. */
+	tokenbucket_init(&tb, 10000, 1024, T0);
+	memset(&rc, 0, sizeof(rc));
+	memset(&rs, 0, sizeof(rs));
+	rg[0].first = 0;
+	rg[0].last = st.ring.oldest + 1;
+	rg[1].first = st.ring.unsent - 2;
+	rg[1].last = st.ring.unsent + 3;
+	nack_of(buf, rg, 2, &msg);
+	replay_answer(&st.ring, &tb, &msg, T0, note_resend, &rs, gap, &ngap,
+		      &rc);
+	CHECK(ngap == 1 && gap[0].first == 0 &&
+	      gap[0].last == st.ring.oldest - 1 &&
+	      rc.gap_seqs == st.ring.oldest, "GAP %u..%u", gap[0].first,
+	      gap[0].last);
+	CHECK(rs.n == 4 && rs.seqs[0] == st.ring.oldest &&
+	      rs.seqs[1] == st.ring.oldest + 1 &&
+	      rs.seqs[2] == st.ring.unsent - 2 && rc.retransmits == 4 &&
+	      rc.unsent_seqs == 4 && rc.ratelimited == 0,
+	      "resent %u, unsent %llu", rs.n, rc.unsent_seqs);
+	len = 0;
+	CHECK(txring_held(&st.ring, st.ring.oldest, &len)[3] ==
+	      TLSTAP_MSG_F_RETRANSMIT, "flag not set in the ring");
+
+	/* Over the bucket: counted, not sent. */
+	tokenbucket_init(&tb, 10000, 5, T0);
+	memset(&rc, 0, sizeof(rc));
+	memset(&rs, 0, sizeof(rs));
+	rg[0].first = st.ring.oldest;
+	rg[0].last = st.ring.oldest + 19;
+	nack_of(buf, rg, 1, &msg);
+	replay_answer(&st.ring, &tb, &msg, T0, note_resend, &rs, gap, &ngap,
+		      &rc);
+	CHECK(rs.n == 5 && rc.ratelimited == 15 && !ngap,
+	      "limited: %u resent, %llu limited", rs.n, rc.ratelimited);
+
+	/* GAP ranges stay within 1024 seqs, one per NACK range at most. */
+	txring_set_replay_limit(&st.ring, 0);
+	CHECK(st.ring.oldest == st.ring.unsent && !st.ring.held_bytes,
+	      "replay 0 still holds");
+	relstream_free(&st);
+}
+
+/* Receiver and sender logic together, lossy in both directions. */
+static void test_repair_loop(void)
+{
+	static struct relstream st;
+	static struct relcap c;
+	static struct resent rs;
+	struct reasm *ra;
+	struct tokenbucket tb;
+	struct replay_counts rc = { 0 };
+	uint64_t now = T0;
+
+	relstream_make(&st, 300, 3000);
+	txring_mark_sent(&st.ring, st.ndg);
+	tokenbucket_init(&tb, 10000, 1024, now);
+	memset(&c, 0, sizeof(c));
+	c.recs = (const uint8_t **)st.recs;
+	c.rec_lens = st.lens;
+	c.capture_nacks = 1;
+	ra = rel_reasm(&c);
+	for (uint32_t s = 0; s < st.ndg; s++)
+		if (rnd() % 10)
+			relstream_send(&st, ra, s, now, 0);
+	/* Whatever the receiver NACKs, 20% of it is lost again. */
+	for (unsigned int round = 0; round < 12 && c.nrec < st.nrec; round++) {
+		uint8_t hb[WIRE_HEARTBEAT_LEN];
+		struct reasm_dgram_info info;
+
+		wire_build_heartbeat(hb, 0x5eed, st.ndg - 1, 0);
+		reasm_datagram(ra, &rel_sender, hb, sizeof(hb), now, &info);
+		c.npending_nacks = 0;
+		reasm_timer(ra, now);
+		for (unsigned int i = 0; i < c.npending_nacks; i++) {
+			struct wire_range gap[WIRE_MAX_RANGES];
+			unsigned int ngap;
+			struct wire_msg msg;
+
+			if (rnd() % 5 == 0)
+				continue;
+			wire_parse_msg(c.pending_nacks[i], c.pending_lens[i],
+				       &msg);
+			memset(&rs, 0, sizeof(rs));
+			replay_answer(&st.ring, &tb, &msg, now, note_resend, &rs,
+				      gap, &ngap, &rc);
+			CHECK(!ngap, "GAP with everything held");
+			for (unsigned int k = 0; k < rs.n && k < 4096; k++)
+				if (rnd() % 5)
+					relstream_send(&st, ra, rs.seqs[k], now,
+						       1);
+		}
+		now += 30 * MS << round;
+	}
+	CHECK(c.nrec == st.nrec && c.nlost == 0 &&
+	      reasm_stats(ra)->pending_bytes == 0 && rc.retransmits > 0 &&
+	      reasm_stats(ra)->retransmitted > 0,
+	      "repaired %u of %u records, %u LOST, %llu resent", c.nrec,
+	      st.nrec, c.nlost, rc.retransmits);
+	reasm_free(ra);
+	relstream_free(&st);
+}
+
 static void test_endpoint(void)
 {
 	struct endpoint ep;
@@ -1986,6 +2169,8 @@ int main(void)
 	test_heartbeat();
 	test_nack_limits();
 	test_gaptrack_bound();
+	test_replay();
+	test_repair_loop();
 	test_endpoint();
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
