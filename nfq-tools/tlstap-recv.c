@@ -25,6 +25,7 @@
 
 #include "addr.h"
 #include "jsonout.h"
+#include "pcapng.h"
 #include "ratelog.h"
 #include "reasm.h"
 #include "wire.h"
@@ -33,7 +34,7 @@
 #define BATCH 64
 #define DGRAM_BUF 65536		/* larger than any UDP payload */
 
-enum output_kind { OUT_JSON, OUT_RAW };
+enum output_kind { OUT_JSON, OUT_RAW, OUT_PCAPNG };
 
 struct options {
 	struct endpoint listen;
@@ -59,6 +60,7 @@ struct recv {
 	struct options opt;
 	struct reasm *reasm;
 	struct jsonout json;
+	struct pcapng *pcap;	/* --output pcapng */
 	FILE *out, *dgram_log;
 	FILE *lost;		/* LOST lines: out, --lost FILE or stderr */
 	struct recv_stats st;
@@ -95,7 +97,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: " PROG " --listen ADDR:PORT [options]\n"
 "    --listen ADDR:PORT    UDP address to receive on ([::]:PORT: IPv4 too)\n"
-"    --output json|raw     JSON lines (default) or raw records\n"
+"    --output json|raw|pcapng  JSON lines (default), raw records or pcapng\n"
 "    --out FILE            where records go (default stdout)\n"
 "    --lost FILE           LOST lines (records given up) go here (default:\n"
 "                          with the records in JSON output, stderr in raw)\n"
@@ -168,9 +170,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 				o->output = OUT_JSON;
 			else if (!strcmp(optarg, "raw"))
 				o->output = OUT_RAW;
+			else if (!strcmp(optarg, "pcapng"))
+				o->output = OUT_PCAPNG;
 			else
-				die("--output: want json or raw, got '%s'",
-				    optarg);
+				die("--output: want json, raw or pcapng, got "
+				    "'%s'", optarg);
 			break;
 		case O_OUT:
 			o->out_path = optarg;
@@ -232,6 +236,8 @@ static void emit_record(void *arg, const struct reasm_record *r)
 
 	if (rv->opt.output == OUT_JSON)
 		bad = jsonout_record(&rv->json, r);
+	else if (rv->pcap)
+		bad = pcapng_record(rv->pcap, r);
 	else
 		bad = fwrite(r->rec->bytes, 1, r->rec->len, rv->out) !=
 		      r->rec->len;
@@ -247,6 +253,20 @@ static void emit_lost(void *arg, const struct reasm_lost *l)
 
 	if (jsonout_lost(rv->lost, l))
 		die("writing a LOST line: %s", strerror(errno));
+	if (rv->pcap) {
+		struct pcapng_loss pl = {
+			.sender = l->sender, .stream_id = l->stream_id,
+			.record_first = l->record_first,
+			.record_last = l->record_last,
+			.has_first = l->has_record_first,
+			.has_last = l->has_record_last,
+			.reason = reasm_lost_reason_name(l->reason),
+		};
+
+		if (pcapng_lost(rv->pcap, &pl))
+			die("writing a LOST marker to the pcapng: %s",
+			    strerror(errno));
+	}
 }
 
 /* From the listening socket, to where the stream's datagrams came from. */
@@ -362,6 +382,8 @@ static void print_stats(struct recv *rv)
 {
 	const struct reasm_stats *s = reasm_stats(rv->reasm);
 
+	if (rv->pcap)
+		pcapng_print_stats(rv->pcap, stderr, PROG);
 	if (!rv->opt.stats_json) {
 		fprintf(stderr,
 			PROG ": datagrams=%llu bytes=%llu invalid=%llu "
@@ -570,7 +592,8 @@ static FILE *open_output(const char *path)
 
 static void flush_outputs(struct recv *rv)
 {
-	if (fflush(rv->out) || fflush(rv->lost) ||
+	if ((rv->pcap && pcapng_tick(rv->pcap)) || fflush(rv->out) ||
+	    fflush(rv->lost) ||
 	    (rv->dgram_log && fflush(rv->dgram_log)))
 		die("writing output: %s", strerror(errno));
 }
@@ -611,6 +634,15 @@ int main(int argc, char **argv)
 	else
 		rv->lost = rv->opt.output == OUT_JSON ? rv->out : stderr;
 	jsonout_init(&rv->json, rv->out);
+	if (rv->opt.output == OUT_PCAPNG) {
+		struct pcapng_config pc;
+
+		pcapng_config_init(&pc);
+		pc.application = PROG;
+		rv->pcap = pcapng_new(rv->out, &pc);
+		if (!rv->pcap)
+			die("starting the pcapng output: %s", strerror(errno));
+	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.max_msg_len = rv->opt.max_record;
 	cfg.max_pending_bytes = rv->opt.max_pending;
@@ -638,8 +670,13 @@ int main(int argc, char **argv)
 			{ .fd = rv->sigfd, .events = POLLIN },
 		};
 		struct signalfd_siginfo si;
+		int ms = poll_timeout(rv->deadline);
 
-		if (poll(pfd, 2, poll_timeout(rv->deadline)) < 0) {
+		/* Records held for earlier ones wait at most their hold time. */
+		if (rv->pcap && pcapng_stats(rv->pcap)->held_now &&
+		    (ms < 0 || ms > 100))
+			ms = 100;
+		if (poll(pfd, 2, ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll: %s", strerror(errno));
@@ -662,10 +699,13 @@ int main(int argc, char **argv)
 	}
 	/* What is still missing now is lost: said, not left silent. */
 	reasm_flush(rv->reasm);
+	if (rv->pcap && pcapng_finish(rv->pcap))
+		die("writing the pcapng: %s", strerror(errno));
 	flush_outputs(rv);
 	print_stats(rv);
 	reasm_free(rv->reasm);
 	jsonout_free(&rv->json);
+	pcapng_free(rv->pcap);
 	if (rv->out != stdout && fclose(rv->out))
 		die("closing %s: %s", rv->opt.out_path, strerror(errno));
 	if (rv->dgram_log && fclose(rv->dgram_log))

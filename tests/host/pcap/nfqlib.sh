@@ -20,17 +20,19 @@ wait_rule() {
 }
 
 # nfq_stat NAME GROUP KEY: from the last JSON counters tlstap-nfq wrote
-# to $TMP/NAME.err (on SIGUSR1 or at exit).
+# to $TMP/NAME.err (on SIGUSR1 or at exit); with GROUP "-", a top-level
+# counter (tlstap-recv's, tlstap-fwd's).
 nfq_stat() {
 	python3 -c '
 import json, sys
 lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
-print(json.loads(lines[-1])[sys.argv[2]][sys.argv[3]])' "$TMP/$1.err" "$2" "$3" ||
-		fail "no counter $2.$3 in $TMP/$1.err"
+v = json.loads(lines[-1])
+print(v[sys.argv[3]] if sys.argv[2] == "-" else v[sys.argv[2]][sys.argv[3]])' \
+		"$TMP/$1.err" "$2" "$3" || fail "no counter $2.$3 in $TMP/$1.err"
 }
 
 # nfq_wait_stat NAME GROUP KEY WANT: asks for counters (SIGUSR1) until
-# GROUP.KEY equals WANT (30 s). The signal goes to tlstap-nfq itself, the
+# GROUP.KEY equals WANT (30 s). The signal goes to the program itself, the
 # child of timeout(1), which would die of it.
 nfq_wait_stat() {
 	local pid i got=

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+"""Checks a pcapng written from captured HTTPS exchanges, with tshark.
+
+Usage: check_https.py PCAPNG SERVER_PORT=FILE...
+
+Every TCP connection in the file must be one of the exchanges: its
+server port names the file that was downloaded. Per connection: tshark's
+TCP stream, reassembled from the segments' sequence numbers, carries the
+client's request (a GET request line ... blank line) and the server's
+response, whose body is the file, byte for byte; no sequence hole; and,
+over the whole file, no malformed packet, no expert error, every IP and
+TCP checksum good. Prints one line per connection; on failure a line
+starting with FAIL, exit 1."""
+
+import subprocess
+import sys
+from collections import defaultdict
+
+FIELDS = ["frame.number", "tcp.stream", "tcp.srcport", "tcp.dstport",
+          "tcp.flags", "tcp.seq_raw", "tcp.len", "tcp.payload",
+          "tcp.checksum.status", "ip.checksum.status", "ip.src",
+          "_ws.malformed", "_ws.expert.severity"]
+
+
+def fail(msg):
+    print("FAIL " + msg)
+    sys.exit(1)
+
+
+def main():
+    path = sys.argv[1]
+    files = {}
+    for arg in sys.argv[2:]:
+        port, f = arg.split("=", 1)
+        files[int(port)] = open(f, "rb").read()
+    cmd = ["tshark", "-r", path, "-o", "tcp.check_checksum:TRUE",
+           "-o", "ip.check_checksum:TRUE", "-T", "fields", "-E", "separator=\t",
+           "-E", "occurrence=a", "-E", "aggregator=|"]
+    for f in FIELDS:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if out.returncode:
+        fail("tshark: %s" % out.stderr.strip()[-300:])
+    streams = defaultdict(list)
+    for line in out.stdout.splitlines():
+        r = dict(zip(FIELDS, line.split("\t") + [""] * len(FIELDS)))
+        if r["_ws.malformed"]:
+            fail("frame %s is malformed" % r["frame.number"])
+        if any(int(s, 0) >= 0x00800000 for s in r["_ws.expert.severity"].split("|") if s):
+            fail("frame %s has an expert error" % r["frame.number"])
+        if r["tcp.checksum.status"] != "1" or (r["ip.src"] and r["ip.checksum.status"] != "1"):
+            fail("frame %s: checksum not good" % r["frame.number"])
+        streams[r["tcp.stream"]].append(r)
+    if len(streams) != len(files):
+        fail("%d TCP connections, want %d" % (len(streams), len(files)))
+    for sid, pkts in sorted(streams.items()):
+        syn = pkts[0]
+        if int(syn["tcp.flags"], 16) & 0x12 != 0x02:
+            fail("stream %s does not start with a SYN" % sid)
+        sport = int(syn["tcp.dstport"])
+        if sport not in files:
+            fail("stream %s: server port %d is none of %s" % (sid, sport, sorted(files)))
+        data = {}
+        for direction, src in (("request", int(syn["tcp.srcport"])), ("response", sport)):
+            segs = sorted((int(p["tcp.seq_raw"]), bytes.fromhex(p["tcp.payload"].replace(":", "")))
+                          for p in pkts if int(p["tcp.srcport"]) == src and int(p["tcp.len"] or 0))
+            buf, nxt = b"", None
+            for seq, payload in segs:
+                if nxt is not None and seq != nxt:
+                    fail("stream %s %s: hole or overlap at seq %d (want %d)" % (sid, direction, seq, nxt))
+                buf += payload
+                nxt = seq + len(payload)
+            data[direction] = buf
+        req, resp = data["request"], data["response"]
+        if not req.startswith(b"GET /") or not req.endswith(b"\r\n\r\n"):
+            fail("stream %s: request %r" % (sid, req[:60]))
+        head, sep, body = resp.partition(b"\r\n\r\n")
+        if not sep or not head.startswith(b"HTTP/1."):
+            fail("stream %s: response starts %r" % (sid, resp[:60]))
+        if body != files[sport]:
+            fail("stream %s: body of %d bytes is not the %d-byte file"
+                 % (sid, len(body), len(files[sport])))
+        print("stream %s: %s -> port %d, request %d bytes, response %s + %d-byte body, exact"
+              % (sid, req.split(b"\r\n")[0].decode(), sport, len(req),
+                 head.split(b"\r\n")[0].decode(), len(body)))
+
+
+if __name__ == "__main__":
+    main()
