@@ -61,12 +61,6 @@ def port_open(port):
         return False
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def task_runtime_ns(pid):
     """CPU time of a single-threaded process so far (ns)."""
     with open("/proc/%d/schedstat" % pid) as f:
