@@ -526,7 +526,15 @@ def profile(a):
         print("  " + split.stdout.decode().rstrip().replace("\n", "\n  "))
 
 
+def interrupted(signum, _frame):
+    # An exception, so that measure() stops nginx, tlstap-fwd and bpftrace
+    # on its way out (a background job may have SIGINT ignored: take both).
+    raise BenchError("interrupted by signal %d" % signum)
+
+
 def main():
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--dir", required=True)
     p.add_argument("--lib", required=True, help="libtlstap.so")
