@@ -573,9 +573,10 @@ static void receive_batch(struct recv *rv)
 		}
 		/*
 		 * NACK new holes at once, even in a long burst: the sender
-		 * holds only so much for retransmission.
+		 * holds only so much for retransmission. Retries wait for the
+		 * socket to be drained: their answers may be in it.
 		 */
-		rv->deadline = reasm_timer(rv->reasm, now_ns());
+		rv->deadline = reasm_nack_new(rv->reasm, now_ns());
 		if (n < BATCH)
 			return;
 	}
@@ -683,7 +684,7 @@ int main(int argc, char **argv)
 		}
 		if (pfd[0].revents)
 			receive_batch(rv);
-		/* Old holes are NACKed again on their timeout. */
+		/* Drained: old holes are NACKed again on their timeout. */
 		rv->deadline = reasm_timer(rv->reasm, now_ns());
 		flush_outputs(rv);
 		if (!pfd[1].revents ||

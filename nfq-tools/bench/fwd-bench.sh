@@ -8,6 +8,8 @@
 # has UDP segmentation offload). Input: records on stdin (a pipe), written
 # by this script from a prepared block of 1000 flows on the other core; the
 # CPU figure is tlstap-fwd's own (wait4 rusage), the writer's is not in it.
+# Nobody NACKs here: no heartbeats and no lingering at the end of input,
+# so that the wall time is the sending's.
 # Usage: nfq-tools/bench/fwd-bench.sh (as root)
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,7 +44,8 @@ for size, n in cases:
                    ref.addr_bytes(4, "192.0.2.1"), i, i + 1, 0) for i in range(1000))
     p = subprocess.Popen(["ip", "netns", "exec", ns, bins + "/tlstap-fwd", "--stdin",
                           "--target", "10.99.0.2:7419", "--hash-key", "00" * 16,
-                          "--stats-json"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+                          "--stats-json", "--heartbeat-ms", "0", "--linger-ms", "0"],
+                         stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(0.3)   # let `ip netns exec` and startup finish first
     t0 = time.monotonic()
     for _ in range(n // 1000):

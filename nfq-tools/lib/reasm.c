@@ -712,7 +712,7 @@ enum reasm_verdict reasm_datagram(struct reasm *r,
 	return info->verdict;
 }
 
-uint64_t reasm_timer(struct reasm *r, uint64_t now_ns)
+static uint64_t timer(struct reasm *r, uint64_t now_ns, int new_only)
 {
 	uint64_t next = 0;
 
@@ -721,12 +721,22 @@ uint64_t reasm_timer(struct reasm *r, uint64_t now_ns)
 			struct nack_ctx c = { .r = r, .s = s };
 
 			s->deadline = gaptrack_tick(&s->gaps, &s->seqs, now_ns,
-						    send_nack, &c);
+						    new_only, send_nack, &c);
 		}
 		if (s->deadline && (!next || s->deadline < next))
 			next = s->deadline;
 	}
 	return next;
+}
+
+uint64_t reasm_timer(struct reasm *r, uint64_t now_ns)
+{
+	return timer(r, now_ns, 0);
+}
+
+uint64_t reasm_nack_new(struct reasm *r, uint64_t now_ns)
+{
+	return timer(r, now_ns, 1);
 }
 
 void reasm_flush(struct reasm *r)

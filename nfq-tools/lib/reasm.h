@@ -152,6 +152,14 @@ enum reasm_verdict reasm_datagram(struct reasm *r,
 uint64_t reasm_timer(struct reasm *r, uint64_t now_ns);
 
 /*
+ * The same for new holes only: for a front end still draining a backlog
+ * of datagrams, where the answers to earlier NACKs may be waiting unread,
+ * so that retrying them now would only bring duplicates. Call
+ * reasm_timer() once the backlog is drained.
+ */
+uint64_t reasm_nack_new(struct reasm *r, uint64_t now_ns);
+
+/*
  * At exit: every missing seq is given up (reason timeout) and handed out
  * as LOST ranges. Records still incomplete and not in such a range stay
  * in the stream report.

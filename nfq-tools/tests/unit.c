@@ -1269,6 +1269,33 @@ static void test_jsonout(void)
 "\"dst\":null,\"dport\":0,\"len\":0,\"dropped\":7}\n"),
 	      "JSON lines:\n%s", text ? text : "(none)");
 	free(text);
+
+	/* LOST lines, with an end that cannot be known as null. */
+	{
+		struct reasm_lost l = {
+			.sender = &sender, .stream_id = 7, .seq_first = 10,
+			.seq_last = 12, .record_first = 4, .record_last = 9,
+			.has_record_first = 1, .has_record_last = 1,
+			.reason = GAP_REASON_GAP,
+		};
+
+		text = NULL;
+		f = open_memstream(&text, &size);
+		CHECK(f && !jsonout_lost(f, &l), "LOST line");
+		l.has_record_last = 0;
+		l.reason = GAP_REASON_TIMEOUT;
+		CHECK(f && !jsonout_lost(f, &l), "open LOST line");
+		CHECK(f && !fclose(f), "fclose");
+		CHECK(text && !strcmp(text,
+"{\"type\":\"lost\",\"sender\":\"127.0.0.1:7419\",\"stream\":7,"
+"\"record_first\":4,\"record_last\":9,\"seq_first\":10,\"seq_last\":12,"
+"\"reason\":\"gap\"}\n"
+"{\"type\":\"lost\",\"sender\":\"127.0.0.1:7419\",\"stream\":7,"
+"\"record_first\":4,\"record_last\":null,\"seq_first\":10,"
+"\"seq_last\":12,\"reason\":\"timeout\"}\n"),
+		      "LOST lines:\n%s", text ? text : "(none)");
+		free(text);
+	}
 }
 
 static void test_ring_limits(void)
@@ -1655,9 +1682,12 @@ static void test_nack_policy(void)
 	for (uint32_t s = 0; s < st.ndg; s++)
 		if (s != k && s != k + 2)
 			relstream_send(&st, ra, s, T0, 0);
-	reasm_timer(ra, T0);
+	reasm_nack_new(ra, T0);
 	CHECK(c.nnack == 1 && c.nnacked == 2 && c.nacked[0].first == k &&
 	      c.nacked[1].first == k + 2, "two holes, one NACK");
+	/* Still draining a backlog: no retry yet, its answer may be in it. */
+	CHECK(reasm_nack_new(ra, T0 + 20 * MS) == T0 + 20 * MS &&
+	      c.nnack == 1, "retried while draining");
 	reasm_timer(ra, T0 + 20 * MS);
 	relstream_send(&st, ra, k + 2, T0 + 25 * MS, 1);
 	next = reasm_timer(ra, T0 + 60 * MS);

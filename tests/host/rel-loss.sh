@@ -3,7 +3,10 @@
 # Reliable delivery through loss: tlstap-fwd -> tlstap-recv over a veth
 # that drops 5% of the datagrams at random in each direction (DATA,
 # heartbeats, retransmissions; NACKs) and reorders 10% of them (a slow
-# HTB class the rest overtakes; see lossy_link in nfq/lib.sh). Checks: every record arrives byte-exact, once,
+# HTB class the rest overtakes; see lossy_link in nfq/lib.sh). The replay
+# ring holds all of it (16 MiB): a receiver descheduled on a busy host
+# could otherwise fall more than the default 4 MiB behind and get GAPs,
+# which rel-gap.sh tests. Checks: every record arrives byte-exact, once,
 # and no LOST range; every seq accepted once (retransmissions flagged,
 # the rest duplicates); the receiver NACKed and got retransmissions, the
 # forwarder retransmitted, rejected nothing, sent no GAP and dropped
@@ -18,7 +21,7 @@ lossy_link 1 5 10 5
 start_receiver 1
 sleep 0.3
 start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
-	--tos "$TOS" --target "$T1" --stats-json
+	--tos "$TOS" --target "$T1" --replay-bytes 16777216 --stats-json
 wait_for_file "$TMP/in.sock"
 
 timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 11 --flows 60 \

@@ -1,10 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR MIT
-# A lost last datagram: tlstap-fwd -> tlstap-recv, a burst of records
-# whose last one (3228 bytes, written after a pause so that it starts a
-# datagram of its own: 1400 + 1400 + 500 record bytes) loses its last
-# datagram to an nft rule that matches exactly that one (DATA, not
-# retransmitted, first chunk of that record id at offset 2800). Nothing
+# A lost last datagram: tlstap-fwd -> tlstap-recv over IPv6, a burst of
+# records whose last one (3228 bytes, written after a pause so that it
+# starts a datagram of its own: 1380 + 1380 + 540 record bytes at MTU
+# 1500) loses its last datagram to an nft rule that matches exactly that
+# one (DATA, not retransmitted, first chunk of that record id at offset
+# 2760). Nothing
 # follows it, so only the heartbeat can tell the receiver. Checks: the
 # rule dropped exactly one datagram; the receiver got a heartbeat, NACKed
 # the last seq and got it retransmitted (once); every record byte-exact,
@@ -14,15 +15,20 @@
 build_tools
 setup_topology 1
 TOS=32
-T1="10.77.1.2:7419"
+T1="[fd77:1::2]:7419"
 N=200
 LAST=$((N - 1))
 split_gso 1
+# Resolve the neighbour first: a burst to an unresolved IPv6 neighbour
+# loses all but its first few datagrams (they are NACKed and resent, but
+# this test wants exactly one datagram lost).
+ip netns exec "$(ns S)" ping -6 -c 1 -W 2 fd77:1::2 >/dev/null ||
+	fail "no IPv6 path to R1"
 ip netns exec "$(ns R1)" nft -f - <<NFT || fail "nft rule"
 table inet tlstap_tail {
 	chain in {
 		type filter hook prerouting priority -300;
-		udp dport 7419 @th,64,8 1 @th,88,8 0 @th,192,32 $LAST @th,256,32 2800 counter drop
+		udp dport 7419 @th,64,8 1 @th,88,8 0 @th,192,32 $LAST @th,256,32 2760 counter drop
 	}
 }
 NFT
