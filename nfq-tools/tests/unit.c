@@ -1888,6 +1888,45 @@ static void test_heartbeat(void)
 	relstream_free(&st);
 }
 
+/* A stream evicted for another says what it still missed. */
+static void test_evicted_stream(void)
+{
+	static struct relstream st;
+	static struct relcap c;
+	struct reasm_config cfg = {
+		.max_msg_len = 65536,
+		.max_pending_bytes = 64u << 20,
+		.max_streams = 1,
+	};
+	struct endpoint other = rel_sender;
+	struct reasm_dgram_info info;
+	struct reasm *ra;
+	uint8_t lost[4096] = { 0 }, touched[4096];
+	uint8_t hb[WIRE_HEARTBEAT_LEN];
+
+	relstream_make(&st, 20, 3000);
+	memset(&c, 0, sizeof(c));
+	ra = reasm_new(&cfg, &rel_ops, &c);
+	for (uint32_t s = 0; s < st.ndg; s++)
+		if (s != 4)
+			relstream_send(&st, ra, s, T0, 0);
+	CHECK(c.nlost == 0, "LOST before eviction");
+	other.port++;
+	wire_build_heartbeat(hb, 1, 70000, 70001);
+	reasm_datagram(ra, &other, hb, sizeof(hb), T0, &info);
+	lost[4] = 1;
+	records_in(&st, lost, touched);
+	CHECK(c.nlost == 1 && c.lost[0].seq_first == 4 &&
+	      c.lost[0].reason == GAP_REASON_TIMEOUT &&
+	      c.lost[0].has_record_first && c.lost[0].has_record_last &&
+	      touched[c.lost[0].record_first] &&
+	      touched[c.lost[0].record_last] &&
+	      reasm_stats(ra)->streams_evicted == 1,
+	      "evicted stream: %u LOST", c.nlost);
+	reasm_free(ra);
+	relstream_free(&st);
+}
+
 /* NACK messages: ranges cut at 1024 seqs, at most 64 per message. */
 static void test_nack_limits(void)
 {
@@ -2197,6 +2236,7 @@ int main(void)
 	test_nack_policy();
 	test_lost_exact();
 	test_heartbeat();
+	test_evicted_stream();
 	test_nack_limits();
 	test_gaptrack_bound();
 	test_replay();
