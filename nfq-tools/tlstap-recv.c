@@ -72,7 +72,8 @@ struct recv {
 	struct iovec iov[BATCH];
 	struct sockaddr_storage from[BATCH];
 	union {
-		char buf[CMSG_SPACE(sizeof(int)) * 2];
+		char buf[CMSG_SPACE(sizeof(int)) * 2 +
+			 CMSG_SPACE(sizeof(struct timespec))];
 		struct cmsghdr align;
 	} cmsg[BATCH];
 };
@@ -469,6 +470,9 @@ static void open_socket(struct recv *rv)
 			       sizeof(zero)))
 		die("IPV6_V6ONLY: %s", strerror(errno));
 	/* IPv4 TOS arrives for IPv4 and v4-mapped senders alike. */
+	/* Arrival times: a NACK retry waits for what came before it. */
+	if (setsockopt(rv->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)))
+		die("SO_TIMESTAMPNS: %s", strerror(errno));
 	if (setsockopt(rv->fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one)))
 		die("IP_RECVTOS: %s", strerror(errno));
 	if (ipv6 && setsockopt(rv->fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one,
@@ -492,6 +496,29 @@ static void open_socket(struct recv *rv)
 		rv->iov[i].iov_base = rv->bufs + (size_t)i * DGRAM_BUF;
 		rv->iov[i].iov_len = DGRAM_BUF;
 	}
+}
+
+/*
+ * When the kernel received the datagram, on the monotonic clock (the
+ * timestamp is CLOCK_REALTIME: shifted by the clocks' offset); now if
+ * there is none.
+ */
+static uint64_t datagram_arrival(struct msghdr *mh, int64_t offset,
+				 uint64_t now)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			int64_t t;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec -
+			    offset;
+			return t > 0 && (uint64_t)t < now ? (uint64_t)t : now;
+		}
+	}
+	return now;
 }
 
 static int datagram_tos(struct msghdr *mh)
@@ -519,11 +546,21 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static int64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts))
+		die("clock_gettime: %s", strerror(errno));
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Receives until the socket is drained. */
 static void receive_batch(struct recv *rv)
 {
 	for (;;) {
-		uint64_t now;
+		uint64_t now, seen;
+		int64_t offset;
 		int n;
 
 		for (int i = 0; i < BATCH; i++) {
@@ -549,11 +586,14 @@ static void receive_batch(struct recv *rv)
 		}
 		rv->st.recv_calls++;
 		now = now_ns();
+		offset = realtime_ns() - (int64_t)now;
+		seen = 0;
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &rv->msgs[i].msg_hdr;
 			struct reasm_dgram_info info;
 			struct endpoint from;
 			int tos = datagram_tos(mh);
+			uint64_t arrived = datagram_arrival(mh, offset, now);
 
 			if (endpoint_from_sockaddr((struct sockaddr *)&rv->from[i],
 						   &from))
@@ -565,18 +605,22 @@ static void receive_batch(struct recv *rv)
 				rv->st.truncated++;
 				continue;
 			}
+			if (arrived > seen)
+				seen = arrived;
 			reasm_datagram(rv->reasm, &from, rv->iov[i].iov_base,
-				       rv->msgs[i].msg_len, now, &info);
+				       rv->msgs[i].msg_len, arrived, &info);
 			if (rv->dgram_log)
 				log_datagram(rv, &from, rv->msgs[i].msg_len,
 					     tos, &info);
 		}
 		/*
 		 * NACK new holes at once, even in a long burst: the sender
-		 * holds only so much for retransmission. Retries wait for the
-		 * socket to be drained: their answers may be in it.
+		 * holds only so much for retransmission. A retry waits until
+		 * what arrived before its deadline is read: its answer may be
+		 * in it.
 		 */
-		rv->deadline = reasm_nack_new(rv->reasm, now_ns());
+		rv->deadline = reasm_timer_backlog(rv->reasm, now_ns(),
+						   seen ? seen : now);
 		if (n < BATCH)
 			return;
 	}

@@ -347,7 +347,7 @@ void gaptrack_expire(struct gaptrack *g, struct seqtrack *t,
 }
 
 uint64_t gaptrack_tick(struct gaptrack *g, struct seqtrack *t, uint64_t now,
-		       int new_only, gap_nack_fn nack, void *nack_arg)
+		       uint64_t seen, gap_nack_fn nack, void *nack_arg)
 {
 	struct wire_range buf[WIRE_MAX_RANGES];
 	unsigned int nb = 0;
@@ -361,7 +361,7 @@ uint64_t gaptrack_tick(struct gaptrack *g, struct seqtrack *t, uint64_t now,
 
 		if (r->lost)
 			continue;
-		if (r->deadline_ns > now || (new_only && r->tries)) {
+		if (r->deadline_ns > seen) {
 			if (!next || r->deadline_ns < next)
 				next = r->deadline_ns;
 			continue;

@@ -128,13 +128,15 @@ void gaptrack_expire(struct gaptrack *g, struct seqtrack *t,
 
 /*
  * NACKs what is due (through nack, ranges merged and cut to the
- * protocol's limits) and gives up what has had all its tries. With
- * new_only, only holes not NACKed yet: the answers to earlier NACKs may
- * still be in the caller's receive queue. Returns the next deadline
- * (retries included), 0 if nothing is waiting.
+ * protocol's limits) and gives up what has had all its tries. Due means
+ * a deadline at or before seen: the arrival time of the newest datagram
+ * the caller has processed (now, once it has read everything), because
+ * the answer to a NACK sent at t arrives after t, behind whatever was
+ * already queued. New deadlines count from now. Returns the next
+ * deadline, 0 if nothing is waiting.
  */
 uint64_t gaptrack_tick(struct gaptrack *g, struct seqtrack *t, uint64_t now,
-		       int new_only, gap_nack_fn nack, void *nack_arg);
+		       uint64_t seen, gap_nack_fn nack, void *nack_arg);
 
 /* At the end: everything missing is given up and handed out. */
 void gaptrack_flush(struct gaptrack *g, struct seqtrack *t);

@@ -712,16 +712,16 @@ enum reasm_verdict reasm_datagram(struct reasm *r,
 	return info->verdict;
 }
 
-static uint64_t timer(struct reasm *r, uint64_t now_ns, int new_only)
+static uint64_t timer(struct reasm *r, uint64_t now_ns, uint64_t seen_ns)
 {
 	uint64_t next = 0;
 
 	for (struct stream *s = r->lru_head; s; s = s->lru_next) {
-		if (s->deadline && s->deadline <= now_ns) {
+		if (s->deadline && s->deadline <= seen_ns) {
 			struct nack_ctx c = { .r = r, .s = s };
 
 			s->deadline = gaptrack_tick(&s->gaps, &s->seqs, now_ns,
-						    new_only, send_nack, &c);
+						    seen_ns, send_nack, &c);
 		}
 		if (s->deadline && (!next || s->deadline < next))
 			next = s->deadline;
@@ -731,12 +731,13 @@ static uint64_t timer(struct reasm *r, uint64_t now_ns, int new_only)
 
 uint64_t reasm_timer(struct reasm *r, uint64_t now_ns)
 {
-	return timer(r, now_ns, 0);
+	return timer(r, now_ns, now_ns);
 }
 
-uint64_t reasm_nack_new(struct reasm *r, uint64_t now_ns)
+uint64_t reasm_timer_backlog(struct reasm *r, uint64_t now_ns,
+			     uint64_t seen_ns)
 {
-	return timer(r, now_ns, 1);
+	return timer(r, now_ns, seen_ns < now_ns ? seen_ns : now_ns);
 }
 
 void reasm_flush(struct reasm *r)

@@ -152,12 +152,16 @@ enum reasm_verdict reasm_datagram(struct reasm *r,
 uint64_t reasm_timer(struct reasm *r, uint64_t now_ns);
 
 /*
- * The same for new holes only: for a front end still draining a backlog
- * of datagrams, where the answers to earlier NACKs may be waiting unread,
- * so that retrying them now would only bring duplicates. Call
- * reasm_timer() once the backlog is drained.
+ * The same for a front end still draining a backlog: seen_ns (<= now_ns)
+ * is when the newest datagram it has processed arrived (the kernel's
+ * receive timestamp). A NACK retry falls due only once datagrams that
+ * arrived after its deadline have been processed: until then its answer
+ * may be waiting unread, and a retry would only bring a duplicate. New
+ * holes are NACKed at once (pass each datagram's arrival time to
+ * reasm_datagram). Call reasm_timer() once the backlog is drained.
  */
-uint64_t reasm_nack_new(struct reasm *r, uint64_t now_ns);
+uint64_t reasm_timer_backlog(struct reasm *r, uint64_t now_ns,
+			     uint64_t seen_ns);
 
 /*
  * At exit: every missing seq is given up (reason timeout) and handed out

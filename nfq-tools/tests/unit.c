@@ -1682,23 +1682,29 @@ static void test_nack_policy(void)
 	for (uint32_t s = 0; s < st.ndg; s++)
 		if (s != k && s != k + 2)
 			relstream_send(&st, ra, s, T0, 0);
-	reasm_nack_new(ra, T0);
+	reasm_timer_backlog(ra, T0 + 5 * MS, T0);
 	CHECK(c.nnack == 1 && c.nnacked == 2 && c.nacked[0].first == k &&
 	      c.nacked[1].first == k + 2, "two holes, one NACK");
-	/* Still draining a backlog: no retry yet, its answer may be in it. */
-	CHECK(reasm_nack_new(ra, T0 + 20 * MS) == T0 + 20 * MS &&
-	      c.nnack == 1, "retried while draining");
-	reasm_timer(ra, T0 + 20 * MS);
-	relstream_send(&st, ra, k + 2, T0 + 25 * MS, 1);
-	next = reasm_timer(ra, T0 + 60 * MS);
+	/*
+	 * Draining a backlog of datagrams that arrived before the retry was
+	 * due: no retry yet, its answer may be behind them.
+	 */
+	CHECK(reasm_timer_backlog(ra, T0 + 40 * MS, T0 + 24 * MS) ==
+	      T0 + 25 * MS && c.nnack == 1, "retried while draining");
+	reasm_timer_backlog(ra, T0 + 41 * MS, T0 + 25 * MS);
+	CHECK(c.nnack == 2, "no retry once past its deadline in the backlog");
+	/* The second NACK left at 41 ms: the third is due 40 ms later. */
+	relstream_send(&st, ra, k + 2, T0 + 45 * MS, 1);
+	CHECK(reasm_timer(ra, T0 + 80 * MS) == T0 + 81 * MS && c.nnack == 2,
+	      "third try early");
+	reasm_timer(ra, T0 + 81 * MS);
 	CHECK(c.nnack == 3 && c.nnacked == 5 && c.nacked[3].first == k + 2 &&
 	      c.nacked[4].first == k && c.nacked[4].last == k,
 	      "retry only what is missing: %u ranges", c.nnacked);
-	relstream_send(&st, ra, k, T0 + 70 * MS, 1);
+	relstream_send(&st, ra, k, T0 + 90 * MS, 1);
 	CHECK(!reasm_timer(ra, T0 + 10000 * MS) && c.nnack == 3 &&
 	      c.nlost == 0 && c.nrec == st.nrec &&
 	      reasm_stats(ra)->retransmitted == 2, "late answer");
-	(void)next;
 	reasm_free(ra);
 	relstream_free(&st);
 }
