@@ -102,14 +102,16 @@ def main():
                 if d["type"] == 4:      # HEARTBEAT: the highest seq sent
                     heartbeats.append((name, d["seq"]))
                     continue
-                if d["type"] != 1 or d["flags"] != 0:
+                # The receiver NACKs what it misses: resends carry flag 1.
+                if d["type"] != 1 or d["flags"] not in (0, 1):
                     errors.append(f"{name}: type/flags {d['type']}/{d['flags']}")
                 seqs.append(d["seq"])
         for hb_name, hb_seq in heartbeats:
             if hb_name == name and hb_seq >= len(seqs):
                 errors.append(f"{name}: heartbeat for seq {hb_seq}, "
                               f"only {len(seqs)} sent")
-        if sorted(seqs) != list(range(len(seqs))):
+        seqs = sorted(set(seqs))
+        if seqs != list(range(len(seqs))):
             errors.append(f"{name}: seqs are not 0..{len(seqs) - 1}")
         if not seqs:
             errors.append(f"{name}: received no datagram")
