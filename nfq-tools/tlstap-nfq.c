@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -47,9 +46,12 @@ struct options {
 	int install_rule;
 	int accept;
 	int nack;
+	unsigned int nack_timeout_ms;
+	unsigned int nack_tries;
 	enum output_kind output;
 	const char *out_path;
 	const char *dgram_log_path;
+	const char *lost_path;
 	uint32_t max_record;
 	size_t max_pending;
 	unsigned int max_streams;
@@ -77,7 +79,6 @@ struct nfq_stats {
 	unsigned long long nacks_suppressed;	/* --no-nack */
 	unsigned long long nack_no_source;	/* stream never seen: not sent */
 	unsigned long long nack_send_errors;
-	unsigned long long lost_ranges_raw;	/* raw output cannot say so */
 };
 
 struct nfqtool {
@@ -86,6 +87,7 @@ struct nfqtool {
 	struct jsonout json;
 	struct pcapng *pcap;
 	FILE *out, *dgram_log;
+	FILE *lost;		/* LOST lines: out, --lost FILE or stderr */
 	struct nfqueue q;
 	struct nacksock ns;
 	struct ratelog log;
@@ -135,8 +137,12 @@ static void usage(FILE *f)
 "  receiver:\n"
 "    --output json|raw|pcapng  JSON lines (default), raw records or pcapng\n"
 "    --out FILE            where records go (default stdout)\n"
+"    --lost FILE           LOST lines (records given up) go here (default:\n"
+"                          with the records in JSON output, else stderr)\n"
 "    --log-datagrams FILE  one JSON line per queued packet\n"
 "    --no-nack             never send NACKs\n"
+"    --nack-timeout-ms N   before the second NACK, doubling (default 20)\n"
+"    --nack-tries N        NACKs per missing datagram (default 6)\n"
 "    --max-record N        largest plaintext accepted (default %u)\n"
 "    --max-pending BYTES   memory for incomplete records (default 64 MiB)\n"
 "    --max-streams N       sender streams tracked at once (default 256)\n"
@@ -162,7 +168,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 {
 	enum { O_QUEUE = 256, O_PORT, O_TOS, O_HOOK, O_INSTALL, O_REMOVE,
 	       O_PRINT, O_ACCEPT, O_QMAXLEN, O_RCVBUF, O_OUTPUT, O_OUT,
-	       O_LOGDG, O_NONACK, O_MAXREC, O_PENDING, O_STREAMS, O_JSON };
+	       O_LOGDG, O_LOST, O_NONACK, O_NACK_TIMEOUT, O_NACK_TRIES, O_MAXREC, O_PENDING, O_STREAMS, O_JSON };
 	static const struct option longopts[] = {
 		{ "queue", required_argument, NULL, O_QUEUE },
 		{ "port", required_argument, NULL, O_PORT },
@@ -177,7 +183,10 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "output", required_argument, NULL, O_OUTPUT },
 		{ "out", required_argument, NULL, O_OUT },
 		{ "log-datagrams", required_argument, NULL, O_LOGDG },
+		{ "lost", required_argument, NULL, O_LOST },
 		{ "no-nack", no_argument, NULL, O_NONACK },
+		{ "nack-timeout-ms", required_argument, NULL, O_NACK_TIMEOUT },
+		{ "nack-tries", required_argument, NULL, O_NACK_TRIES },
 		{ "max-record", required_argument, NULL, O_MAXREC },
 		{ "max-pending", required_argument, NULL, O_PENDING },
 		{ "max-streams", required_argument, NULL, O_STREAMS },
@@ -193,6 +202,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->rule.port = TLSTAP_DEFAULT_PORT;
 	o->rule.tos = TLSTAP_DEFAULT_TOS;
 	o->nack = 1;
+	o->nack_timeout_ms = REASM_NACK_TIMEOUT_NS / 1000000;
+	o->nack_tries = REASM_NACK_TRIES;
 	o->output = OUT_JSON;
 	o->max_record = TLSTAP_DEFAULT_MAX_RECORD;
 	o->max_pending = 64u << 20;
@@ -257,8 +268,19 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case O_LOGDG:
 			o->dgram_log_path = optarg;
 			break;
+		case O_LOST:
+			o->lost_path = optarg;
+			break;
 		case O_NONACK:
 			o->nack = 0;
+			break;
+		case O_NACK_TIMEOUT:
+			o->nack_timeout_ms = (unsigned int)parse_ulong(
+				"--nack-timeout-ms", optarg, 1, 60000);
+			break;
+		case O_NACK_TRIES:
+			o->nack_tries = (unsigned int)parse_ulong(
+				"--nack-tries", optarg, 1, 255);
 			break;
 		case O_MAXREC:
 			o->max_record = (uint32_t)parse_ulong("--max-record",
@@ -447,34 +469,28 @@ static void on_record(void *arg, const struct reasm_record *r)
 		     strerror(errno));
 }
 
+/*
+ * A LOST line always (with the records in JSON output, else --lost or
+ * stderr, as tlstap-recv does); in pcapng output also holes in the flows.
+ */
 static void on_lost(void *arg, const struct reasm_lost *l)
 {
 	struct nfqtool *t = arg;
-	struct pcapng_loss pl;
-	int bad = 0;
+	struct pcapng_loss pl = {
+		.sender = l->sender,
+		.stream_id = l->stream_id,
+		.record_first = l->record_first,
+		.record_last = l->record_last,
+		.has_first = l->has_record_first,
+		.has_last = l->has_record_last,
+		.reason = reasm_lost_reason_name(l->reason),
+	};
 
-	switch (t->opt.output) {
-	case OUT_JSON:
-		bad = jsonout_lost(t->out, l);
-		break;
-	case OUT_RAW:
-		/* Records have no way to say it: counted, and on stderr. */
-		t->st.lost_ranges_raw++;
-		break;
-	default:
-		pl.sender = l->sender;
-		pl.stream_id = l->stream_id;
-		pl.record_first = l->record_first;
-		pl.record_last = l->record_last;
-		pl.has_first = l->has_record_first;
-		pl.has_last = l->has_record_last;
-		pl.reason = reasm_lost_reason_name(l->reason);
-		bad = pcapng_lost(t->pcap, &pl);
-		break;
-	}
-	if (bad)
+	if (jsonout_lost(t->lost, l))
+		fail(t, "writing a LOST line: %s", strerror(errno));
+	if (t->pcap && pcapng_lost(t->pcap, &pl))
 		fail(t, "writing a LOST marker to %s: %s", out_name(t),
-		    strerror(errno));
+		     strerror(errno));
 }
 
 static void on_nack(void *arg, const struct endpoint *to, const uint8_t *msg,
@@ -614,7 +630,6 @@ static void print_stats(struct nfqtool *t)
 	stat(&sp, "nacks_suppressed", t->st.nacks_suppressed);
 	stat(&sp, "nack_no_source", t->st.nack_no_source);
 	stat(&sp, "nack_send_errors", t->st.nack_send_errors);
-	stat(&sp, "lost_ranges_not_written", t->st.lost_ranges_raw);
 	print_kernel_queue(t, &sp);
 
 	stat_group(&sp, "reasm");
@@ -630,6 +645,8 @@ static void print_stats(struct nfqtool *t)
 	stat(&sp, "retransmitted", s->retransmitted);
 	stat(&sp, "seq_gaps", s->seq_gaps);
 	stat(&sp, "chunks", s->chunks);
+	stat(&sp, "dup_chunks", s->dup_chunks);
+	stat(&sp, "stale_chunks", s->stale_chunks);
 	stat(&sp, "records", s->records);
 	stat(&sp, "record_bytes", s->record_bytes);
 	stat(&sp, "loss_reports", s->loss_reports);
@@ -640,10 +657,10 @@ static void print_stats(struct nfqtool *t)
 	stat(&sp, "pending_bytes", s->pending_bytes);
 	stat(&sp, "streams", s->streams);
 	stat(&sp, "streams_evicted", s->streams_evicted);
-	stat(&sp, "nack_msgs", s->nacks_sent);
+	stat(&sp, "nacks_sent", s->nacks_sent);
 	stat(&sp, "nack_seqs", s->nack_seqs);
-	stat(&sp, "heartbeats", s->heartbeats_received);
-	stat(&sp, "gaps", s->gaps_received);
+	stat(&sp, "heartbeats_received", s->heartbeats_received);
+	stat(&sp, "gaps_received", s->gaps_received);
 	stat(&sp, "gaps_unknown_stream", s->gaps_unknown_stream);
 	stat(&sp, "lost_datagrams", s->lost_datagrams);
 	stat(&sp, "lost_records", s->lost_records);
@@ -756,6 +773,7 @@ static int on_packet(void *arg, const struct nfqueue_packet *pkt)
 static void flush_outputs(struct nfqtool *t)
 {
 	if ((t->pcap && pcapng_tick(t->pcap)) || fflush(t->out) ||
+	    fflush(t->lost) ||
 	    (t->dgram_log && fflush(t->dgram_log)))
 		fail(t, "writing output: %s", strerror(errno));
 }
@@ -811,6 +829,10 @@ static void open_outputs(struct nfqtool *t)
 	t->out = t->opt.out_path ? open_output(t->opt.out_path) : stdout;
 	if (t->opt.dgram_log_path)
 		t->dgram_log = open_output(t->opt.dgram_log_path);
+	if (t->opt.lost_path)
+		t->lost = open_output(t->opt.lost_path);
+	else
+		t->lost = t->opt.output == OUT_JSON ? t->out : stderr;
 	jsonout_init(&t->json, t->out);
 	if (t->opt.output == OUT_PCAPNG) {
 		struct pcapng_config pc;
@@ -855,6 +877,8 @@ static void run(struct nfqtool *t)
 		.max_msg_len = t->opt.max_record,
 		.max_pending_bytes = t->opt.max_pending,
 		.max_streams = t->opt.max_streams,
+		.nack_timeout_ns = t->opt.nack_timeout_ms * 1000000ull,
+		.nack_tries = t->opt.nack_tries,
 	};
 	static const struct reasm_ops ops = {
 		.record = on_record,
@@ -931,6 +955,8 @@ static void run(struct nfqtool *t)
 	if (t->dgram_log && fclose(t->dgram_log))
 		fail(t, "closing %s: %s", t->opt.dgram_log_path,
 		     strerror(errno));
+	if (t->opt.lost_path && fclose(t->lost))
+		fail(t, "closing %s: %s", t->opt.lost_path, strerror(errno));
 	close(t->sigfd);
 }
 

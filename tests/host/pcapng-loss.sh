@@ -10,7 +10,8 @@
 # connection a whole TCP connection with its plaintext in record order,
 # exactly the holes the documented rules give, a tlstap comment on every
 # packet after a hole, checksums good, nothing malformed; and the counters
-# agree (records, one LOST range, one expired hold, nothing late).
+# agree (records, one LOST range, also as a LOST line on stderr, one
+# expired hold, nothing late).
 . "$(dirname "$0")/nfq/lib.sh"
 . "$(dirname "$0")/pcap/nfqlib.sh"
 
@@ -39,6 +40,8 @@ has_rule R1 && fail "the nft rule is still there after tlstap-nfq exited"
 [ "$(nfq_stat nfq pcapng hold_expired)" = 1 ] ||
 	fail "pcapng.hold_expired $(nfq_stat nfq pcapng hold_expired), want 1"
 [ "$(nfq_stat nfq pcapng late_records)" = 0 ] || fail "records came too late"
+grep -q '^{"type":"lost",.*"record_first":3,"record_last":3,.*"reason":"timeout"}$' \
+	"$TMP/nfq.err" || fail "no LOST line for the lost record on stderr"
 [ "$(nfq_stat nfq pcapng held)" -gt 0 ] ||
 	fail "no record had to wait: the datagrams were not reordered"
 

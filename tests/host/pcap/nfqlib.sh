@@ -25,10 +25,16 @@ wait_rule() {
 nfq_stat() {
 	python3 -c '
 import json, sys
-lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
-v = json.loads(lines[-1])
-print(v[sys.argv[3]] if sys.argv[2] == "-" else v[sys.argv[2]][sys.argv[3]])' \
-		"$TMP/$1.err" "$2" "$3" || fail "no counter $2.$3 in $TMP/$1.err"
+group, key = sys.argv[2:4]
+# The last counters: LOST lines (JSON too) may come after them.
+for line in reversed([l for l in open(sys.argv[1]) if l.startswith("{")]):
+    v = json.loads(line)
+    v = v if group == "-" else v.get(group, {})
+    if key in v:
+        print(v[key])
+        break
+else:
+    sys.exit(1)' "$TMP/$1.err" "$2" "$3" || fail "no counter $2.$3 in $TMP/$1.err"
 }
 
 # nfq_wait_stat NAME GROUP KEY WANT: asks for counters (SIGUSR1) until
