@@ -98,6 +98,10 @@ struct nfqtool {
 	int sigfd;
 	int rule_installed;
 	uint64_t reasm_deadline;
+	/* The receive batch being processed: monotonic now, the realtime
+	 * clock's offset from it, the latest arrival among its packets. */
+	uint64_t batch_now, batch_seen;
+	int64_t batch_offset;
 };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
@@ -729,6 +733,22 @@ static void log_packet(struct nfqtool *t, const struct udp_view *v,
 }
 
 /*
+ * When the kernel received the packet, on the monotonic clock (its
+ * timestamp is CLOCK_REALTIME: shifted by the clocks' offset), as
+ * tlstap-recv does; the batch's time if there is none.
+ */
+static uint64_t arrival(struct nfqtool *t, const struct nfqueue_packet *pkt)
+{
+	int64_t a = (int64_t)pkt->tstamp_ns - t->batch_offset;
+	uint64_t at = pkt->tstamp_ns && a > 0 && (uint64_t)a < t->batch_now
+		? (uint64_t)a : t->batch_now;
+
+	if (at > t->batch_seen)
+		t->batch_seen = at;
+	return at;
+}
+
+/*
  * One queued packet. Whatever it is, it gets the configured verdict
  * (given per batch): nothing that does not parse is used.
  */
@@ -760,8 +780,8 @@ static int on_packet(void *arg, const struct nfqueue_packet *pkt)
 			log_packet(t, &v, ust, pkt->len, NULL);
 		return 0;
 	}
-	reasm_datagram(t->reasm, &v.src, v.payload, v.payload_len, now_ns(),
-		       &info);
+	reasm_datagram(t->reasm, &v.src, v.payload, v.payload_len,
+		       arrival(t, pkt), &info);
 	if (info.verdict == REASM_ACCEPTED || info.verdict == REASM_CONTROL ||
 	    info.verdict == REASM_DUPLICATE)
 		source_note(t, &v.src, info.stream_id, &v.dst);
@@ -786,15 +806,31 @@ static void drain_queue(struct nfqtool *t)
 	int n;
 
 	do {
+		struct timespec rt;
+
+		t->batch_now = now_ns();
+		if (clock_gettime(CLOCK_REALTIME, &rt))
+			fail(t, "clock_gettime: %s", strerror(errno));
+		t->batch_offset = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec -
+				  (int64_t)t->batch_now;
+		t->batch_seen = 0;
 		n = nfqueue_receive(&t->q, BATCH, on_packet, t, err,
 				    sizeof(err));
 		if (n < 0)
 			fail(t, "%s", err);
 		if (nfqueue_verdict_all(&t->q, verdict, err, sizeof(err)))
 			fail(t, "%s", err);
-		/* New holes are NACKed at once, even within a long burst. */
-		t->reasm_deadline = reasm_timer(t->reasm, now_ns());
+		/*
+		 * New holes are NACKed at once, even within a long burst; a
+		 * retry waits until what arrived before its deadline is read
+		 * (its answer may be queued), as in tlstap-recv.
+		 */
+		t->reasm_deadline = reasm_timer_backlog(
+			t->reasm, now_ns(),
+			t->batch_seen ? t->batch_seen : t->batch_now);
 	} while (n == BATCH);
+	/* Drained: old holes are NACKed again on their timeout. */
+	t->reasm_deadline = reasm_timer(t->reasm, now_ns());
 }
 
 static int poll_timeout_ms(struct nfqtool *t)

@@ -6,6 +6,7 @@
  * Verdicts go out as NFQNL_MSG_VERDICT_BATCH: one message per receive
  * batch instead of one per packet.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,16 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 	d->q->st.packets++;
 	if (attr[NFQA_SKB_INFO])
 		skbinfo = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
+	if (attr[NFQA_TIMESTAMP] &&
+	    mnl_attr_get_payload_len(attr[NFQA_TIMESTAMP]) >=
+	    sizeof(struct nfqnl_msg_packet_timestamp)) {
+		struct nfqnl_msg_packet_timestamp ts;
+
+		memcpy(&ts, mnl_attr_get_payload(attr[NFQA_TIMESTAMP]),
+		       sizeof(ts));
+		pkt.tstamp_ns = be64toh(ts.sec) * 1000000000ull +
+				be64toh(ts.usec) * 1000ull;
+	}
 	pkt.csum_not_ready = !!(skbinfo & NFQA_SKB_CSUMNOTREADY);
 	if (attr[NFQA_PAYLOAD]) {
 		pkt.data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);

@@ -47,6 +47,7 @@ struct nfqueue_packet {
 	uint8_t hook;		/* NF_INET_* */
 	int truncated;		/* copy shorter than the packet */
 	int csum_not_ready;	/* locally built, checksum not filled in */
+	uint64_t tstamp_ns;	/* CLOCK_REALTIME of its arrival; 0: none */
 	const uint8_t *data;	/* the IP packet */
 	size_t len;
 };
