@@ -136,6 +136,7 @@ def take_over_fds(lg, prefix):
     """What a daemon may do: close every descriptor but its own, then
     open files until the numbers freed are all taken again."""
     keep = {0, 1, 2, lg.sock.fileno(), lg.sent.fileno(), lg.got.fileno()}
+    before = high_fds()
     freed = [int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) not in keep]
     for fd in freed:
         try:
@@ -147,6 +148,10 @@ def take_over_fds(lg, prefix):
     while not opened or opened[-1] < top:
         opened.append(os.open(f"{prefix}.junk.{len(opened)}",
                               os.O_WRONLY | os.O_CREAT, 0o644))
+    # The descriptors at or above the hook's floor before, and those the
+    # program now holds at the same numbers.
+    with open(prefix + ".fds", "w") as f:
+        f.write(f"{before}\n{sorted(set(before) & set(opened))}\n")
     return opened
 
 
