@@ -12,13 +12,36 @@
 #                     (VM_TESTS="name1 name2" to select)
 #   make bench        the module and tlstap-fwd side by side in qemu
 #                     (bench/run, ROUNDS=5); prints a table of medians
+#   make install      tools, libtlstap.so, /etc/tlstap.conf (if none), udev
+#                     rule, systemd unit, man pages; PREFIX (/usr/local),
+#                     DESTDIR honoured; make uninstall removes them
+#   make dkms-install tlstap.ko under DKMS (dkms/tlstap-dkms), for
+#                     DKMS_KERNEL (default: the kernel scripts/kdir finds);
+#                     make dkms-uninstall removes it
 #   make clean
 
 # The running kernel's headers, else the newest Debian 6.1 headers.
 KDIR ?= $(shell $(CURDIR)/scripts/kdir 2>/dev/null)
 USERSPACE_DIRS := userhook nfq-tools tests/tools bench
 
-.PHONY: all module userspace deps check host-test kunit vm-test bench clean
+# Installation. The library reads /etc/tlstap.conf whatever the PREFIX;
+# udev reads no rules under /usr/local, systemd does read units there.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/tlstap
+SYSCONFDIR ?= /etc
+UDEVRULESDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/udev/rules.d,$(SYSCONFDIR)/udev/rules.d)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MAN1 := tlstap-run.1
+MAN4 := tlstap.4
+MAN5 := tlstap.conf.5
+MAN8 := tlstap-fwd.8 tlstap-recv.8 tlstap-nfq.8 tlstapctl.8
+INSTALL_VARS = PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BINDIR=$(BINDIR) SBINDIR=$(SBINDIR)
+
+.PHONY: all module userspace deps check host-test kunit vm-test bench clean \
+	install uninstall dkms-install dkms-uninstall
 
 all: $(if $(KDIR),module) userspace
 
@@ -50,6 +73,73 @@ vm-test:
 
 bench:
 	$(CURDIR)/bench/run
+
+# The plain (not sanitized) build of userhook and nfq-tools. A man page
+# goes with its tool: tlstapctl's only once nfq-tools builds tlstapctl.
+install:
+	$(MAKE) -C userhook install $(INSTALL_VARS) LIBDIR=$(PREFIX)/lib/tlstap
+	$(MAKE) -C nfq-tools install $(INSTALL_VARS)
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man4 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(addprefix man/,$(MAN1)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(addprefix man/,$(MAN4)) $(DESTDIR)$(MANDIR)/man4/
+	install -m 0644 $(addprefix man/,$(MAN5)) $(DESTDIR)$(MANDIR)/man5/
+	@set -e; for page in $(MAN8); do \
+		if [ -x $(DESTDIR)$(SBINDIR)/$${page%.8} ]; then \
+			echo install -m 0644 man/$$page $(DESTDIR)$(MANDIR)/man8/; \
+			install -m 0644 man/$$page $(DESTDIR)$(MANDIR)/man8/; \
+		fi; \
+	done
+	install -d $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/default \
+		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0644 dist/tlstap.conf.example $(DESTDIR)$(DOCDIR)/
+	@# Configuration is the administrator's: never overwritten.
+	@set -e; for f in tlstap.conf:tlstap.conf.example \
+			default/tlstap-recv:tlstap-recv.default; do \
+		dest=$(DESTDIR)$(SYSCONFDIR)/$${f%%:*}; \
+		if [ -e $$dest ]; then echo "kept $$dest"; \
+		else echo install -m 0644 dist/$${f#*:} $$dest; \
+			install -m 0644 dist/$${f#*:} $$dest; fi; \
+	done
+	install -m 0644 dist/60-tlstap.rules $(DESTDIR)$(UDEVRULESDIR)/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/tlstap-recv.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/tlstap-recv.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/tlstap-recv.service
+ifeq ($(DESTDIR),)
+	getent group tlstap >/dev/null || groupadd -r tlstap
+	if [ -d /run/udev/control ] || [ -S /run/udev/control ]; then udevadm control --reload; fi
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+endif
+
+# Configuration files are removed only when unchanged; the group stays
+# (files may belong to it).
+uninstall:
+	$(MAKE) -C userhook uninstall $(INSTALL_VARS) LIBDIR=$(PREFIX)/lib/tlstap
+	$(MAKE) -C nfq-tools uninstall $(INSTALL_VARS)
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(MAN1)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man4/,$(MAN4)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8)) \
+		$(DESTDIR)$(DOCDIR)/tlstap.conf.example \
+		$(DESTDIR)$(UDEVRULESDIR)/60-tlstap.rules \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/tlstap-recv.service
+	if [ -d $(DESTDIR)$(DOCDIR) ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DOCDIR); fi
+	@set -e; for f in tlstap.conf:tlstap.conf.example \
+			default/tlstap-recv:tlstap-recv.default; do \
+		dest=$(DESTDIR)$(SYSCONFDIR)/$${f%%:*}; \
+		if [ ! -e $$dest ]; then continue; fi; \
+		if cmp -s dist/$${f#*:} $$dest; then echo rm -f $$dest; rm -f $$dest; \
+		else echo "kept $$dest (changed)"; fi; \
+	done
+ifeq ($(DESTDIR),)
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+endif
+
+dkms-install:
+	$(CURDIR)/dkms/tlstap-dkms install $(DKMS_KERNEL)
+
+dkms-uninstall:
+	$(CURDIR)/dkms/tlstap-dkms remove
 
 clean:
 	@set -e; for dir in $(USERSPACE_DIRS); do \

@@ -1,0 +1,231 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make install DESTDIR=... PREFIX=/usr, then the installed copy at work:
+# - every file at its place with its mode, nothing else; an existing
+#   /etc/tlstap.conf is never overwritten; no group made under DESTDIR;
+# - the man pages pass `man --warnings` and `mandoc -T lint`;
+# - the installed tlstap-run preloads the installed libtlstap.so (found
+#   as ../lib/tlstap from its own place), which reads the installed
+#   example config without a complaint and captures a real curl to a
+#   local openssl s_server; the installed tlstap-fwd sends the records to
+#   tlstap-recv started by the systemd unit's own ExecStart line (with
+#   the settings of the installed /etc/default/tlstap-recv and DESTDIR
+#   prefixed to its paths), and its records file shows the HTTP request
+#   and response; all in a network namespace of its own;
+# - systemd-analyze verify finds nothing to say about the unit, and
+#   systemd-analyze security rates its exposure below 2;
+# - udevadm test applies the installed rule to a /dev/tlstap node in a
+#   private mount namespace (fake sysfs device, a group file with
+#   tlstap): root:tlstap 0660;
+# - make uninstall leaves only the changed config file.
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+TEST_NAME=$(basename "$0" .sh)
+fail() {
+	echo "FAIL $TEST_NAME: $*"
+	exit 1
+}
+for tool in man mandoc systemd-analyze udevadm openssl curl python3 unshare; do
+	command -v $tool >/dev/null || fail "$tool is not installed (scripts/debian-packages)"
+done
+
+T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
+chmod 755 "$T"
+ROOT=$T/root
+NS=tlstap-install-$$
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	ip netns del "$NS" 2>/dev/null || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
+group_before=$(getent group tlstap || true)
+
+timeout 600 make -C "$SRC" install DESTDIR="$ROOT" PREFIX=/usr >"$T/install.log" 2>&1 ||
+	fail "make install failed: $(grep -m1 -E 'rror' "$T/install.log" || tail -n1 "$T/install.log")"
+
+# The files and their modes; tlstapctl once nfq-tools builds it.
+expected="644 etc/default/tlstap-recv
+644 etc/tlstap.conf
+755 usr/bin/tlstap-run
+644 usr/lib/systemd/system/tlstap-recv.service
+644 usr/lib/tlstap/libtlstap.so
+644 usr/lib/udev/rules.d/60-tlstap.rules
+755 usr/sbin/tlstap-fwd
+755 usr/sbin/tlstap-nfq
+755 usr/sbin/tlstap-recv
+644 usr/share/doc/tlstap/tlstap.conf.example
+644 usr/share/man/man1/tlstap-run.1
+644 usr/share/man/man4/tlstap.4
+644 usr/share/man/man5/tlstap.conf.5
+644 usr/share/man/man8/tlstap-fwd.8
+644 usr/share/man/man8/tlstap-nfq.8
+644 usr/share/man/man8/tlstap-recv.8"
+if [ -x "$SRC/nfq-tools/build/tlstapctl" ]; then
+	expected="$expected
+755 usr/sbin/tlstapctl
+644 usr/share/man/man8/tlstapctl.8"
+fi
+found=$(cd "$ROOT" && find . \( -type f -o -type l \) -printf '%m %P\n' | sort -k2)
+expected=$(echo "$expected" | sort -k2)
+[ "$found" = "$expected" ] ||
+	fail "installed files differ from the list: $(diff <(echo "$expected") <(echo "$found") | grep '^[<>]' | tr '\n' ' ')"
+[ "$(find "$ROOT" -type d ! -perm 755 | wc -l)" = 0 ] ||
+	fail "directories not 0755: $(find "$ROOT" -type d ! -perm 755 | tr '\n' ' ')"
+[ "$(getent group tlstap || true)" = "$group_before" ] ||
+	fail "make install with DESTDIR changed the host's group tlstap"
+grep -q '^global:$' "$ROOT/etc/tlstap.conf" &&
+	grep -q '^  if = /dev/tlstap$' "$ROOT/etc/tlstap.conf" ||
+	fail "/etc/tlstap.conf has no 'global:' with 'if = /dev/tlstap'"
+echo "installed: $(echo "$found" | wc -l) files"
+
+# An administrator's config survives a second install.
+echo "# changed by the administrator" >>"$ROOT/etc/tlstap.conf"
+cp "$ROOT/etc/tlstap.conf" "$T/conf.changed"
+make -C "$SRC" install DESTDIR="$ROOT" PREFIX=/usr >"$T/install2.log" 2>&1 ||
+	fail "second make install failed: $(tail -n1 "$T/install2.log")"
+cmp -s "$ROOT/etc/tlstap.conf" "$T/conf.changed" ||
+	fail "a second make install overwrote /etc/tlstap.conf"
+grep -q "kept $ROOT/etc/tlstap.conf" "$T/install2.log" || fail "make install did not say it kept /etc/tlstap.conf"
+
+# Man pages.
+for page in "$ROOT"/usr/share/man/man*/*; do
+	warnings=$(man --warnings -E UTF-8 -l "$page" 2>&1 >/dev/null) ||
+		fail "man -l $page failed: $warnings"
+	[ -z "$warnings" ] || fail "man --warnings $(basename "$page"): $(echo "$warnings" | head -n1)"
+	lint=$(mandoc -T lint -W warning "$page" 2>&1) || fail "mandoc -T lint $(basename "$page"): $(echo "$lint" | head -n1)"
+	[ -z "$lint" ] || fail "mandoc -T lint $(basename "$page"): $(echo "$lint" | head -n1)"
+done
+man -M "$ROOT/usr/share/man" -w tlstap.conf >/dev/null || fail "man -M does not find tlstap.conf(5)"
+echo "man pages: $(ls "$ROOT"/usr/share/man/man*/* | wc -l), no warnings"
+
+# The installed tlstap-run preloads the installed library.
+preload=$("$ROOT/usr/bin/tlstap-run" -- sh -c 'echo "$LD_PRELOAD"')
+[ "$preload" = "$ROOT/usr/lib/tlstap/libtlstap.so" ] ||
+	fail "installed tlstap-run preloads '$preload', not $ROOT/usr/lib/tlstap/libtlstap.so"
+
+# The unit's command line, as systemd runs it: %% is %, $$ is $ (the
+# unit uses no other escapes; systemd-analyze verify checks the syntax).
+unit=$ROOT/usr/lib/systemd/system/tlstap-recv.service
+state=$T/state
+mkdir -m 700 "$state"
+mapfile -t recv_cmd < <(python3 - "$unit" "$ROOT" "$state" <<'PY'
+import shlex, sys
+unit, root, state = sys.argv[1:]
+lines = [l for l in open(unit) if l.startswith("ExecStart=")]
+assert len(lines) == 1, "one ExecStart line"
+cmd = lines[0][len("ExecStart="):].strip().replace("%%", "%").replace("$$", "$")
+cmd = cmd.replace("/usr/sbin/", root + "/usr/sbin/").replace("/var/lib/tlstap-recv", state)
+for word in shlex.split(cmd):
+    print(word)
+PY
+)
+[ "${recv_cmd[0]:-}" = /bin/sh ] || fail "unexpected ExecStart: ${recv_cmd[*]}"
+
+ip netns add "$NS" || fail "ip netns add"
+ip -n "$NS" link set lo up
+ins() { ip netns exec "$NS" "$@"; }
+# Background daemons without timeout(1), so that they get the signals
+# themselves; the test runner kills the test's process group at the end.
+(set -a && . "$ROOT/etc/default/tlstap-recv" && exec ip netns exec "$NS" \
+	"${recv_cmd[@]}") 2>"$T/recv.err" &
+RECV=$!
+PIDS+=("$RECV")
+ip netns exec "$NS" "$ROOT/usr/sbin/tlstap-fwd" --unix "$T/in.sock" --mode 0600 --port 0 \
+	--target 127.0.0.1:7419 --stats-json 2>"$T/fwd.err" &
+FWD=$!
+PIDS+=("$FWD")
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
+	-addext "subjectAltName=IP:127.0.0.1" >"$T/cert.log" 2>&1 || fail "cannot make a certificate"
+mkdir "$T/www"
+echo "tlstap installed copy says hello" >"$T/www/hello.txt"
+(cd "$T/www" && exec ip netns exec "$NS" openssl s_server -WWW -quiet \
+	-accept 127.0.0.1:4433 -cert "$T/cert.pem" -key "$T/key.pem") >"$T/server.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 200); do
+	[ -S "$T/in.sock" ] && [ -n "$(ins ss -Hltn 'sport = :4433')" ] &&
+		[ -n "$(ins ss -Hlun 'sport = :7419')" ] && break
+	sleep 0.05
+done
+[ -S "$T/in.sock" ] || fail "tlstap-fwd made no socket: $(tail -n1 "$T/fwd.err")"
+[ -n "$(ins ss -Hlun 'sport = :7419')" ] || fail "the unit's tlstap-recv does not listen: $(tail -n1 "$T/recv.err")"
+
+ins timeout 60 "$ROOT/usr/bin/tlstap-run" -c "$ROOT/etc/tlstap.conf" -i "$T/in.sock" -- \
+	curl -sS --cacert "$T/cert.pem" -o "$T/hello.out" https://127.0.0.1:4433/hello.txt \
+	2>"$T/curl.err" || fail "curl failed: $(tail -n1 "$T/curl.err")"
+cmp -s "$T/hello.out" "$T/www/hello.txt" || fail "curl's download differs"
+! grep -q '^tlstap:' "$T/curl.err" || fail "the library complains: $(grep '^tlstap:' "$T/curl.err")"
+
+kill -TERM "$FWD"
+wait "$FWD" || fail "tlstap-fwd exited with $?: $(tail -n1 "$T/fwd.err")"
+sent=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["records"])' <"$T/fwd.err") ||
+	fail "no counters from tlstap-fwd"
+[ "$sent" -ge 2 ] || fail "tlstap-fwd sent only $sent records"
+records=("$state"/records-*.json)
+[ ${#records[@]} = 1 ] && [ -f "${records[0]}" ] || fail "no records-START.json in the state directory"
+case $(basename "${records[0]}") in
+records-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.json) ;;
+*) fail "unexpected records file name $(basename "${records[0]}")" ;;
+esac
+for _ in $(seq 100); do
+	[ "$(grep -c '"type":"data"' "${records[0]}")" -ge "$sent" ] && break
+	sleep 0.05
+done
+kill -TERM "$RECV"
+wait "$RECV" || fail "tlstap-recv exited with $?: $(tail -n1 "$T/recv.err")"
+"$SRC/scripts/demo-show" --brief "${records[0]}" >"$T/shown.json" || fail "demo-show failed"
+grep -q '"dir": "write".*"text": "GET /hello.txt HTTP/1.1' "$T/shown.json" ||
+	fail "no request record: $(head -c 300 "$T/shown.json")"
+grep -q '"dir": "read".*"text": "HTTP/1.0 200 ok' "$T/shown.json" ||
+	fail "no response record: $(head -c 300 "$T/shown.json")"
+grep -q 'tlstap installed copy says hello' "$T/shown.json" || fail "the file's text is not in the records"
+echo "capture: $sent records through the installed tlstap-run, tlstap-fwd and the unit's tlstap-recv"
+
+# systemd's view of the unit.
+verify=$(cd "$T" && MANPATH=$ROOT/usr/share/man systemd-analyze verify "$unit" 2>&1) ||
+	fail "systemd-analyze verify: $verify"
+[ -z "$verify" ] || fail "systemd-analyze verify: $(echo "$verify" | head -n1)"
+exposure=$(systemd-analyze security --offline=yes "$unit" 2>&1 | sed -n 's/.*Overall exposure level for tlstap-recv.service: \([0-9.]*\).*/\1/p')
+[ -n "$exposure" ] || fail "systemd-analyze security gave no exposure level"
+awk -v e="$exposure" 'BEGIN { exit !(e < 2.0) }' || fail "systemd-analyze security: exposure $exposure"
+echo "systemd unit: verified, exposure $exposure"
+
+# udev: the installed rule on a /dev/tlstap node, all in a private mount
+# namespace (no udevd, no real device, the host's /dev and /run untouched).
+gid=$(awk -F: '{ used[$3] = 1 } END { for (g = 60000; g > 1000; g--) if (!(g in used)) { print g; exit } }' /etc/group)
+cat >"$T/udev.sh" <<UDEV
+set -e
+mount -t tmpfs none /etc/udev/rules.d
+cp "$ROOT/usr/lib/udev/rules.d/60-tlstap.rules" /etc/udev/rules.d/
+mount -t tmpfs none /run
+mount -t tmpfs none /dev
+mknod -m 0600 /dev/tlstap c 10 250
+mount -t tmpfs none /sys/devices/virtual/misc
+mkdir /sys/devices/virtual/misc/tlstap
+printf 'MAJOR=10\nMINOR=250\nDEVNAME=tlstap\n' >/sys/devices/virtual/misc/tlstap/uevent
+printf '10:250\n' >/sys/devices/virtual/misc/tlstap/dev
+ln -s ../../../../class/misc /sys/devices/virtual/misc/tlstap/subsystem
+grep -v '^tlstap:' /etc/group >/run/group || true
+echo tlstap:x:$gid: >>/run/group
+mount --bind /run/group /etc/group
+SYSTEMD_DEVICE_VERIFY_SYSFS=0 udevadm test --action=add /devices/virtual/misc/tlstap >/run/udev.log 2>&1
+grep -E 'rules|invalid|[Ee]rror' /run/udev.log | grep -v 'Reading rules file' || true
+stat -c '%u:%g %a' /dev/tlstap
+UDEV
+udev_out=$(timeout 60 unshare -m bash "$T/udev.sh" 2>&1) || fail "udevadm test failed: $udev_out"
+[ "$(echo "$udev_out" | tail -n1)" = "0:$gid 660" ] ||
+	fail "udev rule gave /dev/tlstap '$(echo "$udev_out" | tail -n1)': $(echo "$udev_out" | head -n3 | tr '\n' ' ')"
+echo "$udev_out" | grep -q '60-tlstap.rules:[0-9]* MODE 0660' || fail "udevadm test did not apply the rule: $udev_out"
+! echo "$udev_out" | grep -qiE 'invalid|error' || fail "udevadm test: $(echo "$udev_out" | grep -iE 'invalid|error' | head -n1)"
+echo "udev rule: /dev/tlstap root:tlstap 0660"
+
+# make uninstall: only the changed config stays.
+make -C "$SRC" uninstall DESTDIR="$ROOT" PREFIX=/usr >"$T/uninstall.log" 2>&1 ||
+	fail "make uninstall failed: $(tail -n1 "$T/uninstall.log")"
+left=$(cd "$ROOT" && find . -type f -printf '%P\n')
+[ "$left" = etc/tlstap.conf ] || fail "make uninstall left: $(echo "$left" | tr '\n' ' ')"
+echo "PASS $TEST_NAME"
