@@ -35,7 +35,8 @@ timeout 20 ip netns exec "$a" ping -q -6 -c 3 -i 0.2 -W 2 fd00:99::2 >/dev/null 
 # Receiver in b: prints "TOS PAYLOAD" per datagram; the sender in a sends
 # each payload with its own TOS / traffic class.
 receive() { # FAMILY ADDRESS COUNT READY_FILE
-	timeout 20 ip netns exec "$b" python3 -c '
+	# A bound, not a deadline: python3 over 9p under TCG starts slowly.
+	timeout 120 ip netns exec "$b" python3 -c '
 import socket, sys
 family = socket.AF_INET if sys.argv[1] == "4" else socket.AF_INET6
 s = socket.socket(family, socket.SOCK_DGRAM)
