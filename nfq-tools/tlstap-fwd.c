@@ -13,6 +13,17 @@
  * ring has a batch ready and whenever the input is drained, so a record
  * never waits for more input before it is sent.
  *
+ * Polling (--poll-us): a writer's send into a socket or FIFO that a
+ * sleeping reader waits on wakes that reader, and the writer pays for it
+ * (on another CPU, an IPI: in a VM the largest part of the send). Once
+ * input arrives, tlstap-fwd therefore stops waiting on its input
+ * descriptors (EPOLLONESHOT leaves them disarmed: the kernel's wake-up
+ * callback finds nothing to wake) and drains them every --poll-us
+ * instead, so a busy writer wakes nobody; after POLL_IDLE_NS without
+ * input it arms them again and sleeps until the next record, so an idle
+ * forwarder costs nothing. A record waits at most --poll-us, as it waits
+ * for tlstap.ko's flush interval.
+ *
  * Reliable delivery (docs/PROTOCOL.md 2.2, 2.3): sent datagrams stay in
  * the ring (--replay-bytes); NACKs arrive on the source port, on each
  * target's connected socket (from the target's own address and port) or
@@ -67,7 +78,15 @@
 #define SEND_TRIES	3		/* attempts per datagram on errors */
 #define CTL_BATCH	32		/* control datagrams per recvmmsg */
 #define CTL_BUF		2048		/* larger than any valid NACK */
+#define POLL_DEFAULT_US	500		/* tlstap.ko's flush interval */
 #define HEARTBEATS	3		/* after the last DATA, at most */
+#define POLL_IDLE_NS	50000000ull	/* polling: block again after 50 ms idle */
+/*
+ * A datagram socket queues at most net.unix.max_dgram_qlen messages
+ * whatever its buffer (Debian: 10); polling needs room for what arrives
+ * between two drains, so below this it waits on the socket instead.
+ */
+#define DGRAM_POLL_MIN_QLEN	256
 
 enum input_kind { IN_STDIN, IN_FIFO, IN_UNIX_DGRAM, IN_UNIX_SEQPACKET };
 
@@ -85,6 +104,7 @@ struct options {
 	unsigned int heartbeat_ms;
 	unsigned int retransmit_rate, retransmit_burst;
 	unsigned int linger_ms;
+	unsigned int poll_us;		/* 0: always wait on the input */
 	enum input_kind in_kind;
 	const char *in_path;
 	mode_t mode;
@@ -159,6 +179,9 @@ struct fwd {
 	uint64_t linger_from_ns;	/* end of input or last NACK */
 	int in_fd;			/* socket, FIFO or stdin */
 	int in_unpollable;		/* stdin is a regular file */
+	int in_oneshot;			/* inputs armed with EPOLLONESHOT */
+	int polling;			/* inputs disarmed, drained on a timer */
+	uint64_t last_input_ns;		/* polling: when input last came */
 	int created_path;		/* unlink opt.in_path at exit */
 	struct conn conns[MAX_CONNS];	/* seqpacket connections */
 	/* input buffers */
@@ -209,6 +232,8 @@ static void usage(FILE *f)
 "    --fifo PATH          FIFO (created if missing): a byte stream\n"
 "    --stdin              standard input: a byte stream\n"
 "    --mode OCTAL         permissions of the socket or FIFO (default 0600)\n"
+"    --poll-us N          while input flows, drain it every N us instead of\n"
+"                         being woken by each write (default %u; 0: never)\n"
 "  sending:\n"
 "    --hash-key HEX32     16-byte flow-hash key (default random)\n"
 "    --tos N              IP TOS / IPv6 traffic class, 1..255 (default %u)\n"
@@ -231,7 +256,7 @@ static void usage(FILE *f)
 "A malformed record is counted and skipped. In a byte stream (FIFO,\n"
 "stdin) its length cannot be trusted, so the stream cannot be resynchronised:\n"
 "" PROG " then sends what it has and exits with status %d.\n",
-		TLSTAP_DEFAULT_TOS, TLSTAP_DEFAULT_PORT,
+		POLL_DEFAULT_US, TLSTAP_DEFAULT_TOS, TLSTAP_DEFAULT_PORT,
 		TLSTAP_DEFAULT_MAX_RECORD, REPLAY_DEFAULT_RATE,
 		REPLAY_DEFAULT_BURST, EXIT_FRAMING);
 }
@@ -289,7 +314,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 {
 	enum { O_UNIX = 256, O_SEQPACKET, O_FIFO, O_STDIN, O_MODE, O_KEY,
 	       O_TOS, O_PORT, O_MAXREC, O_MAXDG, O_REPLAY, O_NOGSO, O_PRINT,
-	       O_JSON, O_HEARTBEAT, O_RTX_RATE, O_RTX_BURST, O_LINGER };
+	       O_JSON, O_HEARTBEAT, O_RTX_RATE, O_RTX_BURST, O_LINGER,
+	       O_POLL };
 	static const struct option longopts[] = {
 		{ "target", required_argument, NULL, 't' },
 		{ "unix", required_argument, NULL, O_UNIX },
@@ -297,6 +323,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "fifo", required_argument, NULL, O_FIFO },
 		{ "stdin", no_argument, NULL, O_STDIN },
 		{ "mode", required_argument, NULL, O_MODE },
+		{ "poll-us", required_argument, NULL, O_POLL },
 		{ "hash-key", required_argument, NULL, O_KEY },
 		{ "tos", required_argument, NULL, O_TOS },
 		{ "port", required_argument, NULL, O_PORT },
@@ -325,6 +352,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->retransmit_rate = REPLAY_DEFAULT_RATE;
 	o->retransmit_burst = REPLAY_DEFAULT_BURST;
 	o->linger_ms = 500;
+	o->poll_us = POLL_DEFAULT_US;
 	o->in_kind = IN_STDIN;
 	o->mode = 0600;
 	o->gso = 1;
@@ -397,6 +425,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case O_LINGER:
 			o->linger_ms = (unsigned int)parse_ulong(
 				"--linger-ms", optarg, 0, 600000);
+			break;
+		case O_POLL:
+			o->poll_us = (unsigned int)parse_ulong("--poll-us",
+							       optarg, 0,
+							       100000);
 			break;
 		case O_NOGSO:
 			o->gso = 0;
@@ -1060,6 +1093,56 @@ static int epoll_add(struct fwd *f, int fd, uint32_t data)
 #define EV_SIGNAL	0xffffffffu
 #define EV_INPUT	0xfffffffeu	/* listener, datagram socket, stream */
 
+/* The input descriptors that carry records (not the seqpacket listener). */
+static uint32_t input_events(const struct fwd *f)
+{
+	return EPOLLIN | (f->in_oneshot ? EPOLLONESHOT : 0);
+}
+
+static int epoll_add_input(struct fwd *f, int fd, uint32_t data)
+{
+	struct epoll_event ev = { .events = input_events(f), .data.u32 = data };
+
+	if (!epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return 0;
+	if (errno == EPERM)
+		return -1;
+	die("epoll_ctl: %s", strerror(errno));
+}
+
+static void arm_input(struct fwd *f, int fd, uint32_t data)
+{
+	struct epoll_event ev = { .events = input_events(f), .data.u32 = data };
+
+	/* A descriptor that is ready now fires at once: nothing is missed. */
+	if (epoll_ctl(f->epfd, EPOLL_CTL_MOD, fd, &ev))
+		die("epoll_ctl: %s", strerror(errno));
+}
+
+/*
+ * Whether a datagram input can be polled: its queue must hold what
+ * arrives between two drains. The limit is the sysctl of the network
+ * namespace, read when the socket is created.
+ */
+static int dgram_queue_pollable(struct fwd *f)
+{
+	FILE *fp = fopen("/proc/sys/net/unix/max_dgram_qlen", "re");
+	unsigned int qlen = 0;
+	int ok;
+
+	ok = fp && fscanf(fp, "%u", &qlen) == 1;
+	if (fp)
+		fclose(fp);
+	if (ok && qlen >= DGRAM_POLL_MIN_QLEN)
+		return 1;
+	fprintf(stderr, PROG ": net.unix.max_dgram_qlen is %u: %s queues that "
+		"many records at most, so it is not polled and every record "
+		"wakes " PROG " (raise the sysctl to %u or more before starting, "
+		"or use --seqpacket)\n", qlen, f->opt.in_path,
+		DGRAM_POLL_MIN_QLEN);
+	return 0;
+}
+
 static void open_unix(struct fwd *f, int type)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -1092,7 +1175,7 @@ static void open_unix(struct fwd *f, int type)
 	f->created_path = 1;
 	if (chmod(path, f->opt.mode))
 		die("chmod %s: %s", path, strerror(errno));
-	if (type == SOCK_SEQPACKET && listen(f->in_fd, 128))
+	if (type == SOCK_SEQPACKET && listen(f->in_fd, MAX_CONNS))
 		die("listen %s: %s", path, strerror(errno));
 	if (type == SOCK_DGRAM) {
 		int rcvbuf = 4 << 20;
@@ -1102,6 +1185,26 @@ static void open_unix(struct fwd *f, int type)
 			setsockopt(f->in_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 				   sizeof(rcvbuf));
 	}
+}
+
+/*
+ * A pipe holds 64 KiB by default: what writers send while tlstap-fwd is
+ * busy or between two polls. Ask for as much as an unprivileged process
+ * may (fs.pipe-max-size, 1 MiB by default); failing, the pipe keeps its
+ * size and writers drop sooner, which they count.
+ */
+static void fifo_grow(struct fwd *f)
+{
+	FILE *fp = fopen("/proc/sys/fs/pipe-max-size", "re");
+	unsigned int max = 0;
+
+	if (fp && fscanf(fp, "%u", &max) == 1 && max > INT_MAX)
+		max = INT_MAX;
+	if (fp)
+		fclose(fp);
+	if (max && fcntl(f->in_fd, F_SETPIPE_SZ, (int)max) < 0)
+		ratelog(&f->log, "%s: cannot grow the pipe to %u bytes: %s",
+			f->opt.in_path, max, strerror(errno));
 }
 
 static void open_fifo(struct fwd *f)
@@ -1115,12 +1218,16 @@ static void open_fifo(struct fwd *f)
 		if (mkfifo(path, f->opt.mode))
 			die("mkfifo %s: %s", path, strerror(errno));
 		f->created_path = 1;
+		/* mkfifo() applies the umask; --mode is meant as given. */
+		if (chmod(path, f->opt.mode))
+			die("chmod %s: %s", path, strerror(errno));
 	} else if (!S_ISFIFO(sb.st_mode)) {
 		die("%s exists and is not a FIFO", path);
 	}
 	f->in_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (f->in_fd < 0)
 		die("opening %s: %s", path, strerror(errno));
+	fifo_grow(f);
 }
 
 static void open_input(struct fwd *f)
@@ -1159,7 +1266,13 @@ static void open_input(struct fwd *f)
 		if (!f->stream_buf)
 			die("out of memory for the input buffer");
 	}
-	f->in_unpollable = epoll_add(f, f->in_fd, EV_INPUT) < 0;
+	f->in_oneshot = f->opt.poll_us && f->opt.in_kind != IN_STDIN &&
+			(f->opt.in_kind != IN_UNIX_DGRAM || dgram_queue_pollable(f));
+	/* The listener stays level-triggered: connections are rare. */
+	if (f->opt.in_kind == IN_UNIX_SEQPACKET)
+		f->in_unpollable = epoll_add(f, f->in_fd, EV_INPUT) < 0;
+	else
+		f->in_unpollable = epoll_add_input(f, f->in_fd, EV_INPUT) < 0;
 	if (f->in_unpollable && f->opt.in_kind != IN_STDIN)
 		die("%s cannot be polled", f->opt.in_path);
 }
@@ -1235,7 +1348,7 @@ static void accept_conns(struct fwd *f)
 			continue;
 		}
 		f->conns[i].fd = fd;
-		if (epoll_add(f, fd, i))
+		if (epoll_add_input(f, fd, i))
 			die("a seqpacket connection cannot be polled");
 	}
 }
@@ -1274,7 +1387,7 @@ static int read_stream(struct fwd *f)
 			epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->in_fd, NULL);
 			close(f->in_fd);
 			open_fifo(f);
-			if (epoll_add(f, f->in_fd, EV_INPUT))
+			if (epoll_add_input(f, f->in_fd, EV_INPUT))
 				die("%s cannot be polled", f->opt.in_path);
 			return 0;
 		}
@@ -1315,6 +1428,41 @@ static int drain_all(struct fwd *f)
 		return 0;
 	}
 	return drain_input(f, EV_INPUT);
+}
+
+/*
+ * Polling: drains every input descriptor (they are disarmed). Returns
+ * what drain_input returns for the stream input; notes when input came.
+ */
+static int poll_inputs(struct fwd *f, uint64_t now)
+{
+	/* Not input_calls: a FIFO without writers reads end-of-file. */
+	unsigned long long got = f->st.input_messages + f->st.input_bytes;
+	int r = 0;
+
+	if (f->opt.in_kind == IN_UNIX_SEQPACKET) {
+		for (unsigned int i = 0; i < MAX_CONNS; i++)
+			if (f->conns[i].fd >= 0 && read_messages(f, f->conns[i].fd))
+				close_conn(f, i);
+	} else {
+		r = drain_input(f, EV_INPUT);
+	}
+	if (f->st.input_messages + f->st.input_bytes != got)
+		f->last_input_ns = now;
+	return r;
+}
+
+/* Polling found nothing for a while: wait on the inputs again. */
+static void stop_polling(struct fwd *f)
+{
+	f->polling = 0;
+	if (f->opt.in_kind != IN_UNIX_SEQPACKET) {
+		arm_input(f, f->in_fd, EV_INPUT);
+		return;
+	}
+	for (unsigned int i = 0; i < MAX_CONNS; i++)
+		if (f->conns[i].fd >= 0)
+			arm_input(f, f->conns[i].fd, i);
 }
 
 /* ------------------------------------------------- NACKs and heartbeats */
@@ -1551,14 +1699,18 @@ static uint64_t heartbeats_due(struct fwd *f, uint64_t now)
 
 /* ----------------------------------------------------------------- main */
 
-/* Milliseconds until deadline (0: none), for epoll; -1 waits forever. */
-static int wait_ms(uint64_t deadline, uint64_t now)
+/* The wait until deadline (0: none) for epoll_pwait2; NULL: forever. */
+static struct timespec *wait_for(uint64_t deadline, uint64_t now,
+				 struct timespec *ts)
 {
+	uint64_t ns;
+
 	if (!deadline)
-		return -1;
-	if (deadline <= now)
-		return 0;
-	return (int)((deadline - now + 999999) / 1000000);
+		return NULL;
+	ns = deadline > now ? deadline - now : 0;
+	ts->tv_sec = (time_t)(ns / 1000000000ull);
+	ts->tv_nsec = (long)(ns % 1000000000ull);
+	return ts;
 }
 
 /*
@@ -1599,19 +1751,25 @@ static int run(struct fwd *f)
 	}
 	for (;;) {
 		struct epoll_event ev[16];
-		uint64_t now = now_ns(), deadline = next_heartbeat;
+		uint64_t now = now_ns(), deadline = next_heartbeat, tick;
+		struct timespec ts;
 		int n;
 
 		if (f->input_done) {
 			deadline = linger_deadline(f, next_heartbeat, now);
 			if (!deadline)
 				return 0;
+		} else if (f->polling) {
+			tick = now + f->opt.poll_us * 1000ull;
+			if (!deadline || tick < deadline)
+				deadline = tick;
 		}
-		n = epoll_wait(f->epfd, ev, 16, wait_ms(deadline, now));
+		n = epoll_pwait2(f->epfd, ev, 16, wait_for(deadline, now, &ts),
+				 NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			die("epoll_wait: %s", strerror(errno));
+			die("epoll_pwait2: %s", strerror(errno));
 		}
 		for (int i = 0; i < n; i++) {
 			int r;
@@ -1634,6 +1792,13 @@ static int run(struct fwd *f)
 				read_socket(f, ev[i].data.u32);
 				continue;
 			}
+			/* A disarmed input fired: poll from now on. */
+			if (f->in_oneshot && !(f->opt.in_kind ==
+					       IN_UNIX_SEQPACKET &&
+					       ev[i].data.u32 == EV_INPUT)) {
+				f->polling = 1;
+				f->last_input_ns = now_ns();
+			}
 			r = drain_input(f, ev[i].data.u32);
 			if (r < 0)
 				return EXIT_FRAMING;
@@ -1642,6 +1807,13 @@ static int run(struct fwd *f)
 					return 0;
 				end_of_input(f);
 			}
+		}
+		if (f->polling && !f->input_done) {
+			now = now_ns();
+			if (poll_inputs(f, now) < 0)
+				return EXIT_FRAMING;
+			if (now - f->last_input_ns >= POLL_IDLE_NS)
+				stop_polling(f);
 		}
 		/* Nothing more is ready: nothing may wait for more input. */
 		if (f->opt.print_target) {

@@ -62,6 +62,16 @@ static int unix_connect(const char *path, int type, bool block)
 	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
+	/*
+	 * A seqpacket socket queues what its sender's buffer holds (a
+	 * datagram socket: also at most net.unix.max_dgram_qlen messages):
+	 * room for a few milliseconds of records lets a reader that drains
+	 * on a timer (tlstap-fwd) keep up without being woken per record.
+	 * The kernel caps it at net.core.wmem_max; failing, the default
+	 * stays, which only means drops come sooner.
+	 */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ OUTPUT_SOCKET_SNDBUF },
+		   sizeof(int));
 	strcpy(sun.sun_path, path);
 	/* Non-blocking connect: a full listen backlog must not stall us. */
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
@@ -218,21 +228,25 @@ size_t output_ready(struct output *out)
 /*
  * A pipe without reader raises SIGPIPE in the writer. Block it around the
  * write and consume the one we caused, leaving any that was already
- * pending for the program.
+ * pending for the program. One can be pending only if the program had
+ * blocked it (an unblocked one is delivered before we run): only then is
+ * sigpending() worth its system call.
  */
 static ssize_t fifo_writev(int fd, const struct iovec *iov, int n)
 {
 	static const struct timespec zero;
 	sigset_t pipe, old, pending;
-	bool was_pending;
+	bool was_pending = false;
 	ssize_t r;
 	int saved;
 
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, &old);
-	sigpending(&pending);
-	was_pending = sigismember(&pending, SIGPIPE);
+	if (sigismember(&old, SIGPIPE)) {
+		sigpending(&pending);
+		was_pending = sigismember(&pending, SIGPIPE);
+	}
 	r = writev(fd, iov, n);
 	saved = errno;
 	if (r < 0 && saved == EPIPE && !was_pending)

@@ -32,6 +32,7 @@
 /* Our descriptor stays out of the range programs hand out and expect. */
 #define OUTPUT_FD_FLOOR		100
 #define OUTPUT_RETRY_NS		1000000000ull	/* reopen at most once a second */
+#define OUTPUT_SOCKET_SNDBUF	(1 << 20)	/* asked for; wmem_max caps it */
 
 enum output_kind {
 	OUTPUT_CLOSED,
