@@ -30,14 +30,23 @@ HASH_KEY = "000102030405060708090a0b0c0d0e0f"
 
 VARIANTS = {
     "none": "(a) no capture",
-    "hook": "(b) libtlstap.so -> tlstap-fwd --unix (datagram)",
-    "hook-seqpacket": "(b') libtlstap.so -> tlstap-fwd --seqpacket",
-    "bpftrace": "(c) bpftrace uprobes, 1 KiB copy",
+    "hook-seqpacket": "(b) libtlstap.so -> tlstap-fwd --seqpacket "
+                      "(polls while busy)",
+    "hook-seqpacket-woken": "(b) the same, tlstap-fwd --poll-us 0 "
+                            "(woken per record)",
+    "hook": "(b) libtlstap.so -> tlstap-fwd --unix (datagram; "
+            "woken per record at max_dgram_qlen 10)",
+    "hook-fifo": "(b) libtlstap.so -> tlstap-fwd --fifo (polls while busy)",
     "hook-null": "libtlstap.so -> /dev/null (no forwarder)",
-    "hook-polled": "libtlstap.so -> polledsink.py (seqpacket, drained "
-                   "every 0.5 ms, nobody woken)",
+    "bpftrace": "(c) bpftrace uprobes, 1 KiB copy",
 }
-POLL_INTERVAL = 0.0005
+# The forwarder variants: tlstap-fwd's input option and extra arguments.
+FWD_INPUTS = {
+    "hook": ("--unix", []),
+    "hook-seqpacket": ("--seqpacket", []),
+    "hook-seqpacket-woken": ("--seqpacket", ["--poll-us", "0"]),
+    "hook-fifo": ("--fifo", []),
+}
 
 
 class BenchError(Exception):
@@ -170,17 +179,55 @@ def write_conf(a, output):
     os.chmod(a.dir + "/tlstap.conf", 0o644)
 
 
-class Forwarder:
-    def __init__(self, a, kind):
-        self.sock = a.dir + "/fwd.sock"
-        self.errpath = a.dir + "/fwd.err"
-        write_conf(a, self.sock)
+class Receiver:
+    """tlstap-recv in the target's namespace, writing raw records to
+    /dev/null: the datagrams are received, reassembled and checked."""
+
+    def __init__(self, a):
+        self.errpath = a.dir + "/recv.err"
         with open(self.errpath, "w") as err:
             self.proc = subprocess.Popen(
                 ["taskset", "-c", str(a.load_cpu), "ip", "netns", "exec",
-                 a.netns, a.fwd, "--" + kind, self.sock, "--mode", "0666",
-                 "--target", TARGET, "--hash-key", HASH_KEY, "--stats-json"],
-                stderr=err)
+                 a.recv_netns, a.recv, "--listen", TARGET, "--output", "raw",
+                 "--out", "/dev/null", "--stats-json"], stderr=err)
+        self.pid = self.proc.pid
+        time.sleep(0.2)
+        if self.proc.poll() is not None:
+            raise BenchError("tlstap-recv exited: " + self._err())
+
+    def _err(self):
+        with open(self.errpath) as f:
+            return f.read().strip()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise BenchError("tlstap-recv did not stop within 15 s")
+        stats = [l for l in self._err().splitlines() if l.startswith("{")]
+        if not stats:
+            raise BenchError("tlstap-recv printed no counters: " + self._err())
+        return json.loads(stats[-1])
+
+
+class Forwarder:
+    def __init__(self, a, variant):
+        opt, extra = FWD_INPUTS[variant]
+        self.sock = a.dir + "/fwd.in"
+        self.errpath = a.dir + "/fwd.err"
+        write_conf(a, self.sock)
+        self.recv = Receiver(a) if a.recv else None
+        with open(self.errpath, "w") as err:
+            self.proc = subprocess.Popen(
+                ["taskset", "-c", str(a.load_cpu), "ip", "netns", "exec",
+                 a.netns, a.fwd, opt, self.sock, "--mode", "0666",
+                 "--target", TARGET, "--hash-key", HASH_KEY, "--stats-json"]
+                + extra, stderr=err)
+        self.pid = self.proc.pid   # taskset and ip netns exec exec it
         try:
             wait_for("tlstap-fwd's socket", lambda: os.path.exists(self.sock)
                      or self.proc.poll() is not None)
@@ -189,14 +236,25 @@ class Forwarder:
         except BenchError:
             self.stop()
             raise
-        self.pid = self.proc.pid   # taskset and ip netns exec exec it
 
     def _err(self):
         with open(self.errpath) as f:
             return f.read().strip()
 
     def stop(self):
-        """SIGTERM: tlstap-fwd sends what it holds and prints its counters."""
+        """SIGTERM: tlstap-fwd sends what it holds and prints its counters;
+        then the receiver stops and prints its own."""
+        try:
+            st = self._stop_fwd()
+        finally:
+            if self.recv:
+                time.sleep(0.3)   # the last datagrams on their way
+                received = self.recv.stop()
+        if self.recv:
+            st["receiver"] = received
+        return st
+
+    def _stop_fwd(self):
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -213,42 +271,10 @@ class Forwarder:
             raise BenchError("tlstap-fwd printed no counters: " + self._err())
         return json.loads(stats[-1])
 
-
-class PolledSink:
-    """polledsink.py: the experiment of run.sh's hook-polled variant."""
-
-    def __init__(self, a):
-        self.sock = a.dir + "/polled.sock"
-        write_conf(a, self.sock)
-        self.proc = subprocess.Popen(
-            ["taskset", "-c", str(a.load_cpu), sys.executable, a.polledsink,
-             self.sock, str(POLL_INTERVAL)], stdout=subprocess.PIPE)
-        try:
-            wait_for("polledsink's socket", lambda: os.path.exists(self.sock)
-                     or self.proc.poll() is not None)
-            if self.proc.poll() is not None:
-                raise BenchError("polledsink.py exited with %d" %
-                                 self.proc.returncode)
-        except BenchError:
-            self.stop()
-            raise
-        self.pid = self.proc.pid
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            out, _ = self.proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise BenchError("polledsink.py did not stop within 15 s")
-        if self.proc.returncode != 0 or not out.strip():
-            raise BenchError("polledsink.py exited with %d" %
-                             self.proc.returncode)
-        st = json.loads(out)
-        st.update(malformed=0, send_errors=0, dropped_datagrams=0)
-        return st
+    def cpu_s(self):
+        """CPU seconds so far of tlstap-fwd and of the receiver."""
+        return (process_cpu_s(self.pid),
+                process_cpu_s(self.recv.pid) if self.recv else 0)
 
 
 class Bpftrace:
@@ -339,20 +365,18 @@ def measure(a, variant, perf_out=None):
     fwd = bpf = nginx = None
     r = {"variant": variant}
     try:
-        if variant in ("hook", "hook-seqpacket"):
-            fwd = Forwarder(a, "unix" if variant == "hook" else "seqpacket")
-        elif variant == "hook-polled":
-            fwd = PolledSink(a)
+        if variant in FWD_INPUTS:
+            fwd = Forwarder(a, variant)
         if variant == "hook-null":
             write_conf(a, "/dev/null")
         nginx = Nginx(a, preload=variant.startswith("hook"))
         if variant == "bpftrace":
             bpf = Bpftrace(a, nginx.worker)
-        sink = fwd or bpf
         served0 = served_requests(a.status_port)
         ticks0 = cpu_ticks()
         w0 = task_runtime_ns(nginx.worker)
-        s0 = process_cpu_s(sink.pid) if sink else 0
+        f0 = fwd.cpu_s() if fwd else (0, 0)
+        s0 = process_cpu_s(bpf.pid) if bpf else sum(f0)
         d0 = self_cpu_s()
         if perf_out:
             perf = subprocess.Popen(
@@ -366,7 +390,10 @@ def measure(a, variant, perf_out=None):
             if perf.wait(timeout=60) not in (0, -signal.SIGINT):
                 raise BenchError("perf record failed (%d)" % perf.returncode)
         w1 = task_runtime_ns(nginx.worker)
-        s1 = process_cpu_s(sink.pid) if sink else 0
+        f1 = fwd.cpu_s() if fwd else (0, 0)
+        s1 = process_cpu_s(bpf.pid) if bpf else sum(f1)
+        r["fwd_cpu_s"] = f1[0] - f0[0]
+        r["recv_cpu_s"] = f1[1] - f0[1]
         d1 = self_cpu_s()
         ticks1 = cpu_ticks()
         # -1: the stub_status request that reads the counter.
@@ -407,6 +434,13 @@ def measure(a, variant, perf_out=None):
             raise BenchError("tlstap-fwd: malformed %d, send errors %d, "
                              "dropped datagrams %d" % (st["malformed"],
                              st["send_errors"], st["dropped_datagrams"]))
+        if "receiver" in st:
+            rv = st["receiver"]
+            r["received"] = rv["records"]
+            if rv["records"] != st["records"]:
+                raise BenchError("tlstap-recv got %d records of the %d "
+                                 "tlstap-fwd sent: %s" % (rv["records"],
+                                 st["records"], json.dumps(rv)))
     elif bpf:
         r["captured"] = r["bpftrace"]["reads"] + r["bpftrace"]["writes"]
     if "captured" in r:
@@ -423,6 +457,8 @@ def describe(r):
     if "captured" in r:
         s += "  capture side %5.2f s CPU, records %d of %d (%.2f%%)" % (
             r["sink_cpu_s"], r["captured"], r["expected"], r["captured_pct"])
+    if r["variant"] in FWD_INPUTS:
+        s += " (fwd %.2f s, recv %.2f s)" % (r["fwd_cpu_s"], r["recv_cpu_s"])
     if "bpftrace" in r:
         s += ", lost events %d" % r["bpftrace"]["lost_events"]
     if "fwd" in r:
@@ -448,7 +484,8 @@ def summarize(a, runs, title):
         rounds.setdefault(r["round"], {})[r["variant"]] = r
     print("| variant | runs | median req/s | min-max req/s | ratio to (a) | "
           "paired ratio, median (min-max) | worker CPU us/request (ratio) | "
-          "capture side CPU us/record | records captured | "
+          "capture side CPU us/record (tlstap-fwd, tlstap-recv) | "
+          "records captured | "
           "other programs' CPU s/run, median |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     table = []
@@ -475,6 +512,13 @@ def summarize(a, runs, title):
             row["captured_pct_min"] = min(r["captured_pct"] for r in rs)
             row["captured_pct_max"] = max(r["captured_pct"] for r in rs)
             sink = "%.2f" % row["sink_us_per_record"]
+            if v in FWD_INPUTS:
+                for part in ("fwd", "recv"):
+                    row[part + "_us_per_record"] = statistics.median(
+                        r[part + "_cpu_s"] / max(r["captured"], 1) * 1e6
+                        for r in rs)
+                sink += " (fwd %.2f, recv %.2f)" % (
+                    row["fwd_us_per_record"], row["recv_us_per_record"])
             capt = "%.2f-%.2f%%" % (row["captured_pct_min"],
                                     row["captured_pct_max"])
         table.append(row)
@@ -540,7 +584,9 @@ def main():
     p.add_argument("--lib", required=True, help="libtlstap.so")
     p.add_argument("--fwd", required=True, help="tlstap-fwd")
     p.add_argument("--bt", required=True, help="sslsniff.bt")
-    p.add_argument("--polledsink", required=True, help="polledsink.py")
+    p.add_argument("--recv", help="tlstap-recv: run it as the target, in "
+                   "--recv-netns")
+    p.add_argument("--recv-netns")
     p.add_argument("--perfsplit", required=True, help="perfsplit.py")
     p.add_argument("--netns", required=True)
     p.add_argument("--rounds", type=int, default=8)
@@ -562,7 +608,8 @@ def main():
                    "and steal each took less than this many CPU seconds")
     p.add_argument("--profile-dir", help="also profile with perf record")
     p.add_argument("--profile-variants",
-                   default="none,hook,hook-seqpacket,hook-null,hook-polled")
+                   default="none,hook-seqpacket,hook-seqpacket-woken,hook,"
+                   "hook-fifo,hook-null")
     a = p.parse_args()
     a.variants = a.variants.split(",")
     unknown = set(a.variants) - set(VARIANTS)

@@ -6,37 +6,43 @@
 # keep-alive loads it. Variants, in one run, rounds alternating them (the
 # order rotates every round):
 #   none            (a) no capture
-#   hook            (b) libtlstap.so preloaded into nginx (TLSTAP_CONF taken
+#   hook-seqpacket  (b) libtlstap.so preloaded into nginx (TLSTAP_CONF taken
 #                   by the master at load; nginx scrubs the workers'
-#                   environment), records into tlstap-fwd --unix (datagram)
-#   hook-seqpacket  (b') the same into tlstap-fwd --seqpacket
+#                   environment), records into tlstap-fwd --seqpacket,
+#                   which drains its input on a timer while records flow
+#   hook-seqpacket-woken  the same with tlstap-fwd --poll-us 0: it sleeps
+#                   on its input and every record wakes it
+#   hook            the same into tlstap-fwd --unix (datagram); with
+#                   net.unix.max_dgram_qlen below 256 it is woken per record
+#   hook-fifo       the same into tlstap-fwd --fifo (polling)
 #   hook-null       libtlstap.so writing its records to /dev/null: the
 #                   hook's own cost and one cheap system call per record,
 #                   without a forwarder to hand the records to
-#   hook-polled     an experiment: libtlstap.so into polledsink.py, which
-#                   drains a seqpacket socket every 0.5 ms and never waits
-#                   on it, so no record wakes anybody
 #   bpftrace        (c) sslsniff.bt: uprobes on SSL_read/SSL_write copying
 #                   up to 1 KiB per call, as bcc's sslsniff does
-# tlstap-fwd runs in a network namespace made here whose only route leads
-# to a veth with its peer down: every datagram is built and handed to the
-# device, and no receiver's cost lands on the machine.
+# tlstap-fwd runs in a network namespace made here; its target is
+# tlstap-recv in a second one (RECEIVER=1, the default), across a veth
+# pair, writing raw records to /dev/null, and every run checks that it
+# received every record tlstap-fwd sent. RECEIVER=0: the veth's peer
+# stays down, every datagram is built and handed to the device, and no
+# receiver's cost lands on the machine.
 # CPUs: the nginx worker (and its idle master) on NGINX_CPU; wrk, tlstap-fwd,
-# bpftrace and its reader, and the driver on LOAD_CPU.
+# tlstap-recv, bpftrace and its reader, and the driver on LOAD_CPU.
 # nginx loads a private copy of libssl.so.3 (LD_LIBRARY_PATH, all variants
 # alike) so that bpftrace's uprobes are in nginx only, not in wrk or in any
 # other program of the machine that uses the system's libssl.
 #
 # Usage: bench/nginx/run.sh            (as root)
 # Environment: ROUNDS (8), DURATION seconds per run (5), CONNECTIONS (32),
-#   NGINX_CPU (0), LOAD_CPU (1), VARIANTS (none,hook,hook-seqpacket,hook-null,
-#   hook-polled,bpftrace),
+#   NGINX_CPU (0), LOAD_CPU (1), VARIANTS (none,hook-seqpacket,
+#   hook-seqpacket-woken,hook,hook-fifo,hook-null,bpftrace), RECEIVER (1),
 #   QUIET_BELOW (0.3), QUIET_WAIT (120): before each run, wait up to
 #   QUIET_WAIT s for a second in which other programs use less than
 #   QUIET_BELOW CPUs (the machine is shared),
 #   OUT (results JSON; default bench/nginx/build/results-DATE.json),
 #   PROFILE=1: afterwards one more run of each of PROFILE_VARIANTS (default
-#   none,hook,hook-seqpacket,hook-null,hook-polled) under perf record
+#   none,hook-seqpacket,hook-seqpacket-woken,hook,hook-fifo,hook-null)
+#   under perf record
 #   (cpu-clock) on the worker; reports next to OUT, and perfsplit.py's
 #   summary of where the record's system call spends its time.
 set -eu
@@ -47,7 +53,8 @@ DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
 NGINX_CPU=${NGINX_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-VARIANTS=${VARIANTS:-none,hook,hook-seqpacket,hook-null,hook-polled,bpftrace}
+VARIANTS=${VARIANTS:-none,hook-seqpacket,hook-seqpacket-woken,hook,hook-fifo,hook-null,bpftrace}
+RECEIVER=${RECEIVER:-1}
 BUILD=$HERE/build
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=${OUT:-$BUILD/results-$STAMP.json}
@@ -70,20 +77,22 @@ profile=()
 if [ "$PROFILE" = 1 ]; then
 	command -v perf >/dev/null || fail "perf not found (make deps installs linux-perf)"
 	profile=(--profile-dir "${OUT%.json}-perf" --profile-variants
-		"${PROFILE_VARIANTS:-none,hook,hook-seqpacket,hook-null,hook-polled}")
+		"${PROFILE_VARIANTS:-none,hook-seqpacket,hook-seqpacket-woken,hook,hook-fifo,hook-null}")
 	mkdir -p "${OUT%.json}-perf"
 fi
 
 # Private build directories: the checkout's own build/ may be in use.
 make -s -C "$SRC/userhook" O="$BUILD/userhook" "$BUILD/userhook/libtlstap.so" ||
 	fail "building libtlstap.so failed"
-make -s -C "$SRC/nfq-tools" O="$BUILD/nfq-tools" "$BUILD/nfq-tools/tlstap-fwd" ||
-	fail "building tlstap-fwd failed"
+make -s -C "$SRC/nfq-tools" O="$BUILD/nfq-tools" "$BUILD/nfq-tools/tlstap-fwd" \
+	"$BUILD/nfq-tools/tlstap-recv" || fail "building tlstap-fwd, tlstap-recv failed"
 
 T=$(mktemp -d /tmp/tlstap-nginx-bench.XXXXXX)
 NS=tlstap-nginx-bench-$$
+NSR=tlstap-nginx-recv-$$
 cleanup() {
 	ip netns del "$NS" 2>/dev/null || true
+	ip netns del "$NSR" 2>/dev/null || true
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -138,16 +147,27 @@ ip -n "$NS" link set lo up
 ip -n "$NS" link add d0 type veth peer name d0p
 ip -n "$NS" addr add 10.99.0.1/24 dev d0
 ip -n "$NS" link set d0 up
-# The peer stays down: veth drops the frames. A permanent neighbour spares ARP.
-ip -n "$NS" neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent
+recv=()
+if [ "$RECEIVER" = 1 ]; then
+	ip netns add "$NSR"
+	ip -n "$NS" link set d0p netns "$NSR"
+	ip -n "$NSR" link set lo up
+	ip -n "$NSR" addr add 10.99.0.2/24 dev d0p
+	ip -n "$NSR" link set d0p up
+	recv=(--recv "$BUILD/nfq-tools/tlstap-recv" --recv-netns "$NSR")
+else
+	# The peer stays down: veth drops the frames. A permanent neighbour
+	# spares ARP.
+	ip -n "$NS" neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent
+fi
 
 mkdir -p "$(dirname "$OUT")"
 echo "run.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), commit ${TLSTAP_COMMIT:-$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown)}, kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "run.sh: nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), $(bpftrace --version)"
-echo "run.sh: $ROUNDS rounds x {$VARIANTS}, wrk -t1 -c$CONNECTIONS -d${DURATION}s; nginx worker on CPU $NGINX_CPU, wrk and the capture side on CPU $LOAD_CPU"
+echo "run.sh: $ROUNDS rounds x {$VARIANTS}, wrk -t1 -c$CONNECTIONS -d${DURATION}s; nginx worker on CPU $NGINX_CPU, wrk and the capture side on CPU $LOAD_CPU; receiver $RECEIVER; net.unix.max_dgram_qlen $(cat /proc/sys/net/unix/max_dgram_qlen), net.core.wmem_max $(cat /proc/sys/net/core/wmem_max)"
 taskset -c "$LOAD_CPU" python3 "$HERE/rounds.py" --dir "$T" \
 	--lib "$BUILD/userhook/libtlstap.so" --fwd "$BUILD/nfq-tools/tlstap-fwd" \
-	--bt "$HERE/sslsniff.bt" --polledsink "$HERE/polledsink.py" \
+	--bt "$HERE/sslsniff.bt" "${recv[@]}" \
 	--perfsplit "$HERE/perfsplit.py" --netns "$NS" --rounds "$ROUNDS" \
 	--duration "$DURATION" --connections "$CONNECTIONS" \
 	--nginx-cpu "$NGINX_CPU" --load-cpu "$LOAD_CPU" --port "$port" \
