@@ -1,0 +1,134 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# What protecting the plaintext in transit costs: tlstap-fwd in namespace
+# snd sends the same records to tlstap-recv in namespace rcv over a veth,
+#   plain      the datagrams as they are;
+#   wireguard  through a WireGuard tunnel between the two namespaces.
+# (ESP is not measured: Debian's 6.1 kernel in the test VM refuses an
+# rfc4106(gcm(aes)) state, "Kernel was unable to initialize cryptographic
+# operations", even with the crypto modules loaded.)
+# Per variant and round: records/s from tlstap-fwd's start until the
+# receiver has written every record, and the whole machine's CPU per
+# record (/proc/stat over the same time: the tunnels' crypto runs in
+# softirq and kernel workers, which no process's times show). Rounds
+# alternate the variants; medians are printed.
+# Runs inside the VM (the host kernel has no WireGuard):
+#   VM_SCRIPT=bench/transport-protection.sh tests/vm/harness/run
+# RECORDS (default 20000), SIZE (plaintext bytes, default 1024), ROUNDS (3).
+set -eu
+SRC=${TLSTAP_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+FWD=$SRC/nfq-tools/build/tlstap-fwd
+RECV=$SRC/nfq-tools/build/tlstap-recv
+RECORDS=${RECORDS:-20000}
+SIZE=${SIZE:-1024}
+ROUNDS=${ROUNDS:-3}
+RUN=$(mktemp -d)
+
+cleanup() {
+	ip netns del snd 2>/dev/null || true
+	ip netns del rcv 2>/dev/null || true
+	rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+for m in veth wireguard; do
+	modprobe -q "$m"
+done
+ip netns add snd
+ip netns add rcv
+ip -n snd link set lo up
+ip -n rcv link set lo up
+ip link add e0 netns snd type veth peer name e0 netns rcv
+ip -n snd addr add 10.88.0.1/24 dev e0
+ip -n rcv addr add 10.88.0.2/24 dev e0
+ip -n snd link set e0 up
+ip -n rcv link set e0 up
+
+# WireGuard: 10.89.0.1 <-> 10.89.0.2 over the veth.
+umask 077
+wg genkey >"$RUN/k1"
+wg genkey >"$RUN/k2"
+wg pubkey <"$RUN/k1" >"$RUN/p1"
+wg pubkey <"$RUN/k2" >"$RUN/p2"
+ip -n snd link add wg0 type wireguard
+ip -n rcv link add wg0 type wireguard
+ip netns exec snd wg set wg0 private-key "$RUN/k1" listen-port 51820 \
+	peer "$(cat "$RUN/p2")" endpoint 10.88.0.2:51820 allowed-ips 10.89.0.2/32
+ip netns exec rcv wg set wg0 private-key "$RUN/k2" listen-port 51820 \
+	peer "$(cat "$RUN/p1")" endpoint 10.88.0.1:51820 allowed-ips 10.89.0.1/32
+ip -n snd addr add 10.89.0.1/24 dev wg0
+ip -n rcv addr add 10.89.0.2/24 dev wg0
+ip -n snd link set wg0 up
+ip -n rcv link set wg0 up
+
+variants="plain:10.88.0.2 wireguard:10.89.0.2"
+ip netns exec snd ping -c 1 -W 5 10.88.0.2 >/dev/null
+ip netns exec snd ping -c 1 -W 5 10.89.0.2 >/dev/null
+
+python3 - "$RUN/records.bin" "$RECORDS" "$SIZE" <<'PY'
+import os, socket, struct, sys
+path, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+hdr = struct.Struct("!BBBBHHII16s16sQQQ")
+body = os.urandom(size)
+with open(path, "wb") as f:
+    for i in range(n):
+        flow = i % 64
+        src = socket.inet_aton(f"10.3.0.{flow}") + bytes(12)
+        dst = socket.inet_aton("192.0.2.1") + bytes(12)
+        f.write(hdr.pack(1, 1 + i % 2, 4, 72, 40000 + flow, 443, size, 1,
+                         src, dst, i, flow, 0) + body)
+PY
+want=$(stat -c %s "$RUN/records.bin")
+
+busy_jiffies() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
+}
+
+one() { # VARIANT TARGET_ADDR: prints "records/s cpu_us_per_record"
+	local out=$RUN/$1.raw t0 t1 j0 j1 rpid hz
+	rm -f "$out"
+	ip netns exec rcv "$RECV" --listen "$2:7419" --output raw --out "$out" \
+		2>"$RUN/$1.recv.err" &
+	rpid=$!
+	while [ -z "$(ip netns exec rcv ss -Hlun "sport = :7419")" ]; do sleep 0.1; done
+	j0=$(busy_jiffies)
+	t0=$(date +%s.%N)
+	ip netns exec snd "$FWD" --stdin --target "$2:7419" --linger-ms 3000 \
+		<"$RUN/records.bin" 2>"$RUN/$1.fwd.err" &
+	local deadline=$((SECONDS + 600))
+	while [ "$(stat -c %s "$out" 2>/dev/null || echo 0)" -lt "$want" ]; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "$1: the receiver has $(stat -c %s "$out") of $want bytes after 600 s" >&2
+			tail -n 3 "$RUN/$1.fwd.err" "$RUN/$1.recv.err" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+	t1=$(date +%s.%N)
+	j1=$(busy_jiffies)
+	wait $! || true
+	kill "$rpid"
+	wait "$rpid" || true
+	cmp -s "$out" "$RUN/records.bin" || { echo "$1: output differs" >&2; exit 1; }
+	hz=$(getconf CLK_TCK)
+	awk -v n="$RECORDS" -v t0="$t0" -v t1="$t1" -v j="$((j1 - j0))" -v hz="$hz" \
+		'BEGIN { printf "%.0f %.1f\n", n / (t1 - t0), j / hz * 1e6 / n }'
+}
+
+declare -A rate cpu
+for r in $(seq "$ROUNDS"); do
+	for v in $variants; do
+		name=${v%%:*}
+		read -r rs us <<<"$(one "$name" "${v#*:}")"
+		echo "round $r $name: $rs records/s, $us us CPU/record"
+		rate[$name]="${rate[$name]:-} $rs"
+		cpu[$name]="${cpu[$name]:-} $us"
+	done
+done
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+echo "medians of $ROUNDS rounds, $RECORDS records of $SIZE bytes:"
+for v in $variants; do
+	name=${v%%:*}
+	echo "$name: $(echo "${rate[$name]}" | median) records/s, $(echo "${cpu[$name]}" | median) us CPU/record"
+done
+ip netns exec snd wg show wg0 transfer
