@@ -6,7 +6,7 @@
 # and plausible-but-wrong writes at every sysfs file and, when the module
 # has its generic netlink family, random messages at it, while a thread
 # adds and removes targets: two with a receiver, one in a namespace with
-# none, one without a route, a wrong port. STRESS_SECONDS (default 60).
+# none, one without a route, a wrong port. STRESS_SECONDS (default 40).
 # Afterwards: the kernel log holds no oops, WARN, BUG or refcount report;
 # the module's counters equal the writers' own account (records and bytes
 # accepted, calls refused); the receivers saw no malformed datagram and
@@ -15,7 +15,7 @@
 # byte-exact.
 . "$TLSTAP_SRC/tests/lib/vm.sh"
 
-SECONDS_TO_RUN=${STRESS_SECONDS:-60}
+SECONDS_TO_RUN=${STRESS_SECONDS:-40}
 WRITERS=${STRESS_WRITERS:-4}
 SW=$TOOLS/stresswriter
 
