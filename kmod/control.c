@@ -190,10 +190,15 @@ static void retransmit(struct tlstap_target *t, u32 seq, struct page *page,
 	tlstap_stat_inc(t->tt, TLSTAP_STAT_RETRANSMITS);
 }
 
-/* Appends seq to the GAP ranges being collected. */
+/*
+ * Appends seq to the GAP ranges being collected, merging it into the last
+ * range while that stays within the span a receiver accepts: a longer hole
+ * becomes several ranges.
+ */
 static void gap_add(struct tlstap_range *gaps, unsigned int *n, u32 seq)
 {
-	if (*n && gaps[*n - 1].last + 1 == seq) {
+	if (*n && gaps[*n - 1].last + 1 == seq &&
+	    seq - gaps[*n - 1].first < TLSTAP_NACK_MAX_SPAN) {
 		gaps[*n - 1].last = seq;
 		return;
 	}

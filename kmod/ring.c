@@ -19,14 +19,19 @@ int tlstap_ring_init(struct tlstap_ring *r, u32 nslots)
 
 	if (!is_power_of_2(nslots))
 		return -EINVAL;
-	r->slots = kvcalloc(nslots, sizeof(*r->slots), GFP_KERNEL);
+	/* A ring too large for free memory fails the add, never OOM-kills. */
+	r->slots = kvcalloc(nslots, sizeof(*r->slots),
+			    GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
 	if (!r->slots)
 		return -ENOMEM;
 	for (i = 0; i < nslots; i++) {
-		r->slots[i].page = alloc_page(GFP_KERNEL);
+		r->slots[i].page = alloc_page(GFP_KERNEL | __GFP_RETRY_MAYFAIL |
+					      __GFP_NOWARN);
 		if (!r->slots[i].page) {
-			r->mask = i - 1;
-			tlstap_ring_free(r);
+			while (i--)
+				put_page(r->slots[i].page);
+			kvfree(r->slots);
+			r->slots = NULL;
 			return -ENOMEM;
 		}
 		r->slots[i].closed = true;

@@ -5,6 +5,7 @@
  * target sends what writers committed to it before it is freed.
  */
 #include <linux/slab.h>
+#include <linux/mm.h>
 #include <linux/log2.h>
 #include <linux/sysfs.h>
 #include <linux/random.h>
@@ -27,12 +28,23 @@ static u32 ring_slots(u32 ring_kb)
 	return rounddown_pow_of_two(max_t(u32, n, TLSTAP_MIN_SLOTS));
 }
 
+/*
+ * All rings together may pin at most this share of RAM: ring_kb goes up to
+ * 1 GiB per target, and a ring's pages are allocated when its target is
+ * added, not when they fill.
+ */
+#define TLSTAP_RING_RAM_SHARE 4
+
+/* Called with config_lock held. */
 static struct tlstap_target *target_create(struct tlstap *tt,
 					   const struct tlstap_target_cmd *cmd)
 {
+	u32 nslots = ring_slots(READ_ONCE(tt->ring_kb));
 	struct tlstap_target *t;
 	int err;
 
+	if (tt->ring_pages + nslots > totalram_pages() / TLSTAP_RING_RAM_SHARE)
+		return ERR_PTR(-ENOMEM);
 	t = kzalloc(sizeof(*t), GFP_KERNEL);
 	if (!t)
 		return ERR_PTR(-ENOMEM);
@@ -42,7 +54,7 @@ static struct tlstap_target *target_create(struct tlstap *tt,
 	t->stream_id = get_random_u32();
 	steer_target_key(&t->key, t->ep.family, t->ep.addr, t->ep.port);
 
-	err = tlstap_ring_init(&t->ring, ring_slots(READ_ONCE(tt->ring_kb)));
+	err = tlstap_ring_init(&t->ring, nslots);
 	if (err)
 		goto err_free;
 	err = dst_cache_init(&t->dst_cache, GFP_KERNEL);
@@ -56,6 +68,7 @@ static struct tlstap_target *target_create(struct tlstap *tt,
 	t->tokens = TLSTAP_RETRANSMIT_BURST;
 	t->tokens_at = ktime_get();
 	t->capacity = tlstap_socket_capacity(tt, t);
+	tt->ring_pages += nslots;
 	return t;
 
 err_ring:
@@ -65,9 +78,13 @@ err_free:
 	return ERR_PTR(err);
 }
 
-/* Unpublished and dead: no writer can reach t any more. */
+/*
+ * Unpublished and dead: no writer can reach t any more. Called with
+ * config_lock held.
+ */
 static void target_destroy(struct tlstap_target *t)
 {
+	t->tt->ring_pages -= t->ring.mask + 1;
 	tlstap_send_drain(t);
 	dst_cache_destroy(&t->dst_cache);
 	tlstap_ring_free(&t->ring);

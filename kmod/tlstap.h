@@ -31,6 +31,7 @@ struct tlstap {
 	struct mutex config_lock;	/* serialises all changes below */
 	struct list_head targets;	/* config_lock */
 	unsigned int ntargets;		/* config_lock */
+	unsigned long ring_pages;	/* config_lock; all targets' rings */
 	siphash_key_t hash_key;		/* config_lock; copied into tables */
 	u8 hash_key_bytes[TLSTAP_HASH_KEY_LEN]; /* config_lock; as users write it */
 

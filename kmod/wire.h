@@ -42,9 +42,7 @@ void tlstap_wire_plan(u32 room, u32 cap, u32 len, struct tlstap_wire_plan *p);
 void tlstap_wire_msg_hdr(void *buf, u8 type, u8 flags, u32 stream_id,
 			 u32 seq, u16 len, u16 count);
 
-/* Bounds a receiver's request: ranges per NACK, seqs per range. */
-#define TLSTAP_NACK_MAX_RANGES	64
-#define TLSTAP_NACK_MAX_SPAN	1024
+/* The largest NACK or GAP (bounds from the uapi header). */
 #define TLSTAP_NACK_MAX_LEN	(TLSTAP_MSG_HDR_LEN + \
 				 TLSTAP_NACK_MAX_RANGES * sizeof(struct tlstap_seq_range))
 

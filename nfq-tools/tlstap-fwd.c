@@ -1567,7 +1567,7 @@ static void send_control(struct fwd *f, struct target *t, const uint8_t *buf,
 static void take_nack(struct fwd *f, const struct endpoint *from,
 		      const uint8_t *buf, size_t len, int truncated)
 {
-	struct wire_range gap[WIRE_MAX_RANGES];
+	struct wire_range gap[TLSTAP_NACK_MAX_RANGES];
 	uint8_t msgbuf[TLSTAP_MSG_HDR_LEN + sizeof(gap)];
 	struct target *t = NULL;
 	struct wire_msg msg;

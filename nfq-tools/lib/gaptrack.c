@@ -349,7 +349,7 @@ void gaptrack_expire(struct gaptrack *g, struct seqtrack *t,
 uint64_t gaptrack_tick(struct gaptrack *g, struct seqtrack *t, uint64_t now,
 		       uint64_t seen, gap_nack_fn nack, void *nack_arg)
 {
-	struct wire_range buf[WIRE_MAX_RANGES];
+	struct wire_range buf[TLSTAP_NACK_MAX_RANGES];
 	unsigned int nb = 0;
 	uint64_t next = 0;
 	int expired = 0;
@@ -373,15 +373,15 @@ uint64_t gaptrack_tick(struct gaptrack *g, struct seqtrack *t, uint64_t now,
 		}
 		/* Into the NACK, merged with an adjacent range, cut at 1024. */
 		for (s = r->first;; s++) {
-			uint32_t e = r->last - s >= WIRE_MAX_RANGE_SPAN
-					     ? s + WIRE_MAX_RANGE_SPAN - 1
+			uint32_t e = r->last - s >= TLSTAP_NACK_MAX_SPAN
+					     ? s + TLSTAP_NACK_MAX_SPAN - 1
 					     : r->last;
 
 			if (nb && buf[nb - 1].last + 1 == s &&
-			    e - buf[nb - 1].first < WIRE_MAX_RANGE_SPAN) {
+			    e - buf[nb - 1].first < TLSTAP_NACK_MAX_SPAN) {
 				buf[nb - 1].last = e;
 			} else {
-				if (nb == WIRE_MAX_RANGES) {
+				if (nb == TLSTAP_NACK_MAX_RANGES) {
 					nack(nack_arg, buf, nb);
 					nb = 0;
 				}

@@ -76,7 +76,7 @@ struct gap_policy {
 };
 
 typedef void (*gap_lost_fn)(void *arg, const struct gap_lost *l);
-/* n (1..WIRE_MAX_RANGES) ranges to NACK in one message. */
+/* n (1..TLSTAP_NACK_MAX_RANGES) ranges to NACK in one message. */
 typedef void (*gap_nack_fn)(void *arg, const struct wire_range *ranges,
 			    unsigned int n);
 

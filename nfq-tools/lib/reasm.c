@@ -503,7 +503,7 @@ static void send_nack(void *arg, const struct wire_range *ranges,
 		      unsigned int n)
 {
 	struct nack_ctx *c = arg;
-	uint8_t buf[TLSTAP_MSG_HDR_LEN + WIRE_MAX_RANGES *
+	uint8_t buf[TLSTAP_MSG_HDR_LEN + TLSTAP_NACK_MAX_RANGES *
 					 sizeof(struct tlstap_seq_range)];
 	size_t len = wire_build_ranges(buf, TLSTAP_MSG_NACK, c->s->stream_id,
 				       ranges, n);

@@ -71,7 +71,7 @@ void replay_answer(struct txring *ring, struct tokenbucket *tb,
 			/* Older than the oldest held: gone for good. */
 			counts->gap_seqs++;
 			if (*ngap && gap[*ngap - 1].last + 1 == s &&
-			    s - gap[*ngap - 1].first < WIRE_MAX_RANGE_SPAN) {
+			    s - gap[*ngap - 1].first < TLSTAP_NACK_MAX_SPAN) {
 				gap[*ngap - 1].last = s;
 			} else {
 				gap[*ngap].first = gap[*ngap].last = s;

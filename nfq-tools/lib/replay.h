@@ -45,7 +45,7 @@ typedef void (*replay_resend_fn)(void *arg, uint32_t seq,
  * Answers a NACK that passed wire_check_ranges: resend for what is held
  * (its RETRANSMIT flag set in the ring) while tokens last, and the GAP
  * ranges (ascending, at most 1024 seqs each: one per NACK range, so at
- * most WIRE_MAX_RANGES) in gap / *ngap.
+ * most TLSTAP_NACK_MAX_RANGES) in gap / *ngap.
  */
 void replay_answer(struct txring *ring, struct tokenbucket *tb,
 		   const struct wire_msg *nack, uint64_t now_ns,

@@ -235,13 +235,13 @@ struct wire_range wire_get_range(const struct wire_msg *msg, unsigned int i)
 enum wire_status wire_check_ranges(const struct wire_msg *msg)
 {
 	if ((msg->type != TLSTAP_MSG_NACK && msg->type != TLSTAP_MSG_GAP) ||
-	    !msg->count || msg->count > WIRE_MAX_RANGES)
+	    !msg->count || msg->count > TLSTAP_NACK_MAX_RANGES)
 		return WIRE_BAD_RANGES;
 	for (unsigned int i = 0; i < msg->count; i++) {
 		struct wire_range r = wire_get_range(msg, i);
 
 		/* Serial order: last is first + 0..1023. */
-		if (r.last - r.first >= WIRE_MAX_RANGE_SPAN)
+		if (r.last - r.first >= TLSTAP_NACK_MAX_SPAN)
 			return WIRE_BAD_RANGES;
 		if (i) {
 			struct wire_range p = wire_get_range(msg, i - 1);

@@ -111,10 +111,6 @@ enum wire_status wire_parse_msg(const void *buf, size_t len,
 enum wire_status wire_check_data(const struct wire_msg *msg,
 				 uint32_t max_msg_len);
 
-/* Largest NACK (and so GAP) of the protocol: ranges and seqs per range. */
-#define WIRE_MAX_RANGES		64
-#define WIRE_MAX_RANGE_SPAN	1024
-
 /* An inclusive range of sequence numbers, host order. */
 struct wire_range {
 	uint32_t first, last;
@@ -122,8 +118,8 @@ struct wire_range {
 
 /*
  * Checks the body of a NACK or GAP that passed wire_parse_msg: 1 to
- * WIRE_MAX_RANGES ranges, each first <= last (serial order) and at most
- * WIRE_MAX_RANGE_SPAN long, ascending and not overlapping.
+ * TLSTAP_NACK_MAX_RANGES ranges, each first <= last (serial order) and at most
+ * TLSTAP_NACK_MAX_SPAN long, ascending and not overlapping.
  */
 enum wire_status wire_check_ranges(const struct wire_msg *msg);
 
@@ -131,7 +127,7 @@ enum wire_status wire_check_ranges(const struct wire_msg *msg);
 struct wire_range wire_get_range(const struct wire_msg *msg, unsigned int i);
 
 /*
- * Builds a NACK or GAP of n (1..WIRE_MAX_RANGES) ranges into buf (at
+ * Builds a NACK or GAP of n (1..TLSTAP_NACK_MAX_RANGES) ranges into buf (at
  * least TLSTAP_MSG_HDR_LEN + 8 * n bytes); returns its length.
  */
 size_t wire_build_ranges(uint8_t *buf, uint8_t type, uint32_t stream_id,

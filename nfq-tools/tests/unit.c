@@ -1366,8 +1366,8 @@ static void test_seqtrack(void)
 /* Control messages: ranges and heartbeats, built and checked. */
 static void test_wire_ranges(void)
 {
-	uint8_t buf[TLSTAP_MSG_HDR_LEN + 8 * (WIRE_MAX_RANGES + 1)];
-	struct wire_range rg[WIRE_MAX_RANGES + 1];
+	uint8_t buf[TLSTAP_MSG_HDR_LEN + 8 * (TLSTAP_NACK_MAX_RANGES + 1)];
+	struct wire_range rg[TLSTAP_NACK_MAX_RANGES + 1];
 	struct wire_heartbeat hb;
 	struct wire_msg msg;
 	size_t n;
@@ -1394,13 +1394,13 @@ static void test_wire_ranges(void)
 	      wire_get_range(&msg, 1).first == 1 &&
 	      wire_get_range(&msg, 1).last == 2 && msg.stream_id == 7 &&
 	      msg.type == TLSTAP_MSG_NACK, "fields");
-	for (unsigned int i = 0; i <= WIRE_MAX_RANGES; i++)
+	for (unsigned int i = 0; i <= TLSTAP_NACK_MAX_RANGES; i++)
 		rg[i].first = rg[i].last = 2 * i;
-	n = wire_build_ranges(buf, TLSTAP_MSG_GAP, 7, rg, WIRE_MAX_RANGES);
+	n = wire_build_ranges(buf, TLSTAP_MSG_GAP, 7, rg, TLSTAP_NACK_MAX_RANGES);
 	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK &&
 	      wire_check_ranges(&msg) == WIRE_OK && msg.type == TLSTAP_MSG_GAP,
 	      "64 ranges");
-	n = wire_build_ranges(buf, TLSTAP_MSG_GAP, 7, rg, WIRE_MAX_RANGES + 1);
+	n = wire_build_ranges(buf, TLSTAP_MSG_GAP, 7, rg, TLSTAP_NACK_MAX_RANGES + 1);
 	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK &&
 	      wire_check_ranges(&msg) == WIRE_BAD_RANGES, "65 ranges");
 	n = control_msg(buf, TLSTAP_MSG_NACK, 0, 0, 0);
@@ -1438,7 +1438,7 @@ struct relcap {
 	unsigned int nnacked;
 	int capture_nacks;		/* keep the NACK messages too */
 	unsigned int npending_nacks;
-	uint8_t pending_nacks[64][TLSTAP_MSG_HDR_LEN + 8 * WIRE_MAX_RANGES];
+	uint8_t pending_nacks[64][TLSTAP_MSG_HDR_LEN + 8 * TLSTAP_NACK_MAX_RANGES];
 	size_t pending_lens[64];
 	const uint8_t **recs;		/* originals, by record id */
 	const size_t *rec_lens;
@@ -2050,7 +2050,7 @@ static void test_replay(void)
 	static struct resent rs;
 	struct tokenbucket tb;
 	struct replay_counts rc;
-	struct wire_range gap[WIRE_MAX_RANGES], rg[3];
+	struct wire_range gap[TLSTAP_NACK_MAX_RANGES], rg[3];
 	struct wire_msg msg;
 	uint8_t buf[600];
 	unsigned int ngap;
@@ -2161,7 +2161,7 @@ static void test_repair_loop(void)
 		c.npending_nacks = 0;
 		reasm_timer(ra, now);
 		for (unsigned int i = 0; i < c.npending_nacks; i++) {
-			struct wire_range gap[WIRE_MAX_RANGES];
+			struct wire_range gap[TLSTAP_NACK_MAX_RANGES];
 			unsigned int ngap;
 			struct wire_msg msg;
 

@@ -180,6 +180,28 @@ def main():
     if stat("gaps_sent") - gaps_before != 1:
         fail("gaps_sent not counted")
     print("ok   overwritten seqs 0..9 answered with one GAP, the newest resent")
+
+    # 7. A hole longer than a range may be: the GAP cuts it as a NACK must
+    # be cut (at most 1024 seqs a range), or receivers reject it whole. At
+    # the highest rate the bucket refills while the NACK is served.
+    with open(SYS + "retransmit_pps", "w") as f:
+        f.write("10000000")
+    while newest < 2400:
+        for i in range(1000):
+            os.write(dev, record(i, 1300))
+        got = p.recv_all()
+        newest = max(struct.unpack_from("!I", d, 8)[0] for d in got if d[0] == DATA)
+    time.sleep(0.2)
+    p.nack([(0, 1023), (1024, 1100)])
+    gap = [d for d in p.recv_all() if d[0] == GAP]
+    if len(gap) != 1:
+        fail(f"{len(gap)} GAPs for the long hole, want 1")
+    cnt, = struct.unpack_from("!H", gap[0], 14)
+    ranges = [struct.unpack_from("!II", gap[0], 16 + 8 * i) for i in range(cnt)]
+    if any(b - a >= 1024 for a, b in ranges) or ranges[0][0] != 0 or \
+            any(ranges[i][1] + 1 != ranges[i + 1][0] for i in range(cnt - 1)):
+        fail(f"GAP ranges {ranges} for the hole 0..1100")
+    print(f"ok   the hole 0..{ranges[-1][1]} answered with GAP ranges {ranges}")
     os.close(dev)
 
 

@@ -143,11 +143,18 @@ struct tlstap_chunk_hdr {
 
 #define TLSTAP_CHUNK_HDR_LEN	56
 
-/* NACK and GAP carry count inclusive ranges of DATA sequence numbers. */
+/*
+ * NACK and GAP carry count inclusive ranges of DATA sequence numbers:
+ * 1 to TLSTAP_NACK_MAX_RANGES of them, each ascending and disjoint, with
+ * last - first < TLSTAP_NACK_MAX_SPAN (serial arithmetic).
+ */
 struct tlstap_seq_range {
 	__be32	first;
 	__be32	last;
 };
+
+#define TLSTAP_NACK_MAX_RANGES	64
+#define TLSTAP_NACK_MAX_SPAN	1024
 
 /* HEARTBEAT body: the oldest seq the sender can still retransmit. */
 struct tlstap_heartbeat {
