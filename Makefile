@@ -12,6 +12,11 @@
 #                     (VM_TESTS="name1 name2" to select)
 #   make bench        the module and tlstap-fwd side by side in qemu
 #                     (bench/run, ROUNDS=5); prints a table of medians
+#   make demo         deps, build, then curl and wget through tlstap-run to
+#                     a local HTTPS server, the records shown as JSON lines
+#                     and a pcapng (scripts/demo; the module where the
+#                     kernel loads it, else tlstap-fwd)
+#   make demo-vm      the same with the module, inside the qemu guest
 #   make install      tools, libtlstap.so, /etc/tlstap.conf (if none), udev
 #                     rule, systemd unit, man pages; PREFIX (/usr/local),
 #                     DESTDIR honoured; make uninstall removes them
@@ -41,7 +46,7 @@ MAN8 := tlstap-fwd.8 tlstap-recv.8 tlstap-nfq.8 tlstapctl.8
 INSTALL_VARS = PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BINDIR=$(BINDIR) SBINDIR=$(SBINDIR)
 
 .PHONY: all module userspace deps check host-test kunit vm-test bench clean \
-	install uninstall dkms-install dkms-uninstall
+	install uninstall dkms-install dkms-uninstall demo demo-vm
 
 all: $(if $(KDIR),module) userspace
 
@@ -73,6 +78,14 @@ vm-test:
 
 bench:
 	$(CURDIR)/bench/run
+
+demo:
+	$(CURDIR)/scripts/demo
+
+# The module for the kernel the VM boots, whatever this host runs.
+demo-vm: userspace
+	$(MAKE) module KDIR=$$($(CURDIR)/scripts/kdir --vm)
+	VM_SCRIPT=$(CURDIR)/scripts/demo-kernel $(CURDIR)/tests/vm/harness/run
 
 # The plain (not sanitized) build of userhook and nfq-tools. A man page
 # goes with its tool: tlstapctl's only once nfq-tools builds tlstapctl.
