@@ -47,6 +47,12 @@ expect_sysfs_fail targets "add 10.77.1.2:7419" "File exists"
 expect_sysfs_fail targets "del 10.77.9.9:7419" "No such file"
 expect_sysfs_fail targets "add [::]:7419" "Invalid argument"
 
+# A ring larger than memory allows is refused, and nothing else happens:
+# (the guest has 1 GiB; the bound is a quarter of RAM for all rings).
+echo 1048576 >"$SYS/ring_kb"
+expect_sysfs_fail targets "add 10.77.1.3:7419" "Cannot allocate memory"
+echo 4096 >"$SYS/ring_kb"
+
 echo 000102030405060708090a0b0c0d0e0f >"$SYS/hash_key"
 [ "$(cat "$SYS/hash_key")" = 000102030405060708090a0b0c0d0e0f ] || fail "hash_key readback"
 $DEVW malformed
