@@ -53,6 +53,11 @@ class BenchError(Exception):
     pass
 
 
+class Starved(BenchError):
+    """wrk's only errors were timeouts: the machine's other programs
+    starved the run. It is left out, the rounds go on."""
+
+
 def wait_for(what, cond, timeout=15.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -354,6 +359,9 @@ def run_wrk(a):
         raise BenchError("cannot read wrk's output: " + out)
     errors = re.search(r"Socket errors: (.*)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors and not non2xx and re.fullmatch(
+            r"connect 0, read 0, write 0, timeout \d+", errors.group(1).strip()):
+        raise Starved("wrk timed out (%s req/s)" % (rps.group(1) if rps else "?"))
     if errors or non2xx:
         raise BenchError("wrk saw errors: " + out)
     return {"requests": int(m.group(1)), "seconds": float(m.group(2)),
@@ -621,7 +629,12 @@ def main():
             k = rnd % len(a.variants)
             for v in a.variants[k:] + a.variants[:k]:
                 waited = wait_quiet(a)
-                r = measure(a, v)
+                try:
+                    r = measure(a, v)
+                except Starved as e:
+                    print("round %d  %-15s left out: %s" % (rnd, v, e),
+                          flush=True)
+                    continue
                 r["round"] = rnd
                 r["waited_for_quiet_s"] = waited
                 runs.append(r)
