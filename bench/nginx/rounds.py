@@ -493,14 +493,14 @@ def summarize(a, runs, title):
     print("| variant | runs | median req/s | min-max req/s | ratio to (a) | "
           "paired ratio, median (min-max) | worker CPU us/request (ratio) | "
           "capture side CPU us/record (tlstap-fwd, tlstap-recv) | "
-          "records captured | "
-          "other programs' CPU s/run, median |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "records captured | worker busy (CPU %s) | load CPU busy | "
+          "other programs' CPU s/run, median |" % a.nginx_cpu)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     table = []
     for v in a.variants:
         rs = by[v]
         if not rs:
-            print("| %s | 0 | | | | | | | | |" % VARIANTS[v])
+            print("| %s | 0 | | | | | | | | | | |" % VARIANTS[v])
             continue
         rps = [r["rps"] for r in rs]
         med = statistics.median(rps)
@@ -512,7 +512,13 @@ def summarize(a, runs, title):
                "paired_ratio_median": statistics.median(pairs),
                "paired_ratio_min": min(pairs), "paired_ratio_max": max(pairs),
                "worker_us_per_req": cpu, "cpu_ratio": base_cpu / cpu,
-               "other_cpu_s": statistics.median(r["other_cpu_s"] for r in rs)}
+               "other_cpu_s": statistics.median(r["other_cpu_s"] for r in rs),
+               # Which side limited the run: the worker's share of its CPU,
+               # and how busy the CPU of wrk and the capture side was.
+               "worker_busy": statistics.median(
+                   r["worker_cpu_s"] / r["seconds"] for r in rs),
+               "load_cpu_busy": statistics.median(
+                   r["cpu_busy_s"][a.load_cpu] / r["seconds"] for r in rs)}
         sink = capt = "-"
         if "captured" in rs[0]:
             row["sink_us_per_record"] = statistics.median(
@@ -531,11 +537,12 @@ def summarize(a, runs, title):
                                     row["captured_pct_max"])
         table.append(row)
         print("| %s | %d | %.0f | %.0f-%.0f | %.1f%% | %.1f%% (%.1f-%.1f%%) | "
-              "%.1f (%.1f%%) | %s | %s | %.2f |" % (
+              "%.1f (%.1f%%) | %s | %s | %.0f%% | %.0f%% | %.2f |" % (
                   VARIANTS[v], len(rs), med, min(rps), max(rps), 100 * row["ratio"],
                   100 * row["paired_ratio_median"],
                   100 * row["paired_ratio_min"], 100 * row["paired_ratio_max"],
                   cpu, 100 * row["cpu_ratio"], sink, capt,
+                  100 * row["worker_busy"], 100 * row["load_cpu_busy"],
                   row["other_cpu_s"]))
     return table
 
