@@ -1792,7 +1792,7 @@ static int run(struct fwd *f)
 				read_socket(f, ev[i].data.u32);
 				continue;
 			}
-			/* A disarmed input fired: poll from now on. */
+			/* An input fired (and EPOLLONESHOT disarmed it): poll. */
 			if (f->in_oneshot && !(f->opt.in_kind ==
 					       IN_UNIX_SEQPACKET &&
 					       ev[i].data.u32 == EV_INPUT)) {
