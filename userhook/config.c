@@ -84,6 +84,7 @@ void config_free(struct config *cfg)
 	free(cfg->sections);
 	cfg->sections = NULL;
 	cfg->n_sections = 0;
+	cfg->regex_cost = 0;
 }
 
 static int add_section(struct config *cfg, const char *name, size_t len,
@@ -134,13 +135,150 @@ static int once(unsigned int *seen, const char *key,
 	return 0;
 }
 
-static int set_exclude(struct config_section *sec, const char *value,
-		       unsigned int line, struct config_error *err)
+#define REGEX_COST_CAP		(1ull << 32)
+#define REGEX_MAX_DEPTH		32
+#define REGEX_MAX_SIZE		2000	/* its square is CONFIG_MAX_REGEX_COST */
+
+/* [p] is '[': the bracket expression's closing ']', or the last char. */
+static const char *bracket_end(const char *p)
 {
+	const char *q = p + 1;
+
+	if (*q == '^')
+		q++;
+	if (*q == ']')
+		q++;
+	while (*q && *q != ']') {
+		if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
+			char kind = q[1];
+
+			for (q += 2; *q && !(q[0] == kind && q[1] == ']'); q++)
+				;
+			if (*q)
+				q += 2;
+			continue;
+		}
+		q++;
+	}
+	return *q ? q : q - 1;
+}
+
+/* [p] is '{': 1 and how many copies an interval makes, *end its '}'. */
+static int interval_copies(const char *p, unsigned long long *copies,
+			   const char **end)
+{
+	unsigned long long m = 0, n = 0;
+	int comma = 0, has_n = 0;
+	const char *q = p + 1;
+
+	if (*q < '0' || *q > '9')
+		return 0;
+	for (; *q >= '0' && *q <= '9'; q++)
+		m = m < 100000 ? m * 10 + (unsigned int)(*q - '0') : m;
+	if (*q == ',') {
+		comma = 1;
+		for (q++; *q >= '0' && *q <= '9'; q++, has_n = 1)
+			n = n < 100000 ? n * 10 + (unsigned int)(*q - '0') : n;
+	}
+	if (*q != '}')
+		return 0;
+	*copies = !comma ? m : has_n ? (n > m ? n : m) : m + 1;
+	*end = q;
+	return 1;
+}
+
+/*
+ * The size of the pattern once regcomp() has expanded its repetitions:
+ * one per atom, {m,n} copies its operand n times (m + 1 for {m,}), +
+ * twice; saturates at REGEX_COST_CAP, which deeper nesting than
+ * REGEX_MAX_DEPTH also returns. A short pattern such as
+ * (x{0,255}){0,255} or a run of +'s is huge once expanded.
+ */
+static unsigned long long regex_expanded_size(const char *re)
+{
+	unsigned long long total[REGEX_MAX_DEPTH + 1] = { 0 };
+	unsigned long long last[REGEX_MAX_DEPTH + 1] = { 0 };
+	unsigned int depth = 0;
+
+	for (const char *p = re; *p; p++) {
+		unsigned long long item = 1, copies = 0;
+		int repeat = 0;
+
+		switch (*p) {
+		case '\\':
+			if (p[1])
+				p++;
+			break;
+		case '[':
+			p = bracket_end(p);
+			break;
+		case '(':
+			if (depth == REGEX_MAX_DEPTH)
+				return REGEX_COST_CAP;
+			depth++;
+			total[depth] = last[depth] = 0;
+			continue;
+		case ')':
+			if (depth)
+				item = total[depth--] + 1;
+			break;
+		case '|':
+			last[depth] = 0;
+			continue;
+		case '*':
+		case '?':
+			continue;
+		case '+':
+			repeat = 1;
+			copies = 2;
+			break;
+		case '{':
+			repeat = interval_copies(p, &copies, &p);
+			break;
+		}
+		if (repeat) {
+			total[depth] = total[depth] - last[depth] +
+				       last[depth] * copies;
+			last[depth] *= copies;
+		} else {
+			total[depth] += item;
+			last[depth] = item;
+		}
+		if (total[depth] >= REGEX_COST_CAP)
+			return REGEX_COST_CAP;
+	}
+	while (depth) {
+		unsigned long long item = total[depth--] + 1;
+
+		total[depth] += item;
+		if (total[depth] >= REGEX_COST_CAP)
+			return REGEX_COST_CAP;
+	}
+	return total[0];
+}
+
+static int set_exclude(struct config_section *sec, const char *value,
+		       unsigned long long *regex_cost, unsigned int line,
+		       struct config_error *err)
+{
+	unsigned long long size = regex_expanded_size(value);
 	regex_t *grown;
 	char why[120];
 	int rc;
 
+	if (size >= REGEX_COST_CAP)
+		return fail(err, line,
+			    "'exclude' pattern too large once its repetitions are expanded, or groups nested deeper than %d",
+			    REGEX_MAX_DEPTH);
+	if (size * size > CONFIG_MAX_REGEX_COST)
+		return fail(err, line,
+			    "'exclude' pattern too large once its repetitions are expanded (%llu atoms, at most %d)",
+			    size, REGEX_MAX_SIZE);
+	if (*regex_cost + size * size > CONFIG_MAX_REGEX_COST)
+		return fail(err, line,
+			    "'exclude' patterns too large together once their repetitions are expanded (the sum of their squared sizes is at most %llu)",
+			    CONFIG_MAX_REGEX_COST);
+	*regex_cost += size * size;
 	grown = realloc(sec->excludes, (sec->n_excludes + 1) * sizeof(*grown));
 	if (!grown)
 		return fail(err, line, "out of memory");
@@ -158,7 +296,8 @@ static int set_exclude(struct config_section *sec, const char *value,
 }
 
 static int set_key(struct config_section *sec, const char *key,
-		   size_t key_len, const char *value, unsigned int line,
+		   size_t key_len, const char *value,
+		   unsigned long long *regex_cost, unsigned int line,
 		   struct config_error *err)
 {
 	size_t len = strlen(value);
@@ -191,7 +330,7 @@ static int set_key(struct config_section *sec, const char *key,
 		return 0;
 	}
 	if (span_is(key, key + key_len, "exclude"))
-		return set_exclude(sec, value, line, err);
+		return set_exclude(sec, value, regex_cost, line, err);
 	if (span_is(key, key + key_len, "capture")) {
 		if (once(&sec->capture_line, "capture", sec, line, err))
 			return -1;
@@ -245,7 +384,8 @@ static int parse_setting(struct config *cfg, const char *s, const char *e,
 	memcpy(value, val, (size_t)(val_end - val));
 	value[val_end - val] = '\0';
 	return set_key(&cfg->sections[cfg->n_sections - 1], key,
-		       (size_t)(key_end - key), value, line, err);
+		       (size_t)(key_end - key), value, &cfg->regex_cost, line,
+		       err);
 }
 
 static int parse_line(struct config *cfg, const char *s, const char *e,
@@ -281,6 +421,7 @@ int config_parse(const char *text, size_t len, struct config *cfg,
 
 	cfg->sections = NULL;
 	cfg->n_sections = 0;
+	cfg->regex_cost = 0;
 	if (len > CONFIG_MAX_SIZE) {
 		fail(err, 0, "larger than %d bytes", CONFIG_MAX_SIZE);
 		return -1;

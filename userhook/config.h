@@ -26,6 +26,12 @@
 #define CONFIG_MAX_NAME		63
 /* An output that is a Unix socket must fit in sockaddr_un.sun_path. */
 #define CONFIG_MAX_IF		107
+/*
+ * Bound on config.regex_cost: glibc's regcomp() needs memory roughly
+ * proportional to the square of a pattern's expanded size (about 9 MB
+ * for x{0,1000}), and every hooked program compiles them all at start.
+ */
+#define CONFIG_MAX_REGEX_COST	4000000ull
 
 enum on_full {
 	ON_FULL_DROP,
@@ -48,6 +54,8 @@ struct config_section {
 struct config {
 	struct config_section *sections;
 	size_t n_sections;
+	/* Sum of the squares of the exclude patterns' expanded sizes. */
+	unsigned long long regex_cost;
 };
 
 struct config_error {
