@@ -16,8 +16,9 @@
  * that the bytes in flight stay small and stream engines that wait for
  * acknowledged data (Suricata in IDS mode) see every record. Holes are
  * left in the sequence space for bytes the hook dropped (the record's
- * `dropped`, capped at 1 GiB so the sequence numbers never look like they
- * went backwards) and, one byte each, for records a stream lost (the
+ * `dropped`, capped at 1 GiB between two packets of a side, loss reports
+ * in a row included, so the sequence numbers never look like they went
+ * backwards) and, one byte each, for records a stream lost (the
  * flows they belonged to are unknown, so every flow of that stream is
  * marked). A packet that follows a hole carries a comment saying why.
  */
@@ -80,6 +81,7 @@ struct flow {
 	uint32_t next_seq[2];			/* next byte each end sends */
 	uint16_t ip_id[2];
 	uint32_t hole[2];			/* to skip before next data */
+	uint32_t unshown[2];			/* skipped since its last packet */
 	char *note[2];				/* comment for that data */
 	struct endpoint sender;			/* its last record's stream */
 	uint32_t stream_id;
@@ -251,6 +253,7 @@ static int emit(struct pcapng *p, struct flow *f, int side, uint8_t flags,
 	th->source = htons(src->port);
 	th->dest = htons(dst->port);
 	th->seq = htonl(f->next_seq[side]);
+	f->unshown[side] = 0;
 	th->ack_seq = (flags & TH_ACK) ? htonl(f->next_seq[!side]) : 0;
 	th->doff = (uint16_t)((sizeof(*th) + optlen) / 4);
 	th->th_flags = flags;
@@ -512,11 +515,18 @@ static int write_record(struct pcapng *p, const struct reasm_record *r)
 	f->stream_id = r->stream_id;
 	if (f->hole[side]) {
 		f->next_seq[side] += f->hole[side];
+		f->unshown[side] += f->hole[side];
 		f->hole[side] = 0;
 	}
 	if (ri->dropped) {
-		uint32_t gap = ri->dropped > MAX_GAP ? MAX_GAP
-						      : (uint32_t)ri->dropped;
+		/*
+		 * Loss reports carry no packet from this side: the holes
+		 * they leave add up until its next packet, and together
+		 * must stay below 2^31 too.
+		 */
+		uint32_t room = f->unshown[side] < MAX_GAP
+					? MAX_GAP - f->unshown[side] : 0;
+		uint32_t gap = ri->dropped > room ? room : (uint32_t)ri->dropped;
 		char text[160];
 
 		snprintf(text, sizeof(text),
@@ -527,6 +537,7 @@ static int write_record(struct pcapng *p, const struct reasm_record *r)
 		if (note_add(&f->note[side], text))
 			return -1;
 		f->next_seq[side] += gap;
+		f->unshown[side] += gap;
 		p->st.dropped_gaps++;
 		p->st.dropped_bytes += ri->dropped;
 	}
