@@ -235,7 +235,22 @@ static int op_record(struct pcapng *p, struct input *in, uint8_t op,
 		ri.flow.sport = ports[shape >> 4 & 3];
 		ri.flow.dport = ports[shape >> 6 & 3];
 	}
-	ri.conn_id = dsel & 3;
+	/*
+	 * One conn_id per connection: two TLS sessions on one TCP
+	 * connection at once (e.g. both ends hooked, reporting to one
+	 * receiver) become two synthetic connections on the same addresses
+	 * and ports, which this check cannot tell apart (see
+	 * docs/RELIABILITY.md).
+	 */
+	if (ri.flow.family == TLSTAP_FAMILY_NONE) {
+		ri.conn_id = dsel & 3;
+	} else {
+		uint64_t a = (uint64_t)ri.flow.saddr[3] << 16 | ri.flow.sport;
+		uint64_t b = (uint64_t)ri.flow.daddr[3] << 16 | ri.flow.dport;
+
+		ri.conn_id = (a < b ? a << 24 | b : b << 24 | a) << 8 |
+			     ri.flow.family;
+	}
 	ri.pid = 99;
 	ri.timestamp_ns = 1700000000000000000ull + input_u16(in);
 	switch (dsel >> 2 & 3) {
