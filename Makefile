@@ -4,10 +4,14 @@
 #   make / make all   the module (when kernel headers are found) and userspace
 #   make module       kmod/tlstap.ko against KDIR (W=1 is passed through)
 #   make deps         install the Debian packages in scripts/debian-packages
-#   make check        deps, build (userspace with SANITIZE=1), host tests,
-#                     KUnit and VM tests; ends with "N passed, N failed"
+#   make check        deps, build (userspace with SANITIZE=1), fuzzing,
+#                     host tests, KUnit and VM tests; ends with
+#                     "N passed, N failed"
 #   make host-test    build userspace with SANITIZE=1 and run tests/host/
+#   make fuzz         the libFuzzer harnesses of fuzz/, FUZZ_SECONDS each
+#                     (default 10; FUZZ_TESTS="name1 name2" to select)
 #   make kunit        KUnit suites under UML (KUNIT_FILTER=glob to select)
+#   make kunit-san    the same with KASAN and UBSAN (own build directory)
 #   make vm-test      build the module and userspace, run tests/vm/ in qemu
 #                     (VM_TESTS="name1 name2" to select)
 #   make bench        the module and tlstap-fwd side by side in qemu
@@ -45,8 +49,8 @@ MAN5 := tlstap.conf.5
 MAN8 := tlstap-fwd.8 tlstap-recv.8 tlstap-nfq.8 tlstapctl.8
 INSTALL_VARS = PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BINDIR=$(BINDIR) SBINDIR=$(SBINDIR)
 
-.PHONY: all module userspace deps check host-test kunit vm-test bench clean \
-	install uninstall dkms-install dkms-uninstall demo demo-vm
+.PHONY: all module userspace deps check host-test fuzz kunit kunit-san vm-test \
+	bench clean install uninstall dkms-install dkms-uninstall demo demo-vm
 
 all: $(if $(KDIR),module) userspace
 
@@ -65,13 +69,20 @@ deps:
 	$(CURDIR)/scripts/install-deps
 
 check:
-	$(CURDIR)/tests/run deps module userspace host kunit vm
+	$(CURDIR)/tests/run deps module userspace fuzz host kunit vm
 
 host-test:
 	HOST_TESTS='$(HOST_TESTS)' $(CURDIR)/tests/run userspace host
 
+fuzz:
+	FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_TESTS='$(FUZZ_TESTS)' \
+		$(CURDIR)/tests/run fuzz
+
 kunit:
 	KUNIT_FILTER='$(KUNIT_FILTER)' $(CURDIR)/tests/run kunit
+
+kunit-san:
+	KUNIT_FILTER='$(KUNIT_FILTER)' $(CURDIR)/tests/run kunit-san
 
 vm-test:
 	VM_TESTS='$(VM_TESTS)' $(CURDIR)/tests/run module userspace vm
@@ -158,6 +169,7 @@ clean:
 	@set -e; for dir in $(USERSPACE_DIRS); do \
 		if [ -f $$dir/Makefile ]; then $(MAKE) -C $$dir clean; fi; \
 	done
+	$(MAKE) -C fuzz clean
 ifneq ($(KDIR),)
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 else
