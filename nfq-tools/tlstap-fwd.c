@@ -516,6 +516,7 @@ static void print_stats(const struct fwd *f)
 				"dropped_datagrams=%llu repacks=%llu "
 				"datagram_size=%zu gso=%s nacks=%llu "
 				"retransmits=%llu ratelimited=%llu "
+				"ratelimited_seqs=%llu "
 				"gaps_sent=%llu heartbeats=%llu "
 				"held=%u..%u\n",
 				i, t->name, t->weight, t->ring.stream_id,
@@ -525,7 +526,8 @@ static void print_stats(const struct fwd *f)
 				t->st.dropped_datagrams, t->st.repacks,
 				t->ring.dgram_size, t->gso ? "on" : "off",
 				t->st.nacks, t->st.replay.retransmits,
-				t->st.replay.ratelimited, t->st.gaps_sent,
+				t->st.replay.ratelimited,
+				t->st.replay.ratelimited_seqs, t->st.gaps_sent,
 				t->st.heartbeats, t->ring.oldest, t->ring.unsent);
 		}
 		return;
@@ -567,7 +569,8 @@ static void print_stats(const struct fwd *f)
 			"\"datagram_size\":%zu,\"gso\":%s,\"next_seq\":%u,"
 			"\"next_record_id\":%u,\"nacks_received\":%llu,"
 			"\"retransmits\":%llu,\"retransmit_errors\":%llu,"
-			"\"nack_ratelimited\":%llu,\"gap_seqs\":%llu,"
+			"\"nack_ratelimited\":%llu,"
+			"\"nack_ratelimited_seqs\":%llu,\"gap_seqs\":%llu,"
 			"\"nack_unsent_seqs\":%llu,\"gaps_sent\":%llu,"
 			"\"gap_messages\":%llu,\"heartbeats\":%llu,"
 			"\"oldest_held\":%u,\"held_bytes\":%zu}",
@@ -579,7 +582,8 @@ static void print_stats(const struct fwd *f)
 			t->ring.dgram_size, t->gso ? "true" : "false",
 			t->ring.next_seq, t->ring.next_record_id, t->st.nacks,
 			t->st.replay.retransmits, t->st.retransmit_errors,
-			t->st.replay.ratelimited, t->st.replay.gap_seqs,
+			t->st.replay.ratelimited,
+			t->st.replay.ratelimited_seqs, t->st.replay.gap_seqs,
 			t->st.replay.unsent_seqs, t->st.gaps_sent,
 			t->st.gap_messages, t->st.heartbeats, t->ring.oldest,
 			t->ring.held_bytes);

@@ -36,6 +36,8 @@ void replay_answer(struct txring *ring, struct tokenbucket *tb,
 		   struct wire_range *gap, unsigned int *ngap,
 		   struct replay_counts *counts)
 {
+	unsigned long long limited = counts->ratelimited_seqs;
+
 	*ngap = 0;
 	for (unsigned int i = 0; i < nack->count; i++) {
 		struct wire_range want = wire_get_range(nack, i);
@@ -59,7 +61,7 @@ void replay_answer(struct txring *ring, struct tokenbucket *tb,
 							       ? want.last
 							       : ring->unsent - 1;
 
-					counts->ratelimited += end - s + 1;
+					counts->ratelimited_seqs += end - s + 1;
 					s = end;
 					continue;
 				}
@@ -79,4 +81,6 @@ void replay_answer(struct txring *ring, struct tokenbucket *tb,
 			}
 		} while (s++ != want.last);
 	}
+	if (counts->ratelimited_seqs != limited)
+		counts->ratelimited++;
 }

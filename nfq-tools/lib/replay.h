@@ -33,7 +33,9 @@ int tokenbucket_take(struct tokenbucket *tb, uint64_t now_ns);
 
 struct replay_counts {
 	unsigned long long retransmits;	/* datagrams sent again */
-	unsigned long long ratelimited;	/* seqs refused by the bucket */
+	/* NACKs the bucket cut short (tlstap.ko's unit), and their seqs */
+	unsigned long long ratelimited;
+	unsigned long long ratelimited_seqs;
 	unsigned long long gap_seqs;	/* seqs answered with a GAP */
 	unsigned long long unsent_seqs;	/* seqs not sent yet: ignored */
 };

@@ -2104,7 +2104,8 @@ static void test_replay(void)
 	CHECK(rs.n == 4 && rs.seqs[0] == st.ring.oldest &&
 	      rs.seqs[1] == st.ring.oldest + 1 &&
 	      rs.seqs[2] == st.ring.unsent - 2 && rc.retransmits == 4 &&
-	      rc.unsent_seqs == 4 && rc.ratelimited == 0,
+	      rc.unsent_seqs == 4 && rc.ratelimited == 0 &&
+	      rc.ratelimited_seqs == 0,
 	      "resent %u, unsent %llu", rs.n, rc.unsent_seqs);
 	len = 0;
 	CHECK(txring_held(&st.ring, st.ring.oldest, &len)[3] ==
@@ -2119,8 +2120,9 @@ static void test_replay(void)
 	nack_of(buf, rg, 1, &msg);
 	replay_answer(&st.ring, &tb, &msg, T0, note_resend, &rs, gap, &ngap,
 		      &rc);
-	CHECK(rs.n == 5 && rc.ratelimited == 15 && !ngap,
-	      "limited: %u resent, %llu limited", rs.n, rc.ratelimited);
+	CHECK(rs.n == 5 && rc.ratelimited == 1 && rc.ratelimited_seqs == 15 &&
+	      !ngap, "limited: %u resent, %llu NACKs (%llu seqs) limited",
+	      rs.n, rc.ratelimited, rc.ratelimited_seqs);
 
 	/* GAP ranges stay within 1024 seqs, one per NACK range at most. */
 	txring_set_replay_limit(&st.ring, 0);
