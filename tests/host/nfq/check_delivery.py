@@ -183,7 +183,8 @@ def main():
                 fail("record time=%d arrived at %s, reference steering says %s"
                      % (x["time"], spec, want))
         if r.get("stats"):
-            got = last_json(r["stats"])["loss_reports"]
+            st = last_json(r["stats"])
+            got = st.get("reasm", st)["loss_reports"]   # tlstap-nfq: grouped
             want = sum(x["type"] == "loss" for x in recs)
             if got != want:
                 fail("%s: tlstap-recv counted %d loss reports, output %d"
