@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# Sourced after tests/lib/vm.sh by tests/vm/reliable*.sh: the module sends
+# to two targets in namespaces, t1 receiving with tlstap-recv (UDP
+# socket), t2 with tlstap-nfq (its own nft rule, NFQUEUE, drop verdict);
+# tests/tools/relcheck.py judges what they wrote. Under TCG every process
+# started costs a good fraction of a second: builtins where they do.
+
+BUILD=$TLSTAP_SRC/nfq-tools/build
+FWD=$BUILD/tlstap-fwd
+NFQ=$BUILD/tlstap-nfq
+KEY=3c0ffee5a17ed00d0123456789abcdef
+T1=10.77.1.2:7419
+T2=10.77.2.2:7419
+GSO=/sys/module/tlstap/parameters/gso
+
+# rel_setup: the module, its hash key, the two targets' namespaces.
+rel_setup() {
+	load_module
+	# The guest cannot autoload modules (its modprobe is not the kernel's).
+	modprobe -a nf_tables nfnetlink_queue nft_queue sch_netem ||
+		fail "netfilter or netem modules"
+	echo "$KEY" >"$SYS/hash_key"
+	host_ns t1 1
+	host_ns t2 2
+}
+
+# start_receivers TAG: tlstap-recv in t1, tlstap-nfq in t2; their files
+# are $WORK/TAG.t1.* and TAG.t2.* (raw records, LOST lines, datagram log,
+# counters on stderr), their pids in RECV_PIDS.
+start_receivers() {
+	local tag=$1
+	ip netns exec t1 "$RECV" --listen "$T1" --output raw \
+		--out "$WORK/$tag.t1.raw" --lost "$WORK/$tag.t1.lost" \
+		--log-datagrams "$WORK/$tag.t1.dgram" --stats-json \
+		--rcvbuf 33554432 2>"$WORK/$tag.t1.err" &
+	RECV_PIDS=$!
+	ip netns exec t2 "$NFQ" --install-rule --output raw \
+		--out "$WORK/$tag.t2.raw" --lost "$WORK/$tag.t2.lost" \
+		--log-datagrams "$WORK/$tag.t2.dgram" --stats-json \
+		--queue-maxlen 65536 --rcvbuf 33554432 2>"$WORK/$tag.t2.err" &
+	RECV_PIDS="$RECV_PIDS $!"
+	BG_PIDS="$BG_PIDS $RECV_PIDS"
+	wait_for 30 udp_bound t1 7419 || fail "tlstap-recv did not bind"
+	wait_for 30 ip netns exec t2 nft list table inet tlstap >/dev/null 2>&1 ||
+		fail "tlstap-nfq did not install its rule: $(cat "$WORK/$tag.t2.err")"
+}
+
+add_targets() {
+	echo "add $T1" >"$SYS/targets"
+	echo "add $T2" >"$SYS/targets"
+}
+
+# snapshot NAME: the module's counters now, in $WORK/NAME.stats.
+snapshot() {
+	local s=
+	IFS= read -r -d '' s <"$SYS/stats" || true
+	printf '%s' "$s" >"$WORK/$1.stats"
+}
+
+# relcheck MODE TAG [ARGS...]: waits for the receivers, stops them
+# (relcheck.py does both) and judges; the module's counters since the
+# snapshot TAG.
+relcheck() {
+	local mode=$1 tag=$2 pids
+	shift 2
+	read -r -a pids <<<"$RECV_PIDS"
+	python3 "$TOOLS/relcheck.py" "$mode" --expected "$WORK/$tag.bin" \
+		--fwd "$FWD" --key "$KEY" --module-before "$WORK/$tag.stats" \
+		--target "t1,$T1,$WORK/$tag.t1.raw,$WORK/$tag.t1.lost,$WORK/$tag.t1.dgram,$WORK/$tag.t1.err,${pids[0]}" \
+		--target "t2,$T2,$WORK/$tag.t2.raw,$WORK/$tag.t2.lost,$WORK/$tag.t2.dgram,$WORK/$tag.t2.err,${pids[1]}" \
+		"$@"
+	local status=$?
+	wait $RECV_PIDS 2>/dev/null
+	return $status
+}
+
+# netem ARGS...: on both links, towards the targets.
+netem() {
+	tc qdisc replace dev vt1 root netem "$@" &&
+		tc qdisc replace dev vt2 root netem "$@" || fail "tc netem $*"
+}
+
+no_netem() {
+	local ns
+	tc qdisc del dev vt1 root 2>/dev/null || true
+	tc qdisc del dev vt2 root 2>/dev/null || true
+	for ns in t1 t2; do
+		tc -n "$ns" qdisc del dev eth0 root 2>/dev/null || true
+	done
+}
