@@ -6,8 +6,8 @@
 # UDP GSO batches split before the link so that single datagrams are
 # lost). A test writer sends RECORDS records (1 B to 4 KiB, deterministic)
 # into tlstap-fwd's Unix socket as fast as it can. Per loss rate and
-# round: the extra datagrams the sender sent (retransmissions,
-# heartbeats, GAPs) against the DATA datagrams, the receiver's NACKs, the
+# round: the extra datagrams (retransmissions, GAPs and the receiver's
+# NACKs) against the DATA datagrams, heartbeats apart, the
 # records LOST (a receiver lagging more than the replay ring behind the
 # sender gets GAPs), and the time from the first record written to the
 # last one output (and from the writer's end). Medians of ROUNDS.
@@ -94,20 +94,24 @@ done
 python3 - "$TMP/runs" "$REPLAY" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
-print("| loss each way | records | DATA datagrams | retransmitted (extra %) | "
-      "heartbeats + GAPs | NACKs (seqs asked) | LOST records | delivery ms | "
-      "after the writer ms |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| loss each way | records | DATA datagrams | retransmitted (%) | "
+      "GAPs | NACKs (seqs asked) | extra % | heartbeats | LOST records | "
+      "delivery ms | after the writer ms |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for loss in (0, 1, 5):
     rs = [r for r in runs if r["loss"] == loss]
     med = lambda k: statistics.median(r[k] for r in rs)
-    print("| %d%% | %d | %d | %d (%.2f%%) | %d | %d (%d) | %s | %.0f | %.0f |" % (
+    extra = statistics.median(
+        100.0 * (r["retransmits"] + r["gap_messages"] + r["nacks"]) / r["datagrams"]
+        for r in rs)
+    print("| %d%% | %d | %d | %d (%.2f%%) | %d | %d (%d) | %.2f | %d | %s | %.0f | %.0f |" % (
         loss, med("records"), med("datagrams"), med("retransmits"),
-        100.0 * med("retransmits") / med("datagrams"),
-        med("heartbeats") + med("gap_messages"), med("nacks"), med("nack_seqs"),
+        100.0 * med("retransmits") / med("datagrams"), med("gap_messages"),
+        med("nacks"), med("nack_seqs"), extra, med("heartbeats"),
         "/".join(str(r["lost"]) for r in rs), med("delivery_ms"),
         med("after_writer_ms")))
-print("(medians of %d rounds; LOST records per round; delivery: from the "
+print("(medians of %d rounds; extra: retransmissions + GAPs + NACKs per DATA "
+      "datagram; LOST records per round; delivery: from the "
       "first record written to the last one out, LOST lines included; "
       "replay %s bytes)" % (len(rs), sys.argv[2]))
 PY
