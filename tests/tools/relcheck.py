@@ -176,12 +176,12 @@ def common(a, c, mod, rx, gap_ranges_refused=False):
     """Counters every mode has: module against the receivers.
 
     gap_ranges_refused: tlstap.ko answers the ranges of all the NACKs its
-    worker found queued with one GAP, in queue order and merged across
-    NACK ranges, so when a receiver's retries queue up the GAP's ranges
-    may not ascend or may span more than 1024 seqs; receivers refuse such
-    a GAP (bad_ranges) and give the seqs up on their timeout instead
-    (reason timeout), nothing silent. Allowed, and shown, until the module
-    sends one GAP per NACK (see docs/PROTOCOL.md 2.2)."""
+    worker found queued with one GAP, in queue order, so when a
+    receiver's retries queue up the GAP's ranges may not ascend;
+    receivers refuse such a GAP (bad_ranges) and give the seqs up by a
+    later GAP, a heartbeat's oldest_seq or their timeout instead, nothing
+    silent. Allowed, and shown, until the module sends one GAP per NACK
+    (see docs/PROTOCOL.md 2.2)."""
     c.check(mod["nack_rejected"] == 0,
             f"module rejected {mod['nack_rejected']} NACKs of targets")
     sent = sum(r["nacks_sent"] for r in rx.values())
