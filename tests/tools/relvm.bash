@@ -12,6 +12,7 @@ NFQ=$BUILD/tlstap-nfq
 KEY=3c0ffee5a17ed00d0123456789abcdef
 T1=10.77.1.2:7419
 T2=10.77.2.2:7419
+# shellcheck disable=SC2034  # used by the tests sourcing this
 GSO=/sys/module/tlstap/parameters/gso
 
 # rel_setup: the module, its hash key, the two targets' namespaces.
@@ -71,7 +72,7 @@ relcheck() {
 		--target "t2,$T2,$WORK/$tag.t2.raw,$WORK/$tag.t2.lost,$WORK/$tag.t2.dgram,$WORK/$tag.t2.err,${pids[1]}" \
 		"$@"
 	local status=$?
-	wait $RECV_PIDS 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
 	return $status
 }
 
