@@ -24,7 +24,7 @@
 #define MAX_DIRS	512
 
 struct dir_seq {
-	uint8_t key[36];	/* src addr, dst addr, ports */
+	uint8_t key[37];	/* src addr, dst addr, ports, IP version */
 	uint32_t next;
 };
 
@@ -108,7 +108,7 @@ static void check_tcp(struct reader *rd, const uint8_t *pkt, size_t len)
 	const uint8_t *tcp, *src, *dst;
 	size_t alen, l4;
 	uint32_t sum, seq;
-	uint8_t key[36] = { 0 };
+	uint8_t key[37] = { 0 };
 	struct dir_seq *d = NULL;
 	size_t payload;
 	uint8_t flags;
@@ -144,6 +144,7 @@ static void check_tcp(struct reader *rd, const uint8_t *pkt, size_t len)
 	memcpy(key, src, alen);
 	memcpy(key + 16, dst, alen);
 	memcpy(key + 32, tcp, 4);
+	key[36] = pkt[0] >> 4;
 	seq = be32(tcp + 4);
 	flags = tcp[13];
 	for (unsigned int i = 0; i < rd->ndirs; i++)
