@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct txring ring;
 	struct tokenbucket tb;
 	struct replay_counts counts = { 0 };
-	struct wire_range gap[WIRE_MAX_RANGES];
+	struct wire_range gap[TLSTAP_NACK_MAX_RANGES];
 	struct wire_msg nack, gm;
 	struct answer a = { 0 };
 	uint8_t gapmsg[TLSTAP_MSG_HDR_LEN + sizeof(gap)];
@@ -134,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	      "asked %llu, answered %llu + %llu + %llu + %llu", asked,
 	      counts.retransmits, counts.ratelimited, counts.gap_seqs,
 	      counts.unsent_seqs);
-	CHECK(ngap <= WIRE_MAX_RANGES, "%u GAP ranges", ngap);
+	CHECK(ngap <= TLSTAP_NACK_MAX_RANGES, "%u GAP ranges", ngap);
 	if (!ngap) {
 		CHECK(!counts.gap_seqs, "gone seqs without a GAP");
 		goto out;

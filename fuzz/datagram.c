@@ -56,16 +56,16 @@ static void check_data(const uint8_t *data, size_t size,
 static void check_ranges(const uint8_t *data, size_t size,
 			 const struct wire_msg *msg)
 {
-	struct wire_range r[WIRE_MAX_RANGES];
-	uint8_t copy[TLSTAP_MSG_HDR_LEN + WIRE_MAX_RANGES * 8];
+	struct wire_range r[TLSTAP_NACK_MAX_RANGES];
+	uint8_t copy[TLSTAP_MSG_HDR_LEN + TLSTAP_NACK_MAX_RANGES * 8];
 
 	if (wire_check_ranges(msg) != WIRE_OK)
 		return;
-	CHECK(msg->count >= 1 && msg->count <= WIRE_MAX_RANGES, "count %u",
+	CHECK(msg->count >= 1 && msg->count <= TLSTAP_NACK_MAX_RANGES, "count %u",
 	      msg->count);
 	for (unsigned int i = 0; i < msg->count; i++) {
 		r[i] = wire_get_range(msg, i);
-		CHECK(r[i].last - r[i].first < WIRE_MAX_RANGE_SPAN,
+		CHECK(r[i].last - r[i].first < TLSTAP_NACK_MAX_SPAN,
 		      "range %u spans %u", i, r[i].last - r[i].first + 1);
 		CHECK(!i || (int32_t)(r[i].first - r[i - 1].last) > 0,
 		      "range %u not after range %u", i, i - 1);
