@@ -10,11 +10,13 @@ int txring_init(struct txring *r, size_t slot_cap, uint32_t nslots,
 		uint32_t stream_id)
 {
 	memset(r, 0, sizeof(*r));
-	if (nslots < 2 || slot_cap < WIRE_MIN_DATAGRAM ||
+	if (nslots < 2 || nslots > (1u << 31) || slot_cap < WIRE_MIN_DATAGRAM ||
 	    slot_cap > WIRE_MAX_DATAGRAM) {
 		errno = EINVAL;
 		return -1;
 	}
+	while (nslots & (nslots - 1))
+		nslots += nslots & -nslots;
 	r->mem = malloc((size_t)nslots * slot_cap);
 	r->lens = calloc(nslots, sizeof(*r->lens));
 	if (!r->mem || !r->lens) {

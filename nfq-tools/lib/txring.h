@@ -36,9 +36,11 @@ struct txring {
 };
 
 /*
- * 0, or -1 (errno set) if memory is short. nslots >= 2. Sent datagrams
- * are held as long as their slots are not needed (see
- * txring_set_replay_limit).
+ * 0, or -1 (errno set) if memory is short. nslots >= 2, rounded up to
+ * a power of two (as the module's ring): seq % nslots must stay
+ * continuous when seq wraps at 2^32, or two datagrams around the wrap
+ * share a slot. Sent datagrams are held as long as their slots are not
+ * needed (see txring_set_replay_limit).
  */
 int txring_init(struct txring *r, size_t slot_cap, uint32_t nslots,
 		uint32_t stream_id);
