@@ -156,18 +156,28 @@ out:
 	return page;
 }
 
-/* Refills the token bucket; true when one more resend is allowed. */
+/*
+ * Refills the token bucket; true when one more resend is allowed. The time
+ * a partial token stands for is kept, or the rate would fall short of
+ * retransmit_pps by the fraction dropped at every refill.
+ */
 static bool retransmit_allowed(struct tlstap_target *t)
 {
 	u32 pps = READ_ONCE(t->tt->retransmit_pps);
 	ktime_t now = ktime_get();
-	u64 add;
+	u64 elapsed, add;
 
-	add = div_u64((u64)ktime_to_ns(ktime_sub(now, t->tokens_at)) * pps,
-		      NSEC_PER_SEC);
-	if (add) {
-		t->tokens = min_t(u64, t->tokens + add, TLSTAP_RETRANSMIT_BURST);
+	/* Long enough to fill the bucket at 1/s; keeps elapsed * pps in u64. */
+	elapsed = min_t(u64, ktime_to_ns(ktime_sub(now, t->tokens_at)),
+			(u64)TLSTAP_RETRANSMIT_BURST * NSEC_PER_SEC);
+	add = div_u64(elapsed * pps, NSEC_PER_SEC);
+	if (t->tokens + add >= TLSTAP_RETRANSMIT_BURST) {
+		t->tokens = TLSTAP_RETRANSMIT_BURST;
 		t->tokens_at = now;
+	} else if (add) {
+		t->tokens += add;
+		t->tokens_at = ktime_add_ns(t->tokens_at,
+					    div_u64(add * NSEC_PER_SEC, pps));
 	}
 	if (!t->tokens)
 		return false;
@@ -190,25 +200,6 @@ static void retransmit(struct tlstap_target *t, u32 seq, struct page *page,
 	tlstap_stat_inc(t->tt, TLSTAP_STAT_RETRANSMITS);
 }
 
-/*
- * Appends seq to the GAP ranges being collected, merging it into the last
- * range while that stays within the span a receiver accepts: a longer hole
- * becomes several ranges.
- */
-static void gap_add(struct tlstap_range *gaps, unsigned int *n, u32 seq)
-{
-	if (*n && gaps[*n - 1].last + 1 == seq &&
-	    seq - gaps[*n - 1].first < TLSTAP_NACK_MAX_SPAN) {
-		gaps[*n - 1].last = seq;
-		return;
-	}
-	if (*n < TLSTAP_NACK_MAX_RANGES) {
-		gaps[*n].first = seq;
-		gaps[*n].last = seq;
-		(*n)++;
-	}
-}
-
 static void send_gap(struct tlstap_target *t, const struct tlstap_range *gaps,
 		     unsigned int n)
 {
@@ -227,6 +218,32 @@ static void send_gap(struct tlstap_target *t, const struct tlstap_range *gaps,
 	}
 	if (!send_linear(t, buf, len, NULL, 0, 0))
 		tlstap_stat_add(t->tt, TLSTAP_STAT_GAPS, n);
+}
+
+/*
+ * Appends seq to the GAP being collected in gaps[0..*n). A GAP's ranges
+ * ascend, are disjoint and span at most TLSTAP_NACK_MAX_SPAN seqs each, or
+ * receivers reject it whole; queued NACKs need not ascend among themselves.
+ * A seq that cannot join the GAP under those rules sends it first.
+ */
+static void gap_add(struct tlstap_target *t, struct tlstap_range *gaps,
+		    unsigned int *n, u32 seq)
+{
+	struct tlstap_range *last = *n ? &gaps[*n - 1] : NULL;
+
+	if (last && last->last + 1 == seq &&
+	    seq - last->first < TLSTAP_NACK_MAX_SPAN) {
+		last->last = seq;
+		return;
+	}
+	if (last && ((s32)(seq - last->last) <= 0 ||
+		     *n == TLSTAP_NACK_MAX_RANGES)) {
+		send_gap(t, gaps, *n);
+		*n = 0;
+	}
+	gaps[*n].first = seq;
+	gaps[*n].last = seq;
+	(*n)++;
 }
 
 static void serve_nacks(struct tlstap_target *t)
@@ -257,7 +274,7 @@ static void serve_nacks(struct tlstap_target *t)
 			if (page)
 				retransmit(t, seq, page, len);
 			else
-				gap_add(gaps, &ngaps, seq);
+				gap_add(t, gaps, &ngaps, seq);
 			if (seq == nacks[i].last)
 				break;
 		}

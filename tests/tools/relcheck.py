@@ -172,16 +172,8 @@ def invalid_reasons(r):
             if k.startswith(("bad_", "chunk_", "short", "trailing")) and v}
 
 
-def common(a, c, mod, rx, gap_ranges_refused=False):
-    """Counters every mode has: module against the receivers.
-
-    gap_ranges_refused: tlstap.ko answers the ranges of all the NACKs its
-    worker found queued with one GAP, in queue order, so when a
-    receiver's retries queue up the GAP's ranges may not ascend;
-    receivers refuse such a GAP (bad_ranges) and give the seqs up by a
-    later GAP, a heartbeat's oldest_seq or their timeout instead, nothing
-    silent. Allowed, and shown, until the module sends one GAP per NACK
-    (see docs/PROTOCOL.md 2.2)."""
+def common(a, c, mod, rx):
+    """Counters every mode has: module against the receivers."""
     c.check(mod["nack_rejected"] == 0,
             f"module rejected {mod['nack_rejected']} NACKs of targets")
     sent = sum(r["nacks_sent"] for r in rx.values())
@@ -194,13 +186,8 @@ def common(a, c, mod, rx, gap_ranges_refused=False):
         c.check(r["nack_send_errors"] == 0, f"{name}: NACK send errors")
         c.check(r["pending_bytes"] == 0, f"{name}: {r['pending_bytes']} bytes "
                 "of incomplete records left")
-        why = invalid_reasons(r)
-        if gap_ranges_refused and set(why) == {"bad_ranges"}:
-            print(f"{name}: {why['bad_ranges']} GAPs of the module refused "
-                  "for their ranges (bad_ranges)")
-            continue
         c.check(r["invalid"] == 0, f"{name}: {r['invalid']} invalid "
-                f"datagrams: {why}")
+                f"datagrams: {invalid_reasons(r)}")
 
 
 def mode_clean(a, expected, mod, tail):
@@ -252,7 +239,7 @@ def mode_lost(a, expected, mod):
     c = Checker()
     addrs = steering(a, len(expected))
     rx = {t.name: t.counters() for t in a.targets}
-    common(a, c, mod, rx, gap_ranges_refused=True)
+    common(a, c, mod, rx)
     total_marked = 0
     gaps_rx = 0
     for t in a.targets:
