@@ -129,11 +129,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	replay_answer(&ring, &tb, &nack, now, resend, &a, gap, &ngap, &counts);
 	CHECK(counts.retransmits == a.resent, "%llu retransmits counted, %llu sent",
 	      counts.retransmits, a.resent);
-	CHECK(counts.retransmits + counts.ratelimited + counts.gap_seqs +
+	CHECK(counts.retransmits + counts.ratelimited_seqs + counts.gap_seqs +
 			      counts.unsent_seqs == asked,
 	      "asked %llu, answered %llu + %llu + %llu + %llu", asked,
-	      counts.retransmits, counts.ratelimited, counts.gap_seqs,
+	      counts.retransmits, counts.ratelimited_seqs, counts.gap_seqs,
 	      counts.unsent_seqs);
+	CHECK(counts.ratelimited == (counts.ratelimited_seqs > 0),
+	      "%llu NACKs cut short, %llu seqs refused", counts.ratelimited,
+	      counts.ratelimited_seqs);
 	CHECK(ngap <= TLSTAP_NACK_MAX_RANGES, "%u GAP ranges", ngap);
 	if (!ngap) {
 		CHECK(!counts.gap_seqs, "gone seqs without a GAP");
