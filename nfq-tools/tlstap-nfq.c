@@ -528,38 +528,6 @@ static void on_nack(void *arg, const struct endpoint *to, const uint8_t *msg,
 
 /* --------------------------------------------------------------- stats */
 
-static const char *reasm_verdict_name(enum reasm_verdict v)
-{
-	switch (v) {
-	case REASM_ACCEPTED:
-		return "accepted";
-	case REASM_DUPLICATE:
-		return "duplicate";
-	case REASM_INVALID:
-		return "invalid";
-	case REASM_CONTROL:
-		return "control";
-	case REASM_UNSUPPORTED:
-		return "unsupported";
-	}
-	return "?";
-}
-
-static const char *seq_verdict_name(enum seq_verdict v)
-{
-	switch (v) {
-	case SEQ_NEW:
-		return "new";
-	case SEQ_LATE:
-		return "late";
-	case SEQ_DUP:
-		return "dup";
-	case SEQ_STALE:
-		return "stale";
-	}
-	return "?";
-}
-
 /* Counters as "name=value" words, or as one JSON object per group. */
 struct stat_printer {
 	FILE *f;
@@ -716,18 +684,8 @@ static void log_packet(struct nfqtool *t, const struct udp_view *v,
 			v->tos, v->payload_len,
 			v->csum_checked ? "true" : "false");
 	}
-	if (info) {
-		fprintf(t->dgram_log, ",\"verdict\":\"%s\",\"status\":\"%s\"",
-			reasm_verdict_name(info->verdict),
-			wire_status_name(info->status));
-		if (info->verdict != REASM_INVALID)
-			fprintf(t->dgram_log,
-				",\"type\":%u,\"flags\":%u,\"stream\":%u,"
-				"\"seq\":%u,\"count\":%u,\"seq_verdict\":\"%s\"",
-				info->type, info->flags, info->stream_id,
-				info->seq, info->count,
-				seq_verdict_name(info->seq_verdict));
-	}
+	if (info)
+		reasm_dgram_info_json(t->dgram_log, info);
 	fprintf(t->dgram_log, ",\"nf_verdict\":\"%s\"}\n",
 		t->opt.accept ? "accept" : "drop");
 }

@@ -303,38 +303,6 @@ static void send_nack(void *arg, const struct endpoint *to,
 	}
 }
 
-static const char *verdict_name(enum reasm_verdict v)
-{
-	switch (v) {
-	case REASM_ACCEPTED:
-		return "accepted";
-	case REASM_DUPLICATE:
-		return "duplicate";
-	case REASM_INVALID:
-		return "invalid";
-	case REASM_CONTROL:
-		return "control";
-	case REASM_UNSUPPORTED:
-		return "unsupported";
-	}
-	return "?";
-}
-
-static const char *seq_verdict_name(enum seq_verdict v)
-{
-	switch (v) {
-	case SEQ_NEW:
-		return "new";
-	case SEQ_LATE:
-		return "late";
-	case SEQ_DUP:
-		return "dup";
-	case SEQ_STALE:
-		return "stale";
-	}
-	return "?";
-}
-
 static void log_datagram(struct recv *rv, const struct endpoint *from,
 			 size_t size, int tos,
 			 const struct reasm_dgram_info *info)
@@ -342,17 +310,9 @@ static void log_datagram(struct recv *rv, const struct endpoint *from,
 	char sender[ENDPOINT_STRLEN];
 
 	endpoint_format(from, sender, sizeof(sender));
-	fprintf(rv->dgram_log,
-		"{\"sender\":\"%s\",\"size\":%zu,\"tos\":%d,\"verdict\":\"%s\","
-		"\"status\":\"%s\"",
-		sender, size, tos, verdict_name(info->verdict),
-		wire_status_name(info->status));
-	if (info->verdict != REASM_INVALID)
-		fprintf(rv->dgram_log,
-			",\"type\":%u,\"flags\":%u,\"stream\":%u,\"seq\":%u,"
-			"\"count\":%u,\"seq_verdict\":\"%s\"",
-			info->type, info->flags, info->stream_id, info->seq,
-			info->count, seq_verdict_name(info->seq_verdict));
+	fprintf(rv->dgram_log, "{\"sender\":\"%s\",\"size\":%zu,\"tos\":%d",
+		sender, size, tos);
+	reasm_dgram_info_json(rv->dgram_log, info);
 	fputs("}\n", rv->dgram_log);
 }
 

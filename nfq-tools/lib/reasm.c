@@ -773,3 +773,46 @@ void reasm_free(struct reasm *r)
 		stream_free(r, r->lru_head);
 	free(r);
 }
+
+static const char *verdict_name(enum reasm_verdict v)
+{
+	switch (v) {
+	case REASM_ACCEPTED:
+		return "accepted";
+	case REASM_DUPLICATE:
+		return "duplicate";
+	case REASM_INVALID:
+		return "invalid";
+	case REASM_CONTROL:
+		return "control";
+	case REASM_UNSUPPORTED:
+		return "unsupported";
+	}
+	return "?";
+}
+
+static const char *seq_verdict_name(enum seq_verdict v)
+{
+	switch (v) {
+	case SEQ_NEW:
+		return "new";
+	case SEQ_LATE:
+		return "late";
+	case SEQ_DUP:
+		return "dup";
+	case SEQ_STALE:
+		return "stale";
+	}
+	return "?";
+}
+
+void reasm_dgram_info_json(FILE *f, const struct reasm_dgram_info *info)
+{
+	fprintf(f, ",\"verdict\":\"%s\",\"status\":\"%s\"",
+		verdict_name(info->verdict), wire_status_name(info->status));
+	if (info->verdict != REASM_INVALID)
+		fprintf(f, ",\"type\":%u,\"flags\":%u,\"stream\":%u,"
+			"\"seq\":%u,\"count\":%u,\"seq_verdict\":\"%s\"",
+			info->type, info->flags, info->stream_id, info->seq,
+			info->count, seq_verdict_name(info->seq_verdict));
+}

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "addr.h"
 #include "gaptrack.h"
@@ -124,6 +125,13 @@ struct reasm_dgram_info {
 	uint32_t stream_id, seq;
 	uint16_t count;
 };
+
+/*
+ * Writes what became of a datagram as JSON members, each preceded by a
+ * comma (",\"verdict\":...,\"status\":..." and, for one that parsed, its
+ * header fields), for the receivers' datagram logs.
+ */
+void reasm_dgram_info_json(FILE *f, const struct reasm_dgram_info *info);
 
 struct reasm;
 

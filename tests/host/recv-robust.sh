@@ -9,7 +9,8 @@
 # and, its NACKs unanswered, one LOST range of exactly the others after
 # the last try; malformed datagrams yield nothing and are all counted
 # invalid; control messages are counted (a heartbeat of seqs that never
-# come ends as a LOST range open at its end at exit); duplicates counted.
+# come ends as a LOST range open at its end at exit); duplicates counted;
+# the datagram log (--log-datagrams) tells each datagram's verdict.
 . "$(dirname "$0")/nfq/lib.sh"
 
 build_tools
@@ -28,7 +29,7 @@ sleep 0.5
 stop_bg capture
 
 start_bg recv R "$BIN/tlstap-recv" --listen 127.0.0.1:7419 \
-	--out "$TMP/recv.json" --stats-json
+	--out "$TMP/recv.json" --stats-json --log-datagrams "$TMP/dgrams.json"
 sleep 0.3
 ip netns exec "$(ns R)" timeout 60 python3 "$NFQ_HELPERS/replay.py" \
 	"$TMP/capture.hex" "$TMP/expect.json" 127.0.0.1 7419 "$TMP/plan.json" ||
@@ -92,6 +93,20 @@ checks = {"invalid": plan["malformed"], "unsupported": 1,
 for k, v in checks.items():
     if stats[k] != v:
         fail("counter %s = %d, want %d" % (k, stats[k], v))
+# The datagram log: one JSON line per datagram, verdicts as counted.
+dgrams = [json.loads(l) for l in open(tmp + "/dgrams.json")]
+verdicts = defaultdict(int)
+for d in dgrams:
+    verdicts[d["verdict"]] += 1
+    if d["verdict"] == "invalid" and ("seq" in d or d["status"] == "ok"):
+        fail("datagram log: an invalid datagram with header fields: %s" % d)
+if len(dgrams) != stats["datagrams"] or verdicts["invalid"] != stats["invalid"] \
+        or verdicts["duplicate"] != stats["duplicates"] \
+        or verdicts["unsupported"] != stats["unsupported"] + stats["gaps_unknown_stream"]:
+    fail("datagram log %s against counters datagrams %d invalid %d "
+         "duplicates %d unsupported %d gaps_unknown_stream %d" % (
+         dict(verdicts), stats["datagrams"], stats["invalid"],
+         stats["duplicates"], stats["unsupported"], stats["gaps_unknown_stream"]))
 # 6 tries each for 40002 and 40004; the shuffled 40001 may add some.
 if stats["nacks_sent"] < 12:
     fail("%d NACKs sent, want at least 2 x 6" % stats["nacks_sent"])
