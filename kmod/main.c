@@ -14,6 +14,7 @@
 #include "target.h"
 #include "send.h"
 #include "sysfs.h"
+#include "netlink.h"
 
 #define TLSTAP_DEFAULT_FLUSH_US	500
 #define TLSTAP_DEFAULT_RING_KB	4096
@@ -51,6 +52,19 @@ const char *const tlstap_stat_names[TLSTAP_STAT_COUNT] = {
 
 static struct tlstap *tlstap;
 
+void tlstap_stats_read(struct tlstap *tt, u64 sum[TLSTAP_STAT_COUNT])
+{
+	int cpu, i;
+
+	memset(sum, 0, TLSTAP_STAT_COUNT * sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		const struct tlstap_stats *s = per_cpu_ptr(tt->stats, cpu);
+
+		for (i = 0; i < TLSTAP_STAT_COUNT; i++)
+			sum[i] += READ_ONCE(s->v[i]);
+	}
+}
+
 void tlstap_set_hash_key(struct tlstap *tt, const u8 key[TLSTAP_HASH_KEY_LEN])
 {
 	memcpy(tt->hash_key_bytes, key, TLSTAP_HASH_KEY_LEN);
@@ -70,6 +84,7 @@ static int __init tlstap_init(void)
 		return -ENOMEM;
 	mutex_init(&tt->config_lock);
 	INIT_LIST_HEAD(&tt->targets);
+	tt->targets_gen = 1;	/* a dump's sequence number is never 0 */
 	get_random_bytes(key, sizeof(key));
 	tlstap_set_hash_key(tt, key);
 	tt->port = port;
@@ -93,15 +108,21 @@ static int __init tlstap_init(void)
 	err = tlstap_socket_init(tt);
 	if (err)
 		goto err_wq;
+	/* Before the device: sysfs writes announce through the family. */
+	err = tlstap_netlink_init(tt);
+	if (err)
+		goto err_socket;
 	tt->misc.groups = tlstap_attr_groups;
 	err = tlstap_device_register(tt);
 	if (err)
-		goto err_socket;
+		goto err_netlink;
 
 	tlstap = tt;
 	pr_info("loaded: UDP port %u\n", tt->port);
 	return 0;
 
+err_netlink:
+	tlstap_netlink_exit();
 err_socket:
 	tlstap_socket_release(tt);
 err_wq:
@@ -119,8 +140,13 @@ static void __exit tlstap_exit(void)
 {
 	struct tlstap *tt = tlstap;
 
-	/* No file is open (the device pins the module), so no writer runs. */
+	/*
+	 * No file is open (the device pins the module), so no writer runs.
+	 * sysfs goes first, then the family: nothing can change or announce
+	 * a change any more when the targets go.
+	 */
 	tlstap_device_unregister(tt);
+	tlstap_netlink_exit();
 	tlstap_targets_flush(tt);
 	tlstap_socket_release(tt);
 	destroy_workqueue(tt->wq);

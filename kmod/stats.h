@@ -32,7 +32,12 @@ struct tlstap_stats {
 	u64 v[TLSTAP_STAT_COUNT];
 };
 
+struct tlstap;
+
 extern const char *const tlstap_stat_names[TLSTAP_STAT_COUNT];
+
+/* The sums over all CPUs, for sysfs and netlink alike. */
+void tlstap_stats_read(struct tlstap *tt, u64 sum[TLSTAP_STAT_COUNT]);
 
 #define tlstap_stat_add(tt, which, n) \
 	this_cpu_add((tt)->stats->v[which], (n))

@@ -7,17 +7,11 @@
 #include <linux/device.h>
 #include <linux/kernel.h>
 #include <linux/string.h>
-#include <linux/sizes.h>
 
 #include "tlstap.h"
 #include "sysfs.h"
 #include "target.h"
-#include "flowtable.h"
-
-#define TLSTAP_MAX_RECORD_LIMIT	SZ_16M
-#define TLSTAP_MAX_FLUSH_US	1000000U
-#define TLSTAP_MIN_RING_KB	64U
-#define TLSTAP_MAX_RING_KB	SZ_1M
+#include "config.h"
 
 static struct tlstap *dev_tt(struct device *dev)
 {
@@ -38,94 +32,77 @@ static ssize_t targets_store(struct device *dev, struct device_attribute *attr,
 
 	err = tlstap_parse_target_cmd(buf, count, &cmd);
 	if (!err)
-		err = tlstap_targets_apply(dev_tt(dev), &cmd);
+		err = tlstap_targets_apply(dev_tt(dev), &cmd,
+					   TLSTAP_ORIGIN_SYSFS);
 	return err ?: count;
 }
 static DEVICE_ATTR_RW(targets);
 
-static int store_u32(const char *buf, u32 min, u32 max, u32 *val)
+static ssize_t knob_show(struct device *dev, enum tlstap_knob knob, char *buf)
 {
-	u32 v;
+	return sysfs_emit(buf, "%u\n", tlstap_knob_get(dev_tt(dev), knob));
+}
 
-	if (kstrtou32(buf, 0, &v) || v < min || v > max)
+/* Limits are checked by tlstap_config_apply(), as for netlink. */
+static ssize_t knob_store(struct device *dev, enum tlstap_knob knob,
+			  const char *buf, size_t count)
+{
+	struct tlstap_config_change change = { .knobs = BIT(knob) };
+	int err;
+
+	if (kstrtou32(buf, 0, &change.val[knob]))
 		return -EINVAL;
-	WRITE_ONCE(*val, v);
-	return 0;
+	err = tlstap_config_apply(dev_tt(dev), &change, TLSTAP_ORIGIN_SYSFS);
+	return err ?: count;
 }
 
-static ssize_t tos_show(struct device *dev, struct device_attribute *attr,
-			char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(dev_tt(dev)->tos));
-}
-
-static ssize_t tos_store(struct device *dev, struct device_attribute *attr,
-			 const char *buf, size_t count)
-{
-	u8 v;
-
-	/* Receivers and nfqueue rules tell our datagrams by a TOS >= 1. */
-	if (kstrtou8(buf, 0, &v) || !v)
-		return -EINVAL;
-	WRITE_ONCE(dev_tt(dev)->tos, v);
-	return count;
-}
-static DEVICE_ATTR_RW(tos);
-
-#define TLSTAP_U32_ATTR(name, min, max)					\
+#define TLSTAP_KNOB_ATTR(name, knob)					\
 static ssize_t name##_show(struct device *dev,				\
 			   struct device_attribute *attr, char *buf)	\
 {									\
-	return sysfs_emit(buf, "%u\n", READ_ONCE(dev_tt(dev)->name));	\
+	return knob_show(dev, knob, buf);				\
 }									\
 static ssize_t name##_store(struct device *dev,				\
 			    struct device_attribute *attr,		\
 			    const char *buf, size_t count)		\
 {									\
-	return store_u32(buf, min, max, &dev_tt(dev)->name) ?: count;	\
+	return knob_store(dev, knob, buf, count);			\
 }									\
 static DEVICE_ATTR_RW(name)
 
-TLSTAP_U32_ATTR(max_record, 1, TLSTAP_MAX_RECORD_LIMIT);
-TLSTAP_U32_ATTR(flush_us, 1, TLSTAP_MAX_FLUSH_US);
-TLSTAP_U32_ATTR(ring_kb, TLSTAP_MIN_RING_KB, TLSTAP_MAX_RING_KB);
-TLSTAP_U32_ATTR(heartbeat_ms, 1, 60000);
-TLSTAP_U32_ATTR(retransmit_pps, 1, 10000000);
+TLSTAP_KNOB_ATTR(tos, TLSTAP_KNOB_TOS);
+TLSTAP_KNOB_ATTR(max_record, TLSTAP_KNOB_MAX_RECORD);
+TLSTAP_KNOB_ATTR(flush_us, TLSTAP_KNOB_FLUSH_US);
+TLSTAP_KNOB_ATTR(ring_kb, TLSTAP_KNOB_RING_KB);
+TLSTAP_KNOB_ATTR(heartbeat_ms, TLSTAP_KNOB_HEARTBEAT_MS);
+TLSTAP_KNOB_ATTR(retransmit_pps, TLSTAP_KNOB_RETRANSMIT_PPS);
 
 static ssize_t hash_key_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
-	struct tlstap *tt = dev_tt(dev);
+	u8 key[TLSTAP_HASH_KEY_LEN];
 	ssize_t len;
 
-	mutex_lock(&tt->config_lock);
-	len = sysfs_emit(buf, "%*phN\n", TLSTAP_HASH_KEY_LEN,
-			 tt->hash_key_bytes);
-	mutex_unlock(&tt->config_lock);
+	tlstap_hash_key_get(dev_tt(dev), key);
+	len = sysfs_emit(buf, "%*phN\n", TLSTAP_HASH_KEY_LEN, key);
+	memzero_explicit(key, sizeof(key));
 	return len;
 }
 
 static ssize_t hash_key_store(struct device *dev, struct device_attribute *attr,
 			      const char *buf, size_t count)
 {
-	struct tlstap *tt = dev_tt(dev);
-	u8 key[TLSTAP_HASH_KEY_LEN], old[TLSTAP_HASH_KEY_LEN];
+	struct tlstap_config_change change = { .hash_key_set = true };
 	size_t len = count;
-	LIST_HEAD(none);
 	int err;
 
 	if (len && buf[len - 1] == '\n')
 		len--;
-	if (len != 2 * TLSTAP_HASH_KEY_LEN || hex2bin(key, buf, sizeof(key)))
+	if (len != 2 * TLSTAP_HASH_KEY_LEN ||
+	    hex2bin(change.hash_key, buf, TLSTAP_HASH_KEY_LEN))
 		return -EINVAL;
-
-	mutex_lock(&tt->config_lock);
-	memcpy(old, tt->hash_key_bytes, sizeof(old));
-	tlstap_set_hash_key(tt, key);
-	err = tlstap_flowtable_rebuild(tt, &none);
-	if (err)
-		tlstap_set_hash_key(tt, old);
-	mutex_unlock(&tt->config_lock);
+	err = tlstap_config_apply(dev_tt(dev), &change, TLSTAP_ORIGIN_SYSFS);
+	memzero_explicit(change.hash_key, sizeof(change.hash_key));
 	return err ?: count;
 }
 static DEVICE_ATTR_ADMIN_RW(hash_key);
@@ -133,16 +110,10 @@ static DEVICE_ATTR_ADMIN_RW(hash_key);
 static ssize_t stats_show(struct device *dev, struct device_attribute *attr,
 			  char *buf)
 {
-	struct tlstap *tt = dev_tt(dev);
-	u64 sum[TLSTAP_STAT_COUNT] = { 0 };
-	int cpu, i, len = 0;
+	u64 sum[TLSTAP_STAT_COUNT];
+	int i, len = 0;
 
-	for_each_possible_cpu(cpu) {
-		const struct tlstap_stats *s = per_cpu_ptr(tt->stats, cpu);
-
-		for (i = 0; i < TLSTAP_STAT_COUNT; i++)
-			sum[i] += READ_ONCE(s->v[i]);
-	}
+	tlstap_stats_read(dev_tt(dev), sum);
 	for (i = 0; i < TLSTAP_STAT_COUNT; i++)
 		len += sysfs_emit_at(buf, len, "%s %llu\n",
 				     tlstap_stat_names[i], sum[i]);

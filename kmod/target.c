@@ -18,6 +18,7 @@
 #include "send.h"
 #include "wire.h"
 #include "control.h"
+#include "netlink.h"
 
 #define TLSTAP_MIN_SLOTS 16
 
@@ -102,7 +103,8 @@ static struct tlstap_target *target_find(struct tlstap *tt,
 	return NULL;
 }
 
-static int target_add(struct tlstap *tt, const struct tlstap_target_cmd *cmd)
+static int target_add(struct tlstap *tt, const struct tlstap_target_cmd *cmd,
+		      enum tlstap_origin origin)
 {
 	struct tlstap_target_key key;
 	struct tlstap_target *t, *pos;
@@ -129,6 +131,8 @@ static int target_add(struct tlstap *tt, const struct tlstap_target_cmd *cmd)
 		tt->ntargets--;
 		goto err_destroy;
 	}
+	tt->targets_gen++;
+	tlstap_netlink_notify_target(t, TLSTAP_CMD_TARGET_ADD, origin);
 	return 0;
 
 err_destroy:
@@ -136,7 +140,8 @@ err_destroy:
 	return err;
 }
 
-static int target_del(struct tlstap *tt, const struct tlstap_endpoint *ep)
+static int target_del(struct tlstap *tt, const struct tlstap_endpoint *ep,
+		      enum tlstap_origin origin)
 {
 	struct tlstap_target_key key;
 	struct tlstap_target *t;
@@ -157,11 +162,13 @@ static int target_del(struct tlstap *tt, const struct tlstap_endpoint *ep)
 		tt->ntargets++;
 		return err;
 	}
+	tt->targets_gen++;
+	tlstap_netlink_notify_target(t, TLSTAP_CMD_TARGET_DEL, origin);
 	target_destroy(t);
 	return 0;
 }
 
-static int targets_flush_locked(struct tlstap *tt)
+static int targets_flush_locked(struct tlstap *tt, enum tlstap_origin origin)
 {
 	struct tlstap_target *t, *tmp;
 	LIST_HEAD(dying);
@@ -174,25 +181,30 @@ static int targets_flush_locked(struct tlstap *tt)
 		return err;
 	}
 	tt->ntargets = 0;
-	list_for_each_entry_safe(t, tmp, &dying, list)
+	tt->targets_gen++;
+	list_for_each_entry_safe(t, tmp, &dying, list) {
+		tlstap_netlink_notify_target(t, TLSTAP_CMD_TARGET_DEL, origin);
 		target_destroy(t);
+	}
 	return 0;
 }
 
-int tlstap_targets_apply(struct tlstap *tt, const struct tlstap_target_cmd *cmd)
+/* Changes are announced (netlink.c) in the order they are made. */
+int tlstap_targets_apply(struct tlstap *tt, const struct tlstap_target_cmd *cmd,
+			 enum tlstap_origin origin)
 {
 	int err;
 
 	mutex_lock(&tt->config_lock);
 	switch (cmd->op) {
 	case TLSTAP_TARGET_ADD:
-		err = target_add(tt, cmd);
+		err = target_add(tt, cmd, origin);
 		break;
 	case TLSTAP_TARGET_DEL:
-		err = target_del(tt, &cmd->ep);
+		err = target_del(tt, &cmd->ep, origin);
 		break;
 	default:
-		err = targets_flush_locked(tt);
+		err = targets_flush_locked(tt, origin);
 		break;
 	}
 	mutex_unlock(&tt->config_lock);
@@ -210,6 +222,7 @@ void tlstap_targets_flush(struct tlstap *tt)
 		target_destroy(t);
 	}
 	tt->ntargets = 0;
+	tt->targets_gen++;
 	tlstap_flowtable_free(tt);
 	mutex_unlock(&tt->config_lock);
 }

@@ -8,6 +8,7 @@
 #include <linux/hrtimer.h>
 #include <linux/timer.h>
 #include <net/dst_cache.h>
+#include <linux/tlstap.h>
 
 #include "ring.h"
 #include "target_parse.h"
@@ -53,7 +54,8 @@ struct tlstap_target {
 	u64 errors;
 };
 
-int tlstap_targets_apply(struct tlstap *tt, const struct tlstap_target_cmd *cmd);
+int tlstap_targets_apply(struct tlstap *tt, const struct tlstap_target_cmd *cmd,
+			 enum tlstap_origin origin);
 void tlstap_targets_flush(struct tlstap *tt);
 int tlstap_targets_show(struct tlstap *tt, char *buf, size_t size);
 

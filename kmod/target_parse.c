@@ -24,6 +24,12 @@ static int parse_port(const char *s, __be16 *port)
 	return 0;
 }
 
+bool tlstap_endpoint_unspecified(const struct tlstap_endpoint *ep)
+{
+	return !memchr_inv(ep->addr, 0,
+			   ep->family == TLSTAP_FAMILY_IPV6 ? 16 : 4);
+}
+
 /* ADDR:PORT for IPv4, [ADDR]:PORT for IPv6. */
 int tlstap_parse_endpoint(const char *s, struct tlstap_endpoint *ep)
 {
@@ -39,9 +45,9 @@ int tlstap_parse_endpoint(const char *s, struct tlstap_endpoint *ep)
 		if (!alen || in6_pton(s + 1, alen, ep->addr, -1, &colon) != 1 ||
 		    colon != end)
 			return -EINVAL;
-		if (!memchr_inv(ep->addr, 0, 16))
-			return -EINVAL;
 		ep->family = TLSTAP_FAMILY_IPV6;
+		if (tlstap_endpoint_unspecified(ep))
+			return -EINVAL;
 		return parse_port(end + 2, &ep->port);
 	}
 	colon = strrchr(s, ':');
@@ -50,9 +56,9 @@ int tlstap_parse_endpoint(const char *s, struct tlstap_endpoint *ep)
 	alen = colon - s;
 	if (in4_pton(s, alen, ep->addr, -1, &end) != 1 || end != colon)
 		return -EINVAL;
-	if (!memchr_inv(ep->addr, 0, 4))
-		return -EINVAL;
 	ep->family = TLSTAP_FAMILY_IPV4;
+	if (tlstap_endpoint_unspecified(ep))
+		return -EINVAL;
 	return parse_port(colon + 1, &ep->port);
 }
 

@@ -23,6 +23,8 @@ struct tlstap_target_cmd {
 	u32 weight;
 };
 
+/* 0.0.0.0 or ::, which no target may have. */
+bool tlstap_endpoint_unspecified(const struct tlstap_endpoint *ep);
 int tlstap_parse_endpoint(const char *s, struct tlstap_endpoint *ep);
 int tlstap_parse_target_cmd(const char *buf, size_t len,
 			    struct tlstap_target_cmd *cmd);

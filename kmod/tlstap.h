@@ -32,11 +32,15 @@ struct tlstap {
 	struct list_head targets;	/* config_lock */
 	unsigned int ntargets;		/* config_lock */
 	unsigned long ring_pages;	/* config_lock; all targets' rings */
+	unsigned int targets_gen;	/* config_lock; bumped by each change */
 	siphash_key_t hash_key;		/* config_lock; copied into tables */
 	u8 hash_key_bytes[TLSTAP_HASH_KEY_LEN]; /* config_lock; as users write it */
 
-	/* Knobs read locklessly on the fast path (READ_ONCE). */
-	u8 tos;
+	/*
+	 * Knobs read locklessly on the fast path (READ_ONCE), written
+	 * under config_lock by config.c only; all u32 (see tlstap_knobs).
+	 */
+	u32 tos;
 	u32 max_record;
 	u32 flush_us;
 	u32 ring_kb;

@@ -199,4 +199,105 @@ struct tlstap_target_key {
 
 #define TLSTAP_TARGET_KEY_LEN	20
 
+/* ---------------------------------------------------------------------
+ * Control: the generic netlink family TLSTAP_GENL_NAME (init network
+ * namespace only). docs/PROTOCOL.md section 6 gives every attribute's type
+ * and limits. Integers are in host order, except addresses. Requests that
+ * change anything need CAP_NET_ADMIN; so does reading the hash key.
+ *
+ * A change made through netlink or sysfs is announced to the multicast
+ * group TLSTAP_GENL_MCGRP_EVENTS, in the order the changes were made, as
+ * a message of the command that makes it: TARGET_ADD (the target),
+ * TARGET_DEL (the target; a flush sends one per target) or CONFIG_SET (the
+ * knobs set, with their new values; TLSTAP_A_HASH_KEY_CHANGED instead of
+ * the key). Every event carries TLSTAP_A_ORIGIN.
+ */
+#define TLSTAP_GENL_NAME	"tlstap"
+#define TLSTAP_GENL_VERSION	1
+#define TLSTAP_GENL_MCGRP_EVENTS	"events"
+
+enum tlstap_cmd {
+	TLSTAP_CMD_UNSPEC,
+	TLSTAP_CMD_TARGET_ADD,		/* TARGET: address, port[, weight] */
+	TLSTAP_CMD_TARGET_DEL,		/* TARGET: address, port */
+	TLSTAP_CMD_TARGET_FLUSH,	/* every target */
+	TLSTAP_CMD_TARGET_GET,		/* dump: a TARGET per message */
+	TLSTAP_CMD_CONFIG_GET,		/* port and knobs, not the hash key */
+	TLSTAP_CMD_CONFIG_SET,		/* any knobs, all or none applied */
+	TLSTAP_CMD_HASH_KEY_GET,
+	TLSTAP_CMD_STATS_GET,		/* STATS: the global counters */
+	__TLSTAP_CMD_MAX,
+};
+
+#define TLSTAP_CMD_MAX	(__TLSTAP_CMD_MAX - 1)
+
+enum tlstap_attr {
+	TLSTAP_A_UNSPEC,
+	TLSTAP_A_TARGET,		/* nest: TLSTAP_TARGET_A_* */
+	TLSTAP_A_TOS,			/* u8: 1..255 */
+	TLSTAP_A_MAX_RECORD,		/* u32: plaintext bytes per record */
+	TLSTAP_A_FLUSH_US,		/* u32: partial datagram delay */
+	TLSTAP_A_RING_KB,		/* u32: ring of a target added later */
+	TLSTAP_A_HEARTBEAT_MS,		/* u32 */
+	TLSTAP_A_RETRANSMIT_PPS,	/* u32: resends per second per target */
+	TLSTAP_A_HASH_KEY,		/* binary: TLSTAP_HASH_KEY_LEN bytes */
+	TLSTAP_A_PORT,			/* u16: UDP source port (read-only) */
+	TLSTAP_A_STATS,			/* nest: TLSTAP_STATS_A_* */
+	TLSTAP_A_ORIGIN,		/* u8: enum tlstap_origin (events) */
+	TLSTAP_A_HASH_KEY_CHANGED,	/* flag (events) */
+	__TLSTAP_A_MAX,
+};
+
+#define TLSTAP_A_MAX	(__TLSTAP_A_MAX - 1)
+
+/* Exactly one of ADDR4 and ADDR6 names a target, with PORT. */
+enum tlstap_target_attr {
+	TLSTAP_TARGET_A_UNSPEC,
+	TLSTAP_TARGET_A_PAD,
+	TLSTAP_TARGET_A_ADDR4,		/* binary: 4 bytes, network order */
+	TLSTAP_TARGET_A_ADDR6,		/* binary: 16 bytes, network order */
+	TLSTAP_TARGET_A_PORT,		/* u16: 1..65535 */
+	TLSTAP_TARGET_A_WEIGHT,		/* u32: 1..TLSTAP_MAX_WEIGHT, default 1 */
+	TLSTAP_TARGET_A_STREAM_ID,	/* u32 (read-only) */
+	TLSTAP_TARGET_A_PACKETS,	/* u64: datagrams sent (read-only) */
+	TLSTAP_TARGET_A_BYTES,		/* u64: their bytes (read-only) */
+	TLSTAP_TARGET_A_ERRORS,		/* u64: failed sends (read-only) */
+	__TLSTAP_TARGET_A_MAX,
+};
+
+#define TLSTAP_TARGET_A_MAX	(__TLSTAP_TARGET_A_MAX - 1)
+
+/* The global counters, u64 each; sysfs's stats file names them alike. */
+enum tlstap_stats_attr {
+	TLSTAP_STATS_A_UNSPEC,
+	TLSTAP_STATS_A_PAD,
+	TLSTAP_STATS_A_RECORDS,
+	TLSTAP_STATS_A_BYTES,
+	TLSTAP_STATS_A_DATAGRAMS,
+	TLSTAP_STATS_A_DROP_INVALID,
+	TLSTAP_STATS_A_DROP_OVERSIZE,
+	TLSTAP_STATS_A_DROP_NO_TARGET,
+	TLSTAP_STATS_A_DROP_RING_FULL,
+	TLSTAP_STATS_A_DROP_FAULT,
+	TLSTAP_STATS_A_DROP_NOMEM,
+	TLSTAP_STATS_A_TX_ERRORS,
+	TLSTAP_STATS_A_RESEGMENTED,
+	TLSTAP_STATS_A_GSO_BATCHES,
+	TLSTAP_STATS_A_NACKS_RECEIVED,
+	TLSTAP_STATS_A_NACK_REJECTED,
+	TLSTAP_STATS_A_NACK_RATELIMITED,
+	TLSTAP_STATS_A_RETRANSMITS,
+	TLSTAP_STATS_A_GAPS_SENT,
+	TLSTAP_STATS_A_HEARTBEATS,
+	__TLSTAP_STATS_A_MAX,
+};
+
+#define TLSTAP_STATS_A_MAX	(__TLSTAP_STATS_A_MAX - 1)
+
+/* Which view of the configuration a change came through. */
+enum tlstap_origin {
+	TLSTAP_ORIGIN_SYSFS = 1,
+	TLSTAP_ORIGIN_NETLINK = 2,
+};
+
 #endif /* _UAPI_LINUX_TLSTAP_H */
