@@ -1,0 +1,927 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * tlstapctl: configure tlstap.ko through its generic netlink family, in
+ * the style of ip(8) and wg(8):
+ *
+ *   tlstapctl target add ADDR:PORT [weight W] | del ADDR:PORT | flush | list
+ *   tlstapctl set KNOB VALUE [KNOB VALUE]...    tlstapctl get KNOB
+ *   tlstapctl show    tlstapctl stats [--json]    tlstapctl monitor
+ *
+ * Syntax is checked here (an address that does not parse never leaves);
+ * limits are the kernel's, which names the attribute and its valid range
+ * when it refuses a value, so sysfs, netlink and this tool share one set.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/tlstap.h>
+#include <openssl/crypto.h>
+
+#include "addr.h"
+#include "genl.h"
+
+#define PROG "tlstapctl"
+
+/* A dump that keeps being interrupted by changes is asked this often. */
+#define DUMP_TRIES 10
+
+enum knob_kind { KNOB_U8, KNOB_U16, KNOB_U32, KNOB_KEY };
+
+struct knob {
+	const char *name;	/* as the sysfs file */
+	uint16_t attr;
+	enum knob_kind kind;
+	int settable;
+};
+
+static const struct knob knobs[] = {
+	{ "port", TLSTAP_A_PORT, KNOB_U16, 0 },
+	{ "tos", TLSTAP_A_TOS, KNOB_U8, 1 },
+	{ "max_record", TLSTAP_A_MAX_RECORD, KNOB_U32, 1 },
+	{ "flush_us", TLSTAP_A_FLUSH_US, KNOB_U32, 1 },
+	{ "ring_kb", TLSTAP_A_RING_KB, KNOB_U32, 1 },
+	{ "heartbeat_ms", TLSTAP_A_HEARTBEAT_MS, KNOB_U32, 1 },
+	{ "retransmit_pps", TLSTAP_A_RETRANSMIT_PPS, KNOB_U32, 1 },
+	{ "hash_key", TLSTAP_A_HASH_KEY, KNOB_KEY, 1 },
+};
+
+#define NKNOBS (sizeof(knobs) / sizeof(knobs[0]))
+
+/* In the order and with the names of sysfs's stats file. */
+static const struct {
+	const char *name;
+	uint16_t attr;
+} stats[] = {
+	{ "records", TLSTAP_STATS_A_RECORDS },
+	{ "bytes", TLSTAP_STATS_A_BYTES },
+	{ "datagrams", TLSTAP_STATS_A_DATAGRAMS },
+	{ "drop_invalid", TLSTAP_STATS_A_DROP_INVALID },
+	{ "drop_oversize", TLSTAP_STATS_A_DROP_OVERSIZE },
+	{ "drop_no_target", TLSTAP_STATS_A_DROP_NO_TARGET },
+	{ "drop_ring_full", TLSTAP_STATS_A_DROP_RING_FULL },
+	{ "drop_fault", TLSTAP_STATS_A_DROP_FAULT },
+	{ "drop_nomem", TLSTAP_STATS_A_DROP_NOMEM },
+	{ "tx_errors", TLSTAP_STATS_A_TX_ERRORS },
+	{ "resegmented", TLSTAP_STATS_A_RESEGMENTED },
+	{ "gso_batches", TLSTAP_STATS_A_GSO_BATCHES },
+	{ "nacks_received", TLSTAP_STATS_A_NACKS_RECEIVED },
+	{ "nack_rejected", TLSTAP_STATS_A_NACK_REJECTED },
+	{ "nack_ratelimited", TLSTAP_STATS_A_NACK_RATELIMITED },
+	{ "retransmits", TLSTAP_STATS_A_RETRANSMITS },
+	{ "gaps_sent", TLSTAP_STATS_A_GAPS_SENT },
+	{ "heartbeats", TLSTAP_STATS_A_HEARTBEATS },
+};
+
+#define NSTATS (sizeof(stats) / sizeof(stats[0]))
+
+struct target_info {
+	struct endpoint ep;
+	uint32_t weight;
+	uint32_t stream_id;
+	uint64_t packets, bytes, errors;
+};
+
+struct target_list {
+	struct target_info *v;
+	size_t n, cap;
+	int bad;		/* a message we could not read */
+};
+
+/* The configuration as CONFIG_GET (or an event) gives it. */
+struct config {
+	int has[NKNOBS];
+	uint64_t val[NKNOBS];
+	uint8_t key[TLSTAP_HASH_KEY_LEN];
+	int key_changed;	/* events: the hash key was set */
+	int origin;		/* events: enum tlstap_origin */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " target add ADDR:PORT [weight W]\n"
+		"       " PROG " target del ADDR:PORT\n"
+		"       " PROG " target flush\n"
+		"       " PROG " target list\n"
+		"       " PROG " set KNOB VALUE [KNOB VALUE]...\n"
+		"       " PROG " get KNOB\n"
+		"       " PROG " show\n"
+		"       " PROG " stats [--json]\n"
+		"       " PROG " monitor\n"
+		"ADDR:PORT is IPV4:PORT or [IPV6]:PORT. KNOB is one of tos,\n"
+		"max_record, flush_us, ring_kb, heartbeat_ms, retransmit_pps,\n"
+		"hash_key (32 hex digits); get also takes port.\n");
+}
+
+static void __attribute__((format(printf, 1, 2))) errorf(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* What the kernel said about the request `what`, on one line. */
+static void kernel_error(const char *what, const struct genl_error *e)
+{
+	int err = e->err ? e->err : errno;
+
+	if (err == EPERM) {
+		errorf("%s: not permitted (needs CAP_NET_ADMIN)", what);
+		return;
+	}
+	fprintf(stderr, PROG ": %s: ", what);
+	if (e->attr)
+		fprintf(stderr, "%s: ", e->attr);
+	if (e->msg[0])
+		fputs(e->msg, stderr);
+	if (e->has_range)
+		fprintf(stderr, ", valid: %" PRIu64 "..%" PRIu64, e->min,
+			e->max);
+	if (e->missing)
+		fprintf(stderr, ", missing attribute %u", e->missing_type);
+	fprintf(stderr, e->msg[0] ? " (%s)\n" : "%s\n", strerror(err));
+}
+
+static const struct knob *knob_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKNOBS; i++)
+		if (!strcmp(knobs[i].name, name))
+			return &knobs[i];
+	return NULL;
+}
+
+static void unknown_knob(const char *name, int settable_only)
+{
+	size_t i;
+
+	fprintf(stderr, PROG ": unknown knob '%s' (knobs:", name);
+	for (i = 0; i < NKNOBS; i++)
+		if (knobs[i].settable || !settable_only)
+			fprintf(stderr, " %s", knobs[i].name);
+	fputs(")\n", stderr);
+}
+
+/* Decimal or 0x-hex, as sysfs takes it; no sign, nothing after. */
+static int parse_uint(const char *s, uint64_t max, uint64_t *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return errno || *end || *v > max ? -1 : 0;
+}
+
+static int parse_key(const char *s, uint8_t key[TLSTAP_HASH_KEY_LEN])
+{
+	unsigned char buf[TLSTAP_HASH_KEY_LEN];
+	size_t len;
+
+	if (strlen(s) != 2 * TLSTAP_HASH_KEY_LEN ||
+	    !OPENSSL_hexstr2buf_ex(buf, sizeof(buf), &len, s, '\0') ||
+	    len != TLSTAP_HASH_KEY_LEN)
+		return -1;
+	memcpy(key, buf, TLSTAP_HASH_KEY_LEN);
+	return 0;
+}
+
+static void print_key(FILE *f, const uint8_t key[TLSTAP_HASH_KEY_LEN])
+{
+	int i;
+
+	for (i = 0; i < TLSTAP_HASH_KEY_LEN; i++)
+		fprintf(f, "%02x", key[i]);
+}
+
+/* ---- reading answers ---------------------------------------------- */
+
+static int target_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(attr);
+	static const enum mnl_attr_data_type types[] = {
+		[TLSTAP_TARGET_A_ADDR4] = MNL_TYPE_BINARY,
+		[TLSTAP_TARGET_A_ADDR6] = MNL_TYPE_BINARY,
+		[TLSTAP_TARGET_A_PORT] = MNL_TYPE_U16,
+		[TLSTAP_TARGET_A_WEIGHT] = MNL_TYPE_U32,
+		[TLSTAP_TARGET_A_STREAM_ID] = MNL_TYPE_U32,
+		[TLSTAP_TARGET_A_PACKETS] = MNL_TYPE_U64,
+		[TLSTAP_TARGET_A_BYTES] = MNL_TYPE_U64,
+		[TLSTAP_TARGET_A_ERRORS] = MNL_TYPE_U64,
+	};
+
+	if (type >= sizeof(types) / sizeof(types[0]) || !types[type])
+		return MNL_CB_OK;	/* newer than us */
+	if (mnl_attr_validate(attr, types[type]) < 0)
+		return MNL_CB_ERROR;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int parse_target(const struct nlattr *nest, struct target_info *t)
+{
+	const struct nlattr *tb[TLSTAP_TARGET_A_MAX + 1] = { NULL };
+	const struct nlattr *a4, *a6;
+
+	memset(t, 0, sizeof(*t));
+	if (mnl_attr_parse_nested(nest, target_attr_cb, tb) < 0)
+		return -1;
+	a4 = tb[TLSTAP_TARGET_A_ADDR4];
+	a6 = tb[TLSTAP_TARGET_A_ADDR6];
+	if (a4 && mnl_attr_get_payload_len(a4) == 4) {
+		t->ep.family = TLSTAP_FAMILY_IPV4;
+		memcpy(t->ep.addr, mnl_attr_get_payload(a4), 4);
+	} else if (a6 && mnl_attr_get_payload_len(a6) == 16) {
+		t->ep.family = TLSTAP_FAMILY_IPV6;
+		memcpy(t->ep.addr, mnl_attr_get_payload(a6), 16);
+	} else {
+		return -1;
+	}
+	if (!tb[TLSTAP_TARGET_A_PORT])
+		return -1;
+	t->ep.port = mnl_attr_get_u16(tb[TLSTAP_TARGET_A_PORT]);
+	if (tb[TLSTAP_TARGET_A_WEIGHT])
+		t->weight = mnl_attr_get_u32(tb[TLSTAP_TARGET_A_WEIGHT]);
+	if (tb[TLSTAP_TARGET_A_STREAM_ID])
+		t->stream_id = mnl_attr_get_u32(tb[TLSTAP_TARGET_A_STREAM_ID]);
+	if (tb[TLSTAP_TARGET_A_PACKETS])
+		t->packets = mnl_attr_get_u64(tb[TLSTAP_TARGET_A_PACKETS]);
+	if (tb[TLSTAP_TARGET_A_BYTES])
+		t->bytes = mnl_attr_get_u64(tb[TLSTAP_TARGET_A_BYTES]);
+	if (tb[TLSTAP_TARGET_A_ERRORS])
+		t->errors = mnl_attr_get_u64(tb[TLSTAP_TARGET_A_ERRORS]);
+	return 0;
+}
+
+static int top_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, TLSTAP_A_MAX) < 0)
+		return MNL_CB_OK;	/* newer than us */
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int parse_top(const struct nlmsghdr *nlh,
+		     const struct nlattr *tb[TLSTAP_A_MAX + 1])
+{
+	memset(tb, 0, (TLSTAP_A_MAX + 1) * sizeof(*tb));
+	return mnl_attr_parse(nlh, GENL_HDRLEN_ALIGNED, top_attr_cb, tb) < 0 ?
+	       -1 : 0;
+}
+
+static int target_list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[TLSTAP_A_MAX + 1];
+	struct target_list *l = data;
+	struct target_info t;
+
+	if (parse_top(nlh, tb) || !tb[TLSTAP_A_TARGET] ||
+	    parse_target(tb[TLSTAP_A_TARGET], &t)) {
+		l->bad = 1;
+		return MNL_CB_OK;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct target_info *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return MNL_CB_ERROR;	/* errno is ENOMEM */
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = t;
+	return MNL_CB_OK;
+}
+
+/* Every knob present in tb, by kind. */
+static int parse_config(const struct nlattr *const *tb, struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < NKNOBS; i++) {
+		const struct nlattr *a = tb[knobs[i].attr];
+
+		if (!a)
+			continue;
+		switch (knobs[i].kind) {
+		case KNOB_U8:
+			if (mnl_attr_validate(a, MNL_TYPE_U8) < 0)
+				return -1;
+			c->val[i] = mnl_attr_get_u8(a);
+			break;
+		case KNOB_U16:
+			if (mnl_attr_validate(a, MNL_TYPE_U16) < 0)
+				return -1;
+			c->val[i] = mnl_attr_get_u16(a);
+			break;
+		case KNOB_U32:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+				return -1;
+			c->val[i] = mnl_attr_get_u32(a);
+			break;
+		case KNOB_KEY:
+			if (mnl_attr_get_payload_len(a) != TLSTAP_HASH_KEY_LEN)
+				return -1;
+			memcpy(c->key, mnl_attr_get_payload(a),
+			       TLSTAP_HASH_KEY_LEN);
+			break;
+		}
+		c->has[i] = 1;
+	}
+	if (tb[TLSTAP_A_HASH_KEY_CHANGED])
+		c->key_changed = 1;
+	if (tb[TLSTAP_A_ORIGIN] &&
+	    mnl_attr_validate(tb[TLSTAP_A_ORIGIN], MNL_TYPE_U8) == 0)
+		c->origin = mnl_attr_get_u8(tb[TLSTAP_A_ORIGIN]);
+	return 0;
+}
+
+static int config_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[TLSTAP_A_MAX + 1];
+
+	if (parse_top(nlh, tb) || parse_config(tb, data)) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+static int stats_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, TLSTAP_STATS_A_MAX) < 0 ||
+	    type == TLSTAP_STATS_A_PAD)
+		return MNL_CB_OK;
+	if (mnl_attr_validate(attr, MNL_TYPE_U64) < 0)
+		return MNL_CB_ERROR;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int stats_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[TLSTAP_A_MAX + 1];
+	const struct nlattr *st[TLSTAP_STATS_A_MAX + 1] = { NULL };
+	uint64_t *v = data;
+	size_t i;
+
+	if (parse_top(nlh, tb) || !tb[TLSTAP_A_STATS] ||
+	    mnl_attr_parse_nested(tb[TLSTAP_A_STATS], stats_attr_cb, st) < 0) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	for (i = 0; i < NSTATS; i++) {
+		if (!st[stats[i].attr]) {
+			errno = EBADMSG;
+			return MNL_CB_ERROR;
+		}
+		v[i] = mnl_attr_get_u64(st[stats[i].attr]);
+	}
+	return MNL_CB_OK;
+}
+
+/* ---- requests ----------------------------------------------------- */
+
+static int get_targets(struct genl_sock *gs, struct target_list *l)
+{
+	struct genl_error e;
+	struct genl_req req;
+	int tries;
+
+	for (tries = 0; tries < DUMP_TRIES; tries++) {
+		l->n = 0;
+		l->bad = 0;
+		genl_req_init(gs, &req, TLSTAP_CMD_TARGET_GET, NLM_F_DUMP);
+		if (!genl_transact(gs, &req, target_list_cb, l, &e)) {
+			if (!l->bad)
+				return 0;
+			errorf("target list: a target the kernel sent could not be read");
+			return -1;
+		}
+		if (errno != EINTR || e.err)
+			break;
+	}
+	kernel_error("target list", &e);
+	return -1;
+}
+
+static int get_config(struct genl_sock *gs, struct config *c)
+{
+	struct genl_error e;
+	struct genl_req req;
+
+	memset(c, 0, sizeof(*c));
+	genl_req_init(gs, &req, TLSTAP_CMD_CONFIG_GET, 0);
+	if (genl_transact(gs, &req, config_cb, c, &e)) {
+		kernel_error("get configuration", &e);
+		return -1;
+	}
+	return 0;
+}
+
+/* 0, 1 when not permitted (said by the caller), or -1 (said here). */
+static int get_hash_key(struct genl_sock *gs, struct config *c, int quiet_eperm)
+{
+	struct genl_error e;
+	struct genl_req req;
+
+	genl_req_init(gs, &req, TLSTAP_CMD_HASH_KEY_GET, 0);
+	if (genl_transact(gs, &req, config_cb, c, &e)) {
+		if (quiet_eperm && e.err == EPERM)
+			return 1;
+		kernel_error("get hash_key", &e);
+		return -1;
+	}
+	return 0;
+}
+
+static int simple_request(struct genl_sock *gs, struct genl_req *req,
+			  const char *what)
+{
+	struct genl_error e;
+
+	if (genl_transact(gs, req, NULL, NULL, &e)) {
+		kernel_error(what, &e);
+		return -1;
+	}
+	return 0;
+}
+
+static void put_endpoint(struct genl_req *req, const struct endpoint *ep)
+{
+	struct nlattr *a;
+
+	a = (struct nlattr *)mnl_nlmsg_get_payload_tail(req->nlh);
+	if (ep->family == TLSTAP_FAMILY_IPV6)
+		mnl_attr_put(req->nlh, TLSTAP_TARGET_A_ADDR6, 16, ep->addr);
+	else
+		mnl_attr_put(req->nlh, TLSTAP_TARGET_A_ADDR4, 4, ep->addr);
+	genl_req_label(req, a, "address");
+	a = (struct nlattr *)mnl_nlmsg_get_payload_tail(req->nlh);
+	mnl_attr_put_u16(req->nlh, TLSTAP_TARGET_A_PORT, ep->port);
+	genl_req_label(req, a, "port");
+}
+
+static int cmd_target(struct genl_sock *gs, int argc, char **argv)
+{
+	const char *verb = argc > 0 ? argv[0] : "";
+	struct endpoint ep;
+	struct genl_req req;
+	struct nlattr *nest, *a;
+	char what[128], err[160];
+	uint64_t weight = 1;
+	int add = !strcmp(verb, "add");
+
+	if (!strcmp(verb, "list") && argc == 1) {
+		struct target_list l = { 0 };
+		char addr[ENDPOINT_STRLEN];
+		size_t i;
+		int rc = get_targets(gs, &l);
+
+		/* As sysfs's targets file, line for line. */
+		for (i = 0; !rc && i < l.n; i++) {
+			endpoint_format(&l.v[i].ep, addr, sizeof(addr));
+			printf("%s weight %u packets %" PRIu64 " bytes %" PRIu64
+			       " errors %" PRIu64 "\n", addr, l.v[i].weight,
+			       l.v[i].packets, l.v[i].bytes, l.v[i].errors);
+		}
+		free(l.v);
+		return rc;
+	}
+	if (!strcmp(verb, "flush") && argc == 1) {
+		genl_req_init(gs, &req, TLSTAP_CMD_TARGET_FLUSH, 0);
+		return simple_request(gs, &req, "target flush");
+	}
+	if (!(add && (argc == 2 || argc == 4)) &&
+	    !(!strcmp(verb, "del") && argc == 2)) {
+		usage(stderr);
+		return -1;
+	}
+	snprintf(what, sizeof(what), "target %s %s", verb, argv[1]);
+	if (endpoint_parse(argv[1], 0, &ep, err, sizeof(err))) {
+		errorf("%s: bad address: %s", what, err);
+		return -1;
+	}
+	if (argc == 4 && (strcmp(argv[2], "weight") ||
+			  parse_uint(argv[3], UINT32_MAX, &weight))) {
+		errorf("%s: want 'weight N', not '%s %s'", what, argv[2],
+		      argv[3]);
+		return -1;
+	}
+	genl_req_init(gs, &req, add ? TLSTAP_CMD_TARGET_ADD :
+				      TLSTAP_CMD_TARGET_DEL, 0);
+	/* Unlabelled: the kernel's messages about it say "target". */
+	nest = mnl_attr_nest_start(req.nlh, TLSTAP_A_TARGET);
+	put_endpoint(&req, &ep);
+	if (argc == 4) {
+		a = (struct nlattr *)mnl_nlmsg_get_payload_tail(req.nlh);
+		mnl_attr_put_u32(req.nlh, TLSTAP_TARGET_A_WEIGHT,
+				 (uint32_t)weight);
+		genl_req_label(&req, a, "weight");
+	}
+	mnl_attr_nest_end(req.nlh, nest);
+	return simple_request(gs, &req, what);
+}
+
+static int cmd_set(struct genl_sock *gs, int argc, char **argv)
+{
+	struct genl_req req;
+	char what[256];
+	size_t len;
+	int i;
+
+	if (argc < 2 || argc % 2) {
+		usage(stderr);
+		return -1;
+	}
+	len = (size_t)snprintf(what, sizeof(what), "set");
+	genl_req_init(gs, &req, TLSTAP_CMD_CONFIG_SET, 0);
+	for (i = 0; i < argc; i += 2) {
+		const struct knob *k = knob_by_name(argv[i]);
+		struct nlattr *a;
+		uint8_t key[TLSTAP_HASH_KEY_LEN];
+		uint64_t v;
+
+		if (len < sizeof(what))
+			len += (size_t)snprintf(what + len, sizeof(what) - len,
+						" %s %s", argv[i],
+						k && k->kind == KNOB_KEY ?
+						"..." : argv[i + 1]);
+		if (!k || !k->settable) {
+			if (k)
+				errorf("set: %s is read-only", k->name);
+			else
+				unknown_knob(argv[i], 1);
+			return -1;
+		}
+		a = (struct nlattr *)mnl_nlmsg_get_payload_tail(req.nlh);
+		switch (k->kind) {
+		case KNOB_U8:
+		case KNOB_U16:
+		case KNOB_U32:
+			if (parse_uint(argv[i + 1], k->kind == KNOB_U8 ?
+				       UINT8_MAX : UINT32_MAX, &v)) {
+				errorf("set %s: '%s' is not a number from 0 to %u",
+				      k->name, argv[i + 1],
+				      k->kind == KNOB_U8 ? UINT8_MAX :
+							   UINT32_MAX);
+				return -1;
+			}
+			if (k->kind == KNOB_U8)
+				mnl_attr_put_u8(req.nlh, k->attr, (uint8_t)v);
+			else
+				mnl_attr_put_u32(req.nlh, k->attr, (uint32_t)v);
+			break;
+		case KNOB_KEY:
+			if (parse_key(argv[i + 1], key)) {
+				errorf("set hash_key: want %d hex digits",
+				      2 * TLSTAP_HASH_KEY_LEN);
+				return -1;
+			}
+			mnl_attr_put(req.nlh, k->attr, sizeof(key), key);
+			break;
+		}
+		genl_req_label(&req, a, k->name);
+	}
+	return simple_request(gs, &req, what);
+}
+
+static void print_knob(const struct config *c, size_t i)
+{
+	if (knobs[i].kind == KNOB_KEY)
+		print_key(stdout, c->key);
+	else
+		printf("%" PRIu64, c->val[i]);
+}
+
+static int cmd_get(struct genl_sock *gs, int argc, char **argv)
+{
+	const struct knob *k;
+	struct config c;
+
+	if (argc != 1) {
+		usage(stderr);
+		return -1;
+	}
+	k = knob_by_name(argv[0]);
+	if (!k) {
+		unknown_knob(argv[0], 0);
+		return -1;
+	}
+	if (k->kind == KNOB_KEY) {
+		memset(&c, 0, sizeof(c));
+		if (get_hash_key(gs, &c, 0))
+			return -1;
+	} else if (get_config(gs, &c)) {
+		return -1;
+	}
+	if (!c.has[k - knobs]) {
+		errorf("get %s: the kernel did not say", k->name);
+		return -1;
+	}
+	print_knob(&c, (size_t)(k - knobs));
+	putchar('\n');
+	return 0;
+}
+
+static int cmd_show(struct genl_sock *gs, int argc)
+{
+	struct target_list l = { 0 };
+	char addr[ENDPOINT_STRLEN];
+	struct config c;
+	int key_rc, rc = -1;
+	size_t i;
+
+	if (argc) {
+		usage(stderr);
+		return -1;
+	}
+	if (get_config(gs, &c))
+		return -1;
+	key_rc = get_hash_key(gs, &c, 1);
+	if (key_rc < 0 || get_targets(gs, &l))
+		goto out;
+	for (i = 0; i < NKNOBS; i++) {
+		if (knobs[i].kind == KNOB_KEY && key_rc) {
+			printf("%s hidden (reading it needs CAP_NET_ADMIN)\n",
+			       knobs[i].name);
+			continue;
+		}
+		printf("%s ", knobs[i].name);
+		print_knob(&c, i);
+		putchar('\n');
+	}
+	for (i = 0; i < l.n; i++) {
+		endpoint_format(&l.v[i].ep, addr, sizeof(addr));
+		printf("target %s weight %u stream_id 0x%08x\n", addr,
+		       l.v[i].weight, l.v[i].stream_id);
+	}
+	rc = 0;
+out:
+	free(l.v);
+	return rc;
+}
+
+static int cmd_stats(struct genl_sock *gs, int argc, char **argv)
+{
+	struct target_list l = { 0 };
+	char addr[ENDPOINT_STRLEN];
+	uint64_t v[NSTATS];
+	struct genl_error e;
+	struct genl_req req;
+	int json = 0;
+	size_t i;
+
+	if (argc == 1 && !strcmp(argv[0], "--json"))
+		json = 1;
+	else if (argc) {
+		usage(stderr);
+		return -1;
+	}
+	genl_req_init(gs, &req, TLSTAP_CMD_STATS_GET, 0);
+	if (genl_transact(gs, &req, stats_cb, v, &e)) {
+		kernel_error("stats", &e);
+		return -1;
+	}
+	if (get_targets(gs, &l))
+		return -1;
+	if (json) {
+		printf("{\"global\":{");
+		for (i = 0; i < NSTATS; i++)
+			printf("%s\"%s\":%" PRIu64, i ? "," : "", stats[i].name,
+			       v[i]);
+		printf("},\"targets\":[");
+	} else {
+		for (i = 0; i < NSTATS; i++)
+			printf("%s %" PRIu64 "\n", stats[i].name, v[i]);
+	}
+	for (i = 0; i < l.n; i++) {
+		const struct target_info *t = &l.v[i];
+
+		endpoint_format(&t->ep, addr, sizeof(addr));
+		if (json)
+			printf("%s{\"target\":\"%s\",\"weight\":%u,"
+			       "\"stream_id\":%u,\"packets\":%" PRIu64
+			       ",\"bytes\":%" PRIu64 ",\"errors\":%" PRIu64 "}",
+			       i ? "," : "", addr, t->weight, t->stream_id,
+			       t->packets, t->bytes, t->errors);
+		else
+			printf("target %s packets %" PRIu64 " bytes %" PRIu64
+			       " errors %" PRIu64 "\n", addr, t->packets,
+			       t->bytes, t->errors);
+	}
+	if (json)
+		printf("]}\n");
+	free(l.v);
+	return 0;
+}
+
+/* ---- monitor ------------------------------------------------------ */
+
+struct monitor {
+	uint16_t family_id;
+	int gone;		/* the family was unregistered */
+	int bad;		/* an event we could not read */
+};
+
+static const char *origin_name(int origin)
+{
+	switch (origin) {
+	case TLSTAP_ORIGIN_SYSFS:
+		return "sysfs";
+	case TLSTAP_ORIGIN_NETLINK:
+		return "netlink";
+	default:
+		return "unknown";
+	}
+}
+
+static int ctrl_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_get_type(attr) == CTRL_ATTR_FAMILY_ID &&
+	    mnl_attr_validate(attr, MNL_TYPE_U16) == 0)
+		tb[CTRL_ATTR_FAMILY_ID] = attr;
+	return MNL_CB_OK;
+}
+
+static int event_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct genlmsghdr *genl = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[TLSTAP_A_MAX + 1];
+	struct monitor *m = data;
+	char addr[ENDPOINT_STRLEN];
+	struct target_info t;
+	struct config c = { 0 };
+	size_t i;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*genl))
+		goto bad;
+	if (nlh->nlmsg_type == GENL_ID_CTRL) {
+		const struct nlattr *ctb[CTRL_ATTR_MAX + 1] = { NULL };
+
+		if (genl->cmd == CTRL_CMD_DELFAMILY &&
+		    mnl_attr_parse(nlh, GENL_HDRLEN_ALIGNED, ctrl_attr_cb,
+				   ctb) >= 0 &&
+		    ctb[CTRL_ATTR_FAMILY_ID] &&
+		    mnl_attr_get_u16(ctb[CTRL_ATTR_FAMILY_ID]) == m->family_id) {
+			m->gone = 1;
+			return MNL_CB_STOP;
+		}
+		return MNL_CB_OK;
+	}
+	if (nlh->nlmsg_type != m->family_id || parse_top(nlh, tb) ||
+	    parse_config(tb, &c))
+		goto bad;
+	switch (genl->cmd) {
+	case TLSTAP_CMD_TARGET_ADD:
+	case TLSTAP_CMD_TARGET_DEL:
+		if (!tb[TLSTAP_A_TARGET] || parse_target(tb[TLSTAP_A_TARGET], &t))
+			goto bad;
+		endpoint_format(&t.ep, addr, sizeof(addr));
+		if (genl->cmd == TLSTAP_CMD_TARGET_ADD)
+			printf("%s: target add %s weight %u\n",
+			       origin_name(c.origin), addr, t.weight);
+		else
+			printf("%s: target del %s\n", origin_name(c.origin),
+			       addr);
+		break;
+	case TLSTAP_CMD_CONFIG_SET:
+		printf("%s: set", origin_name(c.origin));
+		for (i = 0; i < NKNOBS; i++)
+			if (c.has[i] && knobs[i].kind != KNOB_KEY)
+				printf(" %s %" PRIu64, knobs[i].name, c.val[i]);
+		if (c.key_changed)
+			printf(" hash_key");
+		putchar('\n');
+		break;
+	default:
+		return MNL_CB_OK;	/* newer than us */
+	}
+	return fflush(stdout) ? MNL_CB_ERROR : MNL_CB_OK;
+
+bad:
+	m->bad = 1;
+	return MNL_CB_OK;
+}
+
+static int cmd_monitor(struct genl_sock *gs, int argc)
+{
+	struct monitor m = { .family_id = gs->family_id };
+	uint32_t events, ctrl;
+	int rc;
+
+	if (argc) {
+		usage(stderr);
+		return -1;
+	}
+	if (genl_group_id(gs, TLSTAP_GENL_NAME, TLSTAP_GENL_MCGRP_EVENTS,
+			  &events) || genl_join(gs, events)) {
+		errorf("monitor: join group %s: %s", TLSTAP_GENL_MCGRP_EVENTS,
+		      strerror(errno));
+		return -1;
+	}
+	/* The controller tells when the module goes away. */
+	if (genl_group_id(gs, "nlctrl", "notify", &ctrl) ||
+	    genl_join(gs, ctrl)) {
+		errorf("monitor: join the controller's notify group: %s",
+		      strerror(errno));
+		return -1;
+	}
+	fputs(PROG ": monitoring tlstap events\n", stderr);
+	for (;;) {
+		rc = genl_recv_events(gs, event_cb, &m);
+		if (rc < 0 && errno == ENOBUFS) {
+			/* Said in the stream, where what was missed belongs. */
+			printf("events lost\n");
+			if (fflush(stdout))
+				break;
+			continue;
+		}
+		if (rc < 0) {
+			errorf("monitor: %s", strerror(errno));
+			return -1;
+		}
+		if (m.bad) {
+			errorf("monitor: an event could not be read");
+			m.bad = 0;
+		}
+		if (m.gone) {
+			printf("module unloaded\n");
+			fflush(stdout);
+			return 0;
+		}
+	}
+	errorf("monitor: stdout: %s", strerror(errno));
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct genl_sock gs;
+	const char *cmd;
+	int rc;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
+	    !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "target") && strcmp(cmd, "set") && strcmp(cmd, "get") &&
+	    strcmp(cmd, "show") && strcmp(cmd, "stats") &&
+	    strcmp(cmd, "monitor")) {
+		errorf("unknown command '%s'", cmd);
+		usage(stderr);
+		return 1;
+	}
+	if (genl_open(&gs, TLSTAP_GENL_NAME, TLSTAP_GENL_VERSION)) {
+		if (errno == ENOENT)
+			errorf("the tlstap module is not loaded (no generic netlink family \"%s\")",
+			      TLSTAP_GENL_NAME);
+		else
+			errorf("generic netlink: %s", strerror(errno));
+		return 1;
+	}
+	argc -= 2;
+	argv += 2;
+	if (!strcmp(cmd, "target"))
+		rc = cmd_target(&gs, argc, argv);
+	else if (!strcmp(cmd, "set"))
+		rc = cmd_set(&gs, argc, argv);
+	else if (!strcmp(cmd, "get"))
+		rc = cmd_get(&gs, argc, argv);
+	else if (!strcmp(cmd, "show"))
+		rc = cmd_show(&gs, argc);
+	else if (!strcmp(cmd, "stats"))
+		rc = cmd_stats(&gs, argc, argv);
+	else
+		rc = cmd_monitor(&gs, argc);
+	genl_close(&gs);
+	if (fflush(stdout)) {
+		errorf("stdout: %s", strerror(errno));
+		return 1;
+	}
+	return rc ? 1 : 0;
+}
