@@ -1,0 +1,253 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# tlstapctl and the module's generic netlink family: every command works;
+# every bad input (address, weight, TOS and other limits, unknown knob or
+# target, duplicate, too many targets, a caller without CAP_NET_ADMIN) is
+# refused with a message that says what was wrong and changes nothing;
+# sysfs and netlink agree on every knob and on the targets, each seeing
+# what the other set; records reach a target added through tlstapctl,
+# with the TOS set through it, and both views count them alike.
+#
+# A process costs up to a second under TCG: files are read and output
+# matched with bash builtins, and tlstapctl runs only where it is tested.
+. "$TLSTAP_SRC/tests/lib/vm.sh"
+
+CTL=$TLSTAP_SRC/nfq-tools/build/tlstapctl
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+KNOBS="tos max_record flush_us ring_kb heartbeat_ms retransmit_pps"
+declare -A MIN=([tos]=1 [max_record]=1 [flush_us]=1 [ring_kb]=64
+	[heartbeat_ms]=1 [retransmit_pps]=1)
+declare -A MAX=([tos]=255 [max_record]=16777216 [flush_us]=1000000
+	[ring_kb]=1048576 [heartbeat_ms]=60000 [retransmit_pps]=10000000)
+
+slurp() { # VAR FILE: the whole file, without a process
+	IFS= read -r -d '' "$1" <"$2" || true
+}
+
+knob() { # NAME: a knob as sysfs has it
+	local v
+	read -r v <"$SYS/$1"
+	echo "$v"
+}
+
+ctl() { # ARGS...: must succeed; its output in $out
+	"$CTL" "$@" >"$WORK/out" 2>"$WORK/ctl.err" ||
+		fail "tlstapctl $*: $(<"$WORK/ctl.err")"
+	slurp out "$WORK/out"
+}
+
+has_line() { # TEXT LINE
+	[[ $'\n'$1 == *$'\n'"$2"$'\n'* ]]
+}
+
+# refused TEXT [RUNNER...] -- ARGS...: tlstapctl ARGS fails, saying TEXT.
+refused() {
+	local text=$1 runner=() said
+	shift
+	while [ "$1" != -- ]; do
+		runner+=("$1")
+		shift
+	done
+	shift
+	if "${runner[@]}" "$CTL" "$@" >/dev/null 2>"$WORK/refused"; then
+		fail "tlstapctl $* succeeded"
+	fi
+	slurp said "$WORK/refused"
+	[[ $said == *"$text"* ]] ||
+		fail "tlstapctl $*: said '$said', not '$text'"
+	echo "ok   refused: tlstapctl $*: ${said%%$'\n'*}"
+}
+
+sysfs_refuses() { # FILE VALUE
+	if echo "$2" >"$SYS/$1" 2>/dev/null; then
+		fail "sysfs $1 took '$2'"
+	fi
+}
+
+same() { # WHAT A B
+	[ "$2" = "$3" ] || fail "$1: '$2' != '$3'"
+}
+
+refused "module is not loaded" -- show
+load_module
+host_ns t1 1
+
+refused "usage: tlstapctl target add" --
+refused "unknown command 'frob'" -- frob
+refused "usage" -- target
+refused "usage" -- set tos
+refused "usage" -- get
+
+# Knobs. The defaults agree; every knob set by netlink at the bottom of
+# its range reads so in sysfs; set by sysfs at the top, reads so through
+# netlink; one past either end is refused by both, netlink saying the
+# range, and changes nothing.
+ctl show
+for k in $KNOBS; do
+	has_line "$out" "$k $(knob "$k")" || fail "default $k: $out"
+done
+defaults=()
+for k in $KNOBS; do
+	defaults+=("$k" "$(knob "$k")")
+	set_min+=("$k" "${MIN[$k]}")
+done
+ctl set "${set_min[@]}"
+for k in $KNOBS; do
+	same "$k set by netlink" "$(knob "$k")" "${MIN[$k]}"
+	echo "${MAX[$k]}" >"$SYS/$k"
+done
+ctl show
+for k in $KNOBS; do
+	has_line "$out" "$k ${MAX[$k]}" || fail "$k set by sysfs: $out"
+	refused "set $k $((${MIN[$k]} - 1)): $k: integer out of range, valid: ${MIN[$k]}..${MAX[$k]} (" \
+		-- set "$k" $((${MIN[$k]} - 1))
+	sysfs_refuses "$k" $((${MIN[$k]} - 1))
+	sysfs_refuses "$k" $((${MAX[$k]} + 1))
+	same "$k after refusals" "$(knob "$k")" "${MAX[$k]}"
+done
+# tos is one byte on the wire: a larger number never leaves.
+refused "'256' is not a number from 0 to 255" -- set tos 256
+refused "max_record: integer out of range, valid: 1..16777216" -- set max_record 16777217
+ctl set "${defaults[@]}"
+echo "ok   every knob: both ends of its range, sysfs and netlink agree"
+
+# Several knobs at once: all or none.
+ctl set tos 0x30 flush_us 700
+same "tos and flush_us" "$(knob tos) $(knob flush_us)" "48 700"
+refused "ring_kb: integer out of range" -- set tos 7 ring_kb 10
+same "tos after a refused set" "$(knob tos)" 48
+refused "unknown knob 'foo' (knobs: tos max_record" -- set foo 1
+refused "unknown knob 'foo'" -- get foo
+refused "set: port is read-only" -- set port 1
+refused "'abc' is not a number" -- set tos abc
+refused "'-1' is not a number" -- set heartbeat_ms -1
+ctl get port
+same "port" "$out" $'7419\n'
+
+# The hash key, both ways; malformed keys never leave.
+ctl set hash_key 00112233445566778899aabbccddeeff
+same "hash_key set by netlink" "$(knob hash_key)" 00112233445566778899aabbccddeeff
+echo ffeeddccbbaa99887766554433221100 >"$SYS/hash_key"
+ctl get hash_key
+same "hash_key set by sysfs" "$out" $'ffeeddccbbaa99887766554433221100\n'
+refused "want 32 hex digits" -- set hash_key 0011
+refused "want 32 hex digits" -- set hash_key zz112233445566778899aabbccddeeff
+same "hash_key after refusals" "$(knob hash_key)" ffeeddccbbaa99887766554433221100
+echo "ok   hash_key: sysfs and netlink agree"
+
+# Targets: added through one view, listed alike by both, removed through
+# the other.
+ctl target add 10.77.1.2:7419 weight 2
+echo "add [fd77:1::2]:7419 weight 3" >"$SYS/targets"
+ctl target add 10.77.1.2:7420
+ctl target list
+slurp listed "$SYS/targets"
+same "target list" "$out" "$listed"
+has_line "$out" "10.77.1.2:7419 weight 2 packets 0 bytes 0 errors 0" ||
+	fail "target list: $out"
+has_line "$out" "[fd77:1::2]:7419 weight 3 packets 0 bytes 0 errors 0" ||
+	fail "target list: $out"
+echo "ok   targets: sysfs and netlink list alike"
+
+refused "duplicate target: it is already configured" -- target add 10.77.1.2:7419
+refused "duplicate target" -- target add "[fd77:1::2]:7419" weight 1
+refused "weight: integer out of range, valid: 1..255" -- target add 10.77.1.3:7419 weight 0
+refused "weight: integer out of range, valid: 1..255" -- target add 10.77.1.3:7419 weight 256
+refused "want 'weight N', not 'weight x'" -- target add 10.77.1.3:7419 weight x
+refused "want 'weight N', not 'wieght 2'" -- target add 10.77.1.3:7419 wieght 2
+refused "usage" -- target del 10.77.1.2:7419 weight 2
+refused "bad address: '10.0.0.999:7419': '10.0.0.999' is not an IPv4 address" -- target add 10.0.0.999:7419
+refused "bad address: '10.0.0.1': want IPV4:PORT or [IPV6]:PORT" -- target add 10.0.0.1
+refused "bad address: '10.0.0.1:0': bad port '0'" -- target add 10.0.0.1:0
+refused "bad address: '10.0.0.1:65536': bad port" -- target add 10.0.0.1:65536
+refused "bad address: '0.0.0.0:7419': unspecified address" -- target add 0.0.0.0:7419
+refused "bad address: '[::]:7419': unspecified address" -- target add "[::]:7419"
+refused "bad address: 'fd77::2:7419'" -- target add fd77::2:7419
+refused "bad address: '[fd77::2]': want [IPV6]:PORT" -- target add "[fd77::2]"
+refused "bad address: 'localhost:7419'" -- target add localhost:7419
+refused "unknown target: no such target is configured" -- target del 10.77.1.9:7419
+refused "unknown target" -- target del "[fd77:1::2]:7420"
+mapfile -t lines <"$SYS/targets"
+same "targets after refusals" "${#lines[@]}" 3
+
+ctl target del "[fd77:1::2]:7419"
+echo "del 10.77.1.2:7420" >"$SYS/targets"
+ctl target list
+same "target list after deletes" "$out" $'10.77.1.2:7419 weight 2 packets 0 bytes 0 errors 0\n'
+slurp listed "$SYS/targets"
+same "sysfs after deletes" "$listed" "$out"
+
+# At most TLSTAP_MAX_TARGETS (64): small rings for the many.
+echo 64 >"$SYS/ring_kb"
+for i in {2..64}; do
+	echo "add 10.200.0.$i:7419" >"$SYS/targets"
+done
+refused "too many targets: at most 64" -- target add 10.77.1.2:7421
+mapfile -t lines <"$SYS/targets"
+same "targets when full" "${#lines[@]}" 64
+ctl target flush
+slurp listed "$SYS/targets"
+same "targets after flush" "$listed" ""
+ctl target list
+same "target list after flush" "$out" ""
+echo 4096 >"$SYS/ring_kb"
+echo "ok   at most 64 targets; flushed"
+
+# Without CAP_NET_ADMIN: no change, no hash key; reading is open to all,
+# as sysfs's files (but hash_key) are.
+refused "target add 10.77.1.2:7419: not permitted (needs CAP_NET_ADMIN)" "${NOBODY[@]}" -- target add 10.77.1.2:7419
+refused "target del 10.77.1.2:7419: not permitted" "${NOBODY[@]}" -- target del 10.77.1.2:7419
+refused "target flush: not permitted" "${NOBODY[@]}" -- target flush
+refused "set tos 4: not permitted" "${NOBODY[@]}" -- set tos 4
+refused "set hash_key ...: not permitted" "${NOBODY[@]}" -- set hash_key 00112233445566778899aabbccddeeff
+refused "get hash_key: not permitted" "${NOBODY[@]}" -- get hash_key
+same "tos after refusals" "$(knob tos)" 48
+slurp listed "$SYS/targets"
+same "targets after refusals" "$listed" ""
+"${NOBODY[@]}" "$CTL" show >"$WORK/out" 2>"$WORK/ctl.err" || fail "show as nobody: $(<"$WORK/ctl.err")"
+slurp out "$WORK/out"
+has_line "$out" "tos 48" || fail "show as nobody: $out"
+has_line "$out" "hash_key hidden (reading it needs CAP_NET_ADMIN)" || fail "show as nobody: $out"
+"${NOBODY[@]}" "$CTL" stats >/dev/null 2>"$WORK/ctl.err" || fail "stats as nobody: $(<"$WORK/ctl.err")"
+echo "ok   without CAP_NET_ADMIN: reads only"
+
+# show: every knob and target, root's view.
+ctl target add 10.77.1.2:7419
+ctl set tos 72 hash_key 0f0e0d0c0b0a09080706050403020100
+ctl show
+has_line "$out" "port 7419" || fail "show: $out"
+for k in $KNOBS; do
+	has_line "$out" "$k $(knob "$k")" || fail "show: no '$k' as in sysfs: $out"
+done
+has_line "$out" "hash_key 0f0e0d0c0b0a09080706050403020100" || fail "show: $out"
+[[ $out =~ $'\n'"target 10.77.1.2:7419 weight 1 stream_id 0x"[0-9a-f]{8}$'\n' ]] ||
+	fail "show: $out"
+echo "ok   show"
+
+# Records reach the target tlstapctl added, with the TOS it set; both
+# views count them alike.
+start_recv t1 10.77.1.2:7419 t1
+"$TOOLS/recgen" -n 200 -f 20 -m 8000 -o "$WORK/expected.bin"
+wait_for 60 all_sent_received || fail "received $(dgrams_received) of $(stat_of datagrams) datagrams"
+stop_recv
+python3 "$TOOLS/reccheck.py" --expected "$WORK/expected.bin" --tos 72 \
+	--target "t1,$WORK/t1.raw,$WORK/t1.dgram,1,1472"
+ctl target list
+slurp listed "$SYS/targets"
+same "target list with traffic" "$out" "$listed"
+[[ $out == "10.77.1.2:7419 weight 1 packets "[1-9]* ]] || fail "no packets counted: $out"
+# Heartbeats go on while a target exists: compare counters without one.
+ctl target flush
+ctl stats
+slurp counted "$SYS/stats"
+same "stats" "$out" "$counted"
+same "records" "$(stat_of records)" 200
+ctl stats --json
+python3 - "$WORK/out" "$SYS/stats" <<'PY' || fail "stats --json disagrees with sysfs"
+import json, sys
+got = json.load(open(sys.argv[1]))
+want = {k: int(v) for k, v in (l.split() for l in open(sys.argv[2]))}
+assert got["global"] == want, (got["global"], want)
+assert got["targets"] == [], got["targets"]
+PY
+echo "ok   records delivered to a target added by tlstapctl; stats agree"
