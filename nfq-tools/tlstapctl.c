@@ -521,7 +521,7 @@ static int cmd_target(struct genl_sock *gs, int argc, char **argv)
 	if (argc == 4 && (strcmp(argv[2], "weight") ||
 			  parse_uint(argv[3], UINT32_MAX, &weight))) {
 		errorf("%s: want 'weight N', not '%s %s'", what, argv[2],
-		      argv[3]);
+		       argv[3]);
 		return -1;
 	}
 	genl_req_init(gs, &req, add ? TLSTAP_CMD_TARGET_ADD :
@@ -578,8 +578,8 @@ static int cmd_set(struct genl_sock *gs, int argc, char **argv)
 			if (parse_uint(argv[i + 1], k->kind == KNOB_U8 ?
 				       UINT8_MAX : UINT32_MAX, &v)) {
 				errorf("set %s: '%s' is not a number from 0 to %u",
-				      k->name, argv[i + 1],
-				      k->kind == KNOB_U8 ? UINT8_MAX :
+				       k->name, argv[i + 1],
+				       k->kind == KNOB_U8 ? UINT8_MAX :
 							   UINT32_MAX);
 				return -1;
 			}
@@ -591,7 +591,7 @@ static int cmd_set(struct genl_sock *gs, int argc, char **argv)
 		case KNOB_KEY:
 			if (parse_key(argv[i + 1], key)) {
 				errorf("set hash_key: want %d hex digits",
-				      2 * TLSTAP_HASH_KEY_LEN);
+				       2 * TLSTAP_HASH_KEY_LEN);
 				return -1;
 			}
 			mnl_attr_put(req.nlh, k->attr, sizeof(key), key);
@@ -832,17 +832,20 @@ static int cmd_monitor(struct genl_sock *gs, int argc)
 		usage(stderr);
 		return -1;
 	}
+	/*
+	 * Both ids first: an event arriving while the socket still waits
+	 * for an answer would be taken for part of it.
+	 */
 	if (genl_group_id(gs, TLSTAP_GENL_NAME, TLSTAP_GENL_MCGRP_EVENTS,
-			  &events) || genl_join(gs, events)) {
-		errorf("monitor: join group %s: %s", TLSTAP_GENL_MCGRP_EVENTS,
-		      strerror(errno));
+			  &events) ||
+	    /* The controller tells when the module goes away. */
+	    genl_group_id(gs, "nlctrl", "notify", &ctrl)) {
+		errorf("monitor: multicast groups: %s", strerror(errno));
 		return -1;
 	}
-	/* The controller tells when the module goes away. */
-	if (genl_group_id(gs, "nlctrl", "notify", &ctrl) ||
-	    genl_join(gs, ctrl)) {
-		errorf("monitor: join the controller's notify group: %s",
-		      strerror(errno));
+	if (genl_join(gs, events) || genl_join(gs, ctrl)) {
+		errorf("monitor: join the multicast groups: %s",
+		       strerror(errno));
 		return -1;
 	}
 	fputs(PROG ": monitoring tlstap events\n", stderr);
@@ -898,8 +901,8 @@ int main(int argc, char **argv)
 	}
 	if (genl_open(&gs, TLSTAP_GENL_NAME, TLSTAP_GENL_VERSION)) {
 		if (errno == ENOENT)
-			errorf("the tlstap module is not loaded (no generic netlink family \"%s\")",
-			      TLSTAP_GENL_NAME);
+			errorf("the tlstap module is not loaded (no generic netlink family \"%s\" in this network namespace)",
+			       TLSTAP_GENL_NAME);
 		else
 			errorf("generic netlink: %s", strerror(errno));
 		return 1;

@@ -177,6 +177,133 @@ same "target list after deletes" "$out" $'10.77.1.2:7419 weight 2 packets 0 byte
 slurp listed "$SYS/targets"
 same "sysfs after deletes" "$listed" "$out"
 
+# What tlstapctl never sends (it checks addresses and lengths itself):
+# requests crafted byte by byte, each refused by the kernel's policy or
+# checks with the errno and extack message of docs/PROTOCOL.md 6; nothing
+# changes.
+slurp listed "$SYS/targets"
+python3 - <<'PY' || fail "the kernel took a malformed request"
+import errno, os, socket, struct, sys
+
+NETLINK_GENERIC, SOL_NETLINK = 16, 270
+NETLINK_CAP_ACK, NETLINK_EXT_ACK = 10, 11
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 1, 4, 0x300
+NLA_F_NESTED = 0x8000
+# include/uapi/linux/tlstap.h
+CMD = dict(TARGET_ADD=1, TARGET_DEL=2, TARGET_FLUSH=3, TARGET_GET=4,
+           CONFIG_SET=6)
+A_TARGET, A_TOS, A_PORT = 1, 2, 9
+T_ADDR4, T_ADDR6, T_PORT, T_WEIGHT, T_STREAM_ID = 2, 3, 4, 5, 6
+
+def attr(t, payload):
+    return struct.pack("=HH", 4 + len(payload), t) + payload + \
+        b"\0" * (-len(payload) % 4)
+
+def nest(t, *attrs, flag=NLA_F_NESTED):
+    return attr(t | flag, b"".join(attrs))
+
+u16 = lambda t, v: attr(t, struct.pack("=H", v))
+u32 = lambda t, v: attr(t, struct.pack("=I", v))
+
+sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+sock.bind((0, 0))
+seq = 0
+
+def request(family, cmd, body, flags=NLM_F_ACK):
+    """(errno, extack message, answers' payloads) of one request."""
+    global seq
+    seq += 1
+    payload = struct.pack("=BBH", cmd, 1, 0) + body
+    sock.send(struct.pack("=IHHII", 16 + len(payload), family,
+                          NLM_F_REQUEST | flags, seq, 0) + payload)
+    answers = []
+    while True:
+        data = sock.recv(65536)
+        pos = 0
+        while pos < len(data):
+            length, mtype, mflags, mseq, _ = struct.unpack_from("=IHHII", data, pos)
+            body = data[pos + 16:pos + length]
+            pos += (length + 3) & ~3
+            if mtype == 3:                          # NLMSG_DONE
+                return 0, "", answers
+            if mtype != 2:                          # not NLMSG_ERROR
+                answers.append(body)
+                continue
+            err = -struct.unpack_from("=i", body)[0]
+            msg, apos = "", 20                      # capped: nlmsgerr only
+            while apos + 4 <= len(body):
+                alen, atype = struct.unpack_from("=HH", body, apos)
+                if atype == 1:                      # NLMSGERR_ATTR_MSG
+                    msg = body[apos + 4:apos + alen].rstrip(b"\0").decode()
+                apos += (alen + 3) & ~3
+            return err, msg, answers
+
+def attrs(buf):
+    out, pos = {}, 0
+    while pos + 4 <= len(buf):
+        alen, atype = struct.unpack_from("=HH", buf, pos)
+        out[atype & 0x3fff] = buf[pos + 4:pos + alen]
+        pos += (alen + 3) & ~3
+    return out
+
+err, msg, answers = request(0x10, 3, attr(2, b"tlstap\0"))   # nlctrl GETFAMILY
+assert not err, (err, msg)
+family = struct.unpack("=H", attrs(answers[0][4:])[1])[0]
+
+ip4 = socket.inet_aton
+ip6 = lambda a: socket.inet_pton(socket.AF_INET6, a)
+good = [attr(T_ADDR4, ip4("10.77.1.2")), u16(T_PORT, 7419)]
+cases = [
+    ("unspecified address", "TARGET_ADD", nest(A_TARGET, attr(T_ADDR4, ip4("0.0.0.0")), u16(T_PORT, 7419)),
+     errno.EINVAL, "bad address: the unspecified address cannot be a target"),
+    ("unspecified IPv6", "TARGET_ADD", nest(A_TARGET, attr(T_ADDR6, ip6("::")), u16(T_PORT, 7419)),
+     errno.EINVAL, "bad address: the unspecified address cannot be a target"),
+    ("two addresses", "TARGET_ADD", nest(A_TARGET, *good, attr(T_ADDR6, ip6("fd77:1::2"))),
+     errno.EINVAL, "bad address: a target has one address, IPv4 or IPv6"),
+    ("no address", "TARGET_ADD", nest(A_TARGET, u16(T_PORT, 7419)),
+     errno.EINVAL, "bad address: the target has none (ADDR4 or ADDR6)"),
+    ("no port", "TARGET_DEL", nest(A_TARGET, attr(T_ADDR4, ip4("10.77.1.2"))),
+     errno.EINVAL, "the target has no port"),
+    ("no target", "TARGET_ADD", b"", errno.EINVAL, "no target given"),
+    ("port 0", "TARGET_ADD", nest(A_TARGET, good[0], u16(T_PORT, 0)),
+     errno.ERANGE, "integer out of range"),
+    ("5-byte IPv4 address", "TARGET_ADD", nest(A_TARGET, attr(T_ADDR4, b"\x0a\0\0\x02\0"), good[1]),
+     errno.ERANGE, "binary attribute size out of range"),
+    ("weight as u8", "TARGET_ADD", nest(A_TARGET, *good, attr(T_WEIGHT, b"\x02")),
+     errno.EINVAL, "invalid attribute length"),
+    ("nest without NLA_F_NESTED", "TARGET_ADD", nest(A_TARGET, *good, flag=0),
+     errno.EINVAL, "NLA_F_NESTED is missing"),
+    ("weight to TARGET_DEL", "TARGET_DEL", nest(A_TARGET, *good, u32(T_WEIGHT, 2)),
+     errno.EINVAL, "Unsupported attribute"),
+    ("read-only stream id", "TARGET_ADD", nest(A_TARGET, *good, u32(T_STREAM_ID, 1)),
+     errno.EINVAL, "Unsupported attribute"),
+    ("nothing to set", "CONFIG_SET", b"", errno.EINVAL, "nothing to set: no knob and no hash key given"),
+    ("read-only port", "CONFIG_SET", u16(A_PORT, 1), errno.EINVAL, "Unsupported attribute"),
+    ("tos as u32", "CONFIG_SET", u32(A_TOS, 4), errno.EINVAL, "invalid attribute length"),
+    ("unknown attribute", "CONFIG_SET", u32(99, 4), errno.EINVAL, "Unknown attribute type"),
+    ("attribute to FLUSH", "TARGET_FLUSH", attr(A_TOS, b"\x04"), errno.EINVAL, "Unknown attribute type"),
+]
+failed = 0
+for name, cmd, body, want_err, want_msg in cases:
+    err, msg, _ = request(family, CMD[cmd], body)
+    ok = err == want_err and want_msg in msg
+    print(f"{'ok  ' if ok else 'FAIL'} raw {cmd} {name}: {os.strerror(err) if err else 'accepted'}: {msg!r}")
+    failed += not ok
+err, msg, _ = request(family, CMD["TARGET_GET"], attr(A_TOS, b"\x04"), NLM_F_DUMP)
+ok = err == errno.EINVAL and "Unknown attribute type" in msg
+print(f"{'ok  ' if ok else 'FAIL'} raw TARGET_GET dump with an attribute: {os.strerror(err) if err else 'accepted'}: {msg!r}")
+failed += not ok
+err, msg, _ = request(family, 99, b"")
+print(f"{'ok  ' if err == errno.EOPNOTSUPP else 'FAIL'} raw unknown command: {os.strerror(err) if err else 'accepted'}")
+failed += err != errno.EOPNOTSUPP
+sys.exit(1 if failed else 0)
+PY
+slurp listed_after "$SYS/targets"
+same "targets after malformed requests" "$listed_after" "$listed"
+same "tos after malformed requests" "$(knob tos)" 48
+
 # At most TLSTAP_MAX_TARGETS (64): small rings for the many.
 echo 64 >"$SYS/ring_kb"
 for i in {2..64}; do
