@@ -197,7 +197,7 @@ static int apply_targets(struct genl_info *info,
 				    "unknown target: no such target is configured");
 		break;
 	case -ENOMEM:
-		NL_SET_ERR_MSG(extack, "out of memory for the target or the steering table");
+		NL_SET_ERR_MSG(extack, "out of memory for the target's ring (all rings together may take a quarter of RAM) or the steering table");
 		break;
 	}
 	return err;
