@@ -159,5 +159,6 @@ static void __exit tlstap_exit(void)
 module_init(tlstap_init);
 module_exit(tlstap_exit);
 MODULE_LICENSE("GPL");
+MODULE_VERSION(TLSTAP_VERSION);
 MODULE_DESCRIPTION("Ship captured TLS plaintext as flow-steered UDP datagrams");
 MODULE_AUTHOR("The tlstap authors");

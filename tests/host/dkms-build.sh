@@ -57,6 +57,8 @@ built=/var/lib/dkms/tlstap/$version/$kver/x86_64/module/tlstap.ko
 vermagic=$(modinfo -F vermagic "$built")
 [ "${vermagic%% *}" = "$kver" ] || fail "vermagic '$vermagic', expected $kver"
 case $kver in 6.1.*) ;; *) fail "built for $kver, not a 6.1 kernel" ;; esac
+[ "$(modinfo -F version "$built")" = "$version" ] ||
+	fail "module version '$(modinfo -F version "$built")', expected $version (VERSION)"
 parms=$(modinfo -F parm "$built" | cut -d: -f1 | sort | tr '\n' ' ')
 [ "$parms" = "gso port " ] || fail "module parameters '$parms', expected gso port"
 installed=/lib/modules/$kver/updates/dkms/tlstap.ko
