@@ -332,7 +332,8 @@ class Bpftrace:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise BenchError("bpftrace did not stop within 30 s")
+                # Its counters are lost with it: the run is left out.
+                raise Starved("bpftrace did not stop within 30 s")
         self.reader.join(timeout=10)
         counts = {k.decode(): int(v) for k, v in
                   re.findall(rb"@(reads|writes): (\d+)", self.tail)}
@@ -425,14 +426,15 @@ def measure(a, variant, perf_out=None):
                     if part is bpf:
                         r["bpftrace"] = res
                 except BenchError as e:
-                    errors.append(str(e))
+                    errors.append(e)
         if fwd:
             try:
                 r["fwd"] = fwd.stop()
             except BenchError as e:
-                errors.append(str(e))
+                errors.append(e)
         if errors:
-            raise BenchError("; ".join(errors))
+            raise (Starved if all(isinstance(e, Starved) for e in errors)
+                   else BenchError)("; ".join(map(str, errors)))
     expect = 2 * r["served"]   # one SSL_read and one SSL_write per request
     if fwd:
         st = r["fwd"]
@@ -645,6 +647,9 @@ def main():
                 r["round"] = rnd
                 r["waited_for_quiet_s"] = waited
                 runs.append(r)
+                # Kept as they come: a run that breaks later keeps these.
+                with open(a.json + ".partial", "w") as f:
+                    json.dump({"runs": runs}, f)
                 print("round %d  %s" % (rnd, describe(r)), flush=True)
     except BenchError as e:
         print("rounds.py: " + str(e), file=sys.stderr)
