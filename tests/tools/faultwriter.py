@@ -10,7 +10,8 @@ Every record carries (id << 32 | index) in timestamp_ns and plaintext
 derived from it, so losscheck.py can match what receivers output. Records
 the module accepted are appended to --expected (raw, back to back); every
 refusal is counted by errno and the writer goes on, as a capture hook
-does. Ends after --seconds or on SIGTERM, then writes --summary (JSON).
+does. Prints "faultwriter ID: writing" once it is about to write. Ends
+after --seconds or on SIGTERM, then writes --summary (JSON).
 """
 import argparse
 import errno
@@ -54,6 +55,8 @@ def main():
     flags = os.O_WRONLY | (os.O_NONBLOCK if a.nonblock else 0)
     fd = os.open(a.dev, flags)
     out = open(a.expected, "wb")
+    # Tests wait for this line: python starts slowly under TCG.
+    print(f"faultwriter {a.id}: writing", flush=True)
     counts = {"calls": 0, "accepted": 0, "accepted_bytes": 0, "errors": {}}
     start = time.monotonic()
     i = 0
