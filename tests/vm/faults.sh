@@ -361,7 +361,11 @@ cat "$SYS/stats"
 timeout 60 rmmod tlstap || fail "final rmmod failed"
 mem_after=$(mem_used_kb)
 echo "memory in use (no cache): before ${mem_before} KiB, after ${mem_after} KiB"
-[ $((mem_after - mem_before)) -lt 16384 ] ||
+# A leak of what went through would be 50+ MiB (13,000 datagram pages).
+# Without one the figure still moves by up to ~26 MiB in this 1 GiB guest:
+# four load/send 40 MB/unload cycles in a row left 55, 52, 39 and 57 MiB
+# in use, with no trend and unreclaimable slab flat.
+[ $((mem_after - mem_before)) -lt 32768 ] ||
 	fail "$((mem_after - mem_before)) KiB more in use after unload than before load"
 for f in "$WORK"/f*.lc; do echo "$(basename "$f" .lc): $(cat "$f")"; done
 say "ok   faults: every loss counted and marked, nothing else lost, nothing hung"
