@@ -163,7 +163,10 @@ static const char *bracket_end(const char *p)
 	return *q ? q : q - 1;
 }
 
-/* [p] is '{': 1 and how many copies an interval makes, *end its '}'. */
+/*
+ * [p] is '{': 1 and how many copies an interval makes, *end its '}'.
+ * glibc also takes {,n} for {0,n}.
+ */
 static int interval_copies(const char *p, unsigned long long *copies,
 			   const char **end)
 {
@@ -171,7 +174,7 @@ static int interval_copies(const char *p, unsigned long long *copies,
 	int comma = 0, has_n = 0;
 	const char *q = p + 1;
 
-	if (*q < '0' || *q > '9')
+	if ((*q < '0' || *q > '9') && *q != ',')
 		return 0;
 	for (; *q >= '0' && *q <= '9'; q++)
 		m = m < 100000 ? m * 10 + (unsigned int)(*q - '0') : m;

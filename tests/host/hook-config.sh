@@ -127,6 +127,9 @@ broken() { # NAME WANT TEXT (printf format; A is the output)
 broken unknown-key "3: unknown key 'colour'" 'global:\n  if = %s\n  colour = blue\n'
 broken outside "1: setting outside a section" '  if = %s\n'
 broken regex "3: bad regular expression in 'exclude'" 'global:\n  if = %s\n  exclude = (open\n'
+# Patterns glibc's regcomp() would expand into gigabytes or minutes.
+broken regex-size "3: 'exclude' pattern too large once its repetitions are expanded" 'global:\n  if = %s\n  exclude = (x{0,255}){0,255}\n'
+broken regex-size-nomin "3: 'exclude' pattern too large once its repetitions are expanded" 'global:\n  if = %s\n  exclude = x{,32767}\n'
 broken capture "3: 'capture' must be yes or no" 'global:\n  if = %s\n  capture = maybe\n'
 broken on-full "3: 'on_full' must be drop or block" 'global:\n  if = %s\n  on_full = wait\n'
 broken no-path "3: section 'curl' has no 'path'" 'global:\n  if = %s\ncurl:\n  capture = no\n'
