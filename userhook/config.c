@@ -260,6 +260,47 @@ static unsigned long long regex_expanded_size(const char *re)
 	return total[0];
 }
 
+/*
+ * Whether a repetition operator follows another ("a*+", "x?{2}", "b++"):
+ * POSIX leaves that undefined, and glibc's regcomp() builds from it an
+ * automaton whose epsilon closure takes exponential time (a 66-byte
+ * pattern took more than 30 s).
+ */
+static int stacked_repetition(const char *re)
+{
+	int after_repeat = 0;
+
+	for (const char *p = re; *p; p++) {
+		const char *end;
+		unsigned long long copies;
+		int repeat = 0;
+
+		switch (*p) {
+		case '\\':
+			if (p[1])
+				p++;
+			break;
+		case '[':
+			p = bracket_end(p);
+			break;
+		case '*':
+		case '?':
+		case '+':
+			repeat = 1;
+			break;
+		case '{':
+			repeat = interval_copies(p, &copies, &end);
+			if (repeat)
+				p = end;
+			break;
+		}
+		if (repeat && after_repeat)
+			return 1;
+		after_repeat = repeat;
+	}
+	return 0;
+}
+
 static int set_exclude(struct config_section *sec, const char *value,
 		       unsigned long long *regex_cost, unsigned int line,
 		       struct config_error *err)
@@ -269,6 +310,9 @@ static int set_exclude(struct config_section *sec, const char *value,
 	char why[120];
 	int rc;
 
+	if (stacked_repetition(value))
+		return fail(err, line,
+			    "'exclude' pattern repeats a repetition (as in 'a*+'), which POSIX leaves undefined");
 	if (size >= REGEX_COST_CAP)
 		return fail(err, line,
 			    "'exclude' pattern too large once its repetitions are expanded, or groups nested deeper than %d",
