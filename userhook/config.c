@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -261,6 +262,28 @@ static unsigned long long regex_expanded_size(const char *re)
 }
 
 /*
+ * Whether a backslash escapes a letter or a digit (or ends the pattern):
+ * undefined in POSIX EREs, and glibc reads an escaped digit as a digit
+ * inside an interval ("x{\\0,255}"), which the size estimate above would
+ * not count. Server names need only escaped punctuation ("\\.").
+ */
+static int escapes_alnum(const char *re)
+{
+	for (const char *p = re; *p; p++) {
+		if (*p == '[') {
+			p = bracket_end(p);
+			continue;
+		}
+		if (*p != '\\')
+			continue;
+		if (!p[1] || isalnum((unsigned char)p[1]))
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+/*
  * Whether a repetition operator follows another ("a*+", "x?{2}", "b++"):
  * POSIX leaves that undefined, and glibc's regcomp() builds from it an
  * automaton whose epsilon closure takes exponential time (a 66-byte
@@ -310,6 +333,9 @@ static int set_exclude(struct config_section *sec, const char *value,
 	char why[120];
 	int rc;
 
+	if (escapes_alnum(value))
+		return fail(err, line,
+			    "'exclude' pattern escapes a letter or digit (as in '\\1'), which POSIX leaves undefined: escape only punctuation");
 	if (stacked_repetition(value))
 		return fail(err, line,
 			    "'exclude' pattern repeats a repetition (as in 'a*+'), which POSIX leaves undefined");

@@ -131,6 +131,7 @@ broken regex "3: bad regular expression in 'exclude'" 'global:\n  if = %s\n  exc
 broken regex-size "3: 'exclude' pattern too large once its repetitions are expanded" 'global:\n  if = %s\n  exclude = (x{0,255}){0,255}\n'
 broken regex-size-nomin "3: 'exclude' pattern too large once its repetitions are expanded" 'global:\n  if = %s\n  exclude = x{,32767}\n'
 broken regex-stacked "3: 'exclude' pattern repeats a repetition" 'global:\n  if = %s\n  exclude = .*?+++\n'
+broken regex-escape "3: 'exclude' pattern escapes a letter or digit" 'global:\n  if = %s\n  exclude = (x{0,255}){\\0,255}\n'
 broken capture "3: 'capture' must be yes or no" 'global:\n  if = %s\n  capture = maybe\n'
 broken on-full "3: 'on_full' must be drop or block" 'global:\n  if = %s\n  on_full = wait\n'
 broken no-path "3: section 'curl' has no 'path'" 'global:\n  if = %s\ncurl:\n  capture = no\n'
