@@ -12,7 +12,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -262,12 +261,13 @@ static unsigned long long regex_expanded_size(const char *re)
 }
 
 /*
- * Whether a backslash escapes a letter or a digit (or ends the pattern):
- * undefined in POSIX EREs, and glibc reads an escaped digit as a digit
- * inside an interval ("x{\\0,255}"), which the size estimate above would
- * not count. Server names need only escaped punctuation ("\\.").
+ * Whether a backslash escapes anything but a special character of POSIX
+ * EREs (or '-', '}' and ']'), or ends the pattern: other escapes are
+ * undefined, and glibc reads an escaped digit or comma inside an interval
+ * ("x{\\0,255}", "x{5\\,}") as part of it, which the size estimate above
+ * would not count. Server names need only "\\." and "\\-".
  */
-static int escapes_alnum(const char *re)
+static int escapes_ordinary(const char *re)
 {
 	for (const char *p = re; *p; p++) {
 		if (*p == '[') {
@@ -276,7 +276,7 @@ static int escapes_alnum(const char *re)
 		}
 		if (*p != '\\')
 			continue;
-		if (!p[1] || isalnum((unsigned char)p[1]))
+		if (!p[1] || !strchr(".[]\\()*+?{}|^$-", p[1]))
 			return 1;
 		p++;
 	}
@@ -333,9 +333,9 @@ static int set_exclude(struct config_section *sec, const char *value,
 	char why[120];
 	int rc;
 
-	if (escapes_alnum(value))
+	if (escapes_ordinary(value))
 		return fail(err, line,
-			    "'exclude' pattern escapes a letter or digit (as in '\\1'), which POSIX leaves undefined: escape only punctuation");
+			    "'exclude' pattern escapes an ordinary character (as in '\\1'), which POSIX leaves undefined: escape only .[]\\()*+?{}|^$-");
 	if (stacked_repetition(value))
 		return fail(err, line,
 			    "'exclude' pattern repeats a repetition (as in 'a*+'), which POSIX leaves undefined");
