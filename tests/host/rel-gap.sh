@@ -12,20 +12,6 @@
 # the forwarder's (nacks_received, gaps_sent, retransmits); nothing is
 # pending at the end.
 . "$(dirname "$0")/nfq/lib.sh"
-# RECEIVER=nfq (rel-gap-nfq.sh): tlstap-nfq, its own rule and drop verdict,
-# in place of tlstap-recv; the same files, its core's counters.
-start_rel_receiver() {
-	if [ "${RECEIVER:-recv}" = nfq ]; then
-		. "$(dirname "$0")/pcap/nfqlib.sh"
-		start_bg recv1 R1 "$BIN/tlstap-nfq" --install-rule \
-			--out "$TMP/recv1.json" --log-datagrams "$TMP/recv1.dg" \
-			--stats-json
-		wait_rule R1
-	else
-		start_receiver 1
-	fi
-}
-
 build_tools
 setup_topology 1
 TOS=32

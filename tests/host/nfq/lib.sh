@@ -197,3 +197,18 @@ wait_lines() {
 json_field() {
 	python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])[sys.argv[2]])' "$1" "$2"
 }
+
+# start_rel_receiver: the receiver of target 1 for the rel-* tests:
+# tlstap-recv, or with RECEIVER=nfq (rel-gap-nfq.sh, rel-tail-nfq.sh)
+# tlstap-nfq with its own rule and drop verdict, writing the same files.
+start_rel_receiver() {
+	if [ "${RECEIVER:-recv}" = nfq ]; then
+		. "$NFQ_HELPERS/../pcap/nfqlib.sh"
+		start_bg recv1 R1 "$BIN/tlstap-nfq" --install-rule \
+			--out "$TMP/recv1.json" --log-datagrams "$TMP/recv1.dg" \
+			--stats-json
+		wait_rule R1
+	else
+		start_receiver 1
+	fi
+}
