@@ -79,47 +79,52 @@ static int fill_record(struct tlstap_target *t,
 	return fault ? -EFAULT : 0;
 }
 
-static bool ring_may_fit(struct tlstap_target *t, u32 slots)
-{
-	struct tlstap_ring *r = &t->ring;
-
-	return tlstap_ring_size(r) - (READ_ONCE(r->prod) - READ_ONCE(r->sent)) >=
-	       slots || READ_ONCE(t->dead);
-}
-
 static int queue_record(struct tlstap *tt, const struct tlstap_record *rec,
 			const struct tlstap_record_info *ri,
 			struct iov_iter *from, bool nonblock)
 {
+	struct tlstap_target *t, *waiting_on = NULL;
+	struct tlstap_ring_waiter waiter;
 	struct tlstap_reservation res;
-	struct tlstap_target *t;
-	u32 cap, slots;
 	bool kick;
+	u32 cap;
 	int err;
 
+	tlstap_ring_waiter_init(&waiter);
 	for (;;) {
 		t = tlstap_flowtable_lookup(tt, ri);
-		if (!t)
-			return -EDESTADDRREQ;
+		/* Targets changed while we waited: our turn is elsewhere. */
+		if (waiting_on && waiting_on != t) {
+			tlstap_ring_leave(&waiting_on->ring, &waiter);
+			waiting_on = NULL;
+		}
+		if (!t) {
+			err = -EDESTADDRREQ;
+			break;
+		}
 		cap = READ_ONCE(t->capacity);
-		/* Upper bound, whatever the open slot holds. */
-		slots = DIV_ROUND_UP(ri->len, tlstap_wire_slot_data(cap)) + 1;
-		if (slots > tlstap_ring_size(&t->ring))
-			return -EMSGSIZE;
+		if (tlstap_ring_slots_for(ri->len, cap) >
+		    tlstap_ring_size(&t->ring)) {
+			err = -EMSGSIZE;
+			break;
+		}
 		kick = false;
 		err = tlstap_ring_reserve(&t->ring, ri->len, cap,
-					  READ_ONCE(tt->flush_us), &res, &kick);
+					  READ_ONCE(tt->flush_us),
+					  nonblock ? NULL : &waiter, &res, &kick);
 		if (kick)
 			tlstap_send_kick(t);
-		if (err != -EAGAIN)
+		if (err != -EAGAIN || nonblock)
 			break;
-		if (nonblock)
-			return -EAGAIN;
+		waiting_on = t;
 		err = wait_event_interruptible(t->ring.wait,
-					       ring_may_fit(t, slots));
+					       READ_ONCE(t->dead) ||
+					       tlstap_ring_turn(&t->ring, &waiter));
 		if (err)
-			return err;
+			break;
 	}
+	if (waiting_on)
+		tlstap_ring_leave(&waiting_on->ring, &waiter);
 	if (err)
 		return err;
 

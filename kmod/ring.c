@@ -11,7 +11,6 @@
 #include <linux/tlstap.h>
 
 #include "ring.h"
-#include "wire.h"
 
 int tlstap_ring_init(struct tlstap_ring *r, u32 nslots)
 {
@@ -38,6 +37,7 @@ int tlstap_ring_init(struct tlstap_ring *r, u32 nslots)
 	}
 	spin_lock_init(&r->lock);
 	init_waitqueue_head(&r->wait);
+	INIT_LIST_HEAD(&r->waiters);
 	r->mask = nslots - 1;
 	r->prod = 0;
 	r->sent = 0;
@@ -84,34 +84,69 @@ static void slot_close(struct tlstap_ring *r, struct tlstap_slot *s,
 		*kick = true;
 }
 
+/* Lock held. */
+static struct tlstap_ring_waiter *first_waiter(struct tlstap_ring *r)
+{
+	return list_first_entry_or_null(&r->waiters, struct tlstap_ring_waiter,
+					node);
+}
+
+static bool waiter_first(struct tlstap_ring *r, struct tlstap_ring_waiter *w)
+{
+	return first_waiter(r) == w;
+}
+
+static u32 free_slots(const struct tlstap_ring *r)
+{
+	return tlstap_ring_size(r) - (r->prod - r->sent);
+}
+
+/* Lock held. Whoever is next in line gets to look again. */
+static void leave_queue(struct tlstap_ring *r, struct tlstap_ring_waiter *w)
+{
+	bool was_first = waiter_first(r, w);
+
+	list_del_init(&w->node);
+	if (was_first && !list_empty(&r->waiters))
+		wake_up_interruptible_all(&r->wait);
+}
+
 /*
  * Reserves room for a record of len bytes. Returns -EAGAIN when the ring
- * lacks free slots (the caller waits or gives up), -ENOMEM when a busy
- * page could not be replaced. *kick asks the caller to wake the worker.
+ * lacks free slots (the caller waits or gives up); a blocking writer's w
+ * then holds its place in line. The first in line keeps the slots its
+ * record needs: others take only what is free beyond them. -ENOMEM when a
+ * busy page could not be replaced. *kick asks the caller to wake the
+ * worker.
  */
 int tlstap_ring_reserve(struct tlstap_ring *r, u32 len, u32 cap, u32 flush_us,
+			struct tlstap_ring_waiter *w,
 			struct tlstap_reservation *res, bool *kick)
 {
+	struct tlstap_ring_waiter *first;
 	struct tlstap_wire_plan plan;
 	struct tlstap_slot *s = NULL;
-	u32 room = 0, i;
+	u32 room = 0, kept = 0, i;
 
 	spin_lock(&r->lock);
+	first = first_waiter(r);
+	if (first && first != w)
+		kept = first->slots;
 	if (r->open) {
 		s = tlstap_ring_slot(r, r->prod - 1);
 		room = s->cap - s->len;
 	}
 	tlstap_wire_plan(room, cap, len, &plan);
-	if (plan.new_slots > tlstap_ring_size(r) - (r->prod - r->sent)) {
-		spin_unlock(&r->lock);
-		return -EAGAIN;
-	}
+	if (plan.new_slots + kept > free_slots(r))
+		goto no_room;
 	for (i = 0; i < plan.new_slots; i++) {
 		if (!slot_page_private(tlstap_ring_slot(r, r->prod + i))) {
 			spin_unlock(&r->lock);
 			return -ENOMEM;
 		}
 	}
+	if (w && !list_empty(&w->node))
+		leave_queue(r, w);
 
 	res->record_id = r->next_record_id++;
 	res->cap = cap;
@@ -158,6 +193,39 @@ int tlstap_ring_reserve(struct tlstap_ring *r, u32 len, u32 cap, u32 flush_us,
 	}
 	spin_unlock(&r->lock);
 	return 0;
+
+no_room:
+	if (w) {
+		/* Again each time: the path MTU may have changed cap. */
+		w->slots = tlstap_ring_slots_for(len, cap);
+		if (list_empty(&w->node))
+			list_add_tail(&w->node, &r->waiters);
+	}
+	spin_unlock(&r->lock);
+	return -EAGAIN;
+}
+
+/*
+ * Whether w is first in line and the ring has slots free: the condition a
+ * blocking writer waits for.
+ */
+bool tlstap_ring_turn(struct tlstap_ring *r, struct tlstap_ring_waiter *w)
+{
+	bool turn;
+
+	spin_lock(&r->lock);
+	turn = waiter_first(r, w) && free_slots(r) >= w->slots;
+	spin_unlock(&r->lock);
+	return turn;
+}
+
+/* A writer gives up its turn: interrupted, or its record went elsewhere. */
+void tlstap_ring_leave(struct tlstap_ring *r, struct tlstap_ring_waiter *w)
+{
+	spin_lock(&r->lock);
+	if (!list_empty(&w->node))
+		leave_queue(r, w);
+	spin_unlock(&r->lock);
 }
 
 /* Returns true when a slot became ready to send. */

@@ -13,6 +13,10 @@
 #include <linux/atomic.h>
 #include <linux/mm_types.h>
 #include <linux/minmax.h>
+#include <linux/list.h>
+#include <linux/math.h>
+
+#include "wire.h"
 
 struct tlstap_slot {
 	struct page *page;
@@ -37,6 +41,17 @@ struct tlstap_ring {
 	u32 next_record_id;
 	u32 next_seq;		/* worker only */
 	wait_queue_head_t wait;	/* writers waiting for room */
+	struct list_head waiters; /* their turns, first come first served */
+};
+
+/*
+ * A blocking writer's place in the ring's queue. Without one, a writer of
+ * a large record would wait forever beside writers of small records, who
+ * take each slot as soon as the worker frees it.
+ */
+struct tlstap_ring_waiter {
+	struct list_head node;	/* in waiters, or empty; lock */
+	u32 slots;		/* what its record may take; lock */
 };
 
 struct tlstap_reservation {
@@ -72,8 +87,22 @@ static inline u32 tlstap_ring_retained(const struct tlstap_ring *r)
 	return min(r->sent, tlstap_ring_size(r) - (r->prod - r->sent));
 }
 
+/* Slots a record of len bytes may take, whatever the open slot holds. */
+static inline u32 tlstap_ring_slots_for(u32 len, u32 cap)
+{
+	return DIV_ROUND_UP(len, tlstap_wire_slot_data(cap)) + 1;
+}
+
+static inline void tlstap_ring_waiter_init(struct tlstap_ring_waiter *w)
+{
+	INIT_LIST_HEAD(&w->node);
+}
+
 int tlstap_ring_reserve(struct tlstap_ring *r, u32 len, u32 cap, u32 flush_us,
+			struct tlstap_ring_waiter *w,
 			struct tlstap_reservation *res, bool *kick);
+bool tlstap_ring_turn(struct tlstap_ring *r, struct tlstap_ring_waiter *w);
+void tlstap_ring_leave(struct tlstap_ring *r, struct tlstap_ring_waiter *w);
 bool tlstap_ring_commit(struct tlstap_ring *r,
 			const struct tlstap_reservation *res);
 u32 tlstap_ring_collect(struct tlstap_ring *r, u32 max, bool flush_all,
