@@ -149,6 +149,7 @@ modprobe -q udp_tunnel
 modprobe -q ip6_udp_tunnel
 modprobe -q veth
 modprobe -q nf_tables
+modprobe -q nft_quota
 host_ns t1 1
 mem_before=$(mem_used_kb)
 load_module
