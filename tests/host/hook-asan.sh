@@ -12,16 +12,8 @@ make -s -C "$SRC/userhook" SANITIZE=asan >"$T/asan-build.log" 2>&1 ||
 	fail "ASan build failed: $(tail -n 3 "$T/asan-build.log" | tr '\n' ' ')"
 ASAN_LIB="$(gcc -print-file-name=libasan.so) $SRC/userhook/build-asan/libtlstap.so"
 [ -e "$(gcc -print-file-name=libasan.so)" ] || fail "no libasan.so"
-make_cert
-gcc -Wall -Wextra -Werror -O1 -g -o "$T/probe" "$HOOK_DIR/probe.c" \
-	$(pkg-config --cflags --libs openssl) 2>"$T/cc.log" ||
-	fail "cannot build probe.c: $(head -n3 "$T/cc.log")"
-start_reader dgram "$T/rec.sock" "$T/rec"
-write_conf "$T/tlstap.conf" <<CONF
-global:
-  if = $T/rec.sock
-  on_full = block
-CONF
+build_probe
+start_capture
 export TLSTAP_CONF=$T/tlstap.conf
 LEAKS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 NOLEAKS=detect_leaks=0:abort_on_error=1:halt_on_error=1
@@ -37,7 +29,6 @@ cp "$T/rec" "$T/probe.rec"
 out=$($RECORDS in-process "$T/probe.rec" --logs "$T/asan") || fail "probe: $out"
 
 : >"$T/rec"
-PEER="$PY $HOOK_DIR/tlspeer.py"
 port=$(freeport)
 bg env ASAN_OPTIONS=$NOLEAKS LD_PRELOAD="$ASAN_LIB" $PEER server 127.0.0.1 \
 	"$port" "$T/cert.pem" "$T/key.pem" "$T/srv" --conns 80

@@ -8,13 +8,7 @@
 # on addresses and ports.
 . "$(dirname "$0")/hook/lib.sh"
 
-make_cert
-start_reader dgram "$T/rec.sock" "$T/rec"
-write_conf "$T/tlstap.conf" <<CONF
-global:
-  if = $T/rec.sock
-  on_full = block
-CONF
+start_capture
 mkdir "$T/www"
 head -c 200000 /dev/urandom >"$T/www/file.bin"
 

@@ -8,15 +8,7 @@
 # ssl. GnuTLS: gnutls-cli against gnutls-serv --echo.
 . "$(dirname "$0")/hook/lib.sh"
 
-make_cert
-start_reader dgram "$T/rec.sock" "$T/rec"
-write_conf "$T/tlstap.conf" <<CONF
-global:
-  if = $T/rec.sock
-  on_full = block
-  exclude = .*\.bank\.test
-  exclude = secret\.example
-CONF
+start_capture 'exclude = .*\.bank\.test' 'exclude = secret\.example'
 export TLSTAP_CONF=$T/tlstap.conf
 mkdir "$T/www"
 echo "some page" >"$T/www/page.txt"

@@ -11,14 +11,7 @@
 # its output descriptor and loses nothing.
 . "$(dirname "$0")/hook/lib.sh"
 
-make_cert
-start_reader dgram "$T/rec.sock" "$T/rec"
-write_conf "$T/tlstap.conf" <<CONF
-global:
-  if = $T/rec.sock
-  on_full = block
-CONF
-PEER="$PY $HOOK_DIR/tlspeer.py"
+start_capture
 export TLSTAP_CONF=$T/tlstap.conf
 port=$(freeport)
 bg env LD_PRELOAD="$LIB" $PEER server 127.0.0.1 "$port" "$T/cert.pem" \

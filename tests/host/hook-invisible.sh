@@ -9,16 +9,8 @@
 # the probe logged, once (SSL_peek's copy is not captured), both ways.
 . "$(dirname "$0")/hook/lib.sh"
 
-make_cert
-gcc -Wall -Wextra -Werror -O1 -g -o "$T/probe" "$HOOK_DIR/probe.c" \
-	$(pkg-config --cflags --libs openssl) 2>"$T/cc.log" ||
-	fail "cannot build probe.c: $(head -n3 "$T/cc.log")"
-start_reader dgram "$T/rec.sock" "$T/rec"
-write_conf "$T/tlstap.conf" <<CONF
-global:
-  if = $T/rec.sock
-  on_full = block
-CONF
+build_probe
+start_capture
 write_conf "$T/missing.conf" <<CONF
 global:
   if = $T/nobody-listens.sock

@@ -9,13 +9,7 @@
 # directions, the bodies equal the files, addresses and ports agree.
 . "$(dirname "$0")/hook/lib.sh"
 
-make_cert
-start_reader dgram "$T/rec.sock" "$T/rec"
-write_conf "$T/tlstap.conf" <<CONF
-global:
-  if = $T/rec.sock
-  on_full = block
-CONF
+start_capture
 mkdir -p "$T/www/up" "$T/tmp"
 chmod 777 "$T/www/up" "$T/tmp"
 head -c 200000 /dev/urandom >"$T/www/file.bin"

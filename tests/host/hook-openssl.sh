@@ -8,14 +8,7 @@
 # ports; timestamps are CLOCK_REALTIME of this run; no drops.
 . "$(dirname "$0")/hook/lib.sh"
 
-make_cert
-start_reader dgram "$T/rec.sock" "$T/rec"
-write_conf "$T/tlstap.conf" <<CONF
-# on_full = block: the check is byte-exactness, not the reader's speed.
-global:
-  if = $T/rec.sock
-  on_full = block
-CONF
+start_capture
 
 # run_pair NAME ADDR INPUT [--v6]
 run_pair() {

@@ -14,7 +14,6 @@
 . "$(dirname "$0")/hook/lib.sh"
 
 make_cert
-PEER="$PY $HOOK_DIR/tlspeer.py"
 mkdir "$T/www"
 head -c 2000000 /dev/urandom >"$T/www/big.bin"
 port=$(freeport)
@@ -59,37 +58,35 @@ conf full "$T/full.sock" drop
 like_unhooked full "$T/full.conf"
 kill -CONT "$READER_PID"
 
+# held_client NAME HOLD WHERE SIZES: a hooked client (pid in cp) sends
+# frames of SIZES into the full output while the reader is stopped, and
+# waits at WHERE (HOLD: --wait-before-last or --wait-before-close) until
+# the reader, continued, has taken what fit; then it finishes.
+held_client() {
+	local name=$1 hold=$2 where=$3 sizes=$4
+	: >"$T/full.rec"
+	kill -STOP "$READER_PID"
+	env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/full.conf" $PEER client 127.0.0.1 \
+		"$pport" "$T/$name" --sizes "$sizes" "$hold" "$T/$name.go" \
+		>"$T/$name.log" 2>&1 &
+	cp=$!
+	for _ in $(seq 200); do [ -e "$T/$name.go.waiting" ] && break; sleep 0.05; done
+	[ -e "$T/$name.go.waiting" ] || fail "$name: the client did not get to $where"
+	kill -CONT "$READER_PID"
+	settle "$T/full.rec"
+	touch "$T/$name.go"
+	wait "$cp" || fail "$name: client failed: $(tail -n1 "$T/$name.log")"
+}
+
 # Drops are counted and reported by the next record that gets through.
-: >"$T/full.rec"
-kill -STOP "$READER_PID"
-env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/full.conf" $PEER client 127.0.0.1 \
-	"$pport" "$T/drop" --sizes 300000,300000,300000,50 \
-	--wait-before-last "$T/drop.go" >"$T/drop.log" 2>&1 &
-cp=$!
-for _ in $(seq 200); do [ -e "$T/drop.go.waiting" ] && break; sleep 0.05; done
-[ -e "$T/drop.go.waiting" ] || fail "drop: the client did not get to its last round"
-kill -CONT "$READER_PID"
-settle "$T/full.rec"
-touch "$T/drop.go"
-wait "$cp" || fail "drop: client failed: $(tail -n1 "$T/drop.log")"
+held_client drop --wait-before-last "its last round" 300000,300000,300000,50
 settle "$T/full.rec"
 out=$($RECORDS one-side "$T/full.rec" --pid "$cp" --logs "$T/drop" --accounted) ||
 	fail "drop: $out"
 
 # Lost at the very end: the loss report (a record without plaintext) that
 # SSL_free sends tells it.
-: >"$T/full.rec"
-kill -STOP "$READER_PID"
-env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/full.conf" $PEER client 127.0.0.1 \
-	"$pport" "$T/tail" --sizes 300000,300000 --wait-before-close "$T/tail.go" \
-	>"$T/tail.log" 2>&1 &
-cp=$!
-for _ in $(seq 200); do [ -e "$T/tail.go.waiting" ] && break; sleep 0.05; done
-[ -e "$T/tail.go.waiting" ] || fail "tail: the client did not get to the end"
-kill -CONT "$READER_PID"
-settle "$T/full.rec"
-touch "$T/tail.go"
-wait "$cp" || fail "tail: client failed: $(tail -n1 "$T/tail.log")"
+held_client tail --wait-before-close "the end" 300000,300000
 stop_reader "$READER_PID"
 out=$($RECORDS one-side "$T/full.rec" --pid "$cp" --logs "$T/tail" --accounted \
 	--loss-report) || fail "tail: $out"

@@ -9,14 +9,7 @@
 # BIOs in one process: family NONE, zero addresses, their own ids.
 . "$(dirname "$0")/hook/lib.sh"
 
-make_cert
-start_reader dgram "$T/rec.sock" "$T/rec"
-write_conf "$T/tlstap.conf" <<CONF
-global:
-  if = $T/rec.sock
-  on_full = block
-CONF
-PEER="$PY $HOOK_DIR/tlspeer.py"
+start_capture
 export TLSTAP_CONF=$T/tlstap.conf
 
 for addr in 127.0.0.1 ::1; do

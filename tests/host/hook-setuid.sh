@@ -10,13 +10,7 @@
 # yet leaves no record.
 . "$(dirname "$0")/hook/lib.sh"
 
-make_cert
-start_reader dgram "$T/rec.sock" "$T/rec"
-write_conf "$T/tlstap.conf" <<CONF
-global:
-  if = $T/rec.sock
-  on_full = block
-CONF
+start_capture
 port=$(freeport)
 bg openssl s_server -rev -quiet -accept "127.0.0.1:$port" -cert "$T/cert.pem" \
 	-key "$T/key.pem" >"$T/s_server.log" 2>&1

@@ -8,14 +8,7 @@
 # and each other, in both directions, with the right ports.
 . "$(dirname "$0")/hook/lib.sh"
 
-make_cert
-start_reader dgram "$T/rec.sock" "$T/rec"
-write_conf "$T/tlstap.conf" <<CONF
-global:
-  if = $T/rec.sock
-  on_full = block
-CONF
-PEER="$PY $HOOK_DIR/tlspeer.py"
+start_capture
 export TLSTAP_CONF=$T/tlstap.conf
 port=$(freeport)
 since=$(date +%s%N)

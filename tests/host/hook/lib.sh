@@ -1,47 +1,30 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
+# shellcheck shell=bash
 # Shared by tests/host/hook-*.sh: sourced, not run.
 #
-# Gives: $T (private temp dir, removed on exit), $LIB (libtlstap.so, UBSan
-# build), $RUN (tlstap-run), $RECORDS (record checker), fail, bg (a
-# background process that cleanup kills), start_reader, stop_reader,
-# settle, make_cert, freeport, wait_port, write_conf.
+# Gives (beside ../lib/common.sh's $SRC, $TEST_NAME, fail and cleanup):
+# $T (private temp dir, removed on exit), $LIB (libtlstap.so, UBSan
+# build), $RUN (tlstap-run), $RECORDS (record checker), $PEER (tlspeer.py,
+# a Python TLS client/server), bg (a background process that cleanup
+# kills), start_reader, stop_reader, settle, make_cert, freeport,
+# wait_port, write_conf, start_capture (the usual first steps),
+# build_probe.
 set -euo pipefail
 
 HOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRC=$(cd "$HOOK_DIR/../../.." && pwd)
-TEST_NAME=$(basename "$0" .sh)
+# shellcheck source=tests/host/lib/common.sh
+. "$HOOK_DIR/../lib/common.sh"
 # Debian's python3 (what CI has), not another one earlier in PATH.
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 RECORDS="$PY $HOOK_DIR/tlstap_records.py"
-
-fail() {
-	echo "FAIL $TEST_NAME: $*"
-	exit 1
-}
+PEER="$PY $HOOK_DIR/tlspeer.py"
 
 T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
+TEST_TMP=$T
 # Workers of nginx run as nobody: they must reach sockets and configs here.
 chmod 755 "$T"
-BG_PIDS=()
 declare -A READER_OUT
-
-cleanup() {
-	local p
-	for p in "${BG_PIDS[@]}"; do
-		kill -CONT "$p" 2>/dev/null || true
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${BG_PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -n "${KEEP_TMP:-}" ]; then
-		echo "kept $T"
-	else
-		rm -rf "$T"
-	fi
-}
-trap cleanup EXIT
 
 # bg CMD...: start in the background; $! is in BG_PID.
 bg() {
@@ -135,4 +118,29 @@ wait_port() {
 write_conf() {
 	cat >"$1"
 	chmod 644 "$1"
+}
+
+# start_capture [LINE...]: what most tests start with: a certificate
+# (make_cert), a reader on the datagram socket $T/rec.sock appending to
+# $T/rec, and $T/tlstap.conf sending every capture there with on_full =
+# block (the checks are byte-exactness, not the reader's speed), plus
+# the global settings LINE (e.g. "exclude = REGEX").
+start_capture() {
+	local line
+	make_cert
+	start_reader dgram "$T/rec.sock" "$T/rec"
+	{
+		printf 'global:\n  if = %s\n  on_full = block\n' "$T/rec.sock"
+		for line in "$@"; do
+			printf '  %s\n' "$line"
+		done
+	} | write_conf "$T/tlstap.conf"
+}
+
+# build_probe: probe.c (a TLS client and server over non-blocking TCP in
+# one process, logging every call's result) as $T/probe.
+build_probe() {
+	gcc -Wall -Wextra -Werror -O1 -g -o "$T/probe" "$HOOK_DIR/probe.c" \
+		$(pkg-config --cflags --libs openssl) 2>"$T/cc.log" ||
+		fail "cannot build probe.c: $(head -n3 "$T/cc.log")"
 }
