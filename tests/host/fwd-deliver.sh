@@ -22,38 +22,20 @@ TOS=72
 T1="10.77.1.2:7419,weight=1"
 T2="[fd77:2::2]:7419,weight=2"
 T3="10.77.3.2:7419,weight=3"
-for i in 1 2 3; do start_receiver "$i"; done
-sleep 0.3
+start_receivers 3
 
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
-	--tos "$TOS" --target "$T1" --target "$T2" --target "$T3" --stats-json
-wait_for_file "$TMP/in.sock"
-
-timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 7 --flows 120 \
-	--records 700 --loss-every 23 --unix "$TMP/in.sock" --malformed 16 \
-	--expect "$TMP/expect.json" >"$TMP/summary.json" ||
-	fail "test writer failed"
+start_fwd fwd S "$TMP/in.sock" --tos "$TOS" --target "$T1" --target "$T2" \
+	--target "$T3"
+send_records --seed 7 --flows 120 --records 700 --loss-every 23 --malformed 16
 want=$(json_field "$TMP/summary.json" records)
 wait_lines "$want" "$TMP"/recv{1,2,3}.json
 stop_bg fwd
-for i in 1 2 3; do stop_bg "recv$i"; done
+stop_receivers 3
 
-cat >"$TMP/check.json" <<JSON
-{"hash_key": "$HASH_KEY", "tos": $TOS, "check_spread": true,
- "want_loss_reports": true,
- "expect": "$TMP/expect.json", "summary": "$TMP/summary.json",
- "fwd_stats": "$TMP/fwd.err",
- "receivers": [
-  {"target": "$T1", "out": "$TMP/recv1.json", "log": "$TMP/recv1.dg", "mtu": 1500, "full_size": true,
-   "stats": "$TMP/recv1.err"},
-  {"target": "$T2", "out": "$TMP/recv2.json", "log": "$TMP/recv2.dg", "mtu": 1500, "full_size": true,
-   "stats": "$TMP/recv2.err"},
-  {"target": "$T3", "out": "$TMP/recv3.json", "log": "$TMP/recv3.dg", "mtu": 1280, "full_size": true,
-   "stats": "$TMP/recv3.err"}]}
-JSON
-python3 "$NFQ_HELPERS/check_delivery.py" "$TMP/check.json" >"$TMP/check.out" ||
-	fail "$(grep FAIL "$TMP/check.out" | head -n 1)"
-cat "$TMP/check.out"
+check_delivery delivery \
+	"\"tos\": $TOS, \"check_spread\": true, \"want_loss_reports\": true" \
+	"1 $T1 1500 full_size stats" "2 $T2 1500 full_size stats" \
+	"3 $T3 1280 full_size stats"
 gso=$(python3 -c 'import json,sys; print(sum(t["gso_sends"] for t in json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["targets"]))' "$TMP/fwd.err")
 [ "$gso" -gt 0 ] || fail "tlstap-fwd never sent with UDP GSO"
 losses=$(json_field "$TMP/summary.json" loss_reports)

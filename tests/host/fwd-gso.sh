@@ -20,34 +20,19 @@ T2="10.77.2.2:7419"
 run_case() {
 	local name=$1
 	shift
-	rm -f "$TMP"/recv{1,2}.{json,dg}
-	start_receiver 1
-	start_receiver 2
-	sleep 0.3
-	start_bg "fwd-$name" S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" \
-		--hash-key "$HASH_KEY" --target "$T1" --target "$T2" \
-		--stats-json "$@"
-	wait_for_file "$TMP/in.sock"
+	start_receivers 2
+	start_fwd "fwd-$name" S "$TMP/in.sock" --target "$T1" --target "$T2" "$@"
 	timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 12 \
 		--flows 40 --records 300 --unix "$TMP/in.sock" \
 		--expect "$TMP/$name.expect" >"$TMP/$name.summary" ||
 		fail "$name: test writer failed"
 	wait_lines "$(json_field "$TMP/$name.summary" records)" "$TMP"/recv{1,2}.json
 	stop_bg "fwd-$name"
-	stop_bg recv1
-	stop_bg recv2
-	cat >"$TMP/$name.check.json" <<JSON
-{"hash_key": "$HASH_KEY", "tos": 32, "allow_send_errors": true,
- "expect": "$TMP/$name.expect", "summary": "$TMP/$name.summary",
- "fwd_stats": "$TMP/fwd-$name.err",
- "receivers": [
-  {"target": "$T1", "out": "$TMP/recv1.json", "log": "$TMP/recv1.dg", "mtu": 1500, "full_size": true},
-  {"target": "$T2", "out": "$TMP/recv2.json", "log": "$TMP/recv2.dg", "mtu": 1500, "full_size": true}]}
-JSON
-	python3 "$NFQ_HELPERS/check_delivery.py" "$TMP/$name.check.json" \
-		>"$TMP/$name.check.out" ||
-		fail "$name: $(grep FAIL "$TMP/$name.check.out" | head -n 1)"
-	echo "$name: $(tail -n 1 "$TMP/$name.check.out")"
+	stop_receivers 2
+	check_delivery "$name" "\"tos\": 32, \"allow_send_errors\": true,
+ \"expect\": \"$TMP/$name.expect\", \"summary\": \"$TMP/$name.summary\",
+ \"fwd_stats\": \"$TMP/fwd-$name.err\"" \
+		"1 $T1 1500 full_size" "2 $T2 1500 full_size"
 }
 
 # target_stat NAME TARGET FIELD

@@ -13,12 +13,8 @@ build_tools
 setup_topology 2
 T1="10.77.1.2:7419"
 T2="[fd77:2::2]:7419"
-start_receiver 1
-start_receiver 2
-sleep 0.3
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
-	--target "$T1" --target "$T2" --stats-json
-wait_for_file "$TMP/in.sock"
+start_receivers 2
+start_fwd fwd S "$TMP/in.sock" --target "$T1" --target "$T2"
 
 start_bg writer - python3 "$NFQ_HELPERS/gen_records.py" --seed 5 \
 	--flows 40 --records 500 --unix "$TMP/in.sock" \
@@ -35,20 +31,10 @@ wait_status writer 0
 cp "$TMP/writer.out" "$TMP/summary.json"
 wait_lines 500 "$TMP"/recv{1,2}.json
 stop_bg fwd
-stop_bg recv1
-stop_bg recv2
+stop_receivers 2
 
-cat >"$TMP/check.json" <<JSON
-{"hash_key": "$HASH_KEY", "tos": 32, "allow_send_errors": true,
- "expect": "$TMP/expect.json", "summary": "$TMP/summary.json",
- "fwd_stats": "$TMP/fwd.err",
- "receivers": [
-  {"target": "$T1", "out": "$TMP/recv1.json", "log": "$TMP/recv1.dg", "mtu": 1500, "full_size": true},
-  {"target": "$T2", "out": "$TMP/recv2.json", "log": "$TMP/recv2.dg", "mtu": 1500, "full_size": true}]}
-JSON
-python3 "$NFQ_HELPERS/check_delivery.py" "$TMP/check.json" >"$TMP/check.out" ||
-	fail "$(grep FAIL "$TMP/check.out" | head -n 1)"
-cat "$TMP/check.out"
+check_delivery delivery '"tos": 32, "allow_send_errors": true' \
+	"1 $T1 1500 full_size" "2 $T2 1500 full_size"
 
 python3 - "$TMP" "$before1" "$before2" <<'PY' || fail "$(tail -n 1 "$TMP/after.out")"
 import json, sys

@@ -27,13 +27,8 @@ start_bg mb M "$BIN/tlstap-nfq" --install-rule --hook forward --accept \
 	--out "$TMP/mb.json" --log-datagrams "$TMP/mb.dg" --stats-json
 wait_rule M
 
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
-	--target "$T4" --target "$T6" --stats-json
-wait_for_file "$TMP/in.sock"
-timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 5 --flows 80 \
-	--records 800 --max-size 16384 --loss-every 37 --unix "$TMP/in.sock" \
-	--expect "$TMP/expect.json" >"$TMP/summary.json" ||
-	fail "test writer failed"
+start_fwd fwd S "$TMP/in.sock" --target "$T4" --target "$T6"
+send_records --seed 5 --flows 80 --records 800 --max-size 16384 --loss-every 37
 want=$(json_field "$TMP/summary.json" records)
 wait_lines "$want" "$TMP"/recv{4,6}.json
 wait_lines "$want" "$TMP/mb.json"
@@ -45,20 +40,8 @@ has_rule M && fail "the middlebox's nft rule outlived tlstap-nfq"
 stop_bg recv4
 stop_bg recv6
 
-cat >"$TMP/check.json" <<JSON
-{"hash_key": "$HASH_KEY", "tos": 32, "reliable": true,
- "want_loss_reports": true,
- "expect": "$TMP/expect.json", "summary": "$TMP/summary.json",
- "fwd_stats": "$TMP/fwd.err",
- "receivers": [
-  {"target": "$T4", "out": "$TMP/recv4.json", "log": "$TMP/recv4.dg", "mtu": 1500,
-   "stats": "$TMP/recv4.err"},
-  {"target": "$T6", "out": "$TMP/recv6.json", "log": "$TMP/recv6.dg", "mtu": 1500,
-   "stats": "$TMP/recv6.err"}]}
-JSON
-python3 "$NFQ_HELPERS/check_delivery.py" "$TMP/check.json" >"$TMP/check.out" ||
-	fail "targets: $(grep FAIL "$TMP/check.out" | head -n 1)"
-cat "$TMP/check.out"
+check_delivery targets '"tos": 32, "reliable": true, "want_loss_reports": true' \
+	"4 $T4 1500 stats" "6 $T6 1500 stats"
 check_records "$TMP/expect.json" "$TMP/mb.json"
 
 grep -q '"nf_verdict":"drop"' "$TMP/mb.dg" && fail "the middlebox dropped a packet"

@@ -34,34 +34,17 @@ T1="10.77.1.2:7419"
 T2="[fd77:2::2]:7419"
 for i in 1 2; do
 	lossy_link "$i" 5 10 5
-	start_bg "nfq$i" "R$i" "$BIN/tlstap-nfq" --install-rule \
-		--out "$TMP/recv$i.json" --log-datagrams "$TMP/recv$i.dg" \
-		--stats-json
-	wait_rule "R$i"
+	start_nfq_receiver "nfq$i" "$i"
 done
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
-	--target "$T1" --target "$T2" --stats-json
-wait_for_file "$TMP/in.sock"
-timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 21 --flows 60 \
-	--records 2000 --max-size 4096 --loss-every 50 --unix "$TMP/in.sock" \
-	--expect "$TMP/expect.json" >"$TMP/summary.json" ||
-	fail "test writer failed"
+start_fwd fwd S "$TMP/in.sock" --target "$T1" --target "$T2"
+send_records --seed 21 --flows 60 --records 2000 --max-size 4096 --loss-every 50
 want=$(json_field "$TMP/summary.json" records)
 wait_lines "$want" "$TMP"/recv{1,2}.json
 sleep 0.5
 stop_bg fwd
 for i in 1 2; do stop_bg "nfq$i"; done
-cat >"$TMP/check.json" <<JSON
-{"hash_key": "$HASH_KEY", "tos": 32, "reliable": true,
- "expect": "$TMP/expect.json", "summary": "$TMP/summary.json",
- "fwd_stats": "$TMP/fwd.err",
- "receivers": [
-  {"target": "$T1", "out": "$TMP/recv1.json", "log": "$TMP/recv1.dg", "mtu": 1500},
-  {"target": "$T2", "out": "$TMP/recv2.json", "log": "$TMP/recv2.dg", "mtu": 1500}]}
-JSON
-python3 "$NFQ_HELPERS/check_delivery.py" "$TMP/check.json" >"$TMP/check.out" ||
-	fail "target mode: $(grep FAIL "$TMP/check.out" | head -n 1)"
-cat "$TMP/check.out"
+check_delivery target-mode '"tos": 32, "reliable": true' \
+	"1 $T1 1500" "2 $T2 1500"
 for i in 1 2; do
 	[ "$(nfq_stat "nfq$i" nfq nacks_sent)" -gt 0 ] || fail "R$i sent no NACK"
 	[ "$(nfq_stat "nfq$i" nfq nack_send_errors)" = 0 ] || fail "R$i: NACK send errors"
@@ -81,10 +64,8 @@ start_sink sinkT T 7419
 start_bg mb M "$BIN/tlstap-nfq" --install-rule --hook forward --accept \
 	--out "$TMP/mb.json" --log-datagrams "$TMP/mb.dg" --stats-json
 wait_rule M
-start_bg fwd2 S2 "$BIN/tlstap-fwd" --unix "$TMP/in2.sock" \
-	--hash-key "$HASH_KEY" --target 10.78.2.2:7419 \
-	--target "[fd78:2::2]:7419" --stats-json
-wait_for_file "$TMP/in2.sock"
+start_fwd fwd2 S2 "$TMP/in2.sock" --target 10.78.2.2:7419 \
+	--target "[fd78:2::2]:7419"
 timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 22 --flows 40 \
 	--records 1500 --max-size 4096 --unix "$TMP/in2.sock" \
 	--expect "$TMP/expect2.json" >"$TMP/summary2.json" ||

@@ -20,19 +20,11 @@ T1="10.77.1.2:7419,weight=1"
 T2="[fd77:2::2]:7419,weight=1"
 for i in 1 2; do
 	start_sink "sink$i" "R$i" 7419
-	start_bg "nfq$i" "R$i" "$BIN/tlstap-nfq" --install-rule \
-		--out "$TMP/recv$i.json" --log-datagrams "$TMP/recv$i.dg" \
-		--stats-json
-	wait_rule "R$i"
+	start_nfq_receiver "nfq$i" "$i"
 done
 
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
-	--target "$T1" --target "$T2" --stats-json
-wait_for_file "$TMP/in.sock"
-timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 11 --flows 80 \
-	--records 500 --loss-every 29 --unix "$TMP/in.sock" \
-	--expect "$TMP/expect.json" >"$TMP/summary.json" ||
-	fail "test writer failed"
+start_fwd fwd S "$TMP/in.sock" --target "$T1" --target "$T2"
+send_records --seed 11 --flows 80 --records 500 --loss-every 29
 want=$(json_field "$TMP/summary.json" records)
 wait_lines "$want" "$TMP"/recv{1,2}.json
 stop_bg fwd
@@ -44,17 +36,8 @@ for i in 1 2; do
 		fail "R$i: $(cat "$TMP/sink$i.count") datagrams reached the UDP socket past the drop verdict"
 done
 
-cat >"$TMP/check.json" <<JSON
-{"hash_key": "$HASH_KEY", "tos": 32, "want_loss_reports": true,
- "expect": "$TMP/expect.json", "summary": "$TMP/summary.json",
- "fwd_stats": "$TMP/fwd.err",
- "receivers": [
-  {"target": "$T1", "out": "$TMP/recv1.json", "log": "$TMP/recv1.dg", "mtu": 1500, "full_size": true},
-  {"target": "$T2", "out": "$TMP/recv2.json", "log": "$TMP/recv2.dg", "mtu": 1500, "full_size": true}]}
-JSON
-python3 "$NFQ_HELPERS/check_delivery.py" "$TMP/check.json" >"$TMP/check.out" ||
-	fail "$(grep FAIL "$TMP/check.out" | head -n 1)"
-cat "$TMP/check.out"
+check_delivery delivery '"tos": 32, "want_loss_reports": true' \
+	"1 $T1 1500 full_size" "2 $T2 1500 full_size"
 for i in 1 2; do
 	dgrams=$(grep -c . "$TMP/recv$i.dg")
 	for c in bad_packets tos_mismatch csum_unchecked kernel_queue_dropped \

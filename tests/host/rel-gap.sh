@@ -20,9 +20,7 @@ N=1500
 lossy_link 1 30 0 0
 start_rel_receiver
 sleep 0.3
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
-	--tos "$TOS" --target "$T1" --replay-bytes 3000 --stats-json
-wait_for_file "$TMP/in.sock"
+start_fwd fwd S "$TMP/in.sock" --tos "$TOS" --target "$T1" --replay-bytes 3000
 
 timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 13 --flows 30 \
 	--records "$N" --max-size 4096 --loss-every 40 --unix "$TMP/in.sock" \

@@ -18,16 +18,11 @@ setup_topology 1
 TOS=32
 T1="10.77.1.2:7419"
 lossy_link 1 5 10 5
-start_receiver 1
-sleep 0.3
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
-	--tos "$TOS" --target "$T1" --replay-bytes 16777216 --stats-json
-wait_for_file "$TMP/in.sock"
+start_receivers 1
+start_fwd fwd S "$TMP/in.sock" --tos "$TOS" --target "$T1" \
+	--replay-bytes 16777216
 
-timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 11 --flows 60 \
-	--records 3000 --max-size 4096 --loss-every 50 --unix "$TMP/in.sock" \
-	--expect "$TMP/expect.json" >"$TMP/summary.json" ||
-	fail "test writer failed"
+send_records --seed 11 --flows 60 --records 3000 --max-size 4096 --loss-every 50
 want=$(json_field "$TMP/summary.json" records)
 wait_lines "$want" "$TMP/recv1.json"
 # Late NACK answers may still be in flight: let them land as duplicates.
@@ -35,17 +30,7 @@ sleep 0.5
 stop_bg fwd
 stop_bg recv1
 
-cat >"$TMP/check.json" <<JSON
-{"hash_key": "$HASH_KEY", "tos": $TOS, "reliable": true,
- "expect": "$TMP/expect.json", "summary": "$TMP/summary.json",
- "fwd_stats": "$TMP/fwd.err",
- "receivers": [
-  {"target": "$T1", "out": "$TMP/recv1.json", "log": "$TMP/recv1.dg", "mtu": 1500,
-   "stats": "$TMP/recv1.err"}]}
-JSON
-python3 "$NFQ_HELPERS/check_delivery.py" "$TMP/check.json" >"$TMP/check.out" ||
-	fail "$(grep FAIL "$TMP/check.out" | head -n 1)"
-cat "$TMP/check.out"
+check_delivery delivery "\"tos\": $TOS, \"reliable\": true" "1 $T1 1500 stats"
 python3 - "$TMP" <<'PY' || fail "$(tail -n 1 "$TMP/counters.out")"
 import json, sys
 tmp = sys.argv[1]

@@ -15,15 +15,9 @@ build_tools
 setup_topology 1
 T1="10.77.1.2:7419"
 ip -n "$(ns R1)" addr add 10.77.1.3/24 dev eth0 || fail "stranger's address"
-start_receiver 1
-sleep 0.3
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
-	--target "$T1" --replay-bytes 16777216 --stats-json
-wait_for_file "$TMP/in.sock"
-timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 14 --flows 20 \
-	--records 3000 --max-size 2048 --unix "$TMP/in.sock" \
-	--expect "$TMP/expect.json" >"$TMP/summary.json" ||
-	fail "test writer failed"
+start_receivers 1
+start_fwd fwd S "$TMP/in.sock" --target "$T1" --replay-bytes 16777216
+send_records --seed 14 --flows 20 --records 3000 --max-size 2048
 wait_lines "$(json_field "$TMP/summary.json" records)" "$TMP/recv1.json"
 sleep 0.5
 

@@ -34,9 +34,7 @@ table inet tlstap_tail {
 NFT
 start_rel_receiver
 sleep 0.3
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
-	--tos "$TOS" --target "$T1" --stats-json
-wait_for_file "$TMP/in.sock"
+start_fwd fwd S "$TMP/in.sock" --tos "$TOS" --target "$T1"
 
 timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 12 --flows 20 \
 	--records "$N" --max-size 8192 --last-size 3228 --unix "$TMP/in.sock" \
@@ -60,17 +58,7 @@ stop_bg recv1
 dropped=$(ip netns exec "$(ns R1)" nft list table inet tlstap_tail |
 	sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
 [ "$dropped" = 1 ] || fail "the rule dropped $dropped datagrams, want exactly 1"
-cat >"$TMP/check.json" <<JSON
-{"hash_key": "$HASH_KEY", "tos": $TOS, "reliable": true,
- "expect": "$TMP/expect.json", "summary": "$TMP/summary.json",
- "fwd_stats": "$TMP/fwd.err",
- "receivers": [
-  {"target": "$T1", "out": "$TMP/recv1.json", "log": "$TMP/recv1.dg", "mtu": 1500,
-   "stats": "$TMP/recv1.err"}]}
-JSON
-python3 "$NFQ_HELPERS/check_delivery.py" "$TMP/check.json" >"$TMP/check.out" ||
-	fail "$(grep FAIL "$TMP/check.out" | head -n 1)"
-cat "$TMP/check.out"
+check_delivery delivery "\"tos\": $TOS, \"reliable\": true" "1 $T1 1500 stats"
 python3 - "$TMP" "$LAST" <<'PY' >"$TMP/counters.out" || fail "$(tail -n 1 "$TMP/counters.out")"
 import json, sys
 tmp, last = sys.argv[1], int(sys.argv[2])

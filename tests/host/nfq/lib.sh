@@ -1,50 +1,26 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # shellcheck shell=bash
-# Shared by tests/host/fwd-*.sh and recv-*.sh: build the tools (ASan/UBSan
-# variant), network namespaces joined by veth, receivers, cleanup.
+# Shared by tests/host/fwd-*.sh, nfq-*.sh, rel-*.sh, recv-*.sh and
+# pcapng-*.sh (and nfq-tools/bench/): build the tools (ASan/UBSan
+# variant), network namespaces joined by veth, receivers, tlstap-fwd, the
+# test writer and the delivery check; ../lib/common.sh's fail and cleanup.
 # Topology: one sender namespace S; receiver namespace i (1..n) reached
 # over veth "t$i" with 10.77.$i.1/24 + fd77:$i::1/64 on the sender side and
 # 10.77.$i.2 + fd77:$i::2 on the receiver's "eth0".
 
 set -u
 NFQ_HELPERS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRC=$(cd "$NFQ_HELPERS/../../.." && pwd)
+# shellcheck source=tests/host/lib/common.sh
+. "$NFQ_HELPERS/../lib/common.sh"
 BIN=$SRC/nfq-tools/build-san
-TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "/tmp/tlstap-$TEST_NAME.XXXXXX")
+TEST_TMP=$TMP
 NS_PREFIX="tlstap-$$"
-NS_LIST=()
-BG_PIDS=()
 # Leak checks stay in the unit tests (recv-unit.sh): LeakSanitizer's
 # stop-the-world at exit was seen to hang a daemon stopped by SIGTERM here.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 # A fixed key, so that every run steers alike (and the checker can predict).
 HASH_KEY=000102030405060708090a0b0c0d0e0f
-
-fail() {
-	echo "FAIL: $TEST_NAME: $*"
-	exit 1
-}
-
-cleanup() {
-	local p ns
-	for p in "${BG_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${BG_PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	for ns in "${NS_LIST[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	if [ -n "${KEEP_TMP:-}" ]; then
-		echo "kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 [ "$(id -u)" = 0 ] || fail "must run as root (network namespaces)"
 
@@ -172,6 +148,85 @@ start_receiver() {
 		--stats-json
 }
 
+# start_receivers N: tlstap-recv in R1..RN (start_receiver), their
+# earlier output removed; returns once they had 0.3 s to bind.
+start_receivers() {
+	local i
+	for ((i = 1; i <= $1; i++)); do
+		rm -f "$TMP/recv$i.json" "$TMP/recv$i.dg"
+		start_receiver "$i"
+	done
+	sleep 0.3
+}
+
+# stop_receivers N: stop_bg recv1..recvN.
+stop_receivers() {
+	local i
+	for ((i = 1; i <= $1; i++)); do
+		stop_bg "recv$i"
+	done
+}
+
+# start_fwd NAME NS SOCKET OPTION...: tlstap-fwd as the background job
+# NAME in namespace NS, reading records from the Unix datagram socket
+# SOCKET, steering with $HASH_KEY, its JSON counters in $TMP/NAME.err;
+# returns once SOCKET exists.
+start_fwd() {
+	local name=$1 where=$2 sock=$3
+	shift 3
+	start_bg "$name" "$where" "$BIN/tlstap-fwd" --unix "$sock" \
+		--hash-key "$HASH_KEY" --stats-json "$@"
+	wait_for_file "$sock"
+}
+
+# send_records OPTION...: the test writer (gen_records.py, at most 120 s)
+# sends the records OPTIONs describe to $TMP/in.sock; what it sent is in
+# $TMP/expect.json, its summary in $TMP/summary.json.
+send_records() {
+	timeout 120 python3 "$NFQ_HELPERS/gen_records.py" "$@" \
+		--unix "$TMP/in.sock" --expect "$TMP/expect.json" \
+		>"$TMP/summary.json" || fail "test writer failed"
+}
+
+# check_delivery NAME MEMBERS RECEIVER...: check_delivery.py on what the
+# receivers got, with its config in $TMP/NAME.json and its output in
+# $TMP/NAME.out (printed). The config: $HASH_KEY, the JSON members
+# MEMBERS (e.g. '"tos": 32, "reliable": true'), and per RECEIVER, "K
+# TARGET MTU [full_size] [stats]", receiver K's files $TMP/recvK.json and
+# .dg (and its counters, .err). Unless MEMBERS names them, the writer's
+# files and the forwarder's counters are those of send_records and
+# start_fwd fwd: $TMP/expect.json, summary.json, fwd.err.
+check_delivery() {
+	local name=$1 members=$2 spec k target mtu flags receivers= files=
+	shift 2
+	for spec in "$@"; do
+		read -r k target mtu flags <<<"$spec"
+		receivers+="${receivers:+,
+  }{\"target\": \"$target\", \"out\": \"$TMP/recv$k.json\", \"log\": \"$TMP/recv$k.dg\", \"mtu\": $mtu"
+		if [[ " $flags " = *" full_size "* ]]; then
+			receivers+=', "full_size": true'
+		fi
+		if [[ " $flags " = *" stats "* ]]; then
+			receivers+=", \"stats\": \"$TMP/recv$k.err\""
+		fi
+		receivers+="}"
+	done
+	if [[ $members != *'"expect"'* ]]; then
+		files="\"expect\": \"$TMP/expect.json\", \"summary\": \"$TMP/summary.json\",
+ \"fwd_stats\": \"$TMP/fwd.err\","
+	fi
+	cat >"$TMP/$name.json" <<JSON
+{"hash_key": "$HASH_KEY", $members,
+ $files
+ "receivers": [
+  $receivers]}
+JSON
+	python3 "$NFQ_HELPERS/check_delivery.py" "$TMP/$name.json" \
+		>"$TMP/$name.out" ||
+		fail "$name: $(grep FAIL "$TMP/$name.out" | head -n 1)"
+	cat "$TMP/$name.out"
+}
+
 # wait_for_file PATH: until it exists (10 s).
 wait_for_file() {
 	local i
@@ -204,10 +259,7 @@ json_field() {
 start_rel_receiver() {
 	if [ "${RECEIVER:-recv}" = nfq ]; then
 		. "$NFQ_HELPERS/../pcap/nfqlib.sh"
-		start_bg recv1 R1 "$BIN/tlstap-nfq" --install-rule \
-			--out "$TMP/recv1.json" --log-datagrams "$TMP/recv1.dg" \
-			--stats-json
-		wait_rule R1
+		start_nfq_receiver recv1 1
 	else
 		start_receiver 1
 	fi

@@ -19,6 +19,17 @@ wait_rule() {
 	fail "no nft rule in $(ns "$1") after 10 s"
 }
 
+# start_nfq_receiver NAME I: tlstap-nfq as the background job NAME in
+# R$I, consuming through its own rule (input hook, drop verdict) and
+# writing the files a tlstap-recv there would ($TMP/recvI.json, .dg);
+# returns once the rule is in.
+start_nfq_receiver() {
+	start_bg "$1" "R$2" "$BIN/tlstap-nfq" --install-rule \
+		--out "$TMP/recv$2.json" --log-datagrams "$TMP/recv$2.dg" \
+		--stats-json
+	wait_rule "R$2"
+}
+
 # nfq_stat NAME GROUP KEY: from the last JSON counters tlstap-nfq wrote
 # to $TMP/NAME.err (on SIGUSR1 or at exit); with GROUP "-", a top-level
 # counter (tlstap-recv's, tlstap-fwd's).
