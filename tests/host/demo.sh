@@ -8,16 +8,11 @@
 # follows both TCP connections and shows request and response; afterwards
 # no process, namespace or nft table of the demo is left.
 set -euo pipefail
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-TEST_NAME=$(basename "$0" .sh)
-fail() {
-	echo "FAIL $TEST_NAME: $*"
-	exit 1
-}
+. "$(dirname "$0")/lib/common.sh"
 command -v tshark >/dev/null || fail "tshark is not installed"
 T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
+TEST_TMP=$T
 export TLSTAP_DEMO_DIR=$T/demo
-trap 'rm -rf "$T"' EXIT
 
 for round in 1 2; do
 	timeout 240 make -s -C "$SRC" demo >"$T/demo$round.out" 2>&1 ||

@@ -10,12 +10,7 @@
 # Installing into the module tree needs no module loading; loading is
 # left to the VM tests. Then make dkms-uninstall leaves nothing behind.
 set -euo pipefail
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-TEST_NAME=$(basename "$0" .sh)
-fail() {
-	echo "FAIL $TEST_NAME: $*"
-	exit 1
-}
+. "$(dirname "$0")/lib/common.sh"
 
 command -v dkms >/dev/null || fail "dkms is not installed (scripts/debian-packages)"
 version=$(cat "$SRC/VERSION")

@@ -19,29 +19,17 @@
 #   tlstap): root:tlstap 0660;
 # - make uninstall leaves only the changed config file.
 set -euo pipefail
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-TEST_NAME=$(basename "$0" .sh)
-fail() {
-	echo "FAIL $TEST_NAME: $*"
-	exit 1
-}
+. "$(dirname "$0")/lib/common.sh"
 for tool in man mandoc systemd-analyze udevadm openssl curl python3 unshare; do
 	command -v $tool >/dev/null || fail "$tool is not installed (scripts/debian-packages)"
 done
 
 T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
+TEST_TMP=$T
 chmod 755 "$T"
 ROOT=$T/root
 NS=tlstap-install-$$
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
+NS_LIST+=("$NS")
 group_before=$(getent group tlstap || true)
 
 timeout 600 make -C "$SRC" install DESTDIR="$ROOT" PREFIX=/usr >"$T/install.log" 2>&1 ||
@@ -133,11 +121,11 @@ ins() { ip netns exec "$NS" "$@"; }
 (set -a && . "$ROOT/etc/default/tlstap-recv" && exec ip netns exec "$NS" \
 	"${recv_cmd[@]}") 2>"$T/recv.err" &
 RECV=$!
-PIDS+=("$RECV")
+BG_PIDS+=("$RECV")
 ip netns exec "$NS" "$ROOT/usr/sbin/tlstap-fwd" --unix "$T/in.sock" --mode 0600 --port 0 \
 	--target 127.0.0.1:7419 --stats-json 2>"$T/fwd.err" &
 FWD=$!
-PIDS+=("$FWD")
+BG_PIDS+=("$FWD")
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
 	-addext "subjectAltName=IP:127.0.0.1" >"$T/cert.log" 2>&1 || fail "cannot make a certificate"
@@ -145,7 +133,7 @@ mkdir "$T/www"
 echo "tlstap installed copy says hello" >"$T/www/hello.txt"
 (cd "$T/www" && exec ip netns exec "$NS" openssl s_server -WWW -quiet \
 	-accept 127.0.0.1:4433 -cert "$T/cert.pem" -key "$T/key.pem") >"$T/server.log" 2>&1 &
-PIDS+=("$!")
+BG_PIDS+=("$!")
 for _ in $(seq 200); do
 	[ -S "$T/in.sock" ] && [ -n "$(ins ss -Hltn 'sport = :4433')" ] &&
 		[ -n "$(ins ss -Hlun 'sport = :7419')" ] && break

@@ -13,7 +13,8 @@
 # Every socket is 0600; the working directory $D (under /run: sshd's
 # StrictModes refuses keys below a world-writable /tmp) is 0700.
 #
-# Gives: $SRC $HELPERS $PY $D $APP $GW $IDS, fail, bg, wait_until,
+# Gives (beside ../lib/common.sh's $SRC, $TEST_NAME, fail and cleanup):
+# $HELPERS $PY $D $APP $GW $IDS, bg, wait_until,
 # listens, alive, mode_600, setup_hosts, setup_keys, start_sshd,
 # start_bridge, start_ssh (sets SSH_PID), start_gw_forwarder (writes the
 # exit statuses of socat and tlstap-fwd to $D/gw.status when they end),
@@ -21,16 +22,11 @@
 
 set -u
 HELPERS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRC=$(cd "$HELPERS/../../.." && pwd)
-TEST_NAME=$(basename "$0" .sh)
+# shellcheck source=tests/host/lib/common.sh
+. "$HELPERS/../lib/common.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 LIFETIME=${LIFETIME:-120}
-
-fail() {
-	echo "FAIL $TEST_NAME: $*"
-	exit 1
-}
 
 [ "$(id -u)" = 0 ] || fail "must run as root (network namespaces, sshd)"
 for prog in /usr/sbin/sshd ssh ssh-keygen socat; do
@@ -39,6 +35,7 @@ for prog in /usr/sbin/sshd ssh ssh-keygen socat; do
 done
 
 D=$(mktemp -d /run/tlstap-secfwd.XXXXXX) || fail "mktemp"
+TEST_TMP=$D
 NS=tlstap-sf$$
 APP=$NS-app GW=$NS-gw IDS=$NS-ids
 HOOK_SOCK=$D/app/hook.sock
@@ -48,30 +45,14 @@ FWD_SOCK=$D/gw/secfwd.sock
 # header. socat reads one datagram per read of its buffer size (-b,
 # default 8192) and silently cuts a larger one.
 SOCAT_BUF=65608
-NS_MADE=()
-BG_PIDS=()
 PRIVSEP_MADE=
 
+# The common cleanup, and /run/sshd when start_sshd made it.
 cleanup() {
-	local p ns
-	for p in "${BG_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${BG_PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	for ns in "${NS_MADE[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-	done
+	cleanup_test
 	[ -z "$PRIVSEP_MADE" ] || rmdir /run/sshd 2>/dev/null
-	if [ -n "${KEEP_TMP:-}" ]; then
-		echo "kept $D"
-	else
-		rm -rf "$D"
-	fi
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 # bg NAME NS CMD...: CMD in namespace NS, output in $D/NAME.out/.err, pid
 # (CMD's own: ip netns exec executes it) in BG_PID.
@@ -117,7 +98,7 @@ setup_hosts() {
 	local ns
 	for ns in "$APP" "$GW" "$IDS"; do
 		ip netns add "$ns" || fail "ip netns add $ns"
-		NS_MADE+=("$ns")
+		NS_LIST+=("$ns")
 		ip -n "$ns" link set lo up
 	done
 	ip -n "$APP" link add eth0 type veth peer name to-app netns "$GW" &&
