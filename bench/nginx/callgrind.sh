@@ -20,6 +20,8 @@
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
+# shellcheck source=bench/lib/netns.sh
+. "$SRC/bench/lib/netns.sh"
 CALLS=${CALLS:-20000}
 NATIVE_CALLS=${NATIVE_CALLS:-200000}
 SIZE=${SIZE:-1024}
@@ -64,12 +66,8 @@ trap cleanup EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
 	2>"$T/openssl.err" || fail "openssl req: $(cat "$T/openssl.err")"
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip -n "$NS" link add d0 type veth peer name d0p
-ip -n "$NS" addr add 10.99.0.1/24 dev d0
-ip -n "$NS" link set d0 up
-ip -n "$NS" neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent
+sender_ns "$NS" || fail "network namespace $NS"
+blackhole_target "$NS" || fail "neighbour entry in $NS"
 printf 'global:\n  if = /dev/null\n' >"$T/null.conf"
 # on_full = block: every record reaches tlstap-fwd (checked), so the cost
 # per call is that of a delivered record, not of a cheap EAGAIN. The

@@ -67,6 +67,43 @@ def wait_for(what, cond, timeout=15.0):
     raise BenchError("timed out waiting for " + what)
 
 
+def end_process(proc, what, sig=signal.SIGTERM, timeout=15,
+                error=BenchError):
+    """Sends sig to proc if it still runs and waits for it to end; after
+    timeout seconds kills it and raises error ("WHAT did not stop")."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise error("%s did not stop within %d s" % (what, timeout))
+
+
+def wait_started(proc, what, errpath, ready, waiting_for, timeout=15.0):
+    """Waits until ready() (waiting_for says what that is) or until proc
+    exits, which fails with what proc printed to errpath."""
+    wait_for(waiting_for, lambda: ready() or proc.poll() is not None,
+             timeout)
+    if proc.poll() is not None:
+        raise BenchError("%s exited: %s" % (what, read_text(errpath)))
+
+
+def read_text(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def last_counters(what, errpath):
+    """The last JSON line a tlstap tool printed to stderr (its counters)."""
+    err = read_text(errpath)
+    stats = [l for l in err.splitlines() if l.startswith("{")]
+    if not stats:
+        raise BenchError("%s printed no counters: %s" % (what, err))
+    return json.loads(stats[-1])
+
+
 def port_open(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -168,14 +205,7 @@ class Nginx:
     def stop(self):
         """Graceful quit: the worker closes its sessions and exits, so the
         hook's last loss reports (if any) go out before tlstap-fwd stops."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise BenchError("nginx did not quit within 15 s")
+        end_process(self.proc, "nginx", signal.SIGQUIT)
 
 
 def write_conf(a, output):
@@ -198,25 +228,11 @@ class Receiver:
         self.pid = self.proc.pid
         time.sleep(0.2)
         if self.proc.poll() is not None:
-            raise BenchError("tlstap-recv exited: " + self._err())
-
-    def _err(self):
-        with open(self.errpath) as f:
-            return f.read().strip()
+            raise BenchError("tlstap-recv exited: " + read_text(self.errpath))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise BenchError("tlstap-recv did not stop within 15 s")
-        stats = [l for l in self._err().splitlines() if l.startswith("{")]
-        if not stats:
-            raise BenchError("tlstap-recv printed no counters: " + self._err())
-        return json.loads(stats[-1])
+        end_process(self.proc, "tlstap-recv")
+        return last_counters("tlstap-recv", self.errpath)
 
 
 class Forwarder:
@@ -234,17 +250,12 @@ class Forwarder:
                 + extra, stderr=err)
         self.pid = self.proc.pid   # taskset and ip netns exec exec it
         try:
-            wait_for("tlstap-fwd's socket", lambda: os.path.exists(self.sock)
-                     or self.proc.poll() is not None)
-            if self.proc.poll() is not None:
-                raise BenchError("tlstap-fwd exited: " + self._err())
+            wait_started(self.proc, "tlstap-fwd", self.errpath,
+                         lambda: os.path.exists(self.sock),
+                         "tlstap-fwd's socket")
         except BenchError:
             self.stop()
             raise
-
-    def _err(self):
-        with open(self.errpath) as f:
-            return f.read().strip()
 
     def stop(self):
         """SIGTERM: tlstap-fwd sends what it holds and prints its counters;
@@ -260,21 +271,11 @@ class Forwarder:
         return st
 
     def _stop_fwd(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise BenchError("tlstap-fwd did not stop within 15 s")
+        end_process(self.proc, "tlstap-fwd")
         if self.proc.returncode != 0:
             raise BenchError("tlstap-fwd exited with %d: %s" %
-                             (self.proc.returncode, self._err()))
-        stats = [l for l in self._err().splitlines() if l.startswith("{")]
-        if not stats:
-            raise BenchError("tlstap-fwd printed no counters: " + self._err())
-        return json.loads(stats[-1])
+                             (self.proc.returncode, read_text(self.errpath)))
+        return last_counters("tlstap-fwd", self.errpath)
 
     def cpu_s(self):
         """CPU seconds so far of tlstap-fwd and of the receiver."""
@@ -301,10 +302,8 @@ class Bpftrace:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         try:
-            wait_for("bpftrace to attach", lambda: self.ready.is_set() or
-                     self.proc.poll() is not None, timeout=60)
-            if self.proc.poll() is not None:
-                raise BenchError("bpftrace exited: " + self._err())
+            wait_started(self.proc, "bpftrace", self.errpath,
+                         self.ready.is_set, "bpftrace to attach", timeout=60)
         except BenchError:
             self.stop()
             raise
@@ -320,25 +319,15 @@ class Bpftrace:
             if not self.ready.is_set() and b"ready\n" in self.tail:
                 self.ready.set()
 
-    def _err(self):
-        with open(self.errpath) as f:
-            return f.read().strip()
-
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                # Its counters are lost with it: the run is left out.
-                raise Starved("bpftrace did not stop within 30 s")
+        # Killed, its counters are lost with it: the run is left out.
+        end_process(self.proc, "bpftrace", signal.SIGINT, timeout=30,
+                    error=Starved)
         self.reader.join(timeout=10)
         counts = {k.decode(): int(v) for k, v in
                   re.findall(rb"@(reads|writes): (\d+)", self.tail)}
         lost = sum(int(n) for n in re.findall(r"Lost (\d+) events",
-                                               self._err()))
+                                               read_text(self.errpath)))
         return {"reads": counts.get("reads", 0),
                 "writes": counts.get("writes", 0),
                 "lost_events": lost, "output_bytes": self.bytes}

@@ -48,6 +48,8 @@
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
+# shellcheck source=bench/lib/netns.sh
+. "$SRC/bench/lib/netns.sh"
 ROUNDS=${ROUNDS:-8}
 DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
@@ -142,11 +144,7 @@ http {
 }
 CONF
 
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip -n "$NS" link add d0 type veth peer name d0p
-ip -n "$NS" addr add 10.99.0.1/24 dev d0
-ip -n "$NS" link set d0 up
+sender_ns "$NS" || fail "network namespace $NS"
 recv=()
 if [ "$RECEIVER" = 1 ]; then
 	ip netns add "$NSR"
@@ -156,9 +154,7 @@ if [ "$RECEIVER" = 1 ]; then
 	ip -n "$NSR" link set d0p up
 	recv=(--recv "$BUILD/nfq-tools/tlstap-recv" --recv-netns "$NSR")
 else
-	# The peer stays down: veth drops the frames. A permanent neighbour
-	# spares ARP.
-	ip -n "$NS" neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent
+	blackhole_target "$NS" || fail "neighbour entry in $NS"
 fi
 
 mkdir -p "$(dirname "$OUT")"

@@ -20,19 +20,15 @@ INPUT=${INPUT:-stdin}
 case $INPUT in stdin|seqpacket) ;; *) echo "fwd-bench.sh: INPUT is stdin or seqpacket" >&2; exit 1 ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
+# shellcheck source=bench/lib/netns.sh
+. "$SRC/bench/lib/netns.sh"
 make -s -C "$SRC/nfq-tools"
 BIN=$SRC/nfq-tools/build
 NS="tlstap-bench-$$"
 SOCK=$(mktemp -u /tmp/fwd-bench.XXXXXX)
 trap 'ip netns del "$NS" 2>/dev/null; rm -f "$SOCK"' EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-# A veth whose peer stays down: frames are dropped in veth_xmit (this
-# kernel has no dummy device); a permanent neighbour entry spares ARP.
-ip -n "$NS" link add d0 type veth peer name d0p
-ip -n "$NS" addr add 10.99.0.1/24 dev d0
-ip -n "$NS" link set d0 up
-ip -n "$NS" neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent
+sender_ns "$NS"
+blackhole_target "$NS"
 
 python3 - "$SRC" "$BIN" "$NS" "$INPUT" "$SOCK" <<'PY'
 import json, os, socket, subprocess, sys, time
