@@ -8,6 +8,7 @@
 # follows both TCP connections and shows request and response; afterwards
 # no process, namespace or nft table of the demo is left.
 set -euo pipefail
+# shellcheck source=tests/host/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 command -v tshark >/dev/null || fail "tshark is not installed"
 T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")

@@ -10,6 +10,7 @@
 # Installing into the module tree needs no module loading; loading is
 # left to the VM tests. Then make dkms-uninstall leaves nothing behind.
 set -euo pipefail
+# shellcheck source=tests/host/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 
 command -v dkms >/dev/null || fail "dkms is not installed (scripts/debian-packages)"

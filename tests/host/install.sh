@@ -19,6 +19,7 @@
 #   tlstap): root:tlstap 0660;
 # - make uninstall leaves only the changed config file.
 set -euo pipefail
+# shellcheck source=tests/host/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 for tool in man mandoc systemd-analyze udevadm openssl curl python3 unshare; do
 	command -v $tool >/dev/null || fail "$tool is not installed (scripts/debian-packages)"

@@ -18,6 +18,7 @@ HOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 RECORDS="$PY $HOOK_DIR/tlstap_records.py"
+# shellcheck disable=SC2034  # used by the sourcing script
 PEER="$PY $HOOK_DIR/tlspeer.py"
 
 T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
@@ -140,6 +141,7 @@ start_capture() {
 # build_probe: probe.c (a TLS client and server over non-blocking TCP in
 # one process, logging every call's result) as $T/probe.
 build_probe() {
+	# shellcheck disable=SC2046  # pkg-config's flags, one word each
 	gcc -Wall -Wextra -Werror -O1 -g -o "$T/probe" "$HOOK_DIR/probe.c" \
 		$(pkg-config --cflags --libs openssl) 2>"$T/cc.log" ||
 		fail "cannot build probe.c: $(head -n3 "$T/cc.log")"

@@ -10,6 +10,7 @@
 # with KEEP_TMP=1). A test with more to undo sets its own EXIT trap and
 # calls cleanup_test from it.
 
+# shellcheck disable=SC2034  # used by the sourcing script
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 TEST_NAME=$(basename "$0" .sh)
 BG_PIDS=()
