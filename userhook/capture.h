@@ -6,8 +6,10 @@
 #ifndef TLSTAP_CAPTURE_H
 #define TLSTAP_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "session.h"
 
@@ -86,6 +88,40 @@ static inline void capture_leave(const struct capture_frame *f)
  */
 void capture(const void *session, const struct tls_ops *ops, uint8_t dir,
 	     const void *buf, size_t len);
+
+/*
+ * The hook of a call that moves plaintext, around the real call:
+ *	if (!capture_call_start(&frame, session))
+ *		return real(...);
+ *	ret = real(...);
+ *	capture_call_done(&frame, session, ops, dir, buf, bytes moved);
+ * false: the call is nested in one on the same session, which captures.
+ */
+static inline bool capture_call_start(struct capture_frame *f,
+				      const void *session)
+{
+	if (capture_inside == session)
+		return false;
+	capture_enter(f, session);
+	return true;
+}
+
+/*
+ * After the real call: the bytes of buf it moved, counted as TLS
+ * libraries count them (<= 0: it failed or moved none), become records;
+ * the frame ends. errno kept. A macro, so that the code after the real
+ * call has the hook's source line: callgrind files code by source file
+ * and would count an inlined function's as another function, outside
+ * the hook's cost that bench/nginx/callgrind.sh reads.
+ */
+#define capture_call_done(f, session, ops, dir, buf, moved)		\
+	do {								\
+		ssize_t moved_ = (moved);				\
+									\
+		if (moved_ > 0)						\
+			capture(session, ops, dir, buf, (size_t)moved_);\
+		capture_leave(f);					\
+	} while (0)
 
 /* The session is gone or reset: forget its cache, report what it lost.
  * errno kept. */

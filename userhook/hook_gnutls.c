@@ -60,6 +60,13 @@ static const struct tls_ops gnutls_ops = {
 	.server_name = gtls_server_name,
 };
 
+/* No loaded libgnutls defines the function called. */
+static int gtls_missing(const char *name)
+{
+	capture_missing(name);
+	return GNUTLS_E_INTERNAL_ERROR;
+}
+
 TLSTAP_EXPORT ssize_t gnutls_record_recv(gnutls_session_t session, void *data,
 					 size_t data_size)
 {
@@ -67,17 +74,13 @@ TLSTAP_EXPORT ssize_t gnutls_record_recv(gnutls_session_t session, void *data,
 	struct capture_frame frame;
 	ssize_t ret;
 
-	if (!real) {
-		capture_missing("gnutls_record_recv");
-		return GNUTLS_E_INTERNAL_ERROR;
-	}
-	if (capture_inside == session)
+	if (!real)
+		return gtls_missing("gnutls_record_recv");
+	if (!capture_call_start(&frame, session))
 		return real(session, data, data_size);
-	capture_enter(&frame, session);
 	ret = real(session, data, data_size);
-	if (ret > 0)
-		capture(session, &gnutls_ops, TLSTAP_DIR_READ, data, (size_t)ret);
-	capture_leave(&frame);
+	capture_call_done(&frame, session, &gnutls_ops, TLSTAP_DIR_READ, data,
+			  ret);
 	return ret;
 }
 
@@ -89,17 +92,13 @@ TLSTAP_EXPORT ssize_t gnutls_record_recv_seq(gnutls_session_t session,
 	struct capture_frame frame;
 	ssize_t ret;
 
-	if (!real) {
-		capture_missing("gnutls_record_recv_seq");
-		return GNUTLS_E_INTERNAL_ERROR;
-	}
-	if (capture_inside == session)
+	if (!real)
+		return gtls_missing("gnutls_record_recv_seq");
+	if (!capture_call_start(&frame, session))
 		return real(session, data, data_size, seq);
-	capture_enter(&frame, session);
 	ret = real(session, data, data_size, seq);
-	if (ret > 0)
-		capture(session, &gnutls_ops, TLSTAP_DIR_READ, data, (size_t)ret);
-	capture_leave(&frame);
+	capture_call_done(&frame, session, &gnutls_ops, TLSTAP_DIR_READ, data,
+			  ret);
 	return ret;
 }
 
@@ -110,17 +109,13 @@ TLSTAP_EXPORT ssize_t gnutls_record_send(gnutls_session_t session,
 	struct capture_frame frame;
 	ssize_t ret;
 
-	if (!real) {
-		capture_missing("gnutls_record_send");
-		return GNUTLS_E_INTERNAL_ERROR;
-	}
-	if (capture_inside == session)
+	if (!real)
+		return gtls_missing("gnutls_record_send");
+	if (!capture_call_start(&frame, session))
 		return real(session, data, data_size);
-	capture_enter(&frame, session);
 	ret = real(session, data, data_size);
-	if (ret > 0)
-		capture(session, &gnutls_ops, TLSTAP_DIR_WRITE, data, (size_t)ret);
-	capture_leave(&frame);
+	capture_call_done(&frame, session, &gnutls_ops, TLSTAP_DIR_WRITE, data,
+			  ret);
 	return ret;
 }
 
@@ -132,17 +127,13 @@ TLSTAP_EXPORT ssize_t gnutls_record_send2(gnutls_session_t session,
 	struct capture_frame frame;
 	ssize_t ret;
 
-	if (!real) {
-		capture_missing("gnutls_record_send2");
-		return GNUTLS_E_INTERNAL_ERROR;
-	}
-	if (capture_inside == session)
+	if (!real)
+		return gtls_missing("gnutls_record_send2");
+	if (!capture_call_start(&frame, session))
 		return real(session, data, data_size, pad, flags);
-	capture_enter(&frame, session);
 	ret = real(session, data, data_size, pad, flags);
-	if (ret > 0)
-		capture(session, &gnutls_ops, TLSTAP_DIR_WRITE, data, (size_t)ret);
-	capture_leave(&frame);
+	capture_call_done(&frame, session, &gnutls_ops, TLSTAP_DIR_WRITE, data,
+			  ret);
 	return ret;
 }
 
@@ -154,10 +145,8 @@ TLSTAP_EXPORT int gnutls_record_uncork(gnutls_session_t session,
 	struct capture_frame frame;
 	int ret;
 
-	if (!real) {
-		capture_missing("gnutls_record_uncork");
-		return GNUTLS_E_INTERNAL_ERROR;
-	}
+	if (!real)
+		return gtls_missing("gnutls_record_uncork");
 	capture_enter(&frame, session);
 	ret = real(session, flags);
 	capture_leave(&frame);
@@ -182,10 +171,8 @@ TLSTAP_EXPORT int gnutls_server_name_set(gnutls_session_t session,
 	__typeof__(&gnutls_server_name_set) real = REAL(gnutls_server_name_set);
 	int ret, saved;
 
-	if (!real) {
-		capture_missing("gnutls_server_name_set");
-		return GNUTLS_E_INTERNAL_ERROR;
-	}
+	if (!real)
+		return gtls_missing("gnutls_server_name_set");
 	ret = real(session, type, name, name_length);
 	saved = errno;
 	if (ret == 0 && type == GNUTLS_NAME_DNS && name &&

@@ -87,24 +87,26 @@ static const struct tls_ops openssl_ops = {
 	.server_name = ossl_server_name,
 };
 
+/* No loaded libssl defines the function called: fail as libssl would. */
+static int ossl_missing(const char *name, int failed)
+{
+	capture_missing(name);
+	errno = ENOSYS;
+	return failed;
+}
+
 TLSTAP_EXPORT int SSL_read(SSL *ssl, void *buf, int num)
 {
 	__typeof__(&SSL_read) real = REAL(SSL_read);
 	struct capture_frame frame;
 	int ret;
 
-	if (!real) {
-		capture_missing("SSL_read");
-		errno = ENOSYS;
-		return -1;
-	}
-	if (capture_inside == ssl)
+	if (!real)
+		return ossl_missing("SSL_read", -1);
+	if (!capture_call_start(&frame, ssl))
 		return real(ssl, buf, num);
-	capture_enter(&frame, ssl);
 	ret = real(ssl, buf, num);
-	if (ret > 0)
-		capture(ssl, &openssl_ops, TLSTAP_DIR_READ, buf, (size_t)ret);
-	capture_leave(&frame);
+	capture_call_done(&frame, ssl, &openssl_ops, TLSTAP_DIR_READ, buf, ret);
 	return ret;
 }
 
@@ -115,18 +117,13 @@ TLSTAP_EXPORT int SSL_read_ex(SSL *ssl, void *buf, size_t num,
 	struct capture_frame frame;
 	int ret;
 
-	if (!real) {
-		capture_missing("SSL_read_ex");
-		errno = ENOSYS;
-		return 0;
-	}
-	if (capture_inside == ssl)
+	if (!real)
+		return ossl_missing("SSL_read_ex", 0);
+	if (!capture_call_start(&frame, ssl))
 		return real(ssl, buf, num, readbytes);
-	capture_enter(&frame, ssl);
 	ret = real(ssl, buf, num, readbytes);
-	if (ret == 1 && readbytes && *readbytes)
-		capture(ssl, &openssl_ops, TLSTAP_DIR_READ, buf, *readbytes);
-	capture_leave(&frame);
+	capture_call_done(&frame, ssl, &openssl_ops, TLSTAP_DIR_READ, buf,
+			  ret == 1 && readbytes ? (ssize_t)*readbytes : 0);
 	return ret;
 }
 
@@ -136,18 +133,13 @@ TLSTAP_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
 	struct capture_frame frame;
 	int ret;
 
-	if (!real) {
-		capture_missing("SSL_write");
-		errno = ENOSYS;
-		return -1;
-	}
-	if (capture_inside == ssl)
+	if (!real)
+		return ossl_missing("SSL_write", -1);
+	if (!capture_call_start(&frame, ssl))
 		return real(ssl, buf, num);
-	capture_enter(&frame, ssl);
 	ret = real(ssl, buf, num);
-	if (ret > 0)
-		capture(ssl, &openssl_ops, TLSTAP_DIR_WRITE, buf, (size_t)ret);
-	capture_leave(&frame);
+	capture_call_done(&frame, ssl, &openssl_ops, TLSTAP_DIR_WRITE, buf,
+			  ret);
 	return ret;
 }
 
@@ -158,18 +150,13 @@ TLSTAP_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num,
 	struct capture_frame frame;
 	int ret;
 
-	if (!real) {
-		capture_missing("SSL_write_ex");
-		errno = ENOSYS;
-		return 0;
-	}
-	if (capture_inside == ssl)
+	if (!real)
+		return ossl_missing("SSL_write_ex", 0);
+	if (!capture_call_start(&frame, ssl))
 		return real(ssl, buf, num, written);
-	capture_enter(&frame, ssl);
 	ret = real(ssl, buf, num, written);
-	if (ret == 1 && written && *written)
-		capture(ssl, &openssl_ops, TLSTAP_DIR_WRITE, buf, *written);
-	capture_leave(&frame);
+	capture_call_done(&frame, ssl, &openssl_ops, TLSTAP_DIR_WRITE, buf,
+			  ret == 1 && written ? (ssize_t)*written : 0);
 	return ret;
 }
 
@@ -218,13 +205,11 @@ static int ssl_bio_read_capture(BIO *bio, char *buf, size_t size,
 	struct capture_frame frame;
 	int ret;
 
-	if (!ssl || capture_inside == ssl)
+	if (!ssl || !capture_call_start(&frame, ssl))
 		return ssl_bio_read(bio, buf, size, readbytes);
-	capture_enter(&frame, ssl);
 	ret = ssl_bio_read(bio, buf, size, readbytes);
-	if (ret > 0 && *readbytes)
-		capture(ssl, &openssl_ops, TLSTAP_DIR_READ, buf, *readbytes);
-	capture_leave(&frame);
+	capture_call_done(&frame, ssl, &openssl_ops, TLSTAP_DIR_READ, buf,
+			  ret > 0 ? (ssize_t)*readbytes : 0);
 	return ret;
 }
 
@@ -235,13 +220,11 @@ static int ssl_bio_write_capture(BIO *bio, const char *buf, size_t size,
 	struct capture_frame frame;
 	int ret;
 
-	if (!ssl || capture_inside == ssl)
+	if (!ssl || !capture_call_start(&frame, ssl))
 		return ssl_bio_write(bio, buf, size, written);
-	capture_enter(&frame, ssl);
 	ret = ssl_bio_write(bio, buf, size, written);
-	if (ret > 0 && *written)
-		capture(ssl, &openssl_ops, TLSTAP_DIR_WRITE, buf, *written);
-	capture_leave(&frame);
+	capture_call_done(&frame, ssl, &openssl_ops, TLSTAP_DIR_WRITE, buf,
+			  ret > 0 ? (ssize_t)*written : 0);
 	return ret;
 }
 
