@@ -53,6 +53,21 @@ static int forget(unsigned int first, unsigned int last)
 	return output_fd_closing(&tlstap.output, first, last);
 }
 
+/*
+ * A close_range() or dup that might have replaced our descriptor (ours,
+ * from forget(); -1: not ours) returned ret: if it failed, nothing was
+ * released and the descriptor is ours again. Returns ret, errno kept.
+ */
+static int released_or_kept(int ours, int ret)
+{
+	int saved = errno;
+
+	if (ret < 0)
+		output_fd_kept(&tlstap.output, ours);
+	errno = saved;
+	return ret;
+}
+
 static int missing(const char *name)
 {
 	capture_missing(name);
@@ -75,18 +90,13 @@ TLSTAP_EXPORT int close_range(unsigned int first, unsigned int last,
 {
 	__typeof__(&close_range) real =
 		resolve_cached(&real_close_range, "close_range");
-	int ours = -1, ret, saved;
+	int ours = -1;
 
 	if (!real)
 		return missing("close_range");
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
 		ours = forget(first, last);
-	ret = real(first, last, flags);
-	saved = errno;
-	if (ret < 0)
-		output_fd_kept(&tlstap.output, ours);
-	errno = saved;
-	return ret;
+	return released_or_kept(ours, real(first, last, flags));
 }
 
 TLSTAP_EXPORT void closefrom(int lowfd)
@@ -112,33 +122,23 @@ static int forget_target(int oldfd, int newfd)
 TLSTAP_EXPORT int dup2(int oldfd, int newfd)
 {
 	__typeof__(&dup2) real = resolve_cached(&real_dup2, "dup2");
-	int ours, ret, saved;
+	int ours;
 
 	if (!real)
 		return missing("dup2");
 	ours = forget_target(oldfd, newfd);
-	ret = real(oldfd, newfd);
-	saved = errno;
-	if (ret < 0)
-		output_fd_kept(&tlstap.output, ours);
-	errno = saved;
-	return ret;
+	return released_or_kept(ours, real(oldfd, newfd));
 }
 
 TLSTAP_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	__typeof__(&dup3) real = resolve_cached(&real_dup3, "dup3");
-	int ours, ret, saved;
+	int ours;
 
 	if (!real)
 		return missing("dup3");
 	ours = forget_target(oldfd, newfd);
-	ret = real(oldfd, newfd, flags);
-	saved = errno;
-	if (ret < 0)
-		output_fd_kept(&tlstap.output, ours);
-	errno = saved;
-	return ret;
+	return released_or_kept(ours, real(oldfd, newfd, flags));
 }
 
 /* The I/O functions: note the descriptor, then do the real call. */
