@@ -190,6 +190,49 @@ static int interval_copies(const char *p, unsigned long long *copies,
 	return 1;
 }
 
+/* What the regex tokens that the checks below tell apart do. */
+enum regex_token {
+	REGEX_ATOM,		/* a character, escape or bracket expression */
+	REGEX_OPEN,		/* ( */
+	REGEX_CLOSE,		/* ) */
+	REGEX_ALTERNATION,	/* | */
+	REGEX_REPEAT,		/* * ? + {m,n} */
+};
+
+/*
+ * The token at *p; *p is left on its last character. For REGEX_REPEAT,
+ * *copies is how many copies of its operand regcomp() makes: 1 for * and
+ * ?, which add no copy, 2 for +, the interval's for {m,n}.
+ */
+static enum regex_token regex_token(const char **p, unsigned long long *copies)
+{
+	switch (**p) {
+	case '\\':
+		if ((*p)[1])
+			(*p)++;
+		return REGEX_ATOM;
+	case '[':
+		*p = bracket_end(*p);
+		return REGEX_ATOM;
+	case '(':
+		return REGEX_OPEN;
+	case ')':
+		return REGEX_CLOSE;
+	case '|':
+		return REGEX_ALTERNATION;
+	case '*':
+	case '?':
+		*copies = 1;
+		return REGEX_REPEAT;
+	case '+':
+		*copies = 2;
+		return REGEX_REPEAT;
+	case '{':
+		return interval_copies(*p, copies, p) ? REGEX_REPEAT : REGEX_ATOM;
+	}
+	return REGEX_ATOM;
+}
+
 /*
  * The size of the pattern once regcomp() has expanded its repetitions:
  * one per atom, {m,n} copies its operand n times (m + 1 for {m,}), +
@@ -204,48 +247,31 @@ static unsigned long long regex_expanded_size(const char *re)
 	unsigned int depth = 0;
 
 	for (const char *p = re; *p; p++) {
-		unsigned long long item = 1, copies = 0;
-		int repeat = 0;
+		unsigned long long item = 1, copies;
 
-		switch (*p) {
-		case '\\':
-			if (p[1])
-				p++;
-			break;
-		case '[':
-			p = bracket_end(p);
-			break;
-		case '(':
+		switch (regex_token(&p, &copies)) {
+		case REGEX_OPEN:
 			if (depth == REGEX_MAX_DEPTH)
 				return REGEX_COST_CAP;
 			depth++;
 			total[depth] = last[depth] = 0;
 			continue;
-		case ')':
-			if (depth)
-				item = total[depth--] + 1;
-			break;
-		case '|':
+		case REGEX_ALTERNATION:
 			last[depth] = 0;
 			continue;
-		case '*':
-		case '?':
-			continue;
-		case '+':
-			repeat = 1;
-			copies = 2;
-			break;
-		case '{':
-			repeat = interval_copies(p, &copies, &p);
-			break;
-		}
-		if (repeat) {
+		case REGEX_REPEAT:
 			total[depth] = total[depth] - last[depth] +
 				       last[depth] * copies;
 			last[depth] *= copies;
-		} else {
+			break;
+		case REGEX_CLOSE:	/* the group is an atom of its size */
+			if (depth)
+				item = total[depth--] + 1;
+			/* fall through */
+		case REGEX_ATOM:
 			total[depth] += item;
 			last[depth] = item;
+			break;
 		}
 		if (total[depth] >= REGEX_COST_CAP)
 			return REGEX_COST_CAP;
@@ -269,16 +295,12 @@ static unsigned long long regex_expanded_size(const char *re)
  */
 static int escapes_ordinary(const char *re)
 {
+	unsigned long long copies;
+
 	for (const char *p = re; *p; p++) {
-		if (*p == '[') {
-			p = bracket_end(p);
-			continue;
-		}
-		if (*p != '\\')
-			continue;
-		if (!p[1] || !strchr(".[]\\()*+?{}|^$-", p[1]))
+		if (*p == '\\' && (!p[1] || !strchr(".[]\\()*+?{}|^$-", p[1])))
 			return 1;
-		p++;
+		regex_token(&p, &copies);
 	}
 	return 0;
 }
@@ -291,32 +313,12 @@ static int escapes_ordinary(const char *re)
  */
 static int stacked_repetition(const char *re)
 {
+	unsigned long long copies;
 	int after_repeat = 0;
 
 	for (const char *p = re; *p; p++) {
-		const char *end;
-		unsigned long long copies;
-		int repeat = 0;
+		int repeat = regex_token(&p, &copies) == REGEX_REPEAT;
 
-		switch (*p) {
-		case '\\':
-			if (p[1])
-				p++;
-			break;
-		case '[':
-			p = bracket_end(p);
-			break;
-		case '*':
-		case '?':
-		case '+':
-			repeat = 1;
-			break;
-		case '{':
-			repeat = interval_copies(p, &copies, &end);
-			if (repeat)
-				p = end;
-			break;
-		}
 		if (repeat && after_repeat)
 			return 1;
 		after_repeat = repeat;
