@@ -41,7 +41,6 @@
 #include <netinet/udp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +54,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "cli.h"
 #include "ratelog.h"
 #include "record.h"
 #include "replay.h"
@@ -67,6 +67,8 @@
 #endif
 
 #define PROG "tlstap-fwd"
+#define die(...) cli_die(PROG, __VA_ARGS__)
+#define parse_ulong(...) cli_ulong(PROG, __VA_ARGS__)
 #define EXIT_FRAMING 3		/* a byte stream lost its record framing */
 
 #define IN_BATCH	64		/* messages per recvmmsg */
@@ -207,21 +209,6 @@ struct fwd {
 	struct resend_batch resend;
 };
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-						    noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -259,19 +246,6 @@ static void usage(FILE *f)
 		POLL_DEFAULT_US, TLSTAP_DEFAULT_TOS, TLSTAP_DEFAULT_PORT,
 		TLSTAP_DEFAULT_MAX_RECORD, REPLAY_DEFAULT_RATE,
 		REPLAY_DEFAULT_BURST, EXIT_FRAMING);
-}
-
-static unsigned long parse_ulong(const char *opt, const char *s,
-				 unsigned long min, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		die("%s: '%s' is not a number in %lu..%lu", opt, s, min, max);
-	return v;
 }
 
 static void parse_target(struct options *o, const char *arg)

@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +20,11 @@
 #include <openssl/crypto.h>
 
 #include "addr.h"
+#include "cli.h"
 #include "genl.h"
 
 #define PROG "tlstapctl"
+#define errorf(...) cli_error(PROG, __VA_ARGS__)
 
 /* A dump that keeps being interrupted by changes is asked this often. */
 #define DUMP_TRIES 10
@@ -114,17 +115,6 @@ static void usage(FILE *f)
 		"ADDR:PORT is IPV4:PORT or [IPV6]:PORT. KNOB is one of tos,\n"
 		"max_record, flush_us, ring_kb, heartbeat_ms, retransmit_pps,\n"
 		"hash_key (32 hex digits); get also takes port.\n");
-}
-
-static void __attribute__((format(printf, 1, 2))) errorf(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* What the kernel said about the request `what`, on one line. */

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * What every tool's command line needs: "PROG: message" lines on stderr,
+ * fatal or not, and number arguments checked against their range.
+ */
+#ifndef TLSTAP_NFQ_CLI_H
+#define TLSTAP_NFQ_CLI_H
+
+#include <stdarg.h>
+
+__attribute__((format(printf, 2, 0)))
+void cli_verror(const char *prog, const char *fmt, va_list ap);
+
+__attribute__((format(printf, 2, 3)))
+void cli_error(const char *prog, const char *fmt, ...);
+
+/* cli_error(), then exit status 1. */
+__attribute__((format(printf, 2, 3), noreturn))
+void cli_die(const char *prog, const char *fmt, ...);
+
+/*
+ * The argument s of option opt (for the message) as a number in
+ * min..max, decimal, 0x-hex or 0-octal; anything else dies.
+ */
+unsigned long cli_ulong(const char *prog, const char *opt, const char *s,
+			unsigned long min, unsigned long max);
+
+#endif
