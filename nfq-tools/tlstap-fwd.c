@@ -414,16 +414,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case O_JSON:
 			o->stats_json = 1;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
 		default:
-			usage(stderr);
-			exit(1);
+			cli_usage_exit(usage, c);
 		}
 	}
-	if (optind != argc)
-		die("unexpected argument '%s' (see --help)", argv[optind]);
+	cli_no_operands(PROG, argc, argv);
 	if (!o->ntargets)
 		die("no --target given (see --help)");
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -43,4 +44,21 @@ unsigned long cli_ulong(const char *prog, const char *opt, const char *s,
 		cli_die(prog, "%s: '%s' is not a number in %lu..%lu", opt, s,
 			min, max);
 	return v;
+}
+
+void cli_usage_exit(void (*usage)(FILE *f), int c)
+{
+	if (c == 'h') {
+		usage(stdout);
+		exit(0);
+	}
+	usage(stderr);
+	exit(1);
+}
+
+void cli_no_operands(const char *prog, int argc, char **argv)
+{
+	if (optind != argc)
+		cli_die(prog, "unexpected argument '%s' (see --help)",
+			argv[optind]);
 }

@@ -7,6 +7,7 @@
 #define TLSTAP_NFQ_CLI_H
 
 #include <stdarg.h>
+#include <stdio.h>
 
 __attribute__((format(printf, 2, 0)))
 void cli_verror(const char *prog, const char *fmt, va_list ap);
@@ -24,5 +25,15 @@ void cli_die(const char *prog, const char *fmt, ...);
  */
 unsigned long cli_ulong(const char *prog, const char *opt, const char *s,
 			unsigned long min, unsigned long max);
+
+/*
+ * The end of an option parse: getopt_long's -h (help on stdout, exit 0)
+ * or anything it did not know (help on stderr, exit status 1).
+ */
+__attribute__((noreturn))
+void cli_usage_exit(void (*usage)(FILE *f), int c);
+
+/* After getopt_long: dies if operands are left (the tools take none). */
+void cli_no_operands(const char *prog, int argc, char **argv);
 
 #endif
