@@ -23,13 +23,15 @@
 #include <linux/netfilter.h>
 
 #include "addr.h"
-#include "jsonout.h"
+#include "cli.h"
 #include "nacksock.h"
 #include "nfqueue.h"
 #include "nftrule.h"
-#include "pcapng.h"
 #include "ratelog.h"
 #include "reasm.h"
+#include "recvopts.h"
+#include "recvout.h"
+#include "recvstats.h"
 #include "wire.h"
 
 #define PROG "tlstap-nfq"
@@ -37,7 +39,9 @@
 #define SOURCE_BUCKETS 256
 #define PCAPNG_TICK_MS 100
 
-enum output_kind { OUT_JSON, OUT_RAW, OUT_PCAPNG };
+#define die(...) cli_die(PROG, __VA_ARGS__)
+#define parse_ulong(...) cli_ulong(PROG, __VA_ARGS__)
+
 enum action { ACT_RUN, ACT_REMOVE_RULE, ACT_PRINT_RULE };
 
 struct options {
@@ -46,18 +50,8 @@ struct options {
 	int install_rule;
 	int accept;
 	int nack;
-	unsigned int nack_timeout_ms;
-	unsigned int nack_tries;
-	enum output_kind output;
-	const char *out_path;
-	const char *dgram_log_path;
-	const char *lost_path;
-	uint32_t max_record;
-	size_t max_pending;
-	unsigned int max_streams;
 	uint32_t queue_maxlen;
-	int rcvbuf;
-	int stats_json;
+	struct recvopts recv;	/* --rcvbuf: the netlink socket's */
 };
 
 /* Where a stream's datagrams were sent: the source its NACKs need. */
@@ -84,10 +78,7 @@ struct nfq_stats {
 struct nfqtool {
 	struct options opt;
 	struct reasm *reasm;
-	struct jsonout json;
-	struct pcapng *pcap;
-	FILE *out, *dgram_log;
-	FILE *lost;		/* LOST lines: out, --lost FILE or stderr */
+	struct recvout out;
 	struct nfqueue q;
 	struct nacksock ns;
 	struct ratelog log;
@@ -103,21 +94,6 @@ struct nfqtool {
 	uint64_t batch_now, batch_seen;
 	int64_t batch_offset;
 };
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-						    noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 static void usage(FILE *f)
 {
@@ -139,40 +115,16 @@ static void usage(FILE *f)
 "    --queue-maxlen N      packets the kernel queues (default 4096)\n"
 "    --rcvbuf BYTES        netlink receive buffer (default 16 MiB)\n"
 "  receiver:\n"
-"    --output json|raw|pcapng  JSON lines (default), raw records or pcapng\n"
-"    --out FILE            where records go (default stdout)\n"
-"    --lost FILE           LOST lines (records given up) go here (default:\n"
-"                          with the records in JSON output, else stderr)\n"
 "    --log-datagrams FILE  one JSON line per queued packet\n"
-"    --no-nack             never send NACKs\n"
-"    --nack-timeout-ms N   before the second NACK, doubling (default 20)\n"
-"    --nack-tries N        NACKs per missing datagram (default 6)\n"
-"    --max-record N        largest plaintext accepted (default %u)\n"
-"    --max-pending BYTES   memory for incomplete records (default 64 MiB)\n"
-"    --max-streams N       sender streams tracked at once (default 256)\n"
-"    --stats-json          counters as JSON (on SIGUSR1 and at exit)\n",
-		TLSTAP_DEFAULT_PORT, TLSTAP_DEFAULT_TOS,
-		TLSTAP_DEFAULT_MAX_RECORD);
-}
-
-static unsigned long parse_ulong(const char *opt, const char *s,
-				 unsigned long min, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		die("%s: '%s' is not a number in %lu..%lu", opt, s, min, max);
-	return v;
+"    --no-nack             never send NACKs\n",
+		TLSTAP_DEFAULT_PORT, TLSTAP_DEFAULT_TOS);
+	recvopts_usage(f);
 }
 
 static void parse_options(struct options *o, int argc, char **argv)
 {
-	enum { O_QUEUE = 256, O_PORT, O_TOS, O_HOOK, O_INSTALL, O_REMOVE,
-	       O_PRINT, O_ACCEPT, O_QMAXLEN, O_RCVBUF, O_OUTPUT, O_OUT,
-	       O_LOGDG, O_LOST, O_NONACK, O_NACK_TIMEOUT, O_NACK_TRIES, O_MAXREC, O_PENDING, O_STREAMS, O_JSON };
+	enum { O_QUEUE = RECVOPT_END, O_PORT, O_TOS, O_HOOK, O_INSTALL,
+	       O_REMOVE, O_PRINT, O_ACCEPT, O_QMAXLEN, O_NONACK };
 	static const struct option longopts[] = {
 		{ "queue", required_argument, NULL, O_QUEUE },
 		{ "port", required_argument, NULL, O_PORT },
@@ -183,18 +135,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "print-rule", no_argument, NULL, O_PRINT },
 		{ "accept", no_argument, NULL, O_ACCEPT },
 		{ "queue-maxlen", required_argument, NULL, O_QMAXLEN },
-		{ "rcvbuf", required_argument, NULL, O_RCVBUF },
-		{ "output", required_argument, NULL, O_OUTPUT },
-		{ "out", required_argument, NULL, O_OUT },
-		{ "log-datagrams", required_argument, NULL, O_LOGDG },
-		{ "lost", required_argument, NULL, O_LOST },
 		{ "no-nack", no_argument, NULL, O_NONACK },
-		{ "nack-timeout-ms", required_argument, NULL, O_NACK_TIMEOUT },
-		{ "nack-tries", required_argument, NULL, O_NACK_TRIES },
-		{ "max-record", required_argument, NULL, O_MAXREC },
-		{ "max-pending", required_argument, NULL, O_PENDING },
-		{ "max-streams", required_argument, NULL, O_STREAMS },
-		{ "stats-json", no_argument, NULL, O_JSON },
+		RECVOPTS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -206,15 +148,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->rule.port = TLSTAP_DEFAULT_PORT;
 	o->rule.tos = TLSTAP_DEFAULT_TOS;
 	o->nack = 1;
-	o->nack_timeout_ms = REASM_NACK_TIMEOUT_NS / 1000000;
-	o->nack_tries = REASM_NACK_TRIES;
-	o->output = OUT_JSON;
-	o->max_record = TLSTAP_DEFAULT_MAX_RECORD;
-	o->max_pending = 64u << 20;
-	o->max_streams = 256;
 	o->queue_maxlen = 4096;
-	o->rcvbuf = 16 << 20;
+	recvopts_init(&o->recv);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (recvopts_parse(&o->recv, PROG, c, optarg))
+			continue;
 		switch (c) {
 		case O_QUEUE:
 			o->rule.queue = (uint16_t)parse_ulong("--queue", optarg,
@@ -251,56 +189,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 			o->queue_maxlen = (uint32_t)parse_ulong(
 				"--queue-maxlen", optarg, 1, 1u << 20);
 			break;
-		case O_RCVBUF:
-			o->rcvbuf = (int)parse_ulong("--rcvbuf", optarg, 4096,
-						     1u << 30);
-			break;
-		case O_OUTPUT:
-			if (!strcmp(optarg, "json"))
-				o->output = OUT_JSON;
-			else if (!strcmp(optarg, "raw"))
-				o->output = OUT_RAW;
-			else if (!strcmp(optarg, "pcapng"))
-				o->output = OUT_PCAPNG;
-			else
-				die("--output: want json, raw or pcapng, got "
-				    "'%s'", optarg);
-			break;
-		case O_OUT:
-			o->out_path = optarg;
-			break;
-		case O_LOGDG:
-			o->dgram_log_path = optarg;
-			break;
-		case O_LOST:
-			o->lost_path = optarg;
-			break;
 		case O_NONACK:
 			o->nack = 0;
-			break;
-		case O_NACK_TIMEOUT:
-			o->nack_timeout_ms = (unsigned int)parse_ulong(
-				"--nack-timeout-ms", optarg, 1, 60000);
-			break;
-		case O_NACK_TRIES:
-			o->nack_tries = (unsigned int)parse_ulong(
-				"--nack-tries", optarg, 1, 255);
-			break;
-		case O_MAXREC:
-			o->max_record = (uint32_t)parse_ulong("--max-record",
-							      optarg, 1,
-							      16u << 20);
-			break;
-		case O_PENDING:
-			o->max_pending = parse_ulong("--max-pending", optarg,
-						     1u << 20, 1ul << 34);
-			break;
-		case O_STREAMS:
-			o->max_streams = (unsigned int)parse_ulong(
-				"--max-streams", optarg, 1, 65536);
-			break;
-		case O_JSON:
-			o->stats_json = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -325,11 +215,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + 1;
 }
 
-static const char *out_name(const struct nfqtool *t)
-{
-	return t->opt.out_path ? t->opt.out_path : "stdout";
-}
-
 static void remove_rule(struct nfqtool *t)
 {
 	char err[512];
@@ -338,7 +223,7 @@ static void remove_rule(struct nfqtool *t)
 		return;
 	t->rule_installed = 0;
 	if (nftrule_remove(err, sizeof(err)))
-		fprintf(stderr, PROG ": %s\n", err);
+		cli_error(PROG, "%s", err);
 }
 
 static void fail(struct nfqtool *t, const char *fmt, ...)
@@ -349,11 +234,9 @@ static void fail(struct nfqtool *t, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, PROG ": ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_verror(PROG, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	remove_rule(t);
 	exit(1);
 }
@@ -434,7 +317,7 @@ static void source_note(struct nfqtool *t, const struct endpoint *sender,
 		source_push_front(t, s);
 		return;
 	}
-	if (t->nsources >= 2 * t->opt.max_streams)
+	if (t->nsources >= 2 * t->opt.recv.max_streams)
 		source_free(t, t->src_tail);
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -454,47 +337,19 @@ static void source_note(struct nfqtool *t, const struct endpoint *sender,
 static void on_record(void *arg, const struct reasm_record *r)
 {
 	struct nfqtool *t = arg;
-	int bad;
+	char err[512];
 
-	switch (t->opt.output) {
-	case OUT_JSON:
-		bad = jsonout_record(&t->json, r);
-		break;
-	case OUT_RAW:
-		bad = fwrite(r->rec->bytes, 1, r->rec->len, t->out) !=
-		      r->rec->len;
-		break;
-	default:
-		bad = pcapng_record(t->pcap, r);
-		break;
-	}
-	if (bad)
-		fail(t, "writing a record to %s: %s", out_name(t),
-		     strerror(errno));
+	if (recvout_record(&t->out, r, err, sizeof(err)))
+		fail(t, "%s", err);
 }
 
-/*
- * A LOST line always (with the records in JSON output, else --lost or
- * stderr, as tlstap-recv does); in pcapng output also holes in the flows.
- */
 static void on_lost(void *arg, const struct reasm_lost *l)
 {
 	struct nfqtool *t = arg;
-	struct pcapng_loss pl = {
-		.sender = l->sender,
-		.stream_id = l->stream_id,
-		.record_first = l->record_first,
-		.record_last = l->record_last,
-		.has_first = l->has_record_first,
-		.has_last = l->has_record_last,
-		.reason = reasm_lost_reason_name(l->reason),
-	};
+	char err[512];
 
-	if (jsonout_lost(t->lost, l))
-		fail(t, "writing a LOST line: %s", strerror(errno));
-	if (t->pcap && pcapng_lost(t->pcap, &pl))
-		fail(t, "writing a LOST marker to %s: %s", out_name(t),
-		     strerror(errno));
+	if (recvout_lost(&t->out, l, err, sizeof(err)))
+		fail(t, "%s", err);
 }
 
 static void on_nack(void *arg, const struct endpoint *to, const uint8_t *msg,
@@ -528,38 +383,12 @@ static void on_nack(void *arg, const struct endpoint *to, const uint8_t *msg,
 
 /* --------------------------------------------------------------- stats */
 
-/* Counters as "name=value" words, or as one JSON object per group. */
-struct stat_printer {
-	FILE *f;
-	int json, first;
-};
-
-static void stat_group(struct stat_printer *sp, const char *group)
-{
-	if (sp->json)
-		fprintf(sp->f, "%s\"%s\":{", sp->first ? "{" : "},", group);
-	else
-		fprintf(sp->f, "%s" PROG ": %s:", sp->first ? "" : "\n",
-			group);
-	sp->first = 1;
-}
-
-static void stat(struct stat_printer *sp, const char *name,
-		 unsigned long long v)
-{
-	if (sp->json)
-		fprintf(sp->f, "%s\"%s\":%llu", sp->first ? "" : ",", name, v);
-	else
-		fprintf(sp->f, " %s=%llu", name, v);
-	sp->first = 0;
-}
-
 /*
  * The kernel's counters for our queue (/proc/net/netfilter/nfnetlink_queue):
  * packets dropped because the queue was full, or because they could not
  * be sent to us.
  */
-static void print_kernel_queue(struct nfqtool *t, struct stat_printer *sp)
+static void print_kernel_queue(struct nfqtool *t, struct statprint *sp)
 {
 	FILE *p = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
 	unsigned int num, portid, total, mode, range, qdropped, udropped, seq;
@@ -571,94 +400,47 @@ static void print_kernel_queue(struct nfqtool *t, struct stat_printer *sp)
 		if (sscanf(line, "%u %u %u %u %u %u %u %u", &num, &portid,
 			   &total, &mode, &range, &qdropped, &udropped,
 			   &seq) == 8 && num == t->opt.rule.queue) {
-			stat(sp, "kernel_queue_dropped", qdropped);
-			stat(sp, "kernel_user_dropped", udropped);
+			statprint_u64(sp, "kernel_queue_dropped", qdropped);
+			statprint_u64(sp, "kernel_user_dropped", udropped);
 			break;
 		}
 	}
 	fclose(p);
 }
 
+/* The queue's and NACK socket's counters; the core's; pcapng's; each stream's. */
 static void print_stats(struct nfqtool *t)
 {
-	const struct reasm_stats *s = reasm_stats(t->reasm);
 	const struct nfqueue_stats *q = &t->q.st;
-	struct stat_printer sp = { stderr, t->opt.stats_json, 1 };
+	struct statprint sp;
 
-	stat_group(&sp, "nfq");
-	stat(&sp, "packets", t->st.packets);
-	stat(&sp, "bad_packets", t->st.bad_packets);
+	statprint_begin(&sp, stderr, PROG, t->opt.recv.stats_json);
+	statprint_group(&sp, "nfq");
+	statprint_u64(&sp, "packets", t->st.packets);
+	statprint_u64(&sp, "bad_packets", t->st.bad_packets);
 	for (int i = 1; i < UDP_STATUS_COUNT; i++)
-		stat(&sp, udp_status_name(i), t->st.bad_by[i]);
-	stat(&sp, "wrong_port", t->st.wrong_port);
-	stat(&sp, "tos_mismatch", t->st.tos_mismatch);
-	stat(&sp, "csum_unchecked", t->st.csum_unchecked);
-	stat(&sp, "recv_calls", q->recv_calls);
-	stat(&sp, "enobufs", q->enobufs);
-	stat(&sp, "bad_messages", q->bad_messages);
-	stat(&sp, "netlink_errors", q->netlink_errors);
-	stat(&sp, "verdict_msgs", q->verdict_msgs);
-	stat(&sp, "nacks_sent", t->ns.sent);
-	stat(&sp, "nacks_suppressed", t->st.nacks_suppressed);
-	stat(&sp, "nack_no_source", t->st.nack_no_source);
-	stat(&sp, "nack_send_errors", t->st.nack_send_errors);
+		statprint_u64(&sp, udp_status_name(i), t->st.bad_by[i]);
+	statprint_u64(&sp, "wrong_port", t->st.wrong_port);
+	statprint_u64(&sp, "tos_mismatch", t->st.tos_mismatch);
+	statprint_u64(&sp, "csum_unchecked", t->st.csum_unchecked);
+	statprint_u64(&sp, "recv_calls", q->recv_calls);
+	statprint_u64(&sp, "enobufs", q->enobufs);
+	statprint_u64(&sp, "bad_messages", q->bad_messages);
+	statprint_u64(&sp, "netlink_errors", q->netlink_errors);
+	statprint_u64(&sp, "verdict_msgs", q->verdict_msgs);
+	statprint_u64(&sp, "nacks_sent", t->ns.sent);
+	statprint_u64(&sp, "nacks_suppressed", t->st.nacks_suppressed);
+	statprint_u64(&sp, "nack_no_source", t->st.nack_no_source);
+	statprint_u64(&sp, "nack_send_errors", t->st.nack_send_errors);
 	print_kernel_queue(t, &sp);
-
-	stat_group(&sp, "reasm");
-	stat(&sp, "datagrams", s->datagrams);
-	stat(&sp, "bytes", s->bytes);
-	stat(&sp, "invalid", s->invalid);
-	for (int i = 1; i < WIRE_STATUS_COUNT; i++)
-		stat(&sp, wire_status_name(i), s->invalid_by[i]);
-	stat(&sp, "unsupported", s->unsupported);
-	stat(&sp, "duplicates", s->dup_datagrams);
-	stat(&sp, "late", s->late_datagrams);
-	stat(&sp, "stale", s->stale_datagrams);
-	stat(&sp, "retransmitted", s->retransmitted);
-	stat(&sp, "seq_gaps", s->seq_gaps);
-	stat(&sp, "chunks", s->chunks);
-	stat(&sp, "dup_chunks", s->dup_chunks);
-	stat(&sp, "stale_chunks", s->stale_chunks);
-	stat(&sp, "records", s->records);
-	stat(&sp, "record_bytes", s->record_bytes);
-	stat(&sp, "loss_reports", s->loss_reports);
-	stat(&sp, "aborted", s->records_aborted);
-	stat(&sp, "inconsistent", s->records_inconsistent);
-	stat(&sp, "invalid_records", s->records_invalid);
-	stat(&sp, "evicted", s->records_evicted);
-	stat(&sp, "pending_bytes", s->pending_bytes);
-	stat(&sp, "streams", s->streams);
-	stat(&sp, "streams_evicted", s->streams_evicted);
-	stat(&sp, "nacks_sent", s->nacks_sent);
-	stat(&sp, "nack_seqs", s->nack_seqs);
-	stat(&sp, "heartbeats_received", s->heartbeats_received);
-	stat(&sp, "gaps_received", s->gaps_received);
-	stat(&sp, "gaps_unknown_stream", s->gaps_unknown_stream);
-	stat(&sp, "lost_datagrams", s->lost_datagrams);
-	stat(&sp, "lost_records", s->lost_records);
-	stat(&sp, "lost_ranges", s->lost_ranges);
-	stat(&sp, "lost_open_ended", s->lost_open_ended);
-	if (t->pcap) {
-		const struct pcapng_stats *p = pcapng_stats(t->pcap);
-
-		stat_group(&sp, "pcapng");
-		stat(&sp, "records", p->records);
-		stat(&sp, "loss_reports", p->loss_reports);
-		stat(&sp, "packets", p->packets);
-		stat(&sp, "file_bytes", p->file_bytes);
-		stat(&sp, "flows", p->flows);
-		stat(&sp, "flows_evicted", p->flows_evicted);
-		stat(&sp, "dropped_gaps", p->dropped_gaps);
-		stat(&sp, "dropped_bytes", p->dropped_bytes);
-		stat(&sp, "lost_ranges", p->lost_ranges);
-		stat(&sp, "lost_records", p->lost_records);
-		stat(&sp, "lost_marks", p->lost_marks);
-		stat(&sp, "held", p->held);
-		stat(&sp, "held_now", p->held_now);
-		stat(&sp, "hold_expired", p->hold_expired);
-		stat(&sp, "late_records", p->late_records);
-	}
-	fputs(sp.json ? "}}\n" : "\n", sp.f);
+	statprint_close(&sp);
+	statprint_group(&sp, "reasm");
+	recvstats_reasm(&sp, reasm_stats(t->reasm));
+	statprint_close(&sp);
+	if (t->out.pcap)
+		recvstats_pcapng(&sp, pcapng_stats(t->out.pcap));
+	statprint_end(&sp);
+	recvstats_streams(stderr, PROG, t->reasm);
 }
 
 /* -------------------------------------------------------------- packets */
@@ -673,20 +455,20 @@ static void log_packet(struct nfqtool *t, const struct udp_view *v,
 {
 	char sender[ENDPOINT_STRLEN], target[ENDPOINT_STRLEN];
 
-	fprintf(t->dgram_log, "{\"ip_size\":%zu,\"udp_status\":\"%s\"",
+	fprintf(t->out.dgram_log, "{\"ip_size\":%zu,\"udp_status\":\"%s\"",
 		ip_size, udp_status_name(ust));
 	if (ust == UDP_OK) {
 		endpoint_format(&v->src, sender, sizeof(sender));
 		endpoint_format(&v->dst, target, sizeof(target));
-		fprintf(t->dgram_log,
+		fprintf(t->out.dgram_log,
 			",\"sender\":\"%s\",\"target\":\"%s\",\"tos\":%u,"
 			"\"size\":%zu,\"csum_checked\":%s", sender, target,
 			v->tos, v->payload_len,
 			v->csum_checked ? "true" : "false");
 	}
 	if (info)
-		reasm_dgram_info_json(t->dgram_log, info);
-	fprintf(t->dgram_log, ",\"nf_verdict\":\"%s\"}\n",
+		reasm_dgram_info_json(t->out.dgram_log, info);
+	fprintf(t->out.dgram_log, ",\"nf_verdict\":\"%s\"}\n",
 		t->opt.accept ? "accept" : "drop");
 }
 
@@ -724,7 +506,7 @@ static int on_packet(void *arg, const struct nfqueue_packet *pkt)
 		ratelog(&t->log, "queued packet %u (%zu bytes) is not a whole "
 			"UDP datagram: %s", pkt->id, pkt->len,
 			udp_status_name(ust));
-		if (t->dgram_log)
+		if (t->out.dgram_log)
 			log_packet(t, &v, ust, pkt->len, NULL);
 		return 0;
 	}
@@ -734,7 +516,7 @@ static int on_packet(void *arg, const struct nfqueue_packet *pkt)
 		t->st.tos_mismatch++;
 	if (v.dst.port != t->opt.rule.port) {
 		t->st.wrong_port++;
-		if (t->dgram_log)
+		if (t->out.dgram_log)
 			log_packet(t, &v, ust, pkt->len, NULL);
 		return 0;
 	}
@@ -743,17 +525,17 @@ static int on_packet(void *arg, const struct nfqueue_packet *pkt)
 	if (info.verdict == REASM_ACCEPTED || info.verdict == REASM_CONTROL ||
 	    info.verdict == REASM_DUPLICATE)
 		source_note(t, &v.src, info.stream_id, &v.dst);
-	if (t->dgram_log)
+	if (t->out.dgram_log)
 		log_packet(t, &v, ust, pkt->len, &info);
 	return 0;
 }
 
 static void flush_outputs(struct nfqtool *t)
 {
-	if ((t->pcap && pcapng_tick(t->pcap)) || fflush(t->out) ||
-	    fflush(t->lost) ||
-	    (t->dgram_log && fflush(t->dgram_log)))
-		fail(t, "writing output: %s", strerror(errno));
+	char err[512];
+
+	if (recvout_flush(&t->out, err, sizeof(err)))
+		fail(t, "%s", err);
 }
 
 /* Receives until the queue is empty, giving verdicts batch by batch. */
@@ -801,46 +583,13 @@ static int poll_timeout_ms(struct nfqtool *t)
 		ms = t->reasm_deadline <= now
 			? 0 : (int)((t->reasm_deadline - now + 999999) / 1000000);
 	}
-	if (t->pcap && pcapng_stats(t->pcap)->held_now &&
+	if (t->out.pcap && pcapng_stats(t->out.pcap)->held_now &&
 	    (ms < 0 || ms > PCAPNG_TICK_MS))
 		ms = PCAPNG_TICK_MS;
 	return ms;
 }
 
 /* ----------------------------------------------------------------- main */
-
-static FILE *open_output(const char *path)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		die("opening %s: %s", path, strerror(errno));
-	return f;
-}
-
-static void open_outputs(struct nfqtool *t)
-{
-	t->out = t->opt.out_path ? open_output(t->opt.out_path) : stdout;
-	if (t->opt.dgram_log_path)
-		t->dgram_log = open_output(t->opt.dgram_log_path);
-	if (t->opt.lost_path)
-		t->lost = open_output(t->opt.lost_path);
-	else
-		t->lost = t->opt.output == OUT_JSON ? t->out : stderr;
-	jsonout_init(&t->json, t->out);
-	if (t->opt.output == OUT_PCAPNG) {
-		struct pcapng_config pc;
-
-		pcapng_config_init(&pc);
-		pc.application = PROG;
-		t->pcap = pcapng_new(t->out, &pc);
-		if (!t->pcap)
-			fail(t, "starting the pcapng output on %s: %s",
-			    out_name(t), strerror(errno));
-		if (fflush(t->out))
-			fail(t, "writing %s: %s", out_name(t), strerror(errno));
-	}
-}
 
 static void setup_signals(struct nfqtool *t)
 {
@@ -863,17 +612,11 @@ static void run(struct nfqtool *t)
 	struct nfqueue_config qc = {
 		.num = t->opt.rule.queue,
 		.max_len = t->opt.queue_maxlen,
-		.rcvbuf = t->opt.rcvbuf,
+		.rcvbuf = t->opt.recv.rcvbuf,
 		/* Passing on must never cost a datagram its delivery. */
 		.fail_open = t->opt.accept,
 	};
-	struct reasm_config cfg = {
-		.max_msg_len = t->opt.max_record,
-		.max_pending_bytes = t->opt.max_pending,
-		.max_streams = t->opt.max_streams,
-		.nack_timeout_ns = t->opt.nack_timeout_ms * 1000000ull,
-		.nack_tries = t->opt.nack_tries,
-	};
+	struct reasm_config cfg;
 	static const struct reasm_ops ops = {
 		.record = on_record,
 		.lost = on_lost,
@@ -883,7 +626,9 @@ static void run(struct nfqtool *t)
 
 	ratelog_init(&t->log, PROG, 10);
 	setup_signals(t);
-	open_outputs(t);
+	if (recvout_open(&t->out, &t->opt.recv, PROG, err, sizeof(err)))
+		fail(t, "%s", err);
+	recvopts_reasm_config(&t->opt.recv, &cfg);
 	t->reasm = reasm_new(&cfg, &ops, t);
 	if (!t->reasm)
 		fail(t, "out of memory");
@@ -932,25 +677,17 @@ static void run(struct nfqtool *t)
 	remove_rule(t);
 	drain_queue(t);
 	reasm_flush(t->reasm);
-	if (t->pcap && pcapng_finish(t->pcap))
-		fail(t, "writing %s: %s", out_name(t), strerror(errno));
-	flush_outputs(t);
+	if (recvout_finish(&t->out, err, sizeof(err)))
+		fail(t, "%s", err);
 	print_stats(t);
 	nfqueue_close(&t->q);
 	if (t->opt.nack)
 		nacksock_close(&t->ns);
 	reasm_free(t->reasm);
-	pcapng_free(t->pcap);
-	jsonout_free(&t->json);
 	while (t->src_head)
 		source_free(t, t->src_head);
-	if (t->out != stdout && fclose(t->out))
-		fail(t, "closing %s: %s", t->opt.out_path, strerror(errno));
-	if (t->dgram_log && fclose(t->dgram_log))
-		fail(t, "closing %s: %s", t->opt.dgram_log_path,
-		     strerror(errno));
-	if (t->opt.lost_path && fclose(t->lost))
-		fail(t, "closing %s: %s", t->opt.lost_path, strerror(errno));
+	if (recvout_close(&t->out, err, sizeof(err)))
+		fail(t, "%s", err);
 	close(t->sigfd);
 }
 

@@ -14,7 +14,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,31 +23,22 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "jsonout.h"
-#include "pcapng.h"
+#include "cli.h"
 #include "ratelog.h"
 #include "reasm.h"
-#include "wire.h"
+#include "recvopts.h"
+#include "recvout.h"
+#include "recvstats.h"
 
 #define PROG "tlstap-recv"
 #define BATCH 64
 #define DGRAM_BUF 65536		/* larger than any UDP payload */
 
-enum output_kind { OUT_JSON, OUT_RAW, OUT_PCAPNG };
+#define die(...) cli_die(PROG, __VA_ARGS__)
 
 struct options {
 	struct endpoint listen;
-	enum output_kind output;
-	const char *out_path;
-	const char *dgram_log_path;
-	const char *lost_path;
-	uint32_t max_record;
-	size_t max_pending;
-	unsigned int max_streams;
-	int rcvbuf;
-	int stats_json;
-	unsigned int nack_timeout_ms;
-	unsigned int nack_tries;
+	struct recvopts recv;
 };
 
 struct recv_stats {
@@ -59,10 +49,7 @@ struct recv_stats {
 struct recv {
 	struct options opt;
 	struct reasm *reasm;
-	struct jsonout json;
-	struct pcapng *pcap;	/* --output pcapng */
-	FILE *out, *dgram_log;
-	FILE *lost;		/* LOST lines: out, --lost FILE or stderr */
+	struct recvout out;
 	struct recv_stats st;
 	struct ratelog log;
 	int fd, sigfd;
@@ -78,72 +65,22 @@ struct recv {
 	} cmsg[BATCH];
 };
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-						    noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: " PROG " --listen ADDR:PORT [options]\n"
 "    --listen ADDR:PORT    UDP address to receive on ([::]:PORT: IPv4 too)\n"
-"    --output json|raw|pcapng  JSON lines (default), raw records or pcapng\n"
-"    --out FILE            where records go (default stdout)\n"
-"    --lost FILE           LOST lines (records given up) go here (default:\n"
-"                          with the records in JSON output, stderr in raw)\n"
-"    --nack-timeout-ms N   before the second NACK, doubling (default 20)\n"
-"    --nack-tries N        NACKs per missing datagram (default 6)\n"
 "    --log-datagrams FILE  one JSON line per datagram (seq, size, TOS...)\n"
-"    --max-record N        largest plaintext accepted (default %u)\n"
-"    --max-pending BYTES   memory for incomplete records (default 64 MiB)\n"
-"    --max-streams N       sender streams tracked at once (default 256)\n"
-"    --rcvbuf BYTES        socket receive buffer (default 16 MiB)\n"
-"    --stats-json          counters as JSON (on SIGUSR1 and at exit)\n",
-		TLSTAP_DEFAULT_MAX_RECORD);
-}
-
-static unsigned long parse_ulong(const char *opt, const char *s,
-				 unsigned long min, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		die("%s: '%s' is not a number in %lu..%lu", opt, s, min, max);
-	return v;
+"    --rcvbuf BYTES        socket receive buffer (default 16 MiB)\n");
+	recvopts_usage(f);
 }
 
 static void parse_options(struct options *o, int argc, char **argv)
 {
-	enum { O_LISTEN = 256, O_OUTPUT, O_OUT, O_LOGDG, O_MAXREC, O_PENDING,
-	       O_STREAMS, O_RCVBUF, O_JSON, O_LOST, O_NACK_TIMEOUT,
-	       O_NACK_TRIES };
+	enum { O_LISTEN = RECVOPT_END };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "output", required_argument, NULL, O_OUTPUT },
-		{ "out", required_argument, NULL, O_OUT },
-		{ "log-datagrams", required_argument, NULL, O_LOGDG },
-		{ "max-record", required_argument, NULL, O_MAXREC },
-		{ "max-pending", required_argument, NULL, O_PENDING },
-		{ "max-streams", required_argument, NULL, O_STREAMS },
-		{ "rcvbuf", required_argument, NULL, O_RCVBUF },
-		{ "stats-json", no_argument, NULL, O_JSON },
-		{ "lost", required_argument, NULL, O_LOST },
-		{ "nack-timeout-ms", required_argument, NULL, O_NACK_TIMEOUT },
-		{ "nack-tries", required_argument, NULL, O_NACK_TRIES },
+		RECVOPTS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -151,14 +88,10 @@ static void parse_options(struct options *o, int argc, char **argv)
 	int c, have_listen = 0;
 
 	memset(o, 0, sizeof(*o));
-	o->output = OUT_JSON;
-	o->max_record = TLSTAP_DEFAULT_MAX_RECORD;
-	o->max_pending = 64u << 20;
-	o->max_streams = 256;
-	o->rcvbuf = 16 << 20;
-	o->nack_timeout_ms = REASM_NACK_TIMEOUT_NS / 1000000;
-	o->nack_tries = REASM_NACK_TRIES;
+	recvopts_init(&o->recv);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (recvopts_parse(&o->recv, PROG, c, optarg))
+			continue;
 		switch (c) {
 		case O_LISTEN:
 			if (endpoint_parse(optarg, 1, &o->listen, err,
@@ -166,64 +99,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 				die("--listen: %s", err);
 			have_listen = 1;
 			break;
-		case O_OUTPUT:
-			if (!strcmp(optarg, "json"))
-				o->output = OUT_JSON;
-			else if (!strcmp(optarg, "raw"))
-				o->output = OUT_RAW;
-			else if (!strcmp(optarg, "pcapng"))
-				o->output = OUT_PCAPNG;
-			else
-				die("--output: want json, raw or pcapng, got "
-				    "'%s'", optarg);
-			break;
-		case O_OUT:
-			o->out_path = optarg;
-			break;
-		case O_LOGDG:
-			o->dgram_log_path = optarg;
-			break;
-		case O_MAXREC:
-			o->max_record = (uint32_t)parse_ulong("--max-record",
-							      optarg, 1,
-							      16u << 20);
-			break;
-		case O_PENDING:
-			o->max_pending = parse_ulong("--max-pending", optarg,
-						     1u << 20, 1ul << 34);
-			break;
-		case O_STREAMS:
-			o->max_streams = (unsigned int)parse_ulong(
-				"--max-streams", optarg, 1, 65536);
-			break;
-		case O_RCVBUF:
-			o->rcvbuf = (int)parse_ulong("--rcvbuf", optarg, 4096,
-						     1u << 30);
-			break;
-		case O_JSON:
-			o->stats_json = 1;
-			break;
-		case O_LOST:
-			o->lost_path = optarg;
-			break;
-		case O_NACK_TIMEOUT:
-			o->nack_timeout_ms = (unsigned int)parse_ulong(
-				"--nack-timeout-ms", optarg, 1, 60000);
-			break;
-		case O_NACK_TRIES:
-			o->nack_tries = (unsigned int)parse_ulong(
-				"--nack-tries", optarg, 1, 255);
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
 		default:
-			usage(stderr);
-			exit(1);
+			cli_usage_exit(usage, c);
 		}
 	}
-	if (optind != argc)
-		die("unexpected argument '%s' (see --help)", argv[optind]);
+	cli_no_operands(PROG, argc, argv);
 	if (!have_listen)
 		die("no --listen given (see --help)");
 }
@@ -233,41 +113,19 @@ static void parse_options(struct options *o, int argc, char **argv)
 static void emit_record(void *arg, const struct reasm_record *r)
 {
 	struct recv *rv = arg;
-	int bad;
+	char err[512];
 
-	if (rv->opt.output == OUT_JSON)
-		bad = jsonout_record(&rv->json, r);
-	else if (rv->pcap)
-		bad = pcapng_record(rv->pcap, r);
-	else
-		bad = fwrite(r->rec->bytes, 1, r->rec->len, rv->out) !=
-		      r->rec->len;
-	if (bad)
-		die("writing a record to %s: %s",
-		    rv->opt.out_path ? rv->opt.out_path : "stdout",
-		    strerror(errno));
+	if (recvout_record(&rv->out, r, err, sizeof(err)))
+		die("%s", err);
 }
 
 static void emit_lost(void *arg, const struct reasm_lost *l)
 {
 	struct recv *rv = arg;
+	char err[512];
 
-	if (jsonout_lost(rv->lost, l))
-		die("writing a LOST line: %s", strerror(errno));
-	if (rv->pcap) {
-		struct pcapng_loss pl = {
-			.sender = l->sender, .stream_id = l->stream_id,
-			.record_first = l->record_first,
-			.record_last = l->record_last,
-			.has_first = l->has_record_first,
-			.has_last = l->has_record_last,
-			.reason = reasm_lost_reason_name(l->reason),
-		};
-
-		if (pcapng_lost(rv->pcap, &pl))
-			die("writing a LOST marker to the pcapng: %s",
-			    strerror(errno));
-	}
+	if (recvout_lost(&rv->out, l, err, sizeof(err)))
+		die("%s", err);
 }
 
 /* From the listening socket, to where the stream's datagrams came from. */
@@ -310,107 +168,28 @@ static void log_datagram(struct recv *rv, const struct endpoint *from,
 	char sender[ENDPOINT_STRLEN];
 
 	endpoint_format(from, sender, sizeof(sender));
-	fprintf(rv->dgram_log, "{\"sender\":\"%s\",\"size\":%zu,\"tos\":%d",
-		sender, size, tos);
-	reasm_dgram_info_json(rv->dgram_log, info);
-	fputs("}\n", rv->dgram_log);
+	fprintf(rv->out.dgram_log,
+		"{\"sender\":\"%s\",\"size\":%zu,\"tos\":%d", sender, size,
+		tos);
+	reasm_dgram_info_json(rv->out.dgram_log, info);
+	fputs("}\n", rv->out.dgram_log);
 }
 
-static void report_stream(void *arg, const struct reasm_stream_report *s)
-{
-	struct recv *rv = arg;
-	char sender[ENDPOINT_STRLEN];
-	uint32_t first, last, from = s->seqs->next - SEQTRACK_WINDOW;
-	unsigned int shown = 0;
-
-	endpoint_format(s->sender, sender, sizeof(sender));
-	fprintf(stderr,
-		PROG ": stream %s/%u: next_seq=%u missing_seqs=%u "
-		"expired_seqs=%llu next_record_id=%u incomplete_records=%u "
-		"missing_record_ids=%u nacking_ranges=%u\n",
-		sender, s->stream_id, s->seqs->next, s->seqs->holes,
-		s->seqs->expired, s->records->next, s->pending_records,
-		s->records->holes, s->missing_ranges);
-	while (shown < 8 && seqtrack_next_hole(s->seqs, from, &first, &last)) {
-		fprintf(stderr, PROG ":   missing seq %u..%u\n", first, last);
-		from = last + 1;
-		shown++;
-	}
-	(void)rv;
-}
-
+/* The core's counters, then the socket's; pcapng's; each stream's. */
 static void print_stats(struct recv *rv)
 {
-	const struct reasm_stats *s = reasm_stats(rv->reasm);
+	struct statprint sp;
 
-	if (rv->pcap)
-		pcapng_print_stats(rv->pcap, stderr, PROG);
-	if (!rv->opt.stats_json) {
-		fprintf(stderr,
-			PROG ": datagrams=%llu bytes=%llu invalid=%llu "
-			"unsupported=%llu duplicates=%llu late=%llu "
-			"stale=%llu seq_gaps=%llu records=%llu "
-			"record_bytes=%llu loss_reports=%llu aborted=%llu "
-			"inconsistent=%llu "
-			"invalid_records=%llu evicted=%llu pending_bytes=%llu "
-			"streams=%llu truncated=%llu retransmitted=%llu "
-			"nacks_sent=%llu nack_seqs=%llu nack_send_errors=%llu "
-			"heartbeats_received=%llu gaps_received=%llu "
-			"gaps_unknown_stream=%llu lost_datagrams=%llu "
-			"lost_records=%llu lost_ranges=%llu "
-			"lost_open_ended=%llu\n",
-			s->datagrams, s->bytes, s->invalid, s->unsupported,
-			s->dup_datagrams, s->late_datagrams, s->stale_datagrams,
-			s->seq_gaps, s->records, s->record_bytes,
-			s->loss_reports, s->records_aborted,
-			s->records_inconsistent,
-			s->records_invalid, s->records_evicted,
-			s->pending_bytes, s->streams, rv->st.truncated,
-			s->retransmitted, s->nacks_sent, s->nack_seqs,
-			rv->st.nack_send_errors, s->heartbeats_received,
-			s->gaps_received, s->gaps_unknown_stream,
-			s->lost_datagrams, s->lost_records, s->lost_ranges,
-			s->lost_open_ended);
-		for (int i = 1; i < WIRE_STATUS_COUNT; i++)
-			if (s->invalid_by[i])
-				fprintf(stderr, PROG ":   invalid %s=%llu\n",
-					wire_status_name(i), s->invalid_by[i]);
-		reasm_foreach_stream(rv->reasm, report_stream, rv);
-		return;
-	}
-	fprintf(stderr,
-		"{\"datagrams\":%llu,\"bytes\":%llu,\"invalid\":%llu,"
-		"\"invalid_by_reason\":{",
-		s->datagrams, s->bytes, s->invalid);
-	for (int i = 1; i < WIRE_STATUS_COUNT; i++)
-		fprintf(stderr, "%s\"%s\":%llu", i > 1 ? "," : "",
-			wire_status_name(i), s->invalid_by[i]);
-	fprintf(stderr,
-		"},\"unsupported\":%llu,\"duplicates\":%llu,\"late\":%llu,"
-		"\"stale\":%llu,\"retransmitted\":%llu,\"seq_gaps\":%llu,"
-		"\"chunks\":%llu,\"dup_chunks\":%llu,\"stale_chunks\":%llu,"
-		"\"records\":%llu,\"record_bytes\":%llu,"
-		"\"loss_reports\":%llu,\"aborted\":%llu,"
-		"\"inconsistent\":%llu,\"invalid_records\":%llu,"
-		"\"evicted\":%llu,\"pending_bytes\":%llu,\"streams\":%llu,"
-		"\"streams_evicted\":%llu,\"truncated\":%llu,"
-		"\"recv_calls\":%llu,\"tos_missing\":%llu,"
-		"\"nacks_sent\":%llu,\"nack_seqs\":%llu,"
-		"\"nack_send_errors\":%llu,\"heartbeats_received\":%llu,"
-		"\"gaps_received\":%llu,\"gaps_unknown_stream\":%llu,"
-		"\"lost_datagrams\":%llu,\"lost_records\":%llu,"
-		"\"lost_ranges\":%llu,\"lost_open_ended\":%llu}\n",
-		s->unsupported, s->dup_datagrams, s->late_datagrams,
-		s->stale_datagrams, s->retransmitted, s->seq_gaps, s->chunks,
-		s->dup_chunks, s->stale_chunks, s->records, s->record_bytes,
-		s->loss_reports, s->records_aborted, s->records_inconsistent,
-		s->records_invalid, s->records_evicted, s->pending_bytes,
-		s->streams, s->streams_evicted, rv->st.truncated,
-		rv->st.recv_calls, rv->st.tos_missing, s->nacks_sent,
-		s->nack_seqs, rv->st.nack_send_errors, s->heartbeats_received,
-		s->gaps_received, s->gaps_unknown_stream, s->lost_datagrams,
-		s->lost_records, s->lost_ranges, s->lost_open_ended);
-	reasm_foreach_stream(rv->reasm, report_stream, rv);
+	statprint_begin(&sp, stderr, PROG, rv->opt.recv.stats_json);
+	recvstats_reasm(&sp, reasm_stats(rv->reasm));
+	statprint_u64(&sp, "truncated", rv->st.truncated);
+	statprint_u64(&sp, "recv_calls", rv->st.recv_calls);
+	statprint_u64(&sp, "tos_missing", rv->st.tos_missing);
+	statprint_u64(&sp, "nack_send_errors", rv->st.nack_send_errors);
+	if (rv->out.pcap)
+		recvstats_pcapng(&sp, pcapng_stats(rv->out.pcap));
+	statprint_end(&sp);
+	recvstats_streams(stderr, PROG, rv->reasm);
 }
 
 /* -------------------------------------------------------------- receive */
@@ -438,10 +217,10 @@ static void open_socket(struct recv *rv)
 	if (ipv6 && setsockopt(rv->fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one,
 			       sizeof(one)))
 		die("IPV6_RECVTCLASS: %s", strerror(errno));
-	if (setsockopt(rv->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rv->opt.rcvbuf,
-		       sizeof(rv->opt.rcvbuf)) &&
-	    setsockopt(rv->fd, SOL_SOCKET, SO_RCVBUF, &rv->opt.rcvbuf,
-		       sizeof(rv->opt.rcvbuf)))
+	if (setsockopt(rv->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rv->opt.recv.rcvbuf,
+		       sizeof(rv->opt.recv.rcvbuf)) &&
+	    setsockopt(rv->fd, SOL_SOCKET, SO_RCVBUF, &rv->opt.recv.rcvbuf,
+		       sizeof(rv->opt.recv.rcvbuf)))
 		die("SO_RCVBUF: %s", strerror(errno));
 	if (bind(rv->fd, (struct sockaddr *)&ss, len)) {
 		char name[ENDPOINT_STRLEN];
@@ -569,7 +348,7 @@ static void receive_batch(struct recv *rv)
 				seen = arrived;
 			reasm_datagram(rv->reasm, &from, rv->iov[i].iov_base,
 				       rv->msgs[i].msg_len, arrived, &info);
-			if (rv->dgram_log)
+			if (rv->out.dgram_log)
 				log_datagram(rv, &from, rv->msgs[i].msg_len,
 					     tos, &info);
 		}
@@ -586,21 +365,12 @@ static void receive_batch(struct recv *rv)
 	}
 }
 
-static FILE *open_output(const char *path)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		die("opening %s: %s", path, strerror(errno));
-	return f;
-}
-
 static void flush_outputs(struct recv *rv)
 {
-	if ((rv->pcap && pcapng_tick(rv->pcap)) || fflush(rv->out) ||
-	    fflush(rv->lost) ||
-	    (rv->dgram_log && fflush(rv->dgram_log)))
-		die("writing output: %s", strerror(errno));
+	char err[512];
+
+	if (recvout_flush(&rv->out, err, sizeof(err)))
+		die("%s", err);
 }
 
 /* Milliseconds until deadline (0: none), for poll; -1 waits forever. */
@@ -628,32 +398,13 @@ int main(int argc, char **argv)
 		.nack = send_nack,
 	};
 	sigset_t sigs;
+	char err[512];
 
 	parse_options(&rv->opt, argc, argv);
 	ratelog_init(&rv->log, PROG, 10);
-	rv->out = rv->opt.out_path ? open_output(rv->opt.out_path) : stdout;
-	if (rv->opt.dgram_log_path)
-		rv->dgram_log = open_output(rv->opt.dgram_log_path);
-	if (rv->opt.lost_path)
-		rv->lost = open_output(rv->opt.lost_path);
-	else
-		rv->lost = rv->opt.output == OUT_JSON ? rv->out : stderr;
-	jsonout_init(&rv->json, rv->out);
-	if (rv->opt.output == OUT_PCAPNG) {
-		struct pcapng_config pc;
-
-		pcapng_config_init(&pc);
-		pc.application = PROG;
-		rv->pcap = pcapng_new(rv->out, &pc);
-		if (!rv->pcap)
-			die("starting the pcapng output: %s", strerror(errno));
-	}
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.max_msg_len = rv->opt.max_record;
-	cfg.max_pending_bytes = rv->opt.max_pending;
-	cfg.max_streams = rv->opt.max_streams;
-	cfg.nack_timeout_ns = rv->opt.nack_timeout_ms * 1000000ull;
-	cfg.nack_tries = rv->opt.nack_tries;
+	if (recvout_open(&rv->out, &rv->opt.recv, PROG, err, sizeof(err)))
+		die("%s", err);
+	recvopts_reasm_config(&rv->opt.recv, &cfg);
 	rv->reasm = reasm_new(&cfg, &ops, rv);
 	if (!rv->reasm)
 		die("out of memory");
@@ -678,7 +429,7 @@ int main(int argc, char **argv)
 		int ms = poll_timeout(rv->deadline);
 
 		/* Records held for earlier ones wait at most their hold time. */
-		if (rv->pcap && pcapng_stats(rv->pcap)->held_now &&
+		if (rv->out.pcap && pcapng_stats(rv->out.pcap)->held_now &&
 		    (ms < 0 || ms > 100))
 			ms = 100;
 		if (poll(pfd, 2, ms) < 0) {
@@ -704,19 +455,12 @@ int main(int argc, char **argv)
 	}
 	/* What is still missing now is lost: said, not left silent. */
 	reasm_flush(rv->reasm);
-	if (rv->pcap && pcapng_finish(rv->pcap))
-		die("writing the pcapng: %s", strerror(errno));
-	flush_outputs(rv);
+	if (recvout_finish(&rv->out, err, sizeof(err)))
+		die("%s", err);
 	print_stats(rv);
 	reasm_free(rv->reasm);
-	jsonout_free(&rv->json);
-	pcapng_free(rv->pcap);
-	if (rv->out != stdout && fclose(rv->out))
-		die("closing %s: %s", rv->opt.out_path, strerror(errno));
-	if (rv->dgram_log && fclose(rv->dgram_log))
-		die("closing %s: %s", rv->opt.dgram_log_path, strerror(errno));
-	if (rv->opt.lost_path && fclose(rv->lost))
-		die("closing %s: %s", rv->opt.lost_path, strerror(errno));
+	if (recvout_close(&rv->out, err, sizeof(err)))
+		die("%s", err);
 	free(rv->bufs);
 	close(rv->fd);
 	return 0;

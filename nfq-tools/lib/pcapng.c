@@ -136,22 +136,6 @@ const struct pcapng_stats *pcapng_stats(const struct pcapng *p)
 	return &p->st;
 }
 
-void pcapng_print_stats(const struct pcapng *p, FILE *f, const char *prog)
-{
-	const struct pcapng_stats *s = &p->st;
-
-	fprintf(f,
-		"%s: pcapng: records=%llu loss_reports=%llu packets=%llu "
-		"file_bytes=%llu flows=%llu flows_evicted=%llu "
-		"dropped_gaps=%llu dropped_bytes=%llu lost_ranges=%llu "
-		"lost_records=%llu lost_marks=%llu held=%llu held_now=%llu "
-		"hold_expired=%llu late_records=%llu\n",
-		prog, s->records, s->loss_reports, s->packets, s->file_bytes,
-		s->flows, s->flows_evicted, s->dropped_gaps, s->dropped_bytes,
-		s->lost_ranges, s->lost_records, s->lost_marks, s->held,
-		s->held_now, s->hold_expired, s->late_records);
-}
-
 /* ---------------------------------------------------------------- file */
 
 static int put(struct pcapng *p, const void *buf, size_t len)

@@ -96,9 +96,6 @@ int pcapng_finish(struct pcapng *p);
 
 const struct pcapng_stats *pcapng_stats(const struct pcapng *p);
 
-/* One line "PROG: pcapng: records=N ..." of the counters on f. */
-void pcapng_print_stats(const struct pcapng *p, FILE *f, const char *prog);
-
 /* Frees p; does not close its FILE. */
 void pcapng_free(struct pcapng *p);
 

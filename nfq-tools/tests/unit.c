@@ -15,8 +15,10 @@
 #include "jsonout.h"
 #include "reasm.h"
 #include "record.h"
+#include "recvopts.h"
 #include "replay.h"
 #include "seqtrack.h"
+#include "statprint.h"
 #include "steer.h"
 #include "txring.h"
 #include "wire.h"
@@ -2224,6 +2226,83 @@ static void test_endpoint(void)
 	      "bad IPv4");
 }
 
+/* Both renderings of one set of counters: top level, object, group. */
+static void print_counters(FILE *f, int json)
+{
+	struct statprint sp;
+
+	statprint_begin(&sp, f, "prog", json);
+	statprint_u64(&sp, "a", 1);
+	statprint_open(&sp, "by");
+	statprint_u64(&sp, "x", 2);
+	statprint_u64(&sp, "y", 3);
+	statprint_close(&sp);
+	statprint_u64(&sp, "b", 4);
+	statprint_group(&sp, "g");
+	statprint_u64(&sp, "c", 5);
+	statprint_open(&sp, "in");
+	statprint_u64(&sp, "d", 6);
+	statprint_close(&sp);
+	statprint_u64(&sp, "e", 7);
+	statprint_close(&sp);
+	statprint_group(&sp, "h");
+	statprint_close(&sp);
+	statprint_u64(&sp, "z", 8);
+	statprint_end(&sp);
+}
+
+static void test_statprint(void)
+{
+	static const char *const want[2] = {
+		"prog: a=1 by.x=2 by.y=3 b=4\n"
+		"prog: g: c=5 in.d=6 e=7\n"
+		"prog: h:\n"
+		"prog: z=8\n",
+		"{\"a\":1,\"by\":{\"x\":2,\"y\":3},\"b\":4,"
+		"\"g\":{\"c\":5,\"in\":{\"d\":6},\"e\":7},\"h\":{},\"z\":8}\n",
+	};
+
+	for (int json = 0; json < 2; json++) {
+		char *text = NULL;
+		size_t size = 0;
+		FILE *f = open_memstream(&text, &size);
+
+		CHECK(f != NULL, "open_memstream");
+		if (!f)
+			return;
+		print_counters(f, json);
+		CHECK(!fclose(f), "fclose");
+		CHECK(text && !strcmp(text, want[json]), "counters:\n%s",
+		      text ? text : "(none)");
+		free(text);
+	}
+}
+
+static void test_recvopts(void)
+{
+	struct recvopts o;
+	struct reasm_config cfg;
+
+	recvopts_init(&o);
+	CHECK(o.output == RECV_OUT_JSON && !o.out_path && !o.stats_json &&
+	      o.max_streams == 256 && o.nack_tries == REASM_NACK_TRIES,
+	      "defaults");
+	CHECK(recvopts_parse(&o, "unit", RECVOPT_OUTPUT, "pcapng") &&
+	      o.output == RECV_OUT_PCAPNG, "--output pcapng");
+	CHECK(recvopts_parse(&o, "unit", RECVOPT_NACK_TIMEOUT, "0x10") &&
+	      o.nack_timeout_ms == 16, "--nack-timeout-ms 0x10");
+	CHECK(recvopts_parse(&o, "unit", RECVOPT_PENDING, "2097152") &&
+	      o.max_pending == 2u << 20, "--max-pending");
+	CHECK(recvopts_parse(&o, "unit", RECVOPT_JSON, NULL) && o.stats_json,
+	      "--stats-json");
+	CHECK(!recvopts_parse(&o, "unit", RECVOPT_END, "x"), "not ours");
+	CHECK(!recvopts_parse(&o, "unit", 'h', NULL), "not ours: -h");
+	recvopts_reasm_config(&o, &cfg);
+	CHECK(cfg.nack_timeout_ns == 16000000ull &&
+	      cfg.max_pending_bytes == 2u << 20 && cfg.max_streams == 256,
+	      "core config");
+}
+
 int main(void)
 {
 	test_siphash_vector();
@@ -2250,6 +2329,8 @@ int main(void)
 	test_replay();
 	test_repair_loop();
 	test_endpoint();
+	test_statprint();
+	test_recvopts();
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include <string.h>
+
+#include <linux/tlstap.h>
+
+#include "cli.h"
+#include "recvopts.h"
+
+#define DEFAULT_MAX_PENDING	(64u << 20)
+#define DEFAULT_MAX_STREAMS	256
+#define DEFAULT_RCVBUF		(16 << 20)
+
+void recvopts_init(struct recvopts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->output = RECV_OUT_JSON;
+	o->max_record = TLSTAP_DEFAULT_MAX_RECORD;
+	o->max_pending = DEFAULT_MAX_PENDING;
+	o->max_streams = DEFAULT_MAX_STREAMS;
+	o->nack_timeout_ms = REASM_NACK_TIMEOUT_NS / 1000000;
+	o->nack_tries = REASM_NACK_TRIES;
+	o->rcvbuf = DEFAULT_RCVBUF;
+}
+
+static enum recv_output parse_output(const char *prog, const char *arg)
+{
+	if (!strcmp(arg, "json"))
+		return RECV_OUT_JSON;
+	if (!strcmp(arg, "raw"))
+		return RECV_OUT_RAW;
+	if (!strcmp(arg, "pcapng"))
+		return RECV_OUT_PCAPNG;
+	cli_die(prog, "--output: want json, raw or pcapng, got '%s'", arg);
+}
+
+int recvopts_parse(struct recvopts *o, const char *prog, int c,
+		   const char *arg)
+{
+	switch (c) {
+	case RECVOPT_OUTPUT:
+		o->output = parse_output(prog, arg);
+		break;
+	case RECVOPT_OUT:
+		o->out_path = arg;
+		break;
+	case RECVOPT_LOST:
+		o->lost_path = arg;
+		break;
+	case RECVOPT_LOGDG:
+		o->dgram_log_path = arg;
+		break;
+	case RECVOPT_MAXREC:
+		o->max_record = (uint32_t)cli_ulong(prog, "--max-record", arg,
+						    1, 16u << 20);
+		break;
+	case RECVOPT_PENDING:
+		o->max_pending = cli_ulong(prog, "--max-pending", arg, 1u << 20,
+					   1ul << 34);
+		break;
+	case RECVOPT_STREAMS:
+		o->max_streams = (unsigned int)cli_ulong(prog, "--max-streams",
+							 arg, 1, 65536);
+		break;
+	case RECVOPT_NACK_TIMEOUT:
+		o->nack_timeout_ms = (unsigned int)cli_ulong(
+			prog, "--nack-timeout-ms", arg, 1, 60000);
+		break;
+	case RECVOPT_NACK_TRIES:
+		o->nack_tries = (unsigned int)cli_ulong(prog, "--nack-tries",
+							arg, 1, 255);
+		break;
+	case RECVOPT_RCVBUF:
+		o->rcvbuf = (int)cli_ulong(prog, "--rcvbuf", arg, 4096,
+					   1u << 30);
+		break;
+	case RECVOPT_JSON:
+		o->stats_json = 1;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+void recvopts_usage(FILE *f)
+{
+	fprintf(f,
+"    --output json|raw|pcapng  JSON lines (default), raw records or pcapng\n"
+"    --out FILE            where records go (default stdout)\n"
+"    --lost FILE           LOST lines (records given up) go here (default:\n"
+"                          with the records in JSON output, else stderr)\n"
+"    --nack-timeout-ms N   before the second NACK, doubling (default %llu)\n"
+"    --nack-tries N        NACKs per missing datagram (default %u)\n"
+"    --max-record N        largest plaintext accepted (default %u)\n"
+"    --max-pending BYTES   memory for incomplete records (default %u MiB)\n"
+"    --max-streams N       sender streams tracked at once (default %u)\n"
+"    --stats-json          counters as JSON (on SIGUSR1 and at exit)\n",
+		REASM_NACK_TIMEOUT_NS / 1000000, REASM_NACK_TRIES,
+		TLSTAP_DEFAULT_MAX_RECORD, DEFAULT_MAX_PENDING >> 20,
+		DEFAULT_MAX_STREAMS);
+}
+
+void recvopts_reasm_config(const struct recvopts *o, struct reasm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_msg_len = o->max_record;
+	cfg->max_pending_bytes = o->max_pending;
+	cfg->max_streams = o->max_streams;
+	cfg->nack_timeout_ns = o->nack_timeout_ms * 1000000ull;
+	cfg->nack_tries = o->nack_tries;
+}

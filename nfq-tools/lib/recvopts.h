@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The options tlstap-recv and tlstap-nfq share: where records, LOST lines
+ * and the datagram log go, the reassembly core's limits and NACK timing,
+ * the receive buffer and the counters' format. One parser, so that the
+ * two take them alike.
+ */
+#ifndef TLSTAP_NFQ_RECVOPTS_H
+#define TLSTAP_NFQ_RECVOPTS_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "reasm.h"
+
+enum recv_output { RECV_OUT_JSON, RECV_OUT_RAW, RECV_OUT_PCAPNG };
+
+struct recvopts {
+	enum recv_output output;
+	const char *out_path;		/* NULL: stdout */
+	const char *lost_path;		/* NULL: see recvout_open() */
+	const char *dgram_log_path;	/* NULL: none */
+	uint32_t max_record;
+	size_t max_pending;
+	unsigned int max_streams;
+	unsigned int nack_timeout_ms;
+	unsigned int nack_tries;
+	int rcvbuf;
+	int stats_json;
+};
+
+/* getopt_long values of RECVOPTS_LONGOPTS; a tool's own come after. */
+enum {
+	RECVOPT_OUTPUT = 0x100, RECVOPT_OUT, RECVOPT_LOST, RECVOPT_LOGDG,
+	RECVOPT_MAXREC, RECVOPT_PENDING, RECVOPT_STREAMS, RECVOPT_NACK_TIMEOUT,
+	RECVOPT_NACK_TRIES, RECVOPT_RCVBUF, RECVOPT_JSON, RECVOPT_END
+};
+
+#define RECVOPTS_LONGOPTS						      \
+	{ "output", required_argument, NULL, RECVOPT_OUTPUT },		      \
+	{ "out", required_argument, NULL, RECVOPT_OUT },		      \
+	{ "lost", required_argument, NULL, RECVOPT_LOST },		      \
+	{ "log-datagrams", required_argument, NULL, RECVOPT_LOGDG },	      \
+	{ "max-record", required_argument, NULL, RECVOPT_MAXREC },	      \
+	{ "max-pending", required_argument, NULL, RECVOPT_PENDING },	      \
+	{ "max-streams", required_argument, NULL, RECVOPT_STREAMS },	      \
+	{ "nack-timeout-ms", required_argument, NULL, RECVOPT_NACK_TIMEOUT }, \
+	{ "nack-tries", required_argument, NULL, RECVOPT_NACK_TRIES },	      \
+	{ "rcvbuf", required_argument, NULL, RECVOPT_RCVBUF },		      \
+	{ "stats-json", no_argument, NULL, RECVOPT_JSON }
+
+/* The defaults. */
+void recvopts_init(struct recvopts *o);
+
+/*
+ * getopt_long's answer c (with its optarg arg): 1 if it was one of
+ * RECVOPTS_LONGOPTS, now taken, 0 if not. A bad value dies ("prog: ...").
+ */
+int recvopts_parse(struct recvopts *o, const char *prog, int c,
+		   const char *arg);
+
+/*
+ * The help lines of the options but --log-datagrams and --rcvbuf, whose
+ * meaning each tool words for itself.
+ */
+void recvopts_usage(FILE *f);
+
+void recvopts_reasm_config(const struct recvopts *o, struct reasm_config *cfg);
+
+#endif

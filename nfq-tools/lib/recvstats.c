@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include "recvstats.h"
+#include "wire.h"
+
+void recvstats_reasm(struct statprint *sp, const struct reasm_stats *s)
+{
+	statprint_u64(sp, "datagrams", s->datagrams);
+	statprint_u64(sp, "bytes", s->bytes);
+	statprint_u64(sp, "invalid", s->invalid);
+	statprint_open(sp, "invalid_by_reason");
+	for (int i = 1; i < WIRE_STATUS_COUNT; i++)
+		statprint_u64(sp, wire_status_name(i), s->invalid_by[i]);
+	statprint_close(sp);
+	statprint_u64(sp, "unsupported", s->unsupported);
+	statprint_u64(sp, "duplicates", s->dup_datagrams);
+	statprint_u64(sp, "late", s->late_datagrams);
+	statprint_u64(sp, "stale", s->stale_datagrams);
+	statprint_u64(sp, "retransmitted", s->retransmitted);
+	statprint_u64(sp, "seq_gaps", s->seq_gaps);
+	statprint_u64(sp, "chunks", s->chunks);
+	statprint_u64(sp, "dup_chunks", s->dup_chunks);
+	statprint_u64(sp, "stale_chunks", s->stale_chunks);
+	statprint_u64(sp, "records", s->records);
+	statprint_u64(sp, "record_bytes", s->record_bytes);
+	statprint_u64(sp, "loss_reports", s->loss_reports);
+	statprint_u64(sp, "aborted", s->records_aborted);
+	statprint_u64(sp, "inconsistent", s->records_inconsistent);
+	statprint_u64(sp, "invalid_records", s->records_invalid);
+	statprint_u64(sp, "evicted", s->records_evicted);
+	statprint_u64(sp, "pending_bytes", s->pending_bytes);
+	statprint_u64(sp, "streams", s->streams);
+	statprint_u64(sp, "streams_evicted", s->streams_evicted);
+	statprint_u64(sp, "nacks_sent", s->nacks_sent);
+	statprint_u64(sp, "nack_seqs", s->nack_seqs);
+	statprint_u64(sp, "heartbeats_received", s->heartbeats_received);
+	statprint_u64(sp, "gaps_received", s->gaps_received);
+	statprint_u64(sp, "gaps_unknown_stream", s->gaps_unknown_stream);
+	statprint_u64(sp, "lost_datagrams", s->lost_datagrams);
+	statprint_u64(sp, "lost_records", s->lost_records);
+	statprint_u64(sp, "lost_ranges", s->lost_ranges);
+	statprint_u64(sp, "lost_open_ended", s->lost_open_ended);
+}
+
+void recvstats_pcapng(struct statprint *sp, const struct pcapng_stats *p)
+{
+	statprint_group(sp, "pcapng");
+	statprint_u64(sp, "records", p->records);
+	statprint_u64(sp, "loss_reports", p->loss_reports);
+	statprint_u64(sp, "packets", p->packets);
+	statprint_u64(sp, "file_bytes", p->file_bytes);
+	statprint_u64(sp, "flows", p->flows);
+	statprint_u64(sp, "flows_evicted", p->flows_evicted);
+	statprint_u64(sp, "dropped_gaps", p->dropped_gaps);
+	statprint_u64(sp, "dropped_bytes", p->dropped_bytes);
+	statprint_u64(sp, "lost_ranges", p->lost_ranges);
+	statprint_u64(sp, "lost_records", p->lost_records);
+	statprint_u64(sp, "lost_marks", p->lost_marks);
+	statprint_u64(sp, "held", p->held);
+	statprint_u64(sp, "held_now", p->held_now);
+	statprint_u64(sp, "hold_expired", p->hold_expired);
+	statprint_u64(sp, "late_records", p->late_records);
+	statprint_close(sp);
+}
+
+struct stream_report_to {
+	FILE *f;
+	const char *prog;
+};
+
+static void report_stream(void *arg, const struct reasm_stream_report *s)
+{
+	const struct stream_report_to *to = arg;
+	char sender[ENDPOINT_STRLEN];
+	uint32_t first, last, from = s->seqs->next - SEQTRACK_WINDOW;
+	unsigned int shown = 0;
+
+	endpoint_format(s->sender, sender, sizeof(sender));
+	fprintf(to->f,
+		"%s: stream %s/%u: next_seq=%u missing_seqs=%u "
+		"expired_seqs=%llu next_record_id=%u incomplete_records=%u "
+		"missing_record_ids=%u nacking_ranges=%u\n",
+		to->prog, sender, s->stream_id, s->seqs->next, s->seqs->holes,
+		s->seqs->expired, s->records->next, s->pending_records,
+		s->records->holes, s->missing_ranges);
+	while (shown < 8 && seqtrack_next_hole(s->seqs, from, &first, &last)) {
+		fprintf(to->f, "%s:   missing seq %u..%u\n", to->prog, first,
+			last);
+		from = last + 1;
+		shown++;
+	}
+}
+
+void recvstats_streams(FILE *f, const char *prog, const struct reasm *r)
+{
+	struct stream_report_to to = { f, prog };
+
+	reasm_foreach_stream(r, report_stream, &to);
+}

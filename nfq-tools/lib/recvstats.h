@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The receivers' counters (docs/PROTOCOL.md 5.4), printed alike by
+ * tlstap-recv and tlstap-nfq: the reassembly core's, the pcapng
+ * writer's, and one line per stream on where it stands.
+ */
+#ifndef TLSTAP_NFQ_RECVSTATS_H
+#define TLSTAP_NFQ_RECVSTATS_H
+
+#include <stdio.h>
+
+#include "pcapng.h"
+#include "reasm.h"
+#include "statprint.h"
+
+/* The core's counters, into the object being printed. */
+void recvstats_reasm(struct statprint *sp, const struct reasm_stats *s);
+
+/* The pcapng writer's, as the group "pcapng". */
+void recvstats_pcapng(struct statprint *sp, const struct pcapng_stats *p);
+
+/*
+ * Per stream, one "PROG: stream SENDER/ID: name=value ..." line and up
+ * to 8 of its missing seq ranges.
+ */
+void recvstats_streams(FILE *f, const char *prog, const struct reasm *r);
+
+#endif
