@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * Shared by the libFuzzer harnesses: reading structured values off the
- * fuzzer's input, and a check that aborts (so that libFuzzer keeps the
- * input) with a message saying which invariant broke.
+ * fuzzer's input, a check that aborts (so that libFuzzer keeps the
+ * input) with a message saying which invariant broke, and the Internet
+ * checksum, to recompute the checksums of what the code under test
+ * parsed or wrote independently of it.
  */
 #ifndef TLSTAP_FUZZ_H
 #define TLSTAP_FUZZ_H
@@ -90,6 +92,24 @@ static inline const uint8_t *input_take(struct input *in, size_t n,
 	in->p += *len;
 	in->left -= *len;
 	return p;
+}
+
+/* RFC 1071: the 16-bit big-endian words of p added to sum... */
+static inline uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+/* ... and folded to 16 bits: 0xffff over data whose checksum is right. */
+static inline uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
 }
 
 #endif

@@ -17,22 +17,6 @@
 #include "nfqueue.h"
 #include "wire.h"
 
-static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 /* RFC 768 over the pseudo-header: 0xffff (or 0) when the packet's is right. */
 static uint16_t udp_sum(const uint8_t *pkt, size_t len, int v6, size_t l4)
 {
