@@ -52,6 +52,17 @@ int nacksock_open(struct nacksock *ns, char *err, size_t errlen)
 	return 0;
 }
 
+/* One control message at c; returns the control length it takes. */
+static size_t put_cmsg(struct cmsghdr *c, int level, int type,
+		       const void *data, size_t len)
+{
+	c->cmsg_level = level;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(c), data, len);
+	return CMSG_SPACE(len);
+}
+
 int nacksock_send(struct nacksock *ns, const struct endpoint *to,
 		  const uint8_t src[16], const void *buf, size_t len)
 {
@@ -77,21 +88,15 @@ int nacksock_send(struct nacksock *ns, const struct endpoint *to,
 		struct in_pktinfo pi = { 0 };
 
 		memcpy(&pi.ipi_spec_dst, src, 4);
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+		mh.msg_controllen = put_cmsg(c, IPPROTO_IP, IP_PKTINFO, &pi,
+					     sizeof(pi));
 		fd = ns->fd4;
 	} else {
 		struct in6_pktinfo pi = { 0 };
 
 		memcpy(&pi.ipi6_addr, src, 16);
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+		mh.msg_controllen = put_cmsg(c, IPPROTO_IPV6, IPV6_PKTINFO, &pi,
+					     sizeof(pi));
 		fd = ns->fd6;
 	}
 	if (sendmsg(fd, &mh, 0) != (ssize_t)len) {
