@@ -267,6 +267,30 @@ static int send_batch(const char *buf, size_t len, uint32_t last_seq)
 	return first_err;
 }
 
+/* The header of the batch's next message, in family inet. */
+static struct nlmsghdr *batch_hdr(struct mnl_nlmsg_batch *b, uint16_t type,
+				  uint16_t flags, uint32_t seq)
+{
+	return nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), type,
+				     NFPROTO_INET, flags, seq);
+}
+
+static void batch_table(struct mnl_nlmsg_batch *b, uint16_t type,
+			uint16_t flags, uint32_t seq,
+			const struct nftnl_table *t)
+{
+	nftnl_table_nlmsg_build_payload(batch_hdr(b, type, flags, seq), t);
+	mnl_nlmsg_batch_next(b);
+}
+
+static void batch_rule(struct mnl_nlmsg_batch *b, uint16_t flags,
+		       uint32_t seq, struct nftnl_rule *r)
+{
+	nftnl_rule_nlmsg_build_payload(batch_hdr(b, NFT_MSG_NEWRULE, flags,
+						 seq), r);
+	mnl_nlmsg_batch_next(b);
+}
+
 static int install_compat(const struct nftrule *r)
 {
 	char buf[16384];	/* seven small messages */
@@ -275,7 +299,6 @@ static int install_compat(const struct nftrule *r)
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nftnl_rule *r4 = compat_rule(r, 0), *r6 = compat_rule(r, 1);
 	uint32_t seq = (uint32_t)time(NULL), last;
-	struct nlmsghdr *nlh;
 	int rc = -ENOMEM;
 
 	if (!b || !t || !c || !r4 || !r6)
@@ -295,34 +318,15 @@ static int install_compat(const struct nftrule *r)
 	nftnl_batch_begin(mnl_nlmsg_batch_current(b), seq++);
 	mnl_nlmsg_batch_next(b);
 	/* As RESET: create, delete, create, so that it replaces. */
-	nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWTABLE,
-				    NFPROTO_INET, NLM_F_CREATE, seq++);
-	nftnl_table_nlmsg_build_payload(nlh, t);
+	batch_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, seq++, t);
+	batch_table(b, NFT_MSG_DELTABLE, 0, seq++, t);
+	batch_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, seq++, t);
+	nftnl_chain_nlmsg_build_payload(
+		batch_hdr(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, seq++), c);
 	mnl_nlmsg_batch_next(b);
-	nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_DELTABLE,
-				    NFPROTO_INET, 0, seq++);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	mnl_nlmsg_batch_next(b);
-	nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWTABLE,
-				    NFPROTO_INET, NLM_F_CREATE, seq++);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	mnl_nlmsg_batch_next(b);
-	nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWCHAIN,
-				    NFPROTO_INET, NLM_F_CREATE, seq++);
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	mnl_nlmsg_batch_next(b);
-	nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWRULE,
-				    NFPROTO_INET, NLM_F_CREATE | NLM_F_APPEND,
-				    seq++);
-	nftnl_rule_nlmsg_build_payload(nlh, r4);
-	mnl_nlmsg_batch_next(b);
+	batch_rule(b, NLM_F_CREATE | NLM_F_APPEND, seq++, r4);
 	last = seq++;
-	nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWRULE,
-				    NFPROTO_INET,
-				    NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK,
-				    last);
-	nftnl_rule_nlmsg_build_payload(nlh, r6);
-	mnl_nlmsg_batch_next(b);
+	batch_rule(b, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK, last, r6);
 	nftnl_batch_end(mnl_nlmsg_batch_current(b), seq++);
 	mnl_nlmsg_batch_next(b);
 	rc = send_batch(mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b), last);
