@@ -24,6 +24,7 @@
 
 #include "addr.h"
 #include "cli.h"
+#include "dlist.h"
 #include "nacksock.h"
 #include "nfqueue.h"
 #include "nftrule.h"
@@ -57,7 +58,7 @@ struct options {
 /* Where a stream's datagrams were sent: the source its NACKs need. */
 struct nack_source {
 	struct nack_source *hnext;
-	struct nack_source *lru_prev, *lru_next;
+	struct dlist_link lru;		/* most recently seen first */
 	struct endpoint sender;
 	uint32_t stream_id;
 	uint8_t target[16];
@@ -84,7 +85,7 @@ struct nfqtool {
 	struct ratelog log;
 	struct nfq_stats st;
 	struct nack_source *sources[SOURCE_BUCKETS];
-	struct nack_source *src_head, *src_tail;
+	struct dlist source_lru;
 	unsigned int nsources;
 	int sigfd;
 	int rule_installed;
@@ -192,16 +193,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case O_NONACK:
 			o->nack = 0;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
 		default:
-			usage(stderr);
-			exit(1);
+			cli_usage_exit(usage, c);
 		}
 	}
-	if (optind != argc)
-		die("unexpected argument '%s' (see --help)", argv[optind]);
+	cli_no_operands(PROG, argc, argv);
 	if (o->action != ACT_RUN && o->install_rule)
 		die("--install-rule runs the receiver; it does not go with "
 		    "--remove-rule or --print-rule");
@@ -252,27 +248,9 @@ static unsigned int source_hash(const struct endpoint *ep, uint32_t id)
 	return h % SOURCE_BUCKETS;
 }
 
-static void source_unlink_lru(struct nfqtool *t, struct nack_source *s)
+static struct nack_source *source_of(const struct dlist_link *l)
 {
-	if (s->lru_prev)
-		s->lru_prev->lru_next = s->lru_next;
-	else
-		t->src_head = s->lru_next;
-	if (s->lru_next)
-		s->lru_next->lru_prev = s->lru_prev;
-	else
-		t->src_tail = s->lru_prev;
-	s->lru_prev = s->lru_next = NULL;
-}
-
-static void source_push_front(struct nfqtool *t, struct nack_source *s)
-{
-	s->lru_next = t->src_head;
-	if (t->src_head)
-		t->src_head->lru_prev = s;
-	else
-		t->src_tail = s;
-	t->src_head = s;
+	return dlist_entry(l, struct nack_source, lru);
 }
 
 static struct nack_source *source_find(struct nfqtool *t,
@@ -295,7 +273,7 @@ static void source_free(struct nfqtool *t, struct nack_source *s)
 	while (*pp != s)
 		pp = &(*pp)->hnext;
 	*pp = s->hnext;
-	source_unlink_lru(t, s);
+	dlist_unlink(&t->source_lru, &s->lru);
 	free(s);
 	t->nsources--;
 }
@@ -313,12 +291,11 @@ static void source_note(struct nfqtool *t, const struct endpoint *sender,
 
 	if (s) {
 		memcpy(s->target, target->addr, 16);
-		source_unlink_lru(t, s);
-		source_push_front(t, s);
+		dlist_touch(&t->source_lru, &s->lru);
 		return;
 	}
 	if (t->nsources >= 2 * t->opt.recv.max_streams)
-		source_free(t, t->src_tail);
+		source_free(t, source_of(t->source_lru.tail));
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		fail(t, "out of memory");
@@ -328,7 +305,7 @@ static void source_note(struct nfqtool *t, const struct endpoint *sender,
 	b = source_hash(sender, stream_id);
 	s->hnext = t->sources[b];
 	t->sources[b] = s;
-	source_push_front(t, s);
+	dlist_push_front(&t->source_lru, &s->lru);
 	t->nsources++;
 }
 
@@ -684,8 +661,8 @@ static void run(struct nfqtool *t)
 	if (t->opt.nack)
 		nacksock_close(&t->ns);
 	reasm_free(t->reasm);
-	while (t->src_head)
-		source_free(t, t->src_head);
+	while (t->source_lru.head)
+		source_free(t, source_of(t->source_lru.head));
 	if (recvout_close(&t->out, err, sizeof(err)))
 		fail(t, "%s", err);
 	close(t->sigfd);

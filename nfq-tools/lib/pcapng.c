@@ -33,6 +33,7 @@
 #include <libnetfilter_queue/libnetfilter_queue_ipv4.h>
 #include <libnetfilter_queue/libnetfilter_queue_tcp.h>
 
+#include "dlist.h"
 #include "pcapng.h"
 
 #define BT_SHB		0x0A0D0D0Au
@@ -74,7 +75,7 @@ struct flow_end {
 
 struct flow {
 	struct flow *hnext;
-	struct flow *lru_prev, *lru_next;	/* most recent first */
+	struct dlist_link lru;			/* most recent first */
 	uint8_t family;				/* as the records say */
 	uint64_t conn_id;
 	struct flow_end end[2];			/* CLIENT, SERVER */
@@ -100,7 +101,7 @@ struct held {
 
 struct pstream {
 	struct pstream *hnext;
-	struct pstream *lru_prev, *lru_next;
+	struct dlist_link lru;		/* most recent first */
 	struct endpoint sender;
 	uint32_t stream_id;
 	int started;
@@ -114,10 +115,10 @@ struct pcapng {
 	FILE *f;
 	struct pcapng_stats st;
 	struct flow *flows[FLOW_BUCKETS];
-	struct flow *lru_head, *lru_tail;
+	struct dlist flow_lru;
 	unsigned int nflows;
 	struct pstream *streams[STREAM_BUCKETS];
-	struct pstream *slru_head, *slru_tail;
+	struct dlist stream_lru;
 	unsigned int nstreams;
 	uint8_t *pkt;			/* one packet under construction */
 };
@@ -308,27 +309,9 @@ static unsigned int flow_hash(uint8_t family, uint64_t conn_id,
 	return (unsigned int)((h ^ (h >> 29)) % FLOW_BUCKETS);
 }
 
-static void flow_lru_unlink(struct pcapng *p, struct flow *f)
+static struct flow *flow_of(const struct dlist_link *l)
 {
-	if (f->lru_prev)
-		f->lru_prev->lru_next = f->lru_next;
-	else
-		p->lru_head = f->lru_next;
-	if (f->lru_next)
-		f->lru_next->lru_prev = f->lru_prev;
-	else
-		p->lru_tail = f->lru_prev;
-	f->lru_prev = f->lru_next = NULL;
-}
-
-static void flow_lru_front(struct pcapng *p, struct flow *f)
-{
-	f->lru_next = p->lru_head;
-	if (p->lru_head)
-		p->lru_head->lru_prev = f;
-	else
-		p->lru_tail = f;
-	p->lru_head = f;
+	return dlist_entry(l, struct flow, lru);
 }
 
 static void flow_free(struct pcapng *p, struct flow *f)
@@ -339,7 +322,7 @@ static void flow_free(struct pcapng *p, struct flow *f)
 	while (*pp != f)
 		pp = &(*pp)->hnext;
 	*pp = f->hnext;
-	flow_lru_unlink(p, f);
+	dlist_unlink(&p->flow_lru, &f->lru);
 	free(f->note[0]);
 	free(f->note[1]);
 	free(f);
@@ -450,13 +433,12 @@ static struct flow *flow_get(struct pcapng *p, const struct reasm_record *r,
 			*side = SERVER;
 		else
 			continue;
-		flow_lru_unlink(p, f);
-		flow_lru_front(p, f);
+		dlist_touch(&p->flow_lru, &f->lru);
 		return f;
 	}
 	if (p->nflows >= p->cfg.max_flows) {
 		p->st.flows_evicted++;
-		flow_free(p, p->lru_tail);
+		flow_free(p, flow_of(p->flow_lru.tail));
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
@@ -476,7 +458,7 @@ static struct flow *flow_get(struct pcapng *p, const struct reasm_record *r,
 	seq_init(f);
 	f->hnext = p->flows[b];
 	p->flows[b] = f;
-	flow_lru_front(p, f);
+	dlist_push_front(&p->flow_lru, &f->lru);
 	p->nflows++;
 	p->st.flows++;
 	if (handshake(p, f, r))
@@ -576,7 +558,8 @@ static int mark_lost(struct pcapng *p, const struct pstream *s,
 		 sender, reason);
 	if (has_first && has_last)
 		p->st.lost_records += (uint64_t)(last - first) + 1;
-	for (struct flow *f = p->lru_head; f; f = f->lru_next) {
+	for (struct flow *f = flow_of(p->flow_lru.head); f;
+	     f = flow_of(f->lru.next)) {
 		if (f->stream_id != s->stream_id ||
 		    f->sender.port != s->sender.port ||
 		    f->sender.family != s->sender.family ||
@@ -687,33 +670,15 @@ static int stream_force(struct pcapng *p, struct pstream *s,
 	return stream_release(p, s);
 }
 
-static void stream_lru_unlink(struct pcapng *p, struct pstream *s)
+static struct pstream *stream_of(const struct dlist_link *l)
 {
-	if (s->lru_prev)
-		s->lru_prev->lru_next = s->lru_next;
-	else
-		p->slru_head = s->lru_next;
-	if (s->lru_next)
-		s->lru_next->lru_prev = s->lru_prev;
-	else
-		p->slru_tail = s->lru_prev;
-	s->lru_prev = s->lru_next = NULL;
-}
-
-static void stream_lru_front(struct pcapng *p, struct pstream *s)
-{
-	s->lru_next = p->slru_head;
-	if (p->slru_head)
-		p->slru_head->lru_prev = s;
-	else
-		p->slru_tail = s;
-	p->slru_head = s;
+	return dlist_entry(l, struct pstream, lru);
 }
 
 /* Forgets the least recently used stream, writing what it holds. */
 static int stream_evict(struct pcapng *p)
 {
-	struct pstream *s = p->slru_tail, **pp;
+	struct pstream *s = stream_of(p->stream_lru.tail), **pp;
 
 	while (s->held)
 		if (stream_force(p, s, "stream evicted"))
@@ -722,7 +687,7 @@ static int stream_evict(struct pcapng *p)
 	while (*pp != s)
 		pp = &(*pp)->hnext;
 	*pp = s->hnext;
-	stream_lru_unlink(p, s);
+	dlist_unlink(&p->stream_lru, &s->lru);
 	free(s);
 	p->nstreams--;
 	return 0;
@@ -738,8 +703,7 @@ static struct pstream *stream_get(struct pcapng *p, const struct endpoint *ep,
 		if (s->stream_id == id && s->sender.family == ep->family &&
 		    s->sender.port == ep->port &&
 		    !memcmp(s->sender.addr, ep->addr, 16)) {
-			stream_lru_unlink(p, s);
-			stream_lru_front(p, s);
+			dlist_touch(&p->stream_lru, &s->lru);
 			return s;
 		}
 	}
@@ -752,7 +716,7 @@ static struct pstream *stream_get(struct pcapng *p, const struct endpoint *ep,
 	s->stream_id = id;
 	s->hnext = p->streams[b];
 	p->streams[b] = s;
-	stream_lru_front(p, s);
+	dlist_push_front(&p->stream_lru, &s->lru);
 	p->nstreams++;
 	return s;
 }
@@ -790,7 +754,8 @@ static int check_holds(struct pcapng *p)
 	if (!p->st.held_now)
 		return 0;
 	now = now_ms();
-	for (struct pstream *s = p->slru_head; s; s = s->lru_next) {
+	for (struct pstream *s = stream_of(p->stream_lru.head); s;
+	     s = stream_of(s->lru.next)) {
 		while (s->held &&
 		       now - s->wait_since_ms >= p->cfg.hold_ms) {
 			p->st.hold_expired++;
@@ -801,7 +766,8 @@ static int check_holds(struct pcapng *p)
 	while (p->st.held_bytes_now > p->cfg.max_held_bytes) {
 		struct pstream *oldest = NULL;
 
-		for (struct pstream *s = p->slru_head; s; s = s->lru_next)
+		for (struct pstream *s = stream_of(p->stream_lru.head); s;
+	     s = stream_of(s->lru.next))
 			if (s->held && (!oldest ||
 					s->wait_since_ms < oldest->wait_since_ms))
 				oldest = s;
@@ -937,7 +903,8 @@ int pcapng_tick(struct pcapng *p)
 
 int pcapng_finish(struct pcapng *p)
 {
-	for (struct pstream *s = p->slru_head; s; s = s->lru_next)
+	for (struct pstream *s = stream_of(p->stream_lru.head); s;
+	     s = stream_of(s->lru.next))
 		while (s->held)
 			if (stream_force(p, s, "end of capture"))
 				return -1;
@@ -948,10 +915,10 @@ void pcapng_free(struct pcapng *p)
 {
 	if (!p)
 		return;
-	while (p->lru_head)
-		flow_free(p, p->lru_head);
-	while (p->slru_head) {
-		struct pstream *s = p->slru_head;
+	while (p->flow_lru.head)
+		flow_free(p, flow_of(p->flow_lru.head));
+	while (p->stream_lru.head) {
+		struct pstream *s = stream_of(p->stream_lru.head);
 
 		while (s->held) {
 			struct held *h = s->held;
@@ -959,7 +926,7 @@ void pcapng_free(struct pcapng *p)
 			s->held = h->next;
 			held_free(p, h);
 		}
-		stream_lru_unlink(p, s);
+		dlist_unlink(&p->stream_lru, &s->lru);
 		free(s);
 	}
 	free(p->pkt);

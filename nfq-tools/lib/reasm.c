@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlist.h"
 #include "reasm.h"
 
 #define STREAM_BUCKETS	256
@@ -25,7 +26,7 @@ struct stream;
 
 struct pending {
 	struct pending *hnext;			/* stream's hash chain */
-	struct pending *age_prev, *age_next;	/* global, oldest first */
+	struct dlist_link age;			/* global, oldest first */
 	struct stream *stream;
 	struct wire_chunk_meta meta;		/* from its first chunk */
 	uint32_t received;
@@ -38,7 +39,7 @@ struct pending {
 
 struct stream {
 	struct stream *hnext;
-	struct stream *lru_prev, *lru_next;	/* most recent first */
+	struct dlist_link lru;			/* most recent first */
 	struct endpoint sender;
 	uint32_t stream_id;
 	struct seqtrack seqs;
@@ -57,9 +58,9 @@ struct reasm {
 	void *arg;
 	struct reasm_stats st;
 	struct stream *streams[STREAM_BUCKETS];
-	struct stream *lru_head, *lru_tail;
+	struct dlist lru;			/* of streams */
 	unsigned int nstreams;
-	struct pending *age_head, *age_tail;
+	struct dlist age;			/* of pendings */
 };
 
 struct reasm *reasm_new(const struct reasm_config *cfg,
@@ -108,14 +109,7 @@ static void pending_free(struct reasm *r, struct pending *p)
 		pp = &(*pp)->hnext;
 	*pp = p->hnext;
 	s->npending--;
-	if (p->age_prev)
-		p->age_prev->age_next = p->age_next;
-	else
-		r->age_head = p->age_next;
-	if (p->age_next)
-		p->age_next->age_prev = p->age_prev;
-	else
-		r->age_tail = p->age_prev;
+	dlist_unlink(&r->age, &p->age);
 	r->st.pending_bytes -= p->meta.record_len;
 	free(p->ranges);
 	free(p->data);
@@ -137,10 +131,10 @@ static struct pending *pending_new(struct reasm *r, struct stream *s,
 	struct pending *p;
 
 	/* Make room: the oldest incomplete records go first. */
-	while (r->age_head &&
+	while (r->age.head &&
 	       r->st.pending_bytes + meta->record_len > r->cfg.max_pending_bytes) {
 		r->st.records_evicted++;
-		pending_free(r, r->age_head);
+		pending_free(r, dlist_entry(r->age.head, struct pending, age));
 	}
 	if (r->st.pending_bytes + meta->record_len > r->cfg.max_pending_bytes)
 		return NULL;
@@ -157,12 +151,7 @@ static struct pending *pending_new(struct reasm *r, struct stream *s,
 	p->hnext = s->pending[pending_hash(meta->record_id)];
 	s->pending[pending_hash(meta->record_id)] = p;
 	s->npending++;
-	p->age_prev = r->age_tail;
-	if (r->age_tail)
-		r->age_tail->age_next = p;
-	else
-		r->age_head = p;
-	r->age_tail = p;
+	dlist_push_back(&r->age, &p->age);
 	r->st.pending_bytes += meta->record_len;
 	return p;
 }
@@ -244,27 +233,9 @@ static int endpoint_equal(const struct endpoint *a, const struct endpoint *b)
 	       !memcmp(a->addr, b->addr, 16);
 }
 
-static void lru_unlink(struct reasm *r, struct stream *s)
+static struct stream *stream_of(const struct dlist_link *l)
 {
-	if (s->lru_prev)
-		s->lru_prev->lru_next = s->lru_next;
-	else
-		r->lru_head = s->lru_next;
-	if (s->lru_next)
-		s->lru_next->lru_prev = s->lru_prev;
-	else
-		r->lru_tail = s->lru_prev;
-	s->lru_prev = s->lru_next = NULL;
-}
-
-static void lru_push_front(struct reasm *r, struct stream *s)
-{
-	s->lru_next = r->lru_head;
-	if (r->lru_head)
-		r->lru_head->lru_prev = s;
-	else
-		r->lru_tail = s;
-	r->lru_head = s;
+	return dlist_entry(l, struct stream, lru);
 }
 
 static void stream_free(struct reasm *r, struct stream *s)
@@ -277,7 +248,7 @@ static void stream_free(struct reasm *r, struct stream *s)
 	while (*pp != s)
 		pp = &(*pp)->hnext;
 	*pp = s->hnext;
-	lru_unlink(r, s);
+	dlist_unlink(&r->lru, &s->lru);
 	r->nstreams--;
 	gaptrack_free(&s->gaps);
 	free(s);
@@ -294,8 +265,7 @@ static struct stream *stream_get(struct reasm *r, const struct endpoint *ep,
 
 	for (s = r->streams[b]; s; s = s->hnext) {
 		if (s->stream_id == id && endpoint_equal(&s->sender, ep)) {
-			lru_unlink(r, s);
-			lru_push_front(r, s);
+			dlist_touch(&r->lru, &s->lru);
 			return s;
 		}
 	}
@@ -303,9 +273,11 @@ static struct stream *stream_get(struct reasm *r, const struct endpoint *ep,
 		return NULL;
 	if (r->nstreams >= r->cfg.max_streams) {
 		/* What it still missed is lost: said before it is forgotten. */
+		struct stream *old = stream_of(r->lru.tail);
+
 		r->st.streams_evicted++;
-		gaptrack_flush(&r->lru_tail->gaps, &r->lru_tail->seqs);
-		stream_free(r, r->lru_tail);
+		gaptrack_flush(&old->gaps, &old->seqs);
+		stream_free(r, old);
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -321,7 +293,7 @@ static struct stream *stream_get(struct reasm *r, const struct endpoint *ep,
 	seqtrack_init(&s->done);
 	s->hnext = r->streams[b];
 	r->streams[b] = s;
-	lru_push_front(r, s);
+	dlist_push_front(&r->lru, &s->lru);
 	r->nstreams++;
 	r->st.streams++;
 	return s;
@@ -716,7 +688,8 @@ static uint64_t timer(struct reasm *r, uint64_t now_ns, uint64_t seen_ns)
 {
 	uint64_t next = 0;
 
-	for (struct stream *s = r->lru_head; s; s = s->lru_next) {
+	for (struct stream *s = stream_of(r->lru.head); s;
+	     s = stream_of(s->lru.next)) {
 		if (s->deadline && s->deadline <= seen_ns) {
 			struct nack_ctx c = { .r = r, .s = s };
 
@@ -742,7 +715,8 @@ uint64_t reasm_timer_backlog(struct reasm *r, uint64_t now_ns,
 
 void reasm_flush(struct reasm *r)
 {
-	for (struct stream *s = r->lru_head; s; s = s->lru_next) {
+	for (struct stream *s = stream_of(r->lru.head); s;
+	     s = stream_of(s->lru.next)) {
 		gaptrack_flush(&s->gaps, &s->seqs);
 		s->deadline = 0;
 	}
@@ -751,7 +725,8 @@ void reasm_flush(struct reasm *r)
 void reasm_foreach_stream(const struct reasm *r, reasm_report_fn fn,
 			  void *arg)
 {
-	for (const struct stream *s = r->lru_head; s; s = s->lru_next) {
+	for (const struct stream *s = stream_of(r->lru.head); s;
+	     s = stream_of(s->lru.next)) {
 		struct reasm_stream_report rep = {
 			.sender = &s->sender,
 			.stream_id = s->stream_id,
@@ -769,8 +744,8 @@ void reasm_free(struct reasm *r)
 {
 	if (!r)
 		return;
-	while (r->lru_head)
-		stream_free(r, r->lru_head);
+	while (r->lru.head)
+		stream_free(r, stream_of(r->lru.head));
 	free(r);
 }
 
