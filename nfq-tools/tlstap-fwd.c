@@ -55,6 +55,7 @@
 
 #include "addr.h"
 #include "cli.h"
+#include "mmsg.h"
 #include "ratelog.h"
 #include "record.h"
 #include "replay.h"
@@ -1592,15 +1593,9 @@ static void read_control(struct fwd *f, int fd)
 	for (;;) {
 		int n;
 
-		for (int i = 0; i < CTL_BATCH; i++) {
-			struct msghdr *mh = &f->ctl_msgs[i].msg_hdr;
-
-			memset(mh, 0, sizeof(*mh));
-			mh->msg_name = &f->ctl_from[i];
-			mh->msg_namelen = sizeof(f->ctl_from[i]);
-			mh->msg_iov = &f->ctl_iov[i];
-			mh->msg_iovlen = 1;
-		}
+		for (int i = 0; i < CTL_BATCH; i++)
+			mmsg_slot_reset(&f->ctl_msgs[i], &f->ctl_from[i],
+					&f->ctl_iov[i], NULL, 0);
 		n = recvmmsg(fd, f->ctl_msgs, CTL_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)

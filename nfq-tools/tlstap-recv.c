@@ -24,6 +24,7 @@
 
 #include "addr.h"
 #include "cli.h"
+#include "mmsg.h"
 #include "ratelog.h"
 #include "reasm.h"
 #include "recvopts.h"
@@ -302,17 +303,10 @@ static void receive_batch(struct recv *rv)
 		int64_t offset;
 		int n;
 
-		for (int i = 0; i < BATCH; i++) {
-			struct msghdr *mh = &rv->msgs[i].msg_hdr;
-
-			memset(mh, 0, sizeof(*mh));
-			mh->msg_name = &rv->from[i];
-			mh->msg_namelen = sizeof(rv->from[i]);
-			mh->msg_iov = &rv->iov[i];
-			mh->msg_iovlen = 1;
-			mh->msg_control = rv->cmsg[i].buf;
-			mh->msg_controllen = sizeof(rv->cmsg[i].buf);
-		}
+		for (int i = 0; i < BATCH; i++)
+			mmsg_slot_reset(&rv->msgs[i], &rv->from[i], &rv->iov[i],
+					rv->cmsg[i].buf,
+					sizeof(rv->cmsg[i].buf));
 		n = recvmmsg(rv->fd, rv->msgs, BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
