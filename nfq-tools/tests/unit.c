@@ -2251,6 +2251,23 @@ static void print_counters(FILE *f, int json)
 	statprint_end(&sp);
 }
 
+/* What print_counters() writes; NULL if the memory stream failed. */
+static char *counters_text(int json)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+
+	if (!f)
+		return NULL;
+	print_counters(f, json);
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 static void test_statprint(void)
 {
 	static const char *const want[2] = {
@@ -2263,15 +2280,8 @@ static void test_statprint(void)
 	};
 
 	for (int json = 0; json < 2; json++) {
-		char *text = NULL;
-		size_t size = 0;
-		FILE *f = open_memstream(&text, &size);
+		char *text = counters_text(json);
 
-		CHECK(f != NULL, "open_memstream");
-		if (!f)
-			return;
-		print_counters(f, json);
-		CHECK(!fclose(f), "fclose");
 		CHECK(text && !strcmp(text, want[json]), "counters:\n%s",
 		      text ? text : "(none)");
 		free(text);
