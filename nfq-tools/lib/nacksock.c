@@ -12,6 +12,7 @@
 static int open_one(int af, char *err, size_t errlen)
 {
 	int fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	const char *opt = "IPV6_V6ONLY";
 	int one = 1;
 
 	if (fd < 0) {
@@ -22,6 +23,7 @@ static int open_one(int af, char *err, size_t errlen)
 	if (af == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
 		goto fail;
+	opt = af == AF_INET ? "IP_TRANSPARENT" : "IPV6_TRANSPARENT";
 	if (setsockopt(fd, af == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
 		       af == AF_INET ? IP_TRANSPARENT : IPV6_TRANSPARENT, &one,
 		       sizeof(one)))
@@ -29,9 +31,7 @@ static int open_one(int af, char *err, size_t errlen)
 	return fd;
 fail:
 	snprintf(err, errlen, "NACK socket (%s): %s: %s",
-		 af == AF_INET ? "IPv4" : "IPv6",
-		 af == AF_INET ? "IP_TRANSPARENT" : "IPV6_TRANSPARENT",
-		 strerror(errno));
+		 af == AF_INET ? "IPv4" : "IPv6", opt, strerror(errno));
 	close(fd);
 	return -1;
 }
