@@ -1797,7 +1797,6 @@ int main(int argc, char **argv)
 {
 	static struct fwd fwd;
 	struct fwd *f = &fwd;
-	sigset_t sigs;
 	int status;
 
 	parse_options(&f->opt, argc, argv);
@@ -1810,13 +1809,7 @@ int main(int argc, char **argv)
 		for (unsigned int i = 0; i < f->ntargets; i++)
 			open_target(f, &f->targets[i]);
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &sigs, NULL))
-		die("sigprocmask: %s", strerror(errno));
-	f->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	f->sigfd = cli_signalfd(false);
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (f->sigfd < 0 || f->epfd < 0)
 		die("signalfd/epoll: %s", strerror(errno));

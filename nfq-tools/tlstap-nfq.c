@@ -570,18 +570,9 @@ static int poll_timeout_ms(struct nfqtool *t)
 
 static void setup_signals(struct nfqtool *t)
 {
-	sigset_t sigs;
-
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &sigs, NULL))
-		fail(t, "sigprocmask: %s", strerror(errno));
-	t->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	t->sigfd = cli_signalfd(true);
 	if (t->sigfd < 0)
-		fail(t, "signalfd: %s", strerror(errno));
+		fail(t, "signals: %s", strerror(errno));
 }
 
 static void run(struct nfqtool *t)

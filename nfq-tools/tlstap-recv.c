@@ -391,7 +391,6 @@ int main(int argc, char **argv)
 		.lost = emit_lost,
 		.nack = send_nack,
 	};
-	sigset_t sigs;
 	char err[512];
 
 	parse_options(&rv->opt, argc, argv);
@@ -404,15 +403,9 @@ int main(int argc, char **argv)
 		die("out of memory");
 	open_socket(rv);
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &sigs, NULL))
-		die("sigprocmask: %s", strerror(errno));
-	rv->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	rv->sigfd = cli_signalfd(false);
 	if (rv->sigfd < 0)
-		die("signalfd: %s", strerror(errno));
+		die("signals: %s", strerror(errno));
 
 	for (;;) {
 		struct pollfd pfd[2] = {

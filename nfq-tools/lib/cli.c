@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/signalfd.h>
 
 #include "cli.h"
 
@@ -61,4 +63,19 @@ void cli_no_operands(const char *prog, int argc, char **argv)
 	if (optind != argc)
 		cli_die(prog, "unexpected argument '%s' (see --help)",
 			argv[optind]);
+}
+
+int cli_signalfd(bool hup)
+{
+	sigset_t sigs;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
+	if (hup)
+		sigaddset(&sigs, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL))
+		return -1;
+	return signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 }

@@ -7,6 +7,7 @@
 #define TLSTAP_NFQ_CLI_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 __attribute__((format(printf, 2, 0)))
@@ -35,5 +36,12 @@ void cli_usage_exit(void (*usage)(FILE *f), int c);
 
 /* After getopt_long: dies if operands are left (the tools take none). */
 void cli_no_operands(const char *prog, int argc, char **argv);
+
+/*
+ * The signals a tool acts on (SIGTERM, SIGINT, SIGUSR1 for its counters,
+ * and SIGHUP with hup) blocked and read through a non-blocking signalfd,
+ * which is returned; -1 with errno on failure.
+ */
+int cli_signalfd(bool hup);
 
 #endif
