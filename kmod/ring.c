@@ -96,11 +96,6 @@ static bool waiter_first(struct tlstap_ring *r, struct tlstap_ring_waiter *w)
 	return first_waiter(r) == w;
 }
 
-static u32 free_slots(const struct tlstap_ring *r)
-{
-	return tlstap_ring_size(r) - (r->prod - r->sent);
-}
-
 /* Lock held. Whoever is next in line gets to look again. */
 static void leave_queue(struct tlstap_ring *r, struct tlstap_ring_waiter *w)
 {
@@ -137,7 +132,7 @@ int tlstap_ring_reserve(struct tlstap_ring *r, u32 len, u32 cap, u32 flush_us,
 		room = s->cap - s->len;
 	}
 	tlstap_wire_plan(room, cap, len, &plan);
-	if (plan.new_slots + kept > free_slots(r))
+	if (plan.new_slots + kept > tlstap_ring_free_slots(r))
 		goto no_room;
 	for (i = 0; i < plan.new_slots; i++) {
 		if (!slot_page_private(tlstap_ring_slot(r, r->prod + i))) {
@@ -214,7 +209,7 @@ bool tlstap_ring_turn(struct tlstap_ring *r, struct tlstap_ring_waiter *w)
 	bool turn;
 
 	spin_lock(&r->lock);
-	turn = waiter_first(r, w) && free_slots(r) >= w->slots;
+	turn = waiter_first(r, w) && tlstap_ring_free_slots(r) >= w->slots;
 	spin_unlock(&r->lock);
 	return turn;
 }

@@ -78,13 +78,19 @@ static inline u32 tlstap_ring_size(const struct tlstap_ring *r)
 	return r->mask + 1;
 }
 
+/* Lock held. Slots writers may open: sent and not yet reused. */
+static inline u32 tlstap_ring_free_slots(const struct tlstap_ring *r)
+{
+	return tlstap_ring_size(r) - (r->prod - r->sent);
+}
+
 /*
  * Lock held. Sent slots the writers have not taken back yet: the replay
  * window is [sent - retained, sent).
  */
 static inline u32 tlstap_ring_retained(const struct tlstap_ring *r)
 {
-	return min(r->sent, tlstap_ring_size(r) - (r->prod - r->sent));
+	return min(r->sent, tlstap_ring_free_slots(r));
 }
 
 /* Slots a record of len bytes may take, whatever the open slot holds. */
