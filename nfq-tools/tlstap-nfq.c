@@ -19,12 +19,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/queue.h>
 #include <sys/signalfd.h>
 #include <linux/netfilter.h>
 
 #include "addr.h"
 #include "cli.h"
-#include "dlist.h"
 #include "nacksock.h"
 #include "nfqueue.h"
 #include "nftrule.h"
@@ -58,7 +58,7 @@ struct options {
 /* Where a stream's datagrams were sent: the source its NACKs need. */
 struct nack_source {
 	struct nack_source *hnext;
-	struct dlist_link lru;		/* most recently seen first */
+	TAILQ_ENTRY(nack_source) lru;	/* most recently seen first */
 	struct endpoint sender;
 	uint32_t stream_id;
 	uint8_t target[16];
@@ -85,7 +85,7 @@ struct nfqtool {
 	struct ratelog log;
 	struct nfq_stats st;
 	struct nack_source *sources[SOURCE_BUCKETS];
-	struct dlist source_lru;
+	TAILQ_HEAD(nack_source_list, nack_source) source_lru;
 	unsigned int nsources;
 	int sigfd;
 	int rule_installed;
@@ -248,11 +248,6 @@ static unsigned int source_hash(const struct endpoint *ep, uint32_t id)
 	return h % SOURCE_BUCKETS;
 }
 
-static struct nack_source *source_of(const struct dlist_link *l)
-{
-	return dlist_entry(l, struct nack_source, lru);
-}
-
 static struct nack_source *source_find(struct nfqtool *t,
 				       const struct endpoint *ep, uint32_t id)
 {
@@ -273,7 +268,7 @@ static void source_free(struct nfqtool *t, struct nack_source *s)
 	while (*pp != s)
 		pp = &(*pp)->hnext;
 	*pp = s->hnext;
-	dlist_unlink(&t->source_lru, &s->lru);
+	TAILQ_REMOVE(&t->source_lru, s, lru);
 	free(s);
 	t->nsources--;
 }
@@ -291,11 +286,12 @@ static void source_note(struct nfqtool *t, const struct endpoint *sender,
 
 	if (s) {
 		memcpy(s->target, target->addr, 16);
-		dlist_touch(&t->source_lru, &s->lru);
+		TAILQ_REMOVE(&t->source_lru, s, lru);
+		TAILQ_INSERT_HEAD(&t->source_lru, s, lru);
 		return;
 	}
 	if (t->nsources >= 2 * t->opt.recv.max_streams)
-		source_free(t, source_of(t->source_lru.tail));
+		source_free(t, TAILQ_LAST(&t->source_lru, nack_source_list));
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		fail(t, "out of memory");
@@ -305,7 +301,7 @@ static void source_note(struct nfqtool *t, const struct endpoint *sender,
 	b = source_hash(sender, stream_id);
 	s->hnext = t->sources[b];
 	t->sources[b] = s;
-	dlist_push_front(&t->source_lru, &s->lru);
+	TAILQ_INSERT_HEAD(&t->source_lru, s, lru);
 	t->nsources++;
 }
 
@@ -652,8 +648,8 @@ static void run(struct nfqtool *t)
 	if (t->opt.nack)
 		nacksock_close(&t->ns);
 	reasm_free(t->reasm);
-	while (t->source_lru.head)
-		source_free(t, source_of(t->source_lru.head));
+	while (!TAILQ_EMPTY(&t->source_lru))
+		source_free(t, TAILQ_FIRST(&t->source_lru));
 	if (recvout_close(&t->out, err, sizeof(err)))
 		fail(t, "%s", err);
 	close(t->sigfd);
@@ -664,6 +660,8 @@ int main(int argc, char **argv)
 	static struct nfqtool tool;
 	struct nfqtool *t = &tool;
 	char buf[1024];
+
+	TAILQ_INIT(&t->source_lru);
 
 	parse_options(&t->opt, argc, argv);
 	switch (t->opt.action) {

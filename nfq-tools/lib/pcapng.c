@@ -30,10 +30,10 @@
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
 #include <netinet/tcp.h>
+#include <sys/queue.h>
 #include <libnetfilter_queue/libnetfilter_queue_ipv4.h>
 #include <libnetfilter_queue/libnetfilter_queue_tcp.h>
 
-#include "dlist.h"
 #include "pcapng.h"
 
 #define BT_SHB		0x0A0D0D0Au
@@ -75,7 +75,7 @@ struct flow_end {
 
 struct flow {
 	struct flow *hnext;
-	struct dlist_link lru;			/* most recent first */
+	TAILQ_ENTRY(flow) lru;			/* most recent first */
 	uint8_t family;				/* as the records say */
 	uint64_t conn_id;
 	struct flow_end end[2];			/* CLIENT, SERVER */
@@ -101,7 +101,7 @@ struct held {
 
 struct pstream {
 	struct pstream *hnext;
-	struct dlist_link lru;		/* most recent first */
+	TAILQ_ENTRY(pstream) lru;	/* most recent first */
 	struct endpoint sender;
 	uint32_t stream_id;
 	int started;
@@ -115,10 +115,10 @@ struct pcapng {
 	FILE *f;
 	struct pcapng_stats st;
 	struct flow *flows[FLOW_BUCKETS];
-	struct dlist flow_lru;
+	TAILQ_HEAD(flow_list, flow) flow_lru;
 	unsigned int nflows;
 	struct pstream *streams[STREAM_BUCKETS];
-	struct dlist stream_lru;
+	TAILQ_HEAD(pstream_list, pstream) stream_lru;
 	unsigned int nstreams;
 	uint8_t *pkt;			/* one packet under construction */
 };
@@ -309,11 +309,6 @@ static unsigned int flow_hash(uint8_t family, uint64_t conn_id,
 	return (unsigned int)((h ^ (h >> 29)) % FLOW_BUCKETS);
 }
 
-static struct flow *flow_of(const struct dlist_link *l)
-{
-	return dlist_entry(l, struct flow, lru);
-}
-
 static void flow_free(struct pcapng *p, struct flow *f)
 {
 	struct flow **pp = &p->flows[flow_hash(f->family, f->conn_id,
@@ -322,7 +317,7 @@ static void flow_free(struct pcapng *p, struct flow *f)
 	while (*pp != f)
 		pp = &(*pp)->hnext;
 	*pp = f->hnext;
-	dlist_unlink(&p->flow_lru, &f->lru);
+	TAILQ_REMOVE(&p->flow_lru, f, lru);
 	free(f->note[0]);
 	free(f->note[1]);
 	free(f);
@@ -433,12 +428,13 @@ static struct flow *flow_get(struct pcapng *p, const struct reasm_record *r,
 			*side = SERVER;
 		else
 			continue;
-		dlist_touch(&p->flow_lru, &f->lru);
+		TAILQ_REMOVE(&p->flow_lru, f, lru);
+		TAILQ_INSERT_HEAD(&p->flow_lru, f, lru);
 		return f;
 	}
 	if (p->nflows >= p->cfg.max_flows) {
 		p->st.flows_evicted++;
-		flow_free(p, flow_of(p->flow_lru.tail));
+		flow_free(p, TAILQ_LAST(&p->flow_lru, flow_list));
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
@@ -458,7 +454,7 @@ static struct flow *flow_get(struct pcapng *p, const struct reasm_record *r,
 	seq_init(f);
 	f->hnext = p->flows[b];
 	p->flows[b] = f;
-	dlist_push_front(&p->flow_lru, &f->lru);
+	TAILQ_INSERT_HEAD(&p->flow_lru, f, lru);
 	p->nflows++;
 	p->st.flows++;
 	if (handshake(p, f, r))
@@ -546,6 +542,7 @@ static int mark_lost(struct pcapng *p, const struct pstream *s,
 		     int has_last, const char *reason)
 {
 	char sender[ENDPOINT_STRLEN], text[200], a[12] = "?", b[12] = "?";
+	struct flow *f;
 
 	endpoint_format(&s->sender, sender, sizeof(sender));
 	if (has_first)
@@ -558,8 +555,7 @@ static int mark_lost(struct pcapng *p, const struct pstream *s,
 		 sender, reason);
 	if (has_first && has_last)
 		p->st.lost_records += (uint64_t)(last - first) + 1;
-	for (struct flow *f = flow_of(p->flow_lru.head); f;
-	     f = flow_of(f->lru.next)) {
+	TAILQ_FOREACH(f, &p->flow_lru, lru) {
 		if (f->stream_id != s->stream_id ||
 		    f->sender.port != s->sender.port ||
 		    f->sender.family != s->sender.family ||
@@ -670,15 +666,10 @@ static int stream_force(struct pcapng *p, struct pstream *s,
 	return stream_release(p, s);
 }
 
-static struct pstream *stream_of(const struct dlist_link *l)
-{
-	return dlist_entry(l, struct pstream, lru);
-}
-
 /* Forgets the least recently used stream, writing what it holds. */
 static int stream_evict(struct pcapng *p)
 {
-	struct pstream *s = stream_of(p->stream_lru.tail), **pp;
+	struct pstream *s = TAILQ_LAST(&p->stream_lru, pstream_list), **pp;
 
 	while (s->held)
 		if (stream_force(p, s, "stream evicted"))
@@ -687,7 +678,7 @@ static int stream_evict(struct pcapng *p)
 	while (*pp != s)
 		pp = &(*pp)->hnext;
 	*pp = s->hnext;
-	dlist_unlink(&p->stream_lru, &s->lru);
+	TAILQ_REMOVE(&p->stream_lru, s, lru);
 	free(s);
 	p->nstreams--;
 	return 0;
@@ -703,7 +694,8 @@ static struct pstream *stream_get(struct pcapng *p, const struct endpoint *ep,
 		if (s->stream_id == id && s->sender.family == ep->family &&
 		    s->sender.port == ep->port &&
 		    !memcmp(s->sender.addr, ep->addr, 16)) {
-			dlist_touch(&p->stream_lru, &s->lru);
+			TAILQ_REMOVE(&p->stream_lru, s, lru);
+			TAILQ_INSERT_HEAD(&p->stream_lru, s, lru);
 			return s;
 		}
 	}
@@ -716,7 +708,7 @@ static struct pstream *stream_get(struct pcapng *p, const struct endpoint *ep,
 	s->stream_id = id;
 	s->hnext = p->streams[b];
 	p->streams[b] = s;
-	dlist_push_front(&p->stream_lru, &s->lru);
+	TAILQ_INSERT_HEAD(&p->stream_lru, s, lru);
 	p->nstreams++;
 	return s;
 }
@@ -749,13 +741,13 @@ static int stream_hold(struct pstream *s, struct held *h)
 /* Enforces the hold time and the memory bound. */
 static int check_holds(struct pcapng *p)
 {
+	struct pstream *s;
 	uint64_t now;
 
 	if (!p->st.held_now)
 		return 0;
 	now = now_ms();
-	for (struct pstream *s = stream_of(p->stream_lru.head); s;
-	     s = stream_of(s->lru.next)) {
+	TAILQ_FOREACH(s, &p->stream_lru, lru) {
 		while (s->held &&
 		       now - s->wait_since_ms >= p->cfg.hold_ms) {
 			p->st.hold_expired++;
@@ -766,8 +758,7 @@ static int check_holds(struct pcapng *p)
 	while (p->st.held_bytes_now > p->cfg.max_held_bytes) {
 		struct pstream *oldest = NULL;
 
-		for (struct pstream *s = stream_of(p->stream_lru.head); s;
-	     s = stream_of(s->lru.next))
+		TAILQ_FOREACH(s, &p->stream_lru, lru)
 			if (s->held && (!oldest ||
 					s->wait_since_ms < oldest->wait_since_ms))
 				oldest = s;
@@ -788,6 +779,8 @@ struct pcapng *pcapng_new(FILE *f, const struct pcapng_config *cfg)
 
 	if (!p)
 		return NULL;
+	TAILQ_INIT(&p->flow_lru);
+	TAILQ_INIT(&p->stream_lru);
 	p->cfg = *cfg;
 	if (!p->cfg.mss || p->cfg.mss > PCAPNG_MAX_MSS || !p->cfg.max_flows) {
 		free(p);
@@ -903,8 +896,9 @@ int pcapng_tick(struct pcapng *p)
 
 int pcapng_finish(struct pcapng *p)
 {
-	for (struct pstream *s = stream_of(p->stream_lru.head); s;
-	     s = stream_of(s->lru.next))
+	struct pstream *s;
+
+	TAILQ_FOREACH(s, &p->stream_lru, lru)
 		while (s->held)
 			if (stream_force(p, s, "end of capture"))
 				return -1;
@@ -915,10 +909,10 @@ void pcapng_free(struct pcapng *p)
 {
 	if (!p)
 		return;
-	while (p->flow_lru.head)
-		flow_free(p, flow_of(p->flow_lru.head));
-	while (p->stream_lru.head) {
-		struct pstream *s = stream_of(p->stream_lru.head);
+	while (!TAILQ_EMPTY(&p->flow_lru))
+		flow_free(p, TAILQ_FIRST(&p->flow_lru));
+	while (!TAILQ_EMPTY(&p->stream_lru)) {
+		struct pstream *s = TAILQ_FIRST(&p->stream_lru);
 
 		while (s->held) {
 			struct held *h = s->held;
@@ -926,7 +920,7 @@ void pcapng_free(struct pcapng *p)
 			s->held = h->next;
 			held_free(p, h);
 		}
-		dlist_unlink(&p->stream_lru, &s->lru);
+		TAILQ_REMOVE(&p->stream_lru, s, lru);
 		free(s);
 	}
 	free(p->pkt);

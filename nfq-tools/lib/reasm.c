@@ -11,8 +11,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
-#include "dlist.h"
 #include "reasm.h"
 
 #define STREAM_BUCKETS	256
@@ -26,7 +26,7 @@ struct stream;
 
 struct pending {
 	struct pending *hnext;			/* stream's hash chain */
-	struct dlist_link age;			/* global, oldest first */
+	TAILQ_ENTRY(pending) age;		/* global, oldest first */
 	struct stream *stream;
 	struct wire_chunk_meta meta;		/* from its first chunk */
 	uint32_t received;
@@ -39,7 +39,7 @@ struct pending {
 
 struct stream {
 	struct stream *hnext;
-	struct dlist_link lru;			/* most recent first */
+	TAILQ_ENTRY(stream) lru;		/* most recent first */
 	struct endpoint sender;
 	uint32_t stream_id;
 	struct seqtrack seqs;
@@ -58,9 +58,9 @@ struct reasm {
 	void *arg;
 	struct reasm_stats st;
 	struct stream *streams[STREAM_BUCKETS];
-	struct dlist lru;			/* of streams */
+	TAILQ_HEAD(stream_list, stream) lru;		/* of streams */
 	unsigned int nstreams;
-	struct dlist age;			/* of pendings */
+	TAILQ_HEAD(, pending) age;		/* of pendings */
 };
 
 struct reasm *reasm_new(const struct reasm_config *cfg,
@@ -70,6 +70,8 @@ struct reasm *reasm_new(const struct reasm_config *cfg,
 
 	if (!r)
 		return NULL;
+	TAILQ_INIT(&r->lru);
+	TAILQ_INIT(&r->age);
 	r->cfg = *cfg;
 	r->policy.timeout_ns = cfg->nack_timeout_ns ? cfg->nack_timeout_ns
 						    : REASM_NACK_TIMEOUT_NS;
@@ -109,7 +111,7 @@ static void pending_free(struct reasm *r, struct pending *p)
 		pp = &(*pp)->hnext;
 	*pp = p->hnext;
 	s->npending--;
-	dlist_unlink(&r->age, &p->age);
+	TAILQ_REMOVE(&r->age, p, age);
 	r->st.pending_bytes -= p->meta.record_len;
 	free(p->ranges);
 	free(p->data);
@@ -131,10 +133,10 @@ static struct pending *pending_new(struct reasm *r, struct stream *s,
 	struct pending *p;
 
 	/* Make room: the oldest incomplete records go first. */
-	while (r->age.head &&
+	while (!TAILQ_EMPTY(&r->age) &&
 	       r->st.pending_bytes + meta->record_len > r->cfg.max_pending_bytes) {
 		r->st.records_evicted++;
-		pending_free(r, dlist_entry(r->age.head, struct pending, age));
+		pending_free(r, TAILQ_FIRST(&r->age));
 	}
 	if (r->st.pending_bytes + meta->record_len > r->cfg.max_pending_bytes)
 		return NULL;
@@ -151,7 +153,7 @@ static struct pending *pending_new(struct reasm *r, struct stream *s,
 	p->hnext = s->pending[pending_hash(meta->record_id)];
 	s->pending[pending_hash(meta->record_id)] = p;
 	s->npending++;
-	dlist_push_back(&r->age, &p->age);
+	TAILQ_INSERT_TAIL(&r->age, p, age);
 	r->st.pending_bytes += meta->record_len;
 	return p;
 }
@@ -233,11 +235,6 @@ static int endpoint_equal(const struct endpoint *a, const struct endpoint *b)
 	       !memcmp(a->addr, b->addr, 16);
 }
 
-static struct stream *stream_of(const struct dlist_link *l)
-{
-	return dlist_entry(l, struct stream, lru);
-}
-
 static void stream_free(struct reasm *r, struct stream *s)
 {
 	struct stream **pp = &r->streams[stream_hash(&s->sender, s->stream_id)];
@@ -248,7 +245,7 @@ static void stream_free(struct reasm *r, struct stream *s)
 	while (*pp != s)
 		pp = &(*pp)->hnext;
 	*pp = s->hnext;
-	dlist_unlink(&r->lru, &s->lru);
+	TAILQ_REMOVE(&r->lru, s, lru);
 	r->nstreams--;
 	gaptrack_free(&s->gaps);
 	free(s);
@@ -265,7 +262,8 @@ static struct stream *stream_get(struct reasm *r, const struct endpoint *ep,
 
 	for (s = r->streams[b]; s; s = s->hnext) {
 		if (s->stream_id == id && endpoint_equal(&s->sender, ep)) {
-			dlist_touch(&r->lru, &s->lru);
+			TAILQ_REMOVE(&r->lru, s, lru);
+			TAILQ_INSERT_HEAD(&r->lru, s, lru);
 			return s;
 		}
 	}
@@ -273,7 +271,7 @@ static struct stream *stream_get(struct reasm *r, const struct endpoint *ep,
 		return NULL;
 	if (r->nstreams >= r->cfg.max_streams) {
 		/* What it still missed is lost: said before it is forgotten. */
-		struct stream *old = stream_of(r->lru.tail);
+		struct stream *old = TAILQ_LAST(&r->lru, stream_list);
 
 		r->st.streams_evicted++;
 		gaptrack_flush(&old->gaps, &old->seqs);
@@ -293,7 +291,7 @@ static struct stream *stream_get(struct reasm *r, const struct endpoint *ep,
 	seqtrack_init(&s->done);
 	s->hnext = r->streams[b];
 	r->streams[b] = s;
-	dlist_push_front(&r->lru, &s->lru);
+	TAILQ_INSERT_HEAD(&r->lru, s, lru);
 	r->nstreams++;
 	r->st.streams++;
 	return s;
@@ -687,9 +685,9 @@ enum reasm_verdict reasm_datagram(struct reasm *r,
 static uint64_t timer(struct reasm *r, uint64_t now_ns, uint64_t seen_ns)
 {
 	uint64_t next = 0;
+	struct stream *s;
 
-	for (struct stream *s = stream_of(r->lru.head); s;
-	     s = stream_of(s->lru.next)) {
+	TAILQ_FOREACH(s, &r->lru, lru) {
 		if (s->deadline && s->deadline <= seen_ns) {
 			struct nack_ctx c = { .r = r, .s = s };
 
@@ -715,8 +713,9 @@ uint64_t reasm_timer_backlog(struct reasm *r, uint64_t now_ns,
 
 void reasm_flush(struct reasm *r)
 {
-	for (struct stream *s = stream_of(r->lru.head); s;
-	     s = stream_of(s->lru.next)) {
+	struct stream *s;
+
+	TAILQ_FOREACH(s, &r->lru, lru) {
 		gaptrack_flush(&s->gaps, &s->seqs);
 		s->deadline = 0;
 	}
@@ -725,8 +724,9 @@ void reasm_flush(struct reasm *r)
 void reasm_foreach_stream(const struct reasm *r, reasm_report_fn fn,
 			  void *arg)
 {
-	for (const struct stream *s = stream_of(r->lru.head); s;
-	     s = stream_of(s->lru.next)) {
+	const struct stream *s;
+
+	TAILQ_FOREACH(s, &r->lru, lru) {
 		struct reasm_stream_report rep = {
 			.sender = &s->sender,
 			.stream_id = s->stream_id,
@@ -744,8 +744,8 @@ void reasm_free(struct reasm *r)
 {
 	if (!r)
 		return;
-	while (r->lru.head)
-		stream_free(r, stream_of(r->lru.head));
+	while (!TAILQ_EMPTY(&r->lru))
+		stream_free(r, TAILQ_FIRST(&r->lru));
 	free(r);
 }
 

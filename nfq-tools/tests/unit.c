@@ -1935,6 +1935,43 @@ static void test_evicted_stream(void)
 	relstream_free(&st);
 }
 
+/*
+ * At max_streams, the least recently seen stream goes: a stream seen
+ * again moves to the front, so of A, B, A, C it is B that is forgotten
+ * (and made anew when it comes back), A that is kept.
+ */
+static void test_stream_lru(void)
+{
+	static struct relcap c;
+	struct reasm_config cfg = {
+		.max_msg_len = 65536,
+		.max_pending_bytes = 1u << 20,
+		.max_streams = 2,
+	};
+	struct endpoint from[3] = { rel_sender, rel_sender, rel_sender };
+	static const int order[] = { 0, 1, 0, 2, 0, 1 };
+	static const unsigned long long made[] = { 1, 2, 2, 3, 3, 4 };
+	struct reasm_dgram_info info;
+	uint8_t hb[WIRE_HEARTBEAT_LEN];
+	struct reasm *ra;
+
+	memset(&c, 0, sizeof(c));
+	ra = reasm_new(&cfg, &rel_ops, &c);
+	for (int i = 0; i < 3; i++)
+		from[i].port += i;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		wire_build_heartbeat(hb, 1, 0, 0);
+		reasm_datagram(ra, &from[order[i]], hb, sizeof(hb), T0, &info);
+		CHECK(reasm_stats(ra)->streams == made[i],
+		      "stream LRU: step %zu made %llu streams, want %llu", i,
+		      reasm_stats(ra)->streams, made[i]);
+	}
+	CHECK(reasm_stats(ra)->streams_evicted == 2,
+	      "stream LRU: %llu evicted, want 2",
+	      reasm_stats(ra)->streams_evicted);
+	reasm_free(ra);
+}
+
 /* NACK messages: ranges cut at 1024 seqs, at most 64 per message. */
 static void test_nack_limits(void)
 {
@@ -2334,6 +2371,7 @@ int main(void)
 	test_lost_exact();
 	test_heartbeat();
 	test_evicted_stream();
+	test_stream_lru();
 	test_nack_limits();
 	test_gaptrack_bound();
 	test_replay();
