@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Proves the VM harness itself: the 6.1 image's modules load with modprobe,
+# Proves the VM harness itself: the 6.1 image's modules load with modprobe
+# and, asked for by the kernel, by themselves (a dummy link's driver),
 # two network namespaces joined by veth reach each other over IPv4 and IPv6,
 # and UDP datagrams sent with a given IPv4 TOS / IPv6 traffic class arrive
 # carrying exactly that value and payload.
@@ -19,6 +20,9 @@ for m in veth udp_tunnel ip6_udp_tunnel nf_tables nft_queue nfnetlink_queue sch_
 	modprobe "$m" || fail "modprobe $m"
 	grep -q "^$m " /proc/modules || fail "$m not in /proc/modules after modprobe"
 done
+grep -q '^dummy ' /proc/modules && fail "dummy already loaded: cannot test autoloading"
+ip link add "smoke$$" type dummy || fail "the kernel did not load dummy for a dummy link"
+ip link del "smoke$$"
 
 ip netns add "$a" && ip netns add "$b" || fail "ip netns add"
 ip link add va netns "$a" type veth peer name vb netns "$b" || fail "creating the veth pair"
@@ -86,4 +90,4 @@ check_family() { # FAMILY ADDRESS
 }
 check_family 4 10.99.0.2
 check_family 6 fd00:99::2
-echo "ok: modprobe, veth between namespaces, ping v4/v6, UDP TOS 40/184 and traffic class 40/184 received"
+echo "ok: modprobe, autoload, veth between namespaces, ping v4/v6, UDP TOS 40/184 and traffic class 40/184 received"
