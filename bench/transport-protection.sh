@@ -126,7 +126,7 @@ busy_jiffies() {
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
 }
 
-one() { # VARIANT TARGET_ADDR: prints "records/s cpu_us_per_record nacks"
+one() { # VARIANT TARGET_ADDR: prints "records/s cpu_us_per_record nacks duplicates"
 	local out=$RUN/$1.raw t0 t1 j0 j1 rpid hz
 	rm -f "$out"
 	ip netns exec rcv "$RECV" --listen "$2:7419" --output raw --out "$out" \
@@ -164,7 +164,8 @@ PY
 	hz=$(getconf CLK_TCK)
 	awk -v n="$RECORDS" -v t0="$t0" -v t1="$t1" -v j="$((j1 - j0))" -v hz="$hz" \
 		-v nacks="$(grep -o ' nacks_sent=[0-9]*' "$RUN/$1.recv.err" | cut -d= -f2)" \
-		'BEGIN { printf "%.0f %.1f %d\n", n / (t1 - t0), j / hz * 1e6 / n, nacks }'
+		-v dups="$(grep -o ' duplicates=[0-9]*' "$RUN/$1.recv.err" | cut -d= -f2)" \
+		'BEGIN { printf "%.0f %.1f %d %d\n", n / (t1 - t0), j / hz * 1e6 / n, nacks, dups }'
 }
 
 declare -A rate cpu
@@ -172,8 +173,8 @@ for r in $(seq "$ROUNDS"); do
 	for v in $variants; do
 		name=${v%%:*}
 		result=$(one "$name" "${v#*:}") || { echo "$name: failed" >&2; exit 1; }
-		read -r rs us nacks <<<"$result"
-		echo "round $r $name: $rs records/s, $us us CPU/record, $nacks NACKs"
+		read -r rs us nacks dups <<<"$result"
+		echo "round $r $name: $rs records/s, $us us CPU/record, $nacks NACKs, $dups duplicate datagrams"
 		rate[$name]="${rate[$name]:-} $rs"
 		cpu[$name]="${cpu[$name]:-} $us"
 	done
