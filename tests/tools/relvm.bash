@@ -18,7 +18,7 @@ GSO=/sys/module/tlstap/parameters/gso
 # rel_setup: the module, its hash key, the two targets' namespaces.
 rel_setup() {
 	load_module
-	# The guest cannot autoload modules (its modprobe is not the kernel's).
+	# Loaded up front, so that a missing one fails here, with its name.
 	modprobe -a nf_tables nfnetlink_queue nft_queue sch_netem ||
 		fail "netfilter or netem modules"
 	echo "$KEY" >"$SYS/hash_key"

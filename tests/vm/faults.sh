@@ -145,6 +145,8 @@ fresh_target() { # a new stream to t1; sets REC0 to the module's records
 since() { echo $(($(stat_of records) - REC0)); }
 took() { echo "$((SECONDS - STEP_START)) s"; }
 
+# Every module the steps use is loaded before the memory is read, so that
+# the check at the end sees only what tlstap took.
 modprobe -q udp_tunnel
 modprobe -q ip6_udp_tunnel
 modprobe -q veth
