@@ -5,8 +5,8 @@
 #   make module       kmod/tlstap.ko against KDIR (W=1 is passed through)
 #   make deps         install the Debian packages in scripts/debian-packages
 #   make check        deps, build (userspace with SANITIZE=1), fuzzing,
-#                     host tests, KUnit and VM tests; ends with
-#                     "N passed, N failed"
+#                     host tests, KUnit (under KASAN and UBSAN) and VM
+#                     tests; ends with "N passed, N failed"
 #   make host-test    build userspace with SANITIZE=1 and run tests/host/
 #   make fuzz         the libFuzzer harnesses of fuzz/, FUZZ_SECONDS each
 #                     (default 10; FUZZ_TESTS="name1 name2" to select)
@@ -69,7 +69,7 @@ deps:
 	$(CURDIR)/scripts/install-deps
 
 check:
-	$(CURDIR)/tests/run deps module userspace fuzz host kunit vm
+	$(CURDIR)/tests/run deps module userspace fuzz host kunit-san vm
 
 host-test:
 	HOST_TESTS='$(HOST_TESTS)' $(CURDIR)/tests/run userspace host
