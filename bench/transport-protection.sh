@@ -28,6 +28,7 @@ RECORDS=${RECORDS:-10000}
 SIZE=${SIZE:-1024}
 RATE=${RATE:-1000}
 ROUNDS=${ROUNDS:-3}
+RECORD=$((72 + SIZE))	# bytes of one record: header and plaintext
 RUN=$(mktemp -d)
 
 cleanup() {
@@ -135,7 +136,7 @@ one() { # VARIANT TARGET_ADDR: prints "records/s cpu_us_per_record nacks duplica
 	while [ -z "$(ip netns exec rcv ss -Hlun "sport = :7419")" ]; do sleep 0.1; done
 	j0=$(busy_jiffies)
 	t0=$(date +%s.%N)
-	python3 "$RUN/pace.py" "$RUN/records.bin" $((72 + SIZE)) "$RATE" |
+	python3 "$RUN/pace.py" "$RUN/records.bin" "$RECORD" "$RATE" |
 		ip netns exec snd "$FWD" --stdin --target "$2:7419" --linger-ms 3000 \
 		2>"$RUN/$1.fwd.err" &
 	local deadline=$((SECONDS + 600))
@@ -154,7 +155,7 @@ one() { # VARIANT TARGET_ADDR: prints "records/s cpu_us_per_record nacks duplica
 	wait "$rpid" || true
 	# Every record once, byte-exact; a record resent after a NACK is
 	# written when it completes, out of order.
-	python3 - "$out" "$RUN/records.bin" $((72 + SIZE)) <<'PY' || exit 1
+	python3 - "$out" "$RUN/records.bin" "$RECORD" <<'PY' || exit 1
 import sys
 got, sent, size = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read(), int(sys.argv[3])
 split = lambda b: sorted(b[i:i + size] for i in range(0, len(b), size))

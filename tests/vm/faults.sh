@@ -297,17 +297,23 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
 	-subj /CN=tlstap-test -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null ||
 	fail "6: no certificate"
 printf 'global:\n  if = /dev/tlstap\n  on_full = block\n' >"$WORK/tlstap.conf"
+# Numbered chunks, so that a record missing, repeated or out of order
+# shows: the program writes them, the check below rebuilds them.
+cat >"$WORK/chunks.py" <<'PY'
+PATTERN = b"tlstap-fault-" * 1260
+def chunk(i):
+    return b"%08d" % i + PATTERN[8:]
+PY
 cat >"$WORK/client.py" <<'PY'
-import socket, ssl, sys
+import socket, ssl
+from chunks import chunk
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", 8443)))
-# Numbered chunks, so that a record missing, repeated or out of order shows.
-pattern = b"tlstap-fault-" * 1260
 i = 0
 while True:
-    t.sendall(b"%08d" % i + pattern[8:])
+    t.sendall(chunk(i))
     i += 1
 PY
 # Its stdin a FIFO opened read-write, never at EOF: on /dev/null,
@@ -340,8 +346,9 @@ recv_stop f6 "$(since)"
 # have received more by one write: the program may die between a TLS
 # write and its record.
 rc=0
-verdict=$(python3 - "$WORK/f6.json" "$WORK/server.out" "$client" 2>&1 <<'PY'
+verdict=$(PYTHONPATH=$WORK python3 - "$WORK/f6.json" "$WORK/server.out" "$client" 2>&1 <<'PY'
 import base64, json, sys
+from chunks import PATTERN, chunk
 path, server_out, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
 captured = b""
 n = 0
@@ -355,9 +362,8 @@ for line in open(path):
     if d["type"] == "data":
         captured += base64.b64decode(d["data"])
 served = open(server_out, "rb").read()
-pattern = b"tlstap-fault-" * 1260
-chunks = (max(len(captured), len(served)) + len(pattern) - 1) // len(pattern)
-stream = b"".join(b"%08d" % i + pattern[8:] for i in range(chunks))
+chunks = (max(len(captured), len(served)) + len(PATTERN) - 1) // len(PATTERN)
+stream = b"".join(chunk(i) for i in range(chunks))
 print(f"   killed program: {n} records, {len(captured)} bytes captured, "
       f"s_server received {len(served)}")
 if n == 0:
@@ -366,7 +372,7 @@ if not stream.startswith(captured):
     sys.exit("the capture is not the program's stream from its start")
 if not stream.startswith(served):
     sys.exit("s_server did not receive the program's stream from its start")
-if len(served) - len(captured) > len(pattern):
+if len(served) - len(captured) > len(PATTERN):
     sys.exit(f"{len(served) - len(captured)} bytes sent but not captured")
 PY
 ) || rc=$?
