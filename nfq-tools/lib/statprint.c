@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
+#include <stdlib.h>
 #include <string.h>
 
 #include "statprint.h"
@@ -7,12 +8,16 @@ void statprint_begin(struct statprint *sp, FILE *f, const char *prog,
 		     int json)
 {
 	memset(sp, 0, sizeof(*sp));
-	sp->f = f;
+	sp->out = f;
+	/* Without the memory for it, piece by piece. */
+	sp->f = open_memstream(&sp->buf, &sp->len);
+	if (!sp->f)
+		sp->f = f;
 	sp->prog = prog;
 	sp->json = json;
 	sp->first = 1;
 	if (json)
-		fputc('{', f);
+		fputc('{', sp->f);
 }
 
 /* JSON: the separator before a member of the current object. */
@@ -99,4 +104,11 @@ void statprint_end(struct statprint *sp)
 		fputs("}\n", sp->f);
 	else if (sp->line_open)
 		fputc('\n', sp->f);
+	if (sp->f == sp->out)
+		return;
+	/* What the memory stream holds, even if its last growth failed. */
+	fclose(sp->f);
+	if (sp->buf)
+		fwrite(sp->buf, 1, sp->len, sp->out);
+	free(sp->buf);
 }

@@ -14,7 +14,10 @@
 #define STATPRINT_PREFIX_MAX	128
 
 struct statprint {
-	FILE *f;
+	FILE *out;		/* where statprint_end() writes it all */
+	FILE *f;		/* a memory stream until then (or out) */
+	char *buf;
+	size_t len;
 	const char *prog;
 	int json;
 	int depth;		/* groups and objects open */
@@ -32,7 +35,11 @@ void statprint_open(struct statprint *sp, const char *name);
 void statprint_close(struct statprint *sp);
 void statprint_u64(struct statprint *sp, const char *name,
 		   unsigned long long v);
-/* Ends the line (and the object); the stream is not flushed. */
+/*
+ * Ends the line (and the object) and writes the whole print to the stream
+ * at once, so that a reader of an unbuffered stderr never sees half of it.
+ * The stream is not flushed.
+ */
 void statprint_end(struct statprint *sp);
 
 #endif
