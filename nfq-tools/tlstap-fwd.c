@@ -1260,12 +1260,9 @@ static int read_messages(struct fwd *f, int fd)
 	for (;;) {
 		int n;
 
-		for (int i = 0; i < IN_BATCH; i++) {
-			memset(&f->in_msgs[i].msg_hdr, 0,
-			       sizeof(f->in_msgs[i].msg_hdr));
-			f->in_msgs[i].msg_hdr.msg_iov = &f->in_iov[i];
-			f->in_msgs[i].msg_hdr.msg_iovlen = 1;
-		}
+		for (int i = 0; i < IN_BATCH; i++)
+			mmsg_slot_reset(&f->in_msgs[i], NULL, &f->in_iov[i],
+					NULL, 0);
 		n = recvmmsg(fd, f->in_msgs, IN_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -10,7 +10,7 @@ void mmsg_slot_reset(struct mmsghdr *m, struct sockaddr_storage *from,
 
 	memset(mh, 0, sizeof(*mh));
 	mh->msg_name = from;
-	mh->msg_namelen = sizeof(*from);
+	mh->msg_namelen = from ? sizeof(*from) : 0;
 	mh->msg_iov = iov;
 	mh->msg_iovlen = 1;
 	mh->msg_control = control;

@@ -8,8 +8,8 @@
 
 /*
  * One slot for recvmmsg: the sender's address into from, the datagram
- * into iov, ancillary data into control (NULL: none). recvmmsg shrinks
- * the lengths, so this comes before every call.
+ * into iov, ancillary data into control (from, control NULL: none).
+ * recvmmsg shrinks the lengths, so this comes before every call.
  */
 void mmsg_slot_reset(struct mmsghdr *m, struct sockaddr_storage *from,
 		     struct iovec *iov, void *control, size_t control_len);
