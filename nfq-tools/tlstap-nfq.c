@@ -114,11 +114,12 @@ static void usage(FILE *f)
 "    --print-rule          print the rule (nft syntax) and exit\n"
 "    --accept              let the datagrams pass on (default: drop them)\n"
 "    --queue-maxlen N      packets the kernel queues (default 4096)\n"
-"    --rcvbuf BYTES        netlink receive buffer (default 16 MiB)\n"
+"    --rcvbuf BYTES        netlink receive buffer (default %d MiB)\n"
 "  receiver:\n"
 "    --log-datagrams FILE  one JSON line per queued packet\n"
 "    --no-nack             never send NACKs\n",
-		TLSTAP_DEFAULT_PORT, TLSTAP_DEFAULT_TOS);
+		TLSTAP_DEFAULT_PORT, TLSTAP_DEFAULT_TOS,
+		RECVOPTS_DEFAULT_RCVBUF >> 20);
 	recvopts_usage(f);
 }
 

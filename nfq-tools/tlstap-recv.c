@@ -72,7 +72,8 @@ static void usage(FILE *f)
 "usage: " PROG " --listen ADDR:PORT [options]\n"
 "    --listen ADDR:PORT    UDP address to receive on ([::]:PORT: IPv4 too)\n"
 "    --log-datagrams FILE  one JSON line per datagram (seq, size, TOS...)\n"
-"    --rcvbuf BYTES        socket receive buffer (default 16 MiB)\n");
+"    --rcvbuf BYTES        socket receive buffer (default %d MiB)\n",
+		RECVOPTS_DEFAULT_RCVBUF >> 20);
 	recvopts_usage(f);
 }
 

@@ -8,7 +8,6 @@
 
 #define DEFAULT_MAX_PENDING	(64u << 20)
 #define DEFAULT_MAX_STREAMS	256
-#define DEFAULT_RCVBUF		(16 << 20)
 
 void recvopts_init(struct recvopts *o)
 {
@@ -19,7 +18,7 @@ void recvopts_init(struct recvopts *o)
 	o->max_streams = DEFAULT_MAX_STREAMS;
 	o->nack_timeout_ms = REASM_NACK_TIMEOUT_NS / 1000000;
 	o->nack_tries = REASM_NACK_TRIES;
-	o->rcvbuf = DEFAULT_RCVBUF;
+	o->rcvbuf = RECVOPTS_DEFAULT_RCVBUF;
 }
 
 static enum recv_output parse_output(const char *prog, const char *arg)

@@ -31,6 +31,9 @@ struct recvopts {
 	int stats_json;
 };
 
+/* --rcvbuf's default, for the tools' help lines. */
+#define RECVOPTS_DEFAULT_RCVBUF	(16 << 20)
+
 /* getopt_long values of RECVOPTS_LONGOPTS; a tool's own come after. */
 enum {
 	RECVOPT_OUTPUT = 0x100, RECVOPT_OUT, RECVOPT_LOST, RECVOPT_LOGDG,
