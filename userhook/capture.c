@@ -215,3 +215,10 @@ void capture_missing(const char *name)
 	if (!atomic_exchange(&said, 1))
 		process_report("no loaded library defines %s", name);
 }
+
+int capture_missing_enosys(const char *name, int failed)
+{
+	capture_missing(name);
+	errno = ENOSYS;
+	return failed;
+}

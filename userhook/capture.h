@@ -129,5 +129,7 @@ void capture_forget(const void *session);
 
 /* The real function of a hook could not be found: say so once. */
 void capture_missing(const char *name);
+/* The same, for a call that fails with errno: ENOSYS, and returns failed. */
+int capture_missing_enosys(const char *name, int failed);
 
 #endif /* TLSTAP_CAPTURE_H */

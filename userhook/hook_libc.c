@@ -68,13 +68,6 @@ static int released_or_kept(int ours, int ret)
 	return ret;
 }
 
-static int missing(const char *name)
-{
-	capture_missing(name);
-	errno = ENOSYS;
-	return -1;
-}
-
 TLSTAP_EXPORT int close(int fd)
 {
 	__typeof__(&close) real = resolve_cached(&real_close, "close");
@@ -82,7 +75,7 @@ TLSTAP_EXPORT int close(int fd)
 	if (fd >= 0)
 		forget((unsigned int)fd, (unsigned int)fd);
 	/* Linux releases the number even when close() fails. */
-	return real ? real(fd) : missing("close");
+	return real ? real(fd) : capture_missing_enosys("close", -1);
 }
 
 TLSTAP_EXPORT int close_range(unsigned int first, unsigned int last,
@@ -93,7 +86,7 @@ TLSTAP_EXPORT int close_range(unsigned int first, unsigned int last,
 	int ours = -1;
 
 	if (!real)
-		return missing("close_range");
+		return capture_missing_enosys("close_range", -1);
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
 		ours = forget(first, last);
 	return released_or_kept(ours, real(first, last, flags));
@@ -105,7 +98,7 @@ TLSTAP_EXPORT void closefrom(int lowfd)
 						     "closefrom");
 
 	if (!real) {
-		missing("closefrom");
+		capture_missing_enosys("closefrom", -1);
 		return;
 	}
 	forget(lowfd < 0 ? 0 : (unsigned int)lowfd, UINT_MAX);
@@ -125,7 +118,7 @@ TLSTAP_EXPORT int dup2(int oldfd, int newfd)
 	int ours;
 
 	if (!real)
-		return missing("dup2");
+		return capture_missing_enosys("dup2", -1);
 	ours = forget_target(oldfd, newfd);
 	return released_or_kept(ours, real(oldfd, newfd));
 }
@@ -136,7 +129,7 @@ TLSTAP_EXPORT int dup3(int oldfd, int newfd, int flags)
 	int ours;
 
 	if (!real)
-		return missing("dup3");
+		return capture_missing_enosys("dup3", -1);
 	ours = forget_target(oldfd, newfd);
 	return released_or_kept(ours, real(oldfd, newfd, flags));
 }
@@ -149,7 +142,7 @@ TLSTAP_EXPORT int dup3(int oldfd, int newfd, int flags)
 									\
 		capture_note_fd(fd);					\
 		if (!real)						\
-			return missing(#name);				\
+			return capture_missing_enosys(#name, -1);	\
 		return real args;					\
 	}
 

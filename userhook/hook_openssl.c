@@ -87,14 +87,6 @@ static const struct tls_ops openssl_ops = {
 	.server_name = ossl_server_name,
 };
 
-/* No loaded libssl defines the function called: fail as libssl would. */
-static int ossl_missing(const char *name, int failed)
-{
-	capture_missing(name);
-	errno = ENOSYS;
-	return failed;
-}
-
 TLSTAP_EXPORT int SSL_read(SSL *ssl, void *buf, int num)
 {
 	__typeof__(&SSL_read) real = REAL(SSL_read);
@@ -102,7 +94,7 @@ TLSTAP_EXPORT int SSL_read(SSL *ssl, void *buf, int num)
 	int ret;
 
 	if (!real)
-		return ossl_missing("SSL_read", -1);
+		return capture_missing_enosys("SSL_read", -1);
 	if (!capture_call_start(&frame, ssl))
 		return real(ssl, buf, num);
 	ret = real(ssl, buf, num);
@@ -118,7 +110,7 @@ TLSTAP_EXPORT int SSL_read_ex(SSL *ssl, void *buf, size_t num,
 	int ret;
 
 	if (!real)
-		return ossl_missing("SSL_read_ex", 0);
+		return capture_missing_enosys("SSL_read_ex", 0);
 	if (!capture_call_start(&frame, ssl))
 		return real(ssl, buf, num, readbytes);
 	ret = real(ssl, buf, num, readbytes);
@@ -134,7 +126,7 @@ TLSTAP_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
 	int ret;
 
 	if (!real)
-		return ossl_missing("SSL_write", -1);
+		return capture_missing_enosys("SSL_write", -1);
 	if (!capture_call_start(&frame, ssl))
 		return real(ssl, buf, num);
 	ret = real(ssl, buf, num);
@@ -151,7 +143,7 @@ TLSTAP_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num,
 	int ret;
 
 	if (!real)
-		return ossl_missing("SSL_write_ex", 0);
+		return capture_missing_enosys("SSL_write_ex", 0);
 	if (!capture_call_start(&frame, ssl))
 		return real(ssl, buf, num, written);
 	ret = real(ssl, buf, num, written);
