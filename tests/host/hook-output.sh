@@ -70,6 +70,7 @@ held_client() {
 		"$pport" "$T/$name" --sizes "$sizes" "$hold" "$T/$name.go" \
 		>"$T/$name.log" 2>&1 &
 	cp=$!
+	BG_PIDS+=("$cp")
 	for _ in $(seq 200); do [ -e "$T/$name.go.waiting" ] && break; sleep 0.05; done
 	[ -e "$T/$name.go.waiting" ] || fail "$name: the client did not get to $where"
 	kill -CONT "$READER_PID"
