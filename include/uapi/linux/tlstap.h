@@ -6,9 +6,11 @@
  *   sender      --(UDP datagram: msg header + chunks)--> receiver
  *   receiver    --(NACK)--> sender --(GAP, HEARTBEAT)--> receiver
  *
- * All multi-byte fields are big-endian (network order). Structures are
- * packed by construction (no implicit padding); on the wire chunks follow
- * each other without alignment, so read them with memcpy.
+ * All multi-byte fields of records and datagrams are big-endian (network
+ * order). Structures are packed by construction (no implicit padding); on
+ * the wire chunks follow each other without alignment, so read them with
+ * memcpy. The capture ring, shared memory within one host, is the
+ * exception: its own words are in host order (section at the end).
  * docs/PROTOCOL.md explains every field with a hex example.
  */
 #ifndef _UAPI_LINUX_TLSTAP_H
@@ -299,5 +301,123 @@ enum tlstap_origin {
 	TLSTAP_ORIGIN_SYSFS = 1,
 	TLSTAP_ORIGIN_NETLINK = 2,
 };
+
+/* ---------------------------------------------------------------------
+ * Capture ring: shared memory that carries records from one producer (a
+ * capture hook's thread) to a consumer (tlstap.ko or tlstap-fwd) without a
+ * system call per record. Every word below is in host byte order: the
+ * ring never leaves the host. docs/PROTOCOL.md section 7 gives the
+ * memory-ordering rules.
+ *
+ * A ring is, at offsets from its start:
+ *	0			struct tlstap_capring_desc: what the ring is
+ *	TLSTAP_CAPRING_CONS_OFF	struct tlstap_capring_consumer (own line)
+ *	desc.prod_off		struct tlstap_capring_producer (own page)
+ *	desc.data_off		the data area: desc.data_size bytes of frames
+ * The consumer writes the desc and its line; the producer writes its line
+ * and the frames. Positions are free-running byte counts modulo 2^32 into
+ * the data area (offset = pos & (data_size - 1)), compared as signed
+ * differences; 0 <= prod_pos - cons_pos <= data_size.
+ *
+ * /dev/tlstap: mmap() of an open file (read and write) at page offset
+ * TLSTAP_CAPRING_PGOFF_PRODUCER, PROT_READ | PROT_WRITE, of one page plus
+ * data_size bytes creates that file's ring (data_size a power of two from
+ * TLSTAP_CAPRING_MIN_SIZE to TLSTAP_CAPRING_MAX_SIZE); the page at offset
+ * 0 (desc and consumer line) can then be mapped PROT_READ only. A
+ * write() of zero bytes wakes the consumer; poll() reports POLLOUT when
+ * at least half the data area is free.
+ *
+ * tlstap-fwd: a struct tlstap_capring_msg of type CREATE on a seqpacket
+ * connection to its socket is answered by one of type CREATED carrying, if
+ * its status is 0, a sealed memfd (SCM_RIGHTS) that holds the whole ring.
+ * WAKE (producer to tlstap-fwd) wakes the consumer; ROOM (tlstap-fwd to
+ * producer) answers a producer that set TLSTAP_CAPRING_PF_WAITING. A
+ * connection carries at most one ring; when it closes, tlstap-fwd drains
+ * the ring and lets it go.
+ */
+#define TLSTAP_CAPRING_MAGIC	0x544c5352	/* "TLSR" as a host-order word */
+#define TLSTAP_CAPRING_VERSION	1
+#define TLSTAP_CAPRING_MIN_SIZE	(64u << 10)
+#define TLSTAP_CAPRING_MAX_SIZE	(16u << 20)
+#define TLSTAP_CAPRING_CONS_OFF	64
+#define TLSTAP_CAPRING_PGOFF_HEADER	0
+#define TLSTAP_CAPRING_PGOFF_PRODUCER	1
+
+struct tlstap_capring_desc {
+	__u32	magic;		/* TLSTAP_CAPRING_MAGIC */
+	__u16	version;	/* TLSTAP_CAPRING_VERSION */
+	__u16	desc_len;	/* sizeof(struct tlstap_capring_desc) */
+	__u32	page_size;	/* of the consumer's host */
+	__u32	cons_off;	/* TLSTAP_CAPRING_CONS_OFF */
+	__u32	prod_off;	/* page_size */
+	__u32	data_off;	/* 2 * page_size */
+	__u32	data_size;	/* power of two */
+	__u32	creator_pid;	/* the producer, as the consumer knows it */
+	__u32	creator_uid;
+	__u32	reserved[7];	/* zero */
+};
+
+#define TLSTAP_CAPRING_DESC_LEN	64
+
+/* consumer.flags */
+#define TLSTAP_CAPRING_F_NEED_WAKEUP	0x1	/* idle: wake me after publishing */
+
+struct tlstap_capring_consumer {
+	__u32	cons_pos;	/* frames before it are consumed */
+	__u32	flags;		/* TLSTAP_CAPRING_F_* */
+	__u32	status;		/* 0, or the errno that ended the ring */
+	__u32	max_msg_len;	/* larger records are dropped (and reported) */
+};
+
+/* producer.flags */
+#define TLSTAP_CAPRING_PF_WAITING	0x1	/* tlstap-fwd: send ROOM */
+
+struct tlstap_capring_producer {
+	__u32	prod_pos;	/* frames before it are reserved */
+	__u32	flags;		/* TLSTAP_CAPRING_PF_* */
+};
+
+/*
+ * A frame: this header, then len bytes, then padding to the next multiple
+ * of 8. A record frame holds one record (struct tlstap_record and its
+ * msg_len bytes of plaintext: len = TLSTAP_RECORD_HDR_LEN + msg_len); it
+ * is published RESERVED with its record header written, then becomes
+ * COMMITTED once the plaintext is, or ABANDONED (the producer gave up:
+ * its plaintext is lost and reported as such). A frame never wraps: a
+ * PADDING frame fills the rest of the data area instead, len = the bytes
+ * after its header up to the end.
+ */
+enum tlstap_capring_state {
+	TLSTAP_CAPRING_RESERVED = 1,
+	TLSTAP_CAPRING_COMMITTED = 2,
+	TLSTAP_CAPRING_ABANDONED = 3,
+	TLSTAP_CAPRING_PADDING = 4,
+};
+
+struct tlstap_capring_frame {
+	__u32	len;
+	__u32	state;		/* enum tlstap_capring_state */
+};
+
+#define TLSTAP_CAPRING_FRAME_HDR_LEN	8
+#define TLSTAP_CAPRING_ALIGN	8
+
+/* tlstap-fwd's ring messages; a record's first byte is never >= 0x80. */
+enum tlstap_capring_msg_type {
+	TLSTAP_CAPRING_MSG_CREATE = 0x81,	/* size: data_size wanted */
+	TLSTAP_CAPRING_MSG_CREATED = 0x82,	/* status, size; the memfd */
+	TLSTAP_CAPRING_MSG_WAKE = 0x83,
+	TLSTAP_CAPRING_MSG_ROOM = 0x84,
+};
+
+struct tlstap_capring_msg {
+	__u8	type;		/* enum tlstap_capring_msg_type */
+	__u8	reserved[3];	/* zero */
+	__u32	status;		/* CREATED: 0 or an errno */
+	__u32	size;		/* CREATE, CREATED: data_size */
+	__u32	reserved2;	/* zero */
+};
+
+#define TLSTAP_CAPRING_MSG_LEN	16
 
 #endif /* _UAPI_LINUX_TLSTAP_H */
