@@ -3,10 +3,12 @@
 #
 #   make / make all   the module (when kernel headers are found) and userspace
 #   make module       kmod/tlstap.ko against KDIR (W=1 is passed through)
-#   make deps         install the Debian packages in scripts/debian-packages
-#   make check        deps, build (userspace with SANITIZE=1), fuzzing,
-#                     host tests, KUnit (under KASAN and UBSAN) and VM
-#                     tests; ends with "N passed, N failed"
+#   make deps         install every Debian package the project needs: the
+#                     sets run, build and test of scripts/debian-packages
+#                     (scripts/install-deps, as make check and .ci/run)
+#   make check        deps (all three sets), build (userspace with
+#                     SANITIZE=1), fuzzing, host tests, KUnit (under KASAN
+#                     and UBSAN) and VM tests; ends with "N passed, N failed"
 #   make host-test    build userspace with SANITIZE=1 and run tests/host/
 #   make fuzz         the libFuzzer harnesses of fuzz/, FUZZ_SECONDS each
 #                     (default 10; FUZZ_TESTS="name1 name2" to select)
@@ -16,11 +18,14 @@
 #                     (VM_TESTS="name1 name2" to select)
 #   make bench        the module and tlstap-fwd side by side in qemu
 #                     (bench/run, ROUNDS=5); prints a table of medians
-#   make demo         deps, build, then curl and wget through tlstap-run to
-#                     a local HTTPS server, the records shown as JSON lines
-#                     and a pcapng (scripts/demo; the module where the
-#                     kernel loads it, else tlstap-fwd)
+#   make demo         the packages to run and build only (sets run and
+#                     build, apt-get's progress shown), build, then curl
+#                     and wget through tlstap-run to a local HTTPS server,
+#                     the records shown as JSON lines and a pcapng
+#                     (scripts/demo; the module where the kernel loads
+#                     it, else tlstap-fwd)
 #   make demo-vm      the same with the module, inside the qemu guest
+#                     (needs make deps: qemu and the guest's kernel)
 #   make install      tools, libtlstap.so, /etc/tlstap.conf (if none), udev
 #                     rule, systemd unit, man pages; PREFIX (/usr/local),
 #                     DESTDIR honoured; make uninstall removes them
@@ -66,7 +71,7 @@ userspace:
 	done
 
 deps:
-	$(CURDIR)/scripts/install-deps
+	$(CURDIR)/scripts/install-deps run build test
 
 check:
 	$(CURDIR)/tests/run deps module userspace fuzz host kunit-san vm

@@ -1,7 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# make demo, twice (it must clean up after itself and run again): its
-# output holds, for curl and for wget, the HTTP request line they sent and
+# scripts/demo refuses a TLSTAP_DEMO_DIR that is not its own (a directory
+# with a file of someone else's, a symbolic link, a file), touching
+# nothing and saying why. make demo, twice (it must clean up after itself
+# and run again), the first time into an empty directory, which it uses,
+# the second into the directory it marked: it checks only the packages
+# to run and build (scripts/install-deps run build); its output holds, for curl and for wget, the HTTP request line they sent and
 # the response they got, as decoded records labelled with the program;
 # it says which capture path it took (on a kernel without modules:
 # tlstap-fwd, and why); the pcapng it names is read by tshark, which
@@ -13,12 +17,43 @@ set -euo pipefail
 command -v tshark >/dev/null || fail "tshark is not installed"
 T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
 TEST_TMP=$T
-export TLSTAP_DEMO_DIR=$T/demo
 
+# refused DIR WHY: scripts/demo with TLSTAP_DEMO_DIR=DIR fails at once,
+# saying WHY.
+refused() {
+	local rc=0
+	TLSTAP_DEMO_DIR=$1 timeout 60 "$SRC/scripts/demo" --no-deps --no-build >"$T/refused.out" 2>&1 || rc=$?
+	[ $rc = 1 ] || fail "TLSTAP_DEMO_DIR=$1: exit $rc, not 1 (refused): $(tail -n1 "$T/refused.out")"
+	grep -q "^demo: $1 $2" "$T/refused.out" || fail "TLSTAP_DEMO_DIR=$1: no '$2': $(tail -n1 "$T/refused.out")"
+}
+mkdir "$T/mine"
+echo "someone's file" >"$T/mine/notes.txt"
+refused "$T/mine" "has files and no .tlstap-demo"
+if [ "$(cat "$T/mine/notes.txt" 2>/dev/null)" != "someone's file" ] || [ "$(ls -A "$T/mine")" != notes.txt ]; then
+	fail "the demo changed a directory that was not its own"
+fi
+echo "someone's file" >"$T/file"
+refused "$T/file" "exists and is not a directory"
+[ "$(cat "$T/file")" = "someone's file" ] || fail "the demo changed a file named by TLSTAP_DEMO_DIR"
+mkdir "$T/marked"
+echo "made by tlstap's scripts/demo" >"$T/marked/.tlstap-demo"
+echo "kept" >"$T/marked/kept.txt"
+ln -s "$T/marked" "$T/link"
+refused "$T/link" "is a symbolic link"
+if [ ! -L "$T/link" ] || [ "$(cat "$T/marked/kept.txt" 2>/dev/null)" != kept ]; then
+	fail "the demo followed or removed a symbolic link"
+fi
+echo "refused: a directory with a file of its own, a file, a symbolic link"
+
+export TLSTAP_DEMO_DIR=$T/demo
+mkdir "$TLSTAP_DEMO_DIR"
 for round in 1 2; do
 	timeout 240 make -s -C "$SRC" demo >"$T/demo$round.out" 2>&1 ||
 		fail "make demo (round $round) failed: $(tail -n1 "$T/demo$round.out")"
 	out=$T/demo$round.out
+	grep -q '^deps: all [0-9]* packages of run, build are installed$' "$out" ||
+		fail "round $round: the demo did not check the packages of run and build only (scripts/install-deps run build)"
+	[ -f "$TLSTAP_DEMO_DIR/.tlstap-demo" ] || fail "round $round: the demo did not mark $TLSTAP_DEMO_DIR"
 	for prog in curl wget; do
 		grep -q "^{\"type\": \"data\", \"program\": \"$prog\", .*\"dir\": \"write\", .*\"text\": \"GET /index.html HTTP/1.1\\\\r\\\\n" "$out" ||
 			fail "round $round: no request line of $prog in the output"
