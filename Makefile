@@ -26,9 +26,14 @@
 #                     it, else tlstap-fwd)
 #   make demo-vm      the same with the module, inside the qemu guest
 #                     (needs make deps: qemu and the guest's kernel)
-#   make install      tools, libtlstap.so, /etc/tlstap.conf (if none), udev
-#                     rule, systemd unit, man pages; PREFIX (/usr/local),
-#                     DESTDIR honoured; make uninstall removes them
+#   make install      tools, libtlstap.so, udev rule, systemd unit, man
+#                     pages under PREFIX (/usr/local), tlstap.conf (if
+#                     none) in SYSCONFDIR (PREFIX/etc; /etc for
+#                     PREFIX=/usr); DESTDIR honoured; with PREFIX=/usr and
+#                     no DESTDIR also install-system; make uninstall
+#                     removes the files
+#   make install-system  the steps that change this system beyond the
+#                     files: the group tlstap, udev and systemd reloaded
 #   make dkms-install tlstap.ko under DKMS (dkms/tlstap-dkms), for
 #                     DKMS_KERNEL (default: the kernel scripts/kdir finds);
 #                     make dkms-uninstall removes it
@@ -38,24 +43,36 @@
 KDIR ?= $(shell $(CURDIR)/scripts/kdir 2>/dev/null)
 USERSPACE_DIRS := userhook nfq-tools tests/tools bench
 
-# Installation. The library reads /etc/tlstap.conf whatever the PREFIX;
-# udev reads no rules under /usr/local, systemd does read units there.
+# Installation, by the GNU conventions: nothing outside PREFIX, but with
+# PREFIX=/usr the configuration goes to /etc, as a distribution's. The
+# library and tlstap-run are built with SYSCONFDIR (userhook/Makefile):
+# the installed library reads SYSCONFDIR/tlstap.conf. udev and systemd
+# read the rule and the unit under /usr and /usr/local.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/tlstap
-SYSCONFDIR ?= /etc
-UDEVRULESDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/udev/rules.d,$(SYSCONFDIR)/udev/rules.d)
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# make install and uninstall with PREFIX=/usr and no DESTDIR work on the
+# system's own directories: they tell udev and systemd, and install adds
+# the group (install-system).
+SYSTEM_INSTALL := $(if $(DESTDIR),,$(filter /usr,$(PREFIX)))
 MAN1 := tlstap-run.1
 MAN4 := tlstap.4
 MAN5 := tlstap.conf.5
 MAN8 := tlstap-fwd.8 tlstap-recv.8 tlstap-nfq.8 tlstapctl.8
 INSTALL_VARS = PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BINDIR=$(BINDIR) SBINDIR=$(SBINDIR)
+# userhook's install build: its own directory, so that the build the
+# tests use is never rebuilt under them with other paths compiled in.
+USERHOOK_INSTALL_VARS = $(INSTALL_VARS) LIBDIR=$(PREFIX)/lib/tlstap \
+	SYSCONFDIR=$(SYSCONFDIR) O=build-install
 
 .PHONY: all module userspace deps check host-test fuzz kunit kunit-san vm-test \
-	bench clean install uninstall dkms-install dkms-uninstall demo demo-vm
+	bench clean install install-system uninstall dkms-install dkms-uninstall \
+	demo demo-vm
 
 all: $(if $(KDIR),module) userspace
 
@@ -106,7 +123,7 @@ demo-vm: userspace
 # The plain (not sanitized) build of userhook and nfq-tools. A man page
 # goes with its tool: tlstapctl's only once nfq-tools builds tlstapctl.
 install:
-	$(MAKE) -C userhook install $(INSTALL_VARS) LIBDIR=$(PREFIX)/lib/tlstap
+	$(MAKE) -C userhook install $(USERHOOK_INSTALL_VARS)
 	$(MAKE) -C nfq-tools install $(INSTALL_VARS)
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man4 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
@@ -131,19 +148,38 @@ install:
 			install -m 0644 dist/$${f#*:} $$dest; fi; \
 	done
 	install -m 0644 dist/60-tlstap.rules $(DESTDIR)$(UDEVRULESDIR)/
-	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/tlstap-recv.service \
-		>$(DESTDIR)$(SYSTEMDUNITDIR)/tlstap-recv.service
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		dist/tlstap-recv.service >$(DESTDIR)$(SYSTEMDUNITDIR)/tlstap-recv.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/tlstap-recv.service
-ifeq ($(DESTDIR),)
-	getent group tlstap >/dev/null || groupadd -r tlstap
-	if [ -d /run/udev/control ] || [ -S /run/udev/control ]; then udevadm control --reload; fi
-	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+ifneq ($(SYSTEM_INSTALL),)
+	$(MAKE) --no-print-directory install-system
 endif
+
+define reload_udev_systemd
+if [ -d /run/udev/control ] || [ -S /run/udev/control ]; then udevadm control --reload; fi
+if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+endef
+
+# What changes this system beyond the files, as root: the group tlstap
+# (the udev rule gives it /dev/tlstap), udev and systemd told to reread
+# their rules and units. With a PREFIX they do not read, it says how to
+# point them at the installed rule and unit.
+install-system:
+	@test -z "$(DESTDIR)" || { echo "make install-system changes this" \
+		"system: not with DESTDIR (a package does it when installed)" >&2; exit 1; }
+	getent group tlstap >/dev/null || groupadd -r tlstap
+	$(reload_udev_systemd)
+	@case $(UDEVRULESDIR) in /usr/lib/udev/rules.d | /usr/local/lib/udev/rules.d) ;; \
+	*) echo "udev reads no rules in $(UDEVRULESDIR): to use the rule," \
+		"ln -s $(UDEVRULESDIR)/60-tlstap.rules /etc/udev/rules.d/" ;; esac
+	@case $(SYSTEMDUNITDIR) in /usr/lib/systemd/system | /usr/local/lib/systemd/system) ;; \
+	*) echo "systemd reads no units in $(SYSTEMDUNITDIR): to use the unit," \
+		"systemctl link $(SYSTEMDUNITDIR)/tlstap-recv.service" ;; esac
 
 # Configuration files are removed only when unchanged; the group stays
 # (files may belong to it).
 uninstall:
-	$(MAKE) -C userhook uninstall $(INSTALL_VARS) LIBDIR=$(PREFIX)/lib/tlstap
+	$(MAKE) -C userhook uninstall $(USERHOOK_INSTALL_VARS)
 	$(MAKE) -C nfq-tools uninstall $(INSTALL_VARS)
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(MAN1)) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man4/,$(MAN4)) \
@@ -160,8 +196,8 @@ uninstall:
 		if cmp -s dist/$${f#*:} $$dest; then echo rm -f $$dest; rm -f $$dest; \
 		else echo "kept $$dest (changed)"; fi; \
 	done
-ifeq ($(DESTDIR),)
-	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+ifneq ($(SYSTEM_INSTALL),)
+	$(reload_udev_systemd)
 endif
 
 dkms-install:

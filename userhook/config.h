@@ -20,7 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CONFIG_DEFAULT_PATH	"/etc/tlstap.conf"
+/* TLSTAP_SYSCONFDIR: the Makefile's SYSCONFDIR, given where this is used. */
+#define CONFIG_DEFAULT_PATH	TLSTAP_SYSCONFDIR "/tlstap.conf"
 #define CONFIG_DEFAULT_IF	"/dev/tlstap"
 #define CONFIG_MAX_SIZE		(1024 * 1024)
 #define CONFIG_MAX_NAME		63

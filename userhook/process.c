@@ -16,6 +16,12 @@
 
 #include "hook_libc.h"
 
+#ifndef TLSTAP_SYSCONFDIR
+#error "TLSTAP_SYSCONFDIR must name the directory of the default tlstap.conf"
+#endif
+_Static_assert(sizeof(CONFIG_DEFAULT_PATH) <= sizeof(tlstap.conf_path),
+	       "SYSCONFDIR is too long");
+
 struct tlstap_process tlstap = {
 	.init_lock = PTHREAD_MUTEX_INITIALIZER,
 	.status = STATUS_UNDECIDED,

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef TLSTAP_LIBDIR
-#error "TLSTAP_LIBDIR must name the installed library directory"
+#if !defined(TLSTAP_LIBDIR) || !defined(TLSTAP_SYSCONFDIR)
+#error "TLSTAP_LIBDIR and TLSTAP_SYSCONFDIR must be given (Makefile)"
 #endif
 
 #define LIBNAME "libtlstap.so"
@@ -26,7 +26,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tlstap-run [-c CONF] [-i IF] -- CMD [ARGS...]\n"
-		"  -c CONF  config file (default: $TLSTAP_CONF, else /etc/tlstap.conf)\n"
+		"  -c CONF  config file (default: $TLSTAP_CONF, else "
+		TLSTAP_SYSCONFDIR "/tlstap.conf)\n"
 		"  -i IF    output for the records, overriding the config's 'if':\n"
 		"           /dev/tlstap, a Unix datagram or seqpacket socket, or a FIFO\n");
 }

@@ -1,13 +1,23 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# make install DESTDIR=... PREFIX=/usr, then the installed copy at work:
-# - every file at its place with its mode, nothing else; an existing
-#   /etc/tlstap.conf is never overwritten; no group made under DESTDIR;
+# make install DESTDIR=... PREFIX=/usr, and make install PREFIX=DIR
+# without DESTDIR, then the installed copies at work:
+# - every file at its place with its mode, nothing else: with DESTDIR as
+#   a package has them (/etc, /usr/...), with PREFIX=DIR all under DIR
+#   (configuration in DIR/etc); an existing tlstap.conf is never
+#   overwritten;
+# - neither install, nor make uninstall, writes anything in /etc or /usr
+#   or runs groupadd, udevadm or systemctl, while make install-system
+#   does the group and the reloads (all run in a private mount namespace
+#   where /etc and /usr are overlays whose upper layers must stay empty,
+#   and those commands are stand-ins that log);
 # - the man pages pass `man --warnings` and `mandoc -T lint`;
 # - the installed tlstap-run preloads the installed libtlstap.so (found
 #   as ../lib/tlstap from its own place), which reads the installed
 #   example config without a complaint and captures a real curl to a
-#   local openssl s_server; the installed tlstap-fwd sends the records to
+#   local openssl s_server; the PREFIX=DIR copy, without options, reads
+#   DIR/etc/tlstap.conf and captures, and with TLSTAP_CONF reads that
+#   instead; the installed tlstap-fwd sends the records to
 #   tlstap-recv started by the systemd unit's own ExecStart line (with
 #   the settings of the installed /etc/default/tlstap-recv and DESTDIR
 #   prefixed to its paths), and its records file shows the HTTP request
@@ -17,7 +27,7 @@
 # - udevadm test applies the installed rule to a /dev/tlstap node in a
 #   private mount namespace (fake sysfs device, a group file with
 #   tlstap): root:tlstap 0660;
-# - make uninstall leaves only the changed config file.
+# - make uninstall leaves only the changed config file, in both.
 set -euo pipefail
 # shellcheck source=tests/host/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -31,10 +41,44 @@ chmod 755 "$T"
 ROOT=$T/root
 NS=tlstap-install-$$
 NS_LIST+=("$NS")
+P=$T/prefix
 group_before=$(getent group tlstap || true)
 
-timeout 600 make -C "$SRC" install DESTDIR="$ROOT" PREFIX=/usr >"$T/install.log" 2>&1 ||
+# fenced LOG CMD...: CMD in a private mount namespace where /etc and /usr
+# are overlays (a write there lands in their upper layers, in $F, and the
+# host's stay as they are), /run is a tmpfs that says udev and systemd
+# run, and groupadd, useradd, udevadm and systemctl are stand-ins that
+# log their command lines to $F/system.log. CMD's output to LOG; then
+# fail if anything was written to /etc or /usr. $F/system.log is CMD's.
+F=$T/fence
+mkdir -p "$F/bin" "$F/etc.upper" "$F/etc.work" "$F/usr.upper" "$F/usr.work"
+for cmd in groupadd useradd udevadm systemctl; do
+	printf '#!/bin/sh\necho "%s $*" >>%s/system.log\n' "$cmd" "$F" >"$F/bin/$cmd"
+	chmod 755 "$F/bin/$cmd"
+done
+cat >"$F/run.sh" <<FENCE
+set -e
+mount --make-rprivate /
+mount -t overlay overlay -o lowerdir=/etc,upperdir=$F/etc.upper,workdir=$F/etc.work /etc
+mount -t overlay overlay -o lowerdir=/usr,upperdir=$F/usr.upper,workdir=$F/usr.work /usr
+mount -t tmpfs none /run
+mkdir -p /run/udev/control /run/systemd/system
+PATH=$F/bin:\$PATH
+exec "\$@"
+FENCE
+fenced() { # LOG CMD...
+	local log=$1 rc=0 touched
+	shift
+	: >"$F/system.log"
+	timeout 600 unshare -m bash "$F/run.sh" "$@" >"$log" 2>&1 || rc=$?
+	touched=$(cd "$F" && find etc.upper usr.upper -mindepth 1 | head -n 5 | tr '\n' ' ')
+	[ -z "$touched" ] || fail "'$*' wrote outside its directories: $touched"
+	return $rc
+}
+
+fenced "$T/install.log" make -C "$SRC" install DESTDIR="$ROOT" PREFIX=/usr ||
 	fail "make install failed: $(grep -m1 -E 'rror' "$T/install.log" || tail -n1 "$T/install.log")"
+[ ! -s "$F/system.log" ] || fail "make install with DESTDIR ran: $(tr '\n' ' ' <"$F/system.log")"
 
 # The files and their modes; tlstapctl once nfq-tools builds it.
 expected="644 etc/default/tlstap-recv
@@ -69,7 +113,50 @@ expected=$(echo "$expected" | sort -k2)
 grep -q '^global:$' "$ROOT/etc/tlstap.conf" &&
 	grep -q '^  if = /dev/tlstap$' "$ROOT/etc/tlstap.conf" ||
 	fail "/etc/tlstap.conf has no 'global:' with 'if = /dev/tlstap'"
-echo "installed: $(echo "$found" | wc -l) files"
+grep -qx 'EnvironmentFile=-/etc/default/tlstap-recv' "$ROOT/usr/lib/systemd/system/tlstap-recv.service" ||
+	fail "the unit does not read /etc/default/tlstap-recv"
+echo "installed with DESTDIR: $(echo "$found" | wc -l) files"
+
+# make install PREFIX=DIR, no DESTDIR, as root: the same files, all under
+# DIR, and nothing done to the system.
+fenced "$T/install-prefix.log" make -C "$SRC" install PREFIX="$P" ||
+	fail "make install PREFIX=$P failed: $(grep -m1 -E 'rror' "$T/install-prefix.log" || tail -n1 "$T/install-prefix.log")"
+[ ! -s "$F/system.log" ] || fail "make install PREFIX=$P ran: $(tr '\n' ' ' <"$F/system.log")"
+found=$(cd "$P" && find . \( -type f -o -type l \) -printf '%m %P\n' | sort -k2)
+expected_prefix=$(echo "$expected" | sed 's| usr/| |' | sort -k2)
+[ "$found" = "$expected_prefix" ] ||
+	fail "files under PREFIX differ from the list: $(diff <(echo "$expected_prefix") <(echo "$found") | grep '^[<>]' | tr '\n' ' ')"
+if ! grep -qx "EnvironmentFile=-$P/etc/default/tlstap-recv" "$P/lib/systemd/system/tlstap-recv.service" ||
+	! grep -q "^ExecStart=.*exec $P/sbin/tlstap-recv " "$P/lib/systemd/system/tlstap-recv.service"; then
+	fail "the PREFIX unit does not use $P/etc and $P/sbin"
+fi
+! grep -Eq '@[A-Z]+@' "$P/lib/systemd/system/tlstap-recv.service" || fail "the unit has a placeholder left"
+"$P/bin/tlstap-run" -h | grep -qF "else $P/etc/tlstap.conf)" ||
+	fail "tlstap-run -h does not name $P/etc/tlstap.conf: $("$P/bin/tlstap-run" -h | grep CONF)"
+echo "installed with PREFIX=$P: $(echo "$found" | wc -l) files, /etc and /usr untouched, no groupadd"
+
+# make install-system: the group and the reloads, only when asked (in the
+# fence, so the host gets no group); a hint for a PREFIX udev and systemd
+# do not read; refused with DESTDIR.
+fenced "$T/install-system.log" make -C "$SRC" --no-print-directory install-system PREFIX="$P" ||
+	fail "make install-system failed: $(tail -n1 "$T/install-system.log")"
+want="udevadm control --reload
+systemctl daemon-reload"
+[ -n "$group_before" ] || want="groupadd -r tlstap
+$want"
+[ "$(cat "$F/system.log")" = "$want" ] ||
+	fail "make install-system ran '$(tr '\n' ' ' <"$F/system.log")', not '$(echo "$want" | tr '\n' ' ')'"
+if ! grep -q "^udev reads no rules in $P/lib/udev/rules.d" "$T/install-system.log" ||
+	! grep -q "^systemd reads no units in $P/lib/systemd/system" "$T/install-system.log"; then
+	fail "make install-system does not say that udev and systemd do not read $P"
+fi
+ran=$(tr '\n' ',' <"$F/system.log" | sed 's/,$//; s/,/, /g')
+rc=0
+fenced "$T/install-system-destdir.log" make -C "$SRC" install-system DESTDIR="$ROOT" || rc=$?
+if [ $rc = 0 ] || [ -s "$F/system.log" ] || ! grep -q 'not with DESTDIR' "$T/install-system-destdir.log"; then
+	fail "make install-system DESTDIR=... was not refused: exit $rc, ran '$(tr '\n' ' ' <"$F/system.log")'"
+fi
+echo "install-system: ran $ran; refused with DESTDIR"
 
 # An administrator's config survives a second install.
 echo "# changed by the administrator" >>"$ROOT/etc/tlstap.conf"
@@ -149,6 +236,27 @@ ins timeout 60 "$ROOT/usr/bin/tlstap-run" -c "$ROOT/etc/tlstap.conf" -i "$T/in.s
 cmp -s "$T/hello.out" "$T/www/hello.txt" || fail "curl's download differs"
 ! grep -q '^tlstap:' "$T/curl.err" || fail "the library complains: $(grep '^tlstap:' "$T/curl.err")"
 
+# The PREFIX copy without options: its library reads PREFIX/etc/tlstap.conf
+# (records to tlstap-fwd), and TLSTAP_CONF instead when set (capture = no).
+# shellcheck disable=SC2016  # the child's LD_PRELOAD
+preload=$("$P/bin/tlstap-run" -- sh -c 'echo "$LD_PRELOAD"')
+[ "$preload" = "$P/lib/tlstap/libtlstap.so" ] ||
+	fail "the PREFIX tlstap-run preloads '$preload', not $P/lib/tlstap/libtlstap.so"
+printf 'global:\n  if = %s\n' "$T/in.sock" >"$P/etc/tlstap.conf"
+printf 'global:\n  if = %s\n  capture = no\n' "$T/in.sock" >"$T/off.conf"
+echo "read through PREFIX/etc/tlstap.conf" >"$T/www/prefix.txt"
+echo "not captured: TLSTAP_CONF says capture = no" >"$T/www/off.txt"
+for page in prefix off; do
+	conf=()
+	[ $page = prefix ] || conf=(TLSTAP_CONF="$T/off.conf")
+	ins env "${conf[@]}" timeout 60 "$P/bin/tlstap-run" -- curl -sS --cacert "$T/cert.pem" \
+		-o "$T/$page.out" "https://127.0.0.1:4433/$page.txt" 2>"$T/curl-$page.err" ||
+		fail "curl through the PREFIX copy failed: $(tail -n1 "$T/curl-$page.err")"
+	cmp -s "$T/$page.out" "$T/www/$page.txt" || fail "curl's download of $page.txt differs"
+	! grep -q '^tlstap:' "$T/curl-$page.err" ||
+		fail "the PREFIX library complains: $(grep '^tlstap:' "$T/curl-$page.err")"
+done
+
 kill -TERM "$FWD"
 wait "$FWD" || fail "tlstap-fwd exited with $?: $(tail -n1 "$T/fwd.err")"
 sent=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["records"])' <"$T/fwd.err") ||
@@ -172,7 +280,13 @@ grep -q '"dir": "write".*"text": "GET /hello.txt HTTP/1.1' "$T/shown.json" ||
 grep -q '"dir": "read".*"text": "HTTP/1.0 200 ok' "$T/shown.json" ||
 	fail "no response record: $(head -c 300 "$T/shown.json")"
 grep -q 'tlstap installed copy says hello' "$T/shown.json" || fail "the file's text is not in the records"
-echo "capture: $sent records through the installed tlstap-run, tlstap-fwd and the unit's tlstap-recv"
+if ! grep -q '"dir": "write".*"text": "GET /prefix.txt HTTP/1.1' "$T/shown.json" ||
+	! grep -q 'read through PREFIX/etc/tlstap.conf' "$T/shown.json"; then
+	fail "the PREFIX copy without options captured nothing: it did not read $P/etc/tlstap.conf"
+fi
+! grep -q 'off.txt\|TLSTAP_CONF says' "$T/shown.json" ||
+	fail "the PREFIX copy captured with TLSTAP_CONF saying capture = no"
+echo "capture: $sent records through the installed tlstap-run (both), tlstap-fwd and the unit's tlstap-recv"
 
 # systemd's view of the unit.
 verify=$(cd "$T" && MANPATH=$ROOT/usr/share/man systemd-analyze verify "$unit" 2>&1) ||
@@ -212,9 +326,15 @@ echo "$udev_out" | grep -q '60-tlstap.rules:[0-9]* MODE 0660' || fail "udevadm t
 ! echo "$udev_out" | grep -qiE 'invalid|error' || fail "udevadm test: $(echo "$udev_out" | grep -iE 'invalid|error' | head -n1)"
 echo "udev rule: /dev/tlstap root:tlstap 0660"
 
-# make uninstall: only the changed config stays.
-make -C "$SRC" uninstall DESTDIR="$ROOT" PREFIX=/usr >"$T/uninstall.log" 2>&1 ||
+# make uninstall: only the changed config stays; nothing done to the system.
+fenced "$T/uninstall.log" make -C "$SRC" uninstall DESTDIR="$ROOT" PREFIX=/usr ||
 	fail "make uninstall failed: $(tail -n1 "$T/uninstall.log")"
+[ ! -s "$F/system.log" ] || fail "make uninstall with DESTDIR ran: $(tr '\n' ' ' <"$F/system.log")"
 left=$(cd "$ROOT" && find . -type f -printf '%P\n')
 [ "$left" = etc/tlstap.conf ] || fail "make uninstall left: $(echo "$left" | tr '\n' ' ')"
+fenced "$T/uninstall-prefix.log" make -C "$SRC" uninstall PREFIX="$P" ||
+	fail "make uninstall PREFIX=$P failed: $(tail -n1 "$T/uninstall-prefix.log")"
+[ ! -s "$F/system.log" ] || fail "make uninstall PREFIX=$P ran: $(tr '\n' ' ' <"$F/system.log")"
+left=$(cd "$P" && find . -type f -printf '%P\n')
+[ "$left" = etc/tlstap.conf ] || fail "make uninstall PREFIX=$P left: $(echo "$left" | tr '\n' ' ')"
 echo "PASS $TEST_NAME"
