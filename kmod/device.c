@@ -4,14 +4,17 @@
  * and copied once, from the writer's iov_iter straight into the target's
  * ring; the network stack runs later, in the target's worker. Records
  * before a bad one in the same call are kept and the call returns their
- * length, as a partial write does.
+ * length, as a partial write does. Every chunk carries the writer's tgid
+ * and uid as the kernel knows them, whatever pid the record claims.
  */
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/uio.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/miscdevice.h>
 #include <linux/sched/signal.h>
+#include <linux/user_namespace.h>
 
 #include "tlstap.h"
 #include "device.h"
@@ -43,6 +46,7 @@ static int fill_record(struct tlstap_target *t,
 		       const struct tlstap_reservation *res,
 		       const struct tlstap_record *rec,
 		       const struct tlstap_record_info *ri,
+		       const struct tlstap_writer *writer,
 		       struct iov_iter *from)
 {
 	u32 off = 0, i, pass;
@@ -65,8 +69,8 @@ static int fill_record(struct tlstap_target *t,
 				len = res->first_len;
 			}
 			if (pass)
-				tlstap_wire_chunk_hdr(p, ri, res->record_id,
-						      off, len,
+				tlstap_wire_chunk_hdr(p, ri, writer,
+						      res->record_id, off, len,
 						      fault ? TLSTAP_CHUNK_F_ABORTED : 0);
 			else if (fault)
 				memset(p + TLSTAP_CHUNK_HDR_LEN, 0, len);
@@ -81,6 +85,7 @@ static int fill_record(struct tlstap_target *t,
 
 static int queue_record(struct tlstap *tt, const struct tlstap_record *rec,
 			const struct tlstap_record_info *ri,
+			const struct tlstap_writer *writer,
 			struct iov_iter *from, bool nonblock)
 {
 	struct tlstap_target *t, *waiting_on = NULL;
@@ -128,7 +133,7 @@ static int queue_record(struct tlstap *tt, const struct tlstap_record *rec,
 	if (err)
 		return err;
 
-	err = fill_record(t, &res, rec, ri, from);
+	err = fill_record(t, &res, rec, ri, writer, from);
 	if (tlstap_ring_commit(&t->ring, &res))
 		tlstap_send_kick(t);
 	if (res.opened)
@@ -158,6 +163,10 @@ static ssize_t tlstap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	bool nonblock = (iocb->ki_filp->f_flags & O_NONBLOCK) ||
 			(iocb->ki_flags & IOCB_NOWAIT);
 	u32 max_record = READ_ONCE(tt->max_record);
+	struct tlstap_writer writer = {
+		.pid = task_tgid_nr(current),
+		.uid = from_kuid(&init_user_ns, current_uid()),
+	};
 	struct tlstap_record_info ri;
 	struct tlstap_record rec;
 	size_t done = 0;
@@ -177,7 +186,7 @@ static ssize_t tlstap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 			err = -EINVAL;
 			break;
 		}
-		err = queue_record(tt, &rec, &ri, from, nonblock);
+		err = queue_record(tt, &rec, &ri, &writer, from, nonblock);
 		if (err)
 			break;
 		tlstap_stat_inc(tt, TLSTAP_STAT_RECORDS);

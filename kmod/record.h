@@ -19,6 +19,15 @@ struct tlstap_record_info {
 	const u8 *daddr;
 };
 
+/*
+ * Who handed a record over, as the kernel knows it (not as the record
+ * claims): stamped into every chunk of the record.
+ */
+struct tlstap_writer {
+	u32 pid;		/* thread group id, initial pid namespace */
+	u32 uid;		/* initial user namespace */
+};
+
 int tlstap_record_parse(const struct tlstap_record *rec, u32 max_msg_len,
 			struct tlstap_record_info *info);
 

@@ -99,7 +99,8 @@ int tlstap_wire_parse_nack(const u8 *buf, u32 len, u32 *stream_id,
 }
 
 void tlstap_wire_chunk_hdr(void *buf, const struct tlstap_record_info *ri,
-			   u32 record_id, u32 offset, u16 len, u8 flags)
+			   const struct tlstap_writer *writer, u32 record_id,
+			   u32 offset, u16 len, u8 flags)
 {
 	struct tlstap_chunk_hdr c = {
 		.record_id = cpu_to_be32(record_id),
@@ -111,6 +112,8 @@ void tlstap_wire_chunk_hdr(void *buf, const struct tlstap_record_info *ri,
 		.sport = ri->sport,
 		.dport = ri->dport,
 		.flags = flags,
+		.writer_pid = cpu_to_be32(writer->pid),
+		.writer_uid = cpu_to_be32(writer->uid),
 	};
 
 	memcpy(c.saddr, ri->saddr, sizeof(c.saddr));

@@ -55,6 +55,7 @@ struct tlstap_range {
 int tlstap_wire_parse_nack(const u8 *buf, u32 len, u32 *stream_id,
 			   struct tlstap_range *ranges);
 void tlstap_wire_chunk_hdr(void *buf, const struct tlstap_record_info *ri,
-			   u32 record_id, u32 offset, u16 len, u8 flags);
+			   const struct tlstap_writer *writer, u32 record_id,
+			   u32 offset, u16 len, u8 flags);
 
 #endif /* _TLSTAP_WIRE_H */

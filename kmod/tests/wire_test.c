@@ -32,7 +32,7 @@ static void wire_plan_cases(struct kunit *test)
 	u32 per = tlstap_wire_slot_data(1472);
 	struct tlstap_wire_plan p;
 
-	KUNIT_EXPECT_EQ(test, per, 1472U - 16 - 56);
+	KUNIT_EXPECT_EQ(test, per, 1472U - 16 - 64);
 
 	tlstap_wire_plan(0, 1472, 1, &p);
 	KUNIT_EXPECT_EQ(test, p.first_len, 0U);
@@ -68,7 +68,7 @@ static void wire_plan_sweep(struct kunit *test)
 {
 	static const u32 caps[] = { TLSTAP_MIN_CAPACITY, 548, 1232, 1452, 1472,
 				    (u32)TLSTAP_SLOT_SIZE };
-	static const u32 rooms[] = { 0, 1, 56, 57, 58, 200, 1000 };
+	static const u32 rooms[] = { 0, 1, 64, 65, 66, 200, 1000 };
 	struct tlstap_wire_plan p;
 	u32 c, r, len;
 
@@ -100,7 +100,7 @@ static void wire_plan_sweep(struct kunit *test)
 static void wire_headers(struct kunit *test)
 {
 	static const u8 want_msg[16] = {
-		0x01, 0x01, 0x10, 0x00, 0xde, 0xad, 0xbe, 0xef,
+		0x01, 0x02, 0x10, 0x00, 0xde, 0xad, 0xbe, 0xef,
 		0x00, 0x00, 0x01, 0x02, 0x05, 0xc0, 0x00, 0x03,
 	};
 	static const u8 saddr[16] = { 10, 0, 0, 1 }, daddr[16] = { 10, 0, 0, 2 };
@@ -109,6 +109,12 @@ static void wire_headers(struct kunit *test)
 		.family = TLSTAP_FAMILY_IPV4, .dir = TLSTAP_DIR_READ,
 		.sport = cpu_to_be16(443), .dport = cpu_to_be16(50000),
 		.saddr = saddr, .daddr = daddr,
+	};
+	struct tlstap_writer writer = { .pid = 4242, .uid = 1000 };
+	struct tlstap_writer unknown = { .pid = 0,
+					 .uid = TLSTAP_WRITER_UID_UNKNOWN };
+	static const u8 want_unknown[8] = {
+		0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
 	};
 	u8 buf[TLSTAP_CHUNK_HDR_LEN + 8];
 	u8 want_chunk[TLSTAP_CHUNK_HDR_LEN] = {
@@ -121,6 +127,8 @@ static void wire_headers(struct kunit *test)
 		10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		0x01, 0, 0, 0,		/* flags aborted, reserved */
+		0x00, 0x00, 0x10, 0x92,	/* writer_pid 4242 */
+		0x00, 0x00, 0x03, 0xe8,	/* writer_uid 1000 */
 	};
 
 	memset(buf, 0xaa, sizeof(buf));
@@ -129,8 +137,15 @@ static void wire_headers(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, buf[16], 0xaa);
 
 	memset(buf, 0xaa, sizeof(buf));
-	tlstap_wire_chunk_hdr(buf, &ri, 42, 256, 512, TLSTAP_CHUNK_F_ABORTED);
+	tlstap_wire_chunk_hdr(buf, &ri, &writer, 42, 256, 512,
+			      TLSTAP_CHUNK_F_ABORTED);
 	KUNIT_EXPECT_EQ(test, memcmp(buf, want_chunk, sizeof(want_chunk)), 0);
+	KUNIT_EXPECT_EQ(test, buf[TLSTAP_CHUNK_HDR_LEN], 0xaa);
+
+	/* A writer the sender cannot know: 0 and the unknown uid. */
+	tlstap_wire_chunk_hdr(buf, &ri, &unknown, 42, 256, 512, 0);
+	KUNIT_EXPECT_EQ(test, memcmp(buf + TLSTAP_CHUNK_HDR_LEN - 8, want_unknown,
+				     sizeof(want_unknown)), 0);
 	KUNIT_EXPECT_EQ(test, buf[TLSTAP_CHUNK_HDR_LEN], 0xaa);
 }
 
@@ -205,7 +220,7 @@ static void wire_nack(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
 			-EINVAL);
 	len = nack(buf, 1, good, 1);
-	buf[1] = 2;	/* version */
+	buf[1] = 1;	/* version 1: a reader of version 2 refuses it */
 	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
 			-EINVAL);
 }

@@ -65,7 +65,7 @@ struct tlstap_record {
 	__be16	sport;
 	__be16	dport;
 	__be32	msg_len;	/* plaintext bytes that follow */
-	__be32	pid;		/* process (thread group) id of the writer */
+	__be32	pid;		/* the writer's claim: its thread group id */
 	__u8	saddr[16];
 	__u8	daddr[16];
 	__be64	timestamp_ns;	/* CLOCK_REALTIME of the TLS call's return */
@@ -79,7 +79,7 @@ struct tlstap_record {
  * Wire format: every UDP datagram between a sender and a receiver starts
  * with a struct tlstap_msg_hdr.
  */
-#define TLSTAP_WIRE_VERSION	1
+#define TLSTAP_WIRE_VERSION	2
 
 enum tlstap_msg_type {
 	TLSTAP_MSG_DATA = 1,		/* sender -> receiver: chunks */
@@ -103,7 +103,7 @@ enum tlstap_msg_type {
  * rejects anything larger.
  */
 #define TLSTAP_MAX_MODULE_DGRAM	4096
-#define TLSTAP_MIN_DGRAM	136	/* msg + chunk header + 64 bytes */
+#define TLSTAP_MIN_DGRAM	144	/* msg + chunk header + 64 bytes */
 struct tlstap_msg_hdr {
 	__u8	type;		/* enum tlstap_msg_type */
 	__u8	version;	/* TLSTAP_WIRE_VERSION */
@@ -127,6 +127,16 @@ struct tlstap_msg_hdr {
  * record_len bytes. record_id counts the records of a stream from 0,
  * modulo 2^32. The flow fields repeat the record's so that
  * every datagram can be classified on its own.
+ *
+ * writer_pid and writer_uid are what the sender's kernel knows of the
+ * process that handed the record over (the record's own pid is that
+ * process's claim): its thread group id in the sender's pid namespace
+ * (the module: the initial one) and its uid in the initial user
+ * namespace. A record from a capture ring carries the ring creator's.
+ * They are 0 and TLSTAP_WRITER_UID_UNKNOWN when the sender cannot know
+ * (tlstap-fwd reading a FIFO or stdin). Every chunk of a record carries
+ * the same values (receivers check that the chunks agree, as for the
+ * flow).
  */
 struct tlstap_chunk_hdr {
 	__be32	record_id;
@@ -141,9 +151,12 @@ struct tlstap_chunk_hdr {
 	__u8	daddr[16];
 	__u8	flags;		/* TLSTAP_CHUNK_F_* */
 	__u8	reserved[3];	/* zero */
+	__be32	writer_pid;	/* 0: unknown */
+	__be32	writer_uid;	/* TLSTAP_WRITER_UID_UNKNOWN: unknown */
 };
 
-#define TLSTAP_CHUNK_HDR_LEN	56
+#define TLSTAP_CHUNK_HDR_LEN	64
+#define TLSTAP_WRITER_UID_UNKNOWN	0xffffffffu
 
 /*
  * NACK and GAP carry count inclusive ranges of DATA sequence numbers:
