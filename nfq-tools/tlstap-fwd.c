@@ -5,7 +5,9 @@
  * targets in exactly the wire format of tlstap.ko, steered by the same
  * flow-hash table (same key and targets => same target per flow). Each
  * target is a stream of its own, with a random stream id, as each target
- * added to the module is.
+ * added to the module is. Every record is stamped with its writer as this
+ * host's kernel tells it: the peer credentials of a seqpacket connection,
+ * a datagram's SCM_CREDENTIALS; a FIFO or stdin tells nothing (unknown).
  *
  * One thread, one epoll loop: a batch of input (recvmmsg or a large read)
  * is parsed and packed into per-target rings of datagrams, which go out
@@ -165,6 +167,7 @@ struct resend_batch {
 
 struct conn {
 	int fd;
+	struct ucred cred;	/* SO_PEERCRED: the writer of its records */
 };
 
 struct fwd {
@@ -191,6 +194,15 @@ struct fwd {
 	uint8_t *msg_bufs;		/* IN_BATCH * IN_MSG_SIZE */
 	struct mmsghdr in_msgs[IN_BATCH];
 	struct iovec in_iov[IN_BATCH];
+	/*
+	 * A datagram's SCM_CREDENTIALS, and room for nothing more: file
+	 * descriptors a writer passes (SCM_RIGHTS) are then closed by the
+	 * kernel instead of landing here.
+	 */
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} in_cmsg[IN_BATCH];
 	uint8_t *stream_buf;		/* byte-stream input */
 	size_t stream_cap, stream_len;
 	unsigned long long stream_offset;	/* bytes consumed so far */
@@ -937,7 +949,20 @@ static void print_target(struct fwd *f, const struct record_info *r,
 	       (unsigned long long)r->conn_id, r->msg_len);
 }
 
-static void forward_record(struct fwd *f, const struct record_info *r)
+/* A writer the input tells nothing about (a FIFO, stdin). */
+static const struct ucred writer_unknown = {
+	.pid = 0,
+	.uid = TLSTAP_WRITER_UID_UNKNOWN,
+	.gid = (gid_t)-1,
+};
+
+/*
+ * Sends record r, stamped with its writer as this host's kernel told it
+ * (pid 0: not in our pid namespace or unknown; uid
+ * TLSTAP_WRITER_UID_UNKNOWN: unknown; &writer_unknown: both unknown).
+ */
+static void forward_record(struct fwd *f, const struct record_info *r,
+			   const struct ucred *writer)
 {
 	struct wire_chunk_meta m;
 	struct target *t;
@@ -964,6 +989,8 @@ static void forward_record(struct fwd *f, const struct record_info *r)
 	m.record_len = r->len;
 	m.flow = r->flow;
 	m.flags = 0;
+	m.writer_pid = writer->pid > 0 ? (uint32_t)writer->pid : 0;
+	m.writer_uid = writer->uid;
 	pack_piece(f, t, &m, 0, r->bytes, r->len);
 	if (txring_unsent(&t->ring) >= SEND_AT_DGRAMS)
 		target_send(f, t);
@@ -978,9 +1005,9 @@ static void report_malformed(struct fwd *f, enum record_status st,
 		record_status_name(st), where, discarded);
 }
 
-/* A message of whole records (Unix datagram or seqpacket). */
+/* A message of whole records (Unix datagram or seqpacket) from writer. */
 static void process_message(struct fwd *f, const uint8_t *buf, size_t len,
-			    int truncated)
+			    int truncated, const struct ucred *writer)
 {
 	size_t pos = 0;
 
@@ -1003,7 +1030,7 @@ static void process_message(struct fwd *f, const uint8_t *buf, size_t len,
 						   : "in a message");
 			return;
 		}
-		forward_record(f, &r);
+		forward_record(f, &r, writer);
 		pos += r.len;
 	}
 }
@@ -1034,7 +1061,7 @@ static int process_stream(struct fwd *f)
 			ret = -1;
 			break;
 		}
-		forward_record(f, &r);
+		forward_record(f, &r, &writer_unknown);
 		pos += r.len;
 	}
 	memmove(f->stream_buf, f->stream_buf + pos, f->stream_len - pos);
@@ -1122,6 +1149,7 @@ static void open_unix(struct fwd *f, int type)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat sb;
 	const char *path = f->opt.in_path;
+	int one = 1;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
 		die("%s: path too long for a Unix socket", path);
@@ -1144,6 +1172,10 @@ static void open_unix(struct fwd *f, int type)
 	f->in_fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (f->in_fd < 0)
 		die("socket: %s", strerror(errno));
+	/* Before bind: every datagram that can arrive names its writer. */
+	if (type == SOCK_DGRAM &&
+	    setsockopt(f->in_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)))
+		die("%s: SO_PASSCRED: %s", path, strerror(errno));
 	if (bind(f->in_fd, (struct sockaddr *)&sun, sizeof(sun)))
 		die("binding %s: %s", path, strerror(errno));
 	f->created_path = 1;
@@ -1252,18 +1284,39 @@ static void open_input(struct fwd *f)
 }
 
 /*
- * Reads whole-record messages until the socket is drained. Returns 1 if
- * the peer of a seqpacket connection hung up.
+ * The writer of a datagram: its SCM_CREDENTIALS, copied into cred; the
+ * unknown writer if none came (the control buffer held something else).
  */
-static int read_messages(struct fwd *f, int fd)
+static const struct ucred *dgram_writer(struct msghdr *mh, struct ucred *cred)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
+	     cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_CREDENTIALS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(*cred))) {
+			memcpy(cred, CMSG_DATA(cm), sizeof(*cred));
+			return cred;
+		}
+	}
+	return &writer_unknown;
+}
+
+/*
+ * Reads whole-record messages until the socket is drained: the records of
+ * a seqpacket connection are its peer's, a datagram's its sender's
+ * (peer NULL). Returns 1 if the peer of a seqpacket connection hung up.
+ */
+static int read_messages(struct fwd *f, int fd, const struct ucred *peer)
 {
 	for (;;) {
 		int n;
 
 		for (int i = 0; i < IN_BATCH; i++)
 			mmsg_slot_reset(&f->in_msgs[i], NULL, &f->in_iov[i],
-					NULL, 0);
-		n = recvmmsg(fd, f->in_msgs, IN_BATCH, MSG_DONTWAIT, NULL);
+					peer ? NULL : f->in_cmsg[i].buf,
+					peer ? 0 : sizeof(f->in_cmsg[i].buf));
+		n = recvmmsg(fd, f->in_msgs, IN_BATCH,
+			     MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1275,13 +1328,16 @@ static int read_messages(struct fwd *f, int fd)
 		}
 		f->st.input_calls++;
 		for (int i = 0; i < n; i++) {
+			struct msghdr *mh = &f->in_msgs[i].msg_hdr;
+			struct ucred cred;
+
 			if (!f->in_msgs[i].msg_len &&
 			    f->opt.in_kind == IN_UNIX_SEQPACKET)
 				return 1;
 			process_message(f, f->in_iov[i].iov_base,
 					f->in_msgs[i].msg_len,
-					!!(f->in_msgs[i].msg_hdr.msg_flags &
-					   MSG_TRUNC));
+					!!(mh->msg_flags & MSG_TRUNC),
+					peer ? peer : dgram_writer(mh, &cred));
 		}
 		if (n < IN_BATCH)
 			return 0;
@@ -1300,6 +1356,7 @@ static void accept_conns(struct fwd *f)
 	for (;;) {
 		int fd = accept4(f->in_fd, NULL, NULL,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		socklen_t len;
 		unsigned int i;
 
 		if (fd < 0) {
@@ -1319,6 +1376,14 @@ static void accept_conns(struct fwd *f)
 			continue;
 		}
 		f->conns[i].fd = fd;
+		/* The writer as it was when it connected: a Unix socket's peer. */
+		len = sizeof(f->conns[i].cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &f->conns[i].cred,
+			       &len)) {
+			ratelog(&f->log, "SO_PEERCRED on %s: %s: its writer is "
+				"unknown", f->opt.in_path, strerror(errno));
+			f->conns[i].cred = writer_unknown;
+		}
 		if (epoll_add_input(f, fd, i))
 			die("a seqpacket connection cannot be polled");
 	}
@@ -1374,14 +1439,15 @@ static int drain_input(struct fwd *f, uint32_t source)
 {
 	switch (f->opt.in_kind) {
 	case IN_UNIX_DGRAM:
-		read_messages(f, f->in_fd);
+		read_messages(f, f->in_fd, NULL);
 		return 0;
 	case IN_UNIX_SEQPACKET:
 		if (source == EV_INPUT) {
 			accept_conns(f);
 			return 0;
 		}
-		if (read_messages(f, f->conns[source].fd))
+		if (read_messages(f, f->conns[source].fd,
+				  &f->conns[source].cred))
 			close_conn(f, source);
 		return 0;
 	default:
@@ -1413,7 +1479,8 @@ static int poll_inputs(struct fwd *f, uint64_t now)
 
 	if (f->opt.in_kind == IN_UNIX_SEQPACKET) {
 		for (unsigned int i = 0; i < MAX_CONNS; i++)
-			if (f->conns[i].fd >= 0 && read_messages(f, f->conns[i].fd))
+			if (f->conns[i].fd >= 0 &&
+			    read_messages(f, f->conns[i].fd, &f->conns[i].cred))
 				close_conn(f, i);
 	} else {
 		r = drain_input(f, EV_INPUT);

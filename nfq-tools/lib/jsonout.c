@@ -20,12 +20,21 @@ void jsonout_free(struct jsonout *j)
 	j->b64_cap = 0;
 }
 
+/* A number, or null for one that cannot be known. */
+static void u32_text(char *buf, size_t len, int known, uint32_t v)
+{
+	if (known)
+		snprintf(buf, len, "%u", v);
+	else
+		snprintf(buf, len, "null");
+}
+
 int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 {
 	const struct record_info *ri = r->rec;
 	int loss = record_is_loss_report(ri);
 	size_t need = 4 * ((ri->msg_len + 2) / 3) + 1;
-	char sender[ENDPOINT_STRLEN];
+	char sender[ENDPOINT_STRLEN], writer_pid[12], writer_uid[12];
 	char src[INET6_ADDRSTRLEN + 2] = "null", dst[INET6_ADDRSTRLEN + 2] = "null";
 
 	if (need > j->b64_cap) {
@@ -40,6 +49,10 @@ int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 	}
 	EVP_EncodeBlock(j->b64, ri->msg, (int)ri->msg_len);
 	endpoint_format(r->sender, sender, sizeof(sender));
+	u32_text(writer_pid, sizeof(writer_pid), r->writer_pid != 0,
+		 r->writer_pid);
+	u32_text(writer_uid, sizeof(writer_uid),
+		 r->writer_uid != TLSTAP_WRITER_UID_UNKNOWN, r->writer_uid);
 	if (ri->flow.family != TLSTAP_FAMILY_NONE) {
 		char a[INET6_ADDRSTRLEN];
 
@@ -51,12 +64,13 @@ int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 	if (fprintf(j->f,
 		    "{\"type\":\"%s\",\"time\":%llu,\"sender\":\"%s\","
 		    "\"stream\":%u,\"record_id\":%u,\"seq_first\":%u,"
-		    "\"pid\":%u,\"conn_id\":%llu,\"dir\":\"%s\","
+		    "\"pid\":%u,\"writer_pid\":%s,\"writer_uid\":%s,"
+		    "\"conn_id\":%llu,\"dir\":\"%s\","
 		    "\"family\":%u,\"src\":%s,\"sport\":%u,\"dst\":%s,"
 		    "\"dport\":%u,\"len\":%u,\"dropped\":%llu",
 		    loss ? "loss" : "data",
 		    (unsigned long long)ri->timestamp_ns, sender, r->stream_id,
-		    r->record_id, r->seq_first, ri->pid,
+		    r->record_id, r->seq_first, ri->pid, writer_pid, writer_uid,
 		    (unsigned long long)ri->conn_id,
 		    ri->flow.dir == TLSTAP_DIR_READ ? "read" : "write",
 		    ri->flow.family, src, ri->flow.sport, dst, ri->flow.dport,
@@ -69,21 +83,13 @@ int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 	return 0;
 }
 
-static void rid_text(char *buf, size_t len, int known, uint32_t rid)
-{
-	if (known)
-		snprintf(buf, len, "%u", rid);
-	else
-		snprintf(buf, len, "null");
-}
-
 int jsonout_lost(FILE *f, const struct reasm_lost *l)
 {
 	char sender[ENDPOINT_STRLEN], first[12], last[12];
 
 	endpoint_format(l->sender, sender, sizeof(sender));
-	rid_text(first, sizeof(first), l->has_record_first, l->record_first);
-	rid_text(last, sizeof(last), l->has_record_last, l->record_last);
+	u32_text(first, sizeof(first), l->has_record_first, l->record_first);
+	u32_text(last, sizeof(last), l->has_record_last, l->record_last);
 	return fprintf(f,
 		       "{\"type\":\"lost\",\"sender\":\"%s\",\"stream\":%u,"
 		       "\"record_first\":%s,\"record_last\":%s,"

@@ -4,7 +4,7 @@
  * ("pending") in a per-stream hash by record id and on one global age
  * list, so that the memory bound evicts the oldest first. A record is
  * emitted once its bytes are all covered, every chunk agreed on its
- * length and flow, and the bytes parse as a record of that flow. Each
+ * length, flow and writer, and the bytes parse as a record of that flow. Each
  * stream's missing seqs are in its gaptrack; when it gives up a range,
  * the records in it are dropped from pending and marked done, so that
  * nothing of them comes out later.
@@ -218,6 +218,14 @@ static int flow_equal(const struct record_flow *a, const struct record_flow *b)
 	       !memcmp(a->daddr, b->daddr, 16);
 }
 
+/* The chunks of one record were stamped with one writer. */
+static int writer_equal(const struct wire_chunk_meta *a,
+			const struct wire_chunk_meta *b)
+{
+	return a->writer_pid == b->writer_pid &&
+	       a->writer_uid == b->writer_uid;
+}
+
 /* ------------------------------------------------------------- streams */
 
 static unsigned int stream_hash(const struct endpoint *ep, uint32_t id)
@@ -323,6 +331,8 @@ static void finish_record(struct reasm *r, struct stream *s,
 	rr.stream_id = s->stream_id;
 	rr.record_id = meta->record_id;
 	rr.seq_first = seq_first;
+	rr.writer_pid = meta->writer_pid;
+	rr.writer_uid = meta->writer_uid;
 	rr.rec = &info;
 	r->st.records++;
 	r->st.record_bytes += meta->record_len;
@@ -376,12 +386,13 @@ static void take_chunk(struct reasm *r, struct stream *s,
 		return;
 	}
 	/*
-	 * Chunks that disagree on the record (length, flow, bytes sent
-	 * twice) make all of it untrustworthy: it is dropped at once, and
-	 * its later chunks count as duplicates.
+	 * Chunks that disagree on the record (length, flow, writer, bytes
+	 * sent twice) make all of it untrustworthy: it is dropped at once,
+	 * and its later chunks count as duplicates.
 	 */
 	if (ch->meta.record_len != p->meta.record_len ||
 	    !flow_equal(&ch->meta.flow, &p->meta.flow) ||
+	    !writer_equal(&ch->meta, &p->meta) ||
 	    !pending_cover(p, ch->offset, ch->offset + ch->len, ch->data)) {
 		finish_record(r, s, &p->meta, NULL, 0, 1);
 		pending_free(r, p);

@@ -49,6 +49,9 @@ struct reasm_record {
 	uint32_t stream_id;
 	uint32_t record_id;
 	uint32_t seq_first;	/* datagram that carried offset 0 */
+	/* The writer as the sender's kernel knew it; rec->pid is its claim. */
+	uint32_t writer_pid;	/* 0: unknown */
+	uint32_t writer_uid;	/* TLSTAP_WRITER_UID_UNKNOWN: unknown */
 	const struct record_info *rec;
 };
 

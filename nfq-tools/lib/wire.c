@@ -52,6 +52,8 @@ void wire_builder_add(struct wire_builder *b, const struct wire_chunk_meta *m,
 		.sport = htobe16(m->flow.sport),
 		.dport = htobe16(m->flow.dport),
 		.flags = m->flags,
+		.writer_pid = htobe32(m->writer_pid),
+		.writer_uid = htobe32(m->writer_uid),
 	};
 
 	memcpy(c.saddr, m->flow.saddr, 16);
@@ -164,6 +166,8 @@ static int decode_chunk(const struct wire_msg *msg, size_t pos,
 	memcpy(out->meta.flow.saddr, c.saddr, 16);
 	memcpy(out->meta.flow.daddr, c.daddr, 16);
 	out->meta.flags = c.flags;
+	out->meta.writer_pid = be32toh(c.writer_pid);
+	out->meta.writer_uid = be32toh(c.writer_uid);
 	out->offset = be32toh(c.offset);
 	out->len = be16toh(c.len);
 	out->data = msg->body + pos + sizeof(c);

@@ -23,6 +23,9 @@ struct wire_chunk_meta {
 	uint32_t record_len;	/* TLSTAP_RECORD_HDR_LEN + msg_len */
 	struct record_flow flow;
 	uint8_t flags;		/* TLSTAP_CHUNK_F_* */
+	/* The writer as the sender's kernel knows it (not the record's pid). */
+	uint32_t writer_pid;	/* 0: unknown */
+	uint32_t writer_uid;	/* TLSTAP_WRITER_UID_UNKNOWN: unknown */
 };
 
 /* One chunk of a parsed datagram; data points into the datagram. */

@@ -556,6 +556,8 @@ static size_t build_one(uint8_t *dg, const uint8_t *rec, size_t rec_len)
 	m.record_id = 3;
 	m.record_len = ri.len;
 	m.flow = ri.flow;
+	m.writer_pid = 31337;
+	m.writer_uid = 1000;
 	wire_builder_start(&b, dg, 1500, 0xabcdef01, 9, 0);
 	wire_builder_add(&b, &m, 0, rec, rec_len);
 	return wire_builder_finish(&b);
@@ -579,14 +581,17 @@ static void test_wire(void)
 	size_t len = build_one(dg, rec, rlen), pos = 0;
 	const size_t c0 = TLSTAP_MSG_HDR_LEN;	/* first chunk header */
 
-	CHECK(len == 16 + 56 + rlen, "datagram length %zu", len);
+	CHECK(len == 16 + 64 + rlen, "datagram length %zu", len);
+	CHECK(!memcmp(dg + c0 + 56, "\x00\x00\x7a\x69\x00\x00\x03\xe8", 8),
+	      "writer_pid and writer_uid bytes");
 	CHECK(check_dgram(dg, len) == WIRE_OK, "valid datagram");
 	CHECK(wire_parse_msg(dg, len, &msg) == WIRE_OK && msg.seq == 9 &&
 	      msg.stream_id == 0xabcdef01 && msg.count == 1 && msg.len == len,
 	      "header fields");
 	CHECK(wire_next_chunk(&msg, &pos, &ch) && ch.meta.record_id == 3 &&
 	      ch.meta.record_len == rlen && ch.offset == 0 && ch.len == rlen &&
-	      !memcmp(ch.data, rec, rlen) && ch.meta.flow.sport == 443,
+	      !memcmp(ch.data, rec, rlen) && ch.meta.flow.sport == 443 &&
+	      ch.meta.writer_pid == 31337 && ch.meta.writer_uid == 1000,
 	      "chunk fields");
 	CHECK(!wire_next_chunk(&msg, &pos, &ch), "a second chunk");
 
@@ -600,7 +605,8 @@ static void test_wire(void)
 	} while (0)
 	MUTATE(0, 0, WIRE_BAD_TYPE);
 	MUTATE(0, 5, WIRE_BAD_TYPE);
-	MUTATE(1, 2, WIRE_BAD_VERSION);
+	MUTATE(1, 1, WIRE_BAD_VERSION);		/* version 1: 56-byte chunks */
+	MUTATE(1, 3, WIRE_BAD_VERSION);
 	MUTATE(2, 17, WIRE_BAD_HDR_LEN);
 	MUTATE(3, 2, WIRE_BAD_FLAGS);
 	MUTATE(3, 1, WIRE_OK);				/* retransmit flag */
@@ -618,6 +624,8 @@ static void test_wire(void)
 	MUTATE(c0 + 52, 2, WIRE_CHUNK_BAD_FLAGS);
 	MUTATE(c0 + 52, 1, WIRE_OK);			/* aborted */
 	MUTATE(c0 + 55, 1, WIRE_CHUNK_BAD_FLAGS);	/* reserved */
+	MUTATE(c0 + 56, 0xff, WIRE_OK);			/* writer_pid */
+	MUTATE(c0 + 63, 0xff, WIRE_OK);			/* writer_uid */
 	CHECK(check_dgram(dg, 15) == WIRE_SHORT, "short datagram");
 	memcpy(bad, dg, len);
 	bad[len] = 0;
@@ -705,7 +713,7 @@ static void test_wire_control(void)
 
 	/* The largest datagram, 65507 bytes, is accepted; one more is not. */
 	n = make_record(rec, TLSTAP_FAMILY_IPV4, TLSTAP_DIR_WRITE,
-			WIRE_MAX_DATAGRAM - 16 - 56 - 72, 1, 9);
+			WIRE_MAX_DATAGRAM - 16 - 64 - 72, 1, 9);
 	record_parse(rec, n, 65536, &ri);
 	memset(&m, 0, sizeof(m));
 	m.record_len = ri.len;
@@ -734,6 +742,7 @@ struct collected {
 	size_t lens[64];
 	uint8_t *bytes[64];
 	uint32_t seq_first[64];
+	uint32_t writer_pid[64], writer_uid[64];
 };
 
 static void collect(void *arg, const struct reasm_record *r)
@@ -746,6 +755,8 @@ static void collect(void *arg, const struct reasm_record *r)
 		c->bytes[c->n] = malloc(r->rec->len);
 		memcpy(c->bytes[c->n], r->rec->bytes, r->rec->len);
 		c->seq_first[c->n] = r->seq_first;
+		c->writer_pid[c->n] = r->writer_pid;
+		c->writer_uid[c->n] = r->writer_uid;
 	}
 	c->n++;
 }
@@ -790,6 +801,10 @@ static struct reasm *new_reasm(struct collected *c)
 	return reasm_new(&cfg, &collect_ops, c);
 }
 
+/* The writer pack_records stamps into record i: one of its own each. */
+#define WRITER_PID(i)	(1000u + (i))
+#define WRITER_UID(i)	((i) % 2 ? 1000u : TLSTAP_WRITER_UID_UNKNOWN)
+
 /* Packs n records of the given sizes; returns the number of datagrams. */
 static uint32_t pack_records(struct txring *r, uint8_t **recs,
 			     const uint32_t *sizes, unsigned int n)
@@ -807,6 +822,8 @@ static uint32_t pack_records(struct txring *r, uint8_t **recs,
 		m.record_id = r->next_record_id++;
 		m.record_len = ri.len;
 		m.flow = ri.flow;
+		m.writer_pid = WRITER_PID(i);
+		m.writer_uid = WRITER_UID(i);
 		CHECK(txring_pack(r, &m, 0, recs[i], len) == len,
 		      "ring too small for the test");
 	}
@@ -828,6 +845,10 @@ static void check_all_emitted(struct collected *c, uint8_t **recs,
 		CHECK(id < NREC && c->lens[i] == 72 + sizes[id] &&
 		      !memcmp(c->bytes[i], recs[id], c->lens[i]),
 		      "%s: record %u differs", what, id);
+		CHECK(c->writer_pid[i] == WRITER_PID(id) &&
+		      c->writer_uid[i] == WRITER_UID(id),
+		      "%s: record %u came with writer %u/%u", what, id,
+		      c->writer_pid[i], c->writer_uid[i]);
 	}
 }
 
@@ -856,7 +877,7 @@ static void test_pack_and_reassemble(void)
 		CHECK(dgs[s] && dlens[s] <= 1452, "datagram %u: %zu bytes", s,
 		      dlens[s]);
 		/* Closed early only when no chunk with a byte fits. */
-		CHECK(s == n - 1 || dlens[s] > 1452 - 57,
+		CHECK(s == n - 1 || dlens[s] > 1452 - 65,
 		      "datagram %u closed with room: %zu", s, dlens[s]);
 		CHECK(check_dgram(dgs[s], dlens[s]) == WIRE_OK &&
 		      wire_parse_msg(dgs[s], dlens[s], &msg) == WIRE_OK &&
@@ -997,10 +1018,14 @@ static void test_pack_and_reassemble(void)
 		free(recs[i]);
 }
 
-/* Builds a datagram of chunks [offset, offset+len) of one record. */
-static size_t piece(uint8_t *dg, uint32_t seq, const uint8_t *rec,
-		    size_t rec_len, uint32_t record_id, uint32_t off,
-		    uint32_t len, uint8_t flags)
+/*
+ * Builds a datagram of chunk [off, off+len) of one record, written by
+ * writer_pid with uid writer_uid.
+ */
+static size_t piece_by(uint8_t *dg, uint32_t seq, const uint8_t *rec,
+		       size_t rec_len, uint32_t record_id, uint32_t off,
+		       uint32_t len, uint8_t flags, uint32_t writer_pid,
+		       uint32_t writer_uid)
 {
 	struct wire_builder b;
 	struct wire_chunk_meta m;
@@ -1012,9 +1037,20 @@ static size_t piece(uint8_t *dg, uint32_t seq, const uint8_t *rec,
 	m.record_len = (uint32_t)rec_len;
 	m.flow = ri.flow;
 	m.flags = flags;
+	m.writer_pid = writer_pid;
+	m.writer_uid = writer_uid;
 	wire_builder_start(&b, dg, 65507, 5, seq, 0);
 	wire_builder_add(&b, &m, off, rec + off, len);
 	return wire_builder_finish(&b);
+}
+
+/* The same by writer 4343, uid 1000. */
+static size_t piece(uint8_t *dg, uint32_t seq, const uint8_t *rec,
+		    size_t rec_len, uint32_t record_id, uint32_t off,
+		    uint32_t len, uint8_t flags)
+{
+	return piece_by(dg, seq, rec, rec_len, record_id, off, len, flags,
+			4343, 1000);
 }
 
 static void test_reasm_rejects(void)
@@ -1053,14 +1089,31 @@ static void test_reasm_rejects(void)
 	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	CHECK(c.n == 1 && c.ids[0] == 2 && c.lens[0] == len &&
 	      !memcmp(c.bytes[0], rec, len), "equal overlap not emitted");
+	CHECK(c.writer_pid[0] == 4343 && c.writer_uid[0] == 1000,
+	      "writer %u/%u", c.writer_pid[0], c.writer_uid[0]);
+
+	/* Chunks stamped with another writer pid, or uid: never emitted. */
+	n = piece(dg, 6, rec, len, 4, 0, 1000, 0);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
+	n = piece_by(dg, 7, rec, len, 4, 1000, 2072, 0, 4344, 1000);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
+	n = piece(dg, 8, rec, len, 5, 0, 1000, 0);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
+	n = piece_by(dg, 9, rec, len, 5, 1000, 2072, 0, 4343,
+		     TLSTAP_WRITER_UID_UNKNOWN);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
+	CHECK(c.n == 1 && reasm_stats(ra)->records_inconsistent == 3 &&
+	      reasm_stats(ra)->pending_bytes == 0,
+	      "chunks of two writers: %u records, %llu inconsistent", c.n,
+	      reasm_stats(ra)->records_inconsistent);
 
 	/* Chunks claiming another flow than the record's own header. */
 	memcpy(other, rec, len);
 	other[4] ^= 1;		/* the header's sport */
-	n = piece(dg, 6, rec, len, 3, 0, 72, 0);
-	memcpy(dg + 16 + 56, other, 72);	/* header bytes of "other" */
+	n = piece(dg, 10, rec, len, 3, 0, 72, 0);
+	memcpy(dg + 16 + 64, other, 72);	/* header bytes of "other" */
 	reasm_datagram(ra, &sender, dg, n, T0, &info);
-	n = piece(dg, 7, rec, len, 3, 72, 3000, 0);
+	n = piece(dg, 11, rec, len, 3, 72, 3000, 0);
 	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	CHECK(c.n == 1 && reasm_stats(ra)->records_invalid == 1,
 	      "record whose header disagrees with its chunks emitted");
@@ -1118,7 +1171,7 @@ static void test_loss_reports(void)
 
 	/* One chunk of 72 bytes: a valid datagram, emitted at once. */
 	n = build_one(dg, loss, llen);
-	CHECK(n == 16 + 56 + 72 && check_dgram(dg, n) == WIRE_OK,
+	CHECK(n == 16 + 64 + 72 && check_dgram(dg, n) == WIRE_OK,
 	      "loss report datagram: %s", wire_status_name(check_dgram(dg, n)));
 	ra = new_reasm(&c);
 	CHECK(reasm_datagram(ra, &sender, dg, n, T0, &info) == REASM_ACCEPTED &&
@@ -1160,14 +1213,14 @@ static void test_loss_reports(void)
 
 	/*
 	 * Packing: after a data record the open datagram has room bytes
-	 * left; a chunk opens there when room >= 57 (the module's rule).
+	 * left; a chunk opens there when room >= 65 (the module's rule).
 	 */
 	{
-		static const size_t rooms[] = { 200, 128, 100, 57, 56, 1 };
+		static const size_t rooms[] = { 200, 136, 100, 65, 64, 1 };
 
 		for (size_t k = 0; k < sizeof(rooms) / sizeof(rooms[0]); k++) {
 			size_t room = rooms[k];
-			size_t first_len = room >= 57 ? room - 56 : 0;
+			size_t first_len = room >= 65 ? room - 64 : 0;
 			struct wire_chunk_meta m;
 			struct txring r;
 			struct wire_msg msg;
@@ -1178,7 +1231,7 @@ static void test_loss_reports(void)
 
 			dlen = make_record(data, TLSTAP_FAMILY_IPV4,
 					   TLSTAP_DIR_WRITE,
-					   (uint32_t)(1000 - room - 16 - 56 - 72),
+					   (uint32_t)(1000 - room - 16 - 64 - 72),
 					   1, 0);
 			CHECK(!txring_init(&r, 1000, 8, 5), "init");
 			record_parse(data, dlen, 65536, &ri);
@@ -1202,7 +1255,7 @@ static void test_loss_reports(void)
 			CHECK(d && wire_parse_msg(d, len, &msg) == WIRE_OK &&
 			      msg.count == (first_len ? 2 : 1) &&
 			      len == (first_len ? 1000 - room +
-						  56 + (first_len < 72 ?
+						  64 + (first_len < 72 ?
 							first_len : 72)
 						: 1000 - room),
 			      "room %zu: first datagram %zu bytes", room, len);
@@ -1241,7 +1294,9 @@ static void test_jsonout(void)
 				   .port = 7419 };
 	struct record_info ri;
 	struct reasm_record rr = { .sender = &sender, .stream_id = 3405691582u,
-				   .record_id = 4, .seq_first = 2, .rec = &ri };
+				   .record_id = 4, .seq_first = 2,
+				   .writer_pid = 31337, .writer_uid = 1000,
+				   .rec = &ri };
 	struct jsonout j;
 	char *text = NULL;
 	size_t size = 0;
@@ -1256,18 +1311,21 @@ static void test_jsonout(void)
 	CHECK(!jsonout_record(&j, &rr), "data record");
 	make_record(loss, TLSTAP_FAMILY_NONE, TLSTAP_DIR_READ, 0, 9, 0);
 	record_parse(loss, sizeof(loss), 65536, &ri);
+	/* From a sender that could not know its writer: null, null. */
+	rr.writer_pid = 0;
+	rr.writer_uid = TLSTAP_WRITER_UID_UNKNOWN;
 	CHECK(!jsonout_record(&j, &rr), "loss report");
 	CHECK(!fclose(f), "fclose");
 	jsonout_free(&j);
 	CHECK(text && !strcmp(text,
 "{\"type\":\"data\",\"time\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
 "\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
-"\"conn_id\":1,\"dir\":\"write\",\"family\":4,\"src\":\"10.0.0.1\","
+"\"writer_pid\":31337,\"writer_uid\":1000,\"conn_id\":1,\"dir\":\"write\",\"family\":4,\"src\":\"10.0.0.1\","
 "\"sport\":443,\"dst\":\"10.0.0.2\",\"dport\":50001,\"len\":5,"
 "\"dropped\":7,\"data\":\"YWhvdn0=\"}\n"
 "{\"type\":\"loss\",\"time\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
 "\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
-"\"conn_id\":9,\"dir\":\"read\",\"family\":0,\"src\":null,\"sport\":0,"
+"\"writer_pid\":null,\"writer_uid\":null,\"conn_id\":9,\"dir\":\"read\",\"family\":0,\"src\":null,\"sport\":0,"
 "\"dst\":null,\"dport\":0,\"len\":0,\"dropped\":7}\n"),
 	      "JSON lines:\n%s", text ? text : "(none)");
 	free(text);
@@ -1316,11 +1374,11 @@ static void test_ring_limits(void)
 	m.flow = ri.flow;
 	CHECK(!txring_init(&r, 1000, 2, 1), "init");
 	got = txring_pack(&r, &m, 0, rec, len);
-	CHECK(got == 2 * (1000 - 16 - 56), "packed %zu into a full ring", got);
+	CHECK(got == 2 * (1000 - 16 - 64), "packed %zu into a full ring", got);
 	CHECK(txring_unsent(&r) == 2, "both full datagrams closed");
 	txring_mark_sent(&r, 1);
 	got += txring_pack(&r, &m, (uint32_t)got, rec + got, len - got);
-	CHECK(got == 3 * (1000 - 16 - 56), "packed %zu after one sent", got);
+	CHECK(got == 3 * (1000 - 16 - 64), "packed %zu after one sent", got);
 	CHECK(txring_datagram(&r, 0, &len) == NULL,
 	      "seq 0 still held after its slot was reused");
 	d = txring_datagram(&r, 1, &len);
