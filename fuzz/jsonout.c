@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * The JSON lines writer (nfq-tools/lib/jsonout.c) fed arbitrary records
- * (any flow, addresses, ports, pid, times, conn_id, dropped, plaintext;
- * everything the record parser accepts) and arbitrary LOST markers, from
- * any sender. Checks: each call writes exactly one line that is one JSON
- * object (checked by a strict RFC 8259 parser below) with no key twice;
- * "type" says data or loss; "len" is the plaintext length; "data" is
- * there exactly when there is plaintext and decodes (base64) to it.
+ * (any flow, addresses, ports, pid, writer, times, conn_id, dropped,
+ * plaintext; everything the record parser accepts) and arbitrary LOST
+ * markers, from any sender. Checks: each call writes exactly one line
+ * that is one JSON object (checked by a strict RFC 8259 parser below)
+ * with no key twice; "type" says data or loss; "len" is the plaintext
+ * length; "writer_pid" and "writer_uid" are the writer's, null exactly
+ * when unknown; "data" is there exactly when there is plaintext and
+ * decodes (base64) to it.
  */
 #include <openssl/evp.h>
 
@@ -227,9 +229,26 @@ static const struct member *get(const struct member *m, size_t n,
 	return NULL;
 }
 
-static void check_record_line(const char *buf, size_t len,
-			      const struct record_info *ri)
+/* Member key is v as a decimal number, or null when !known. */
+static void check_u32(const struct member *m, size_t n, const char *key,
+		      int known, uint32_t v)
 {
+	const struct member *got = get(m, n, key);
+	char want[16];
+
+	if (known)
+		snprintf(want, sizeof(want), "%u", v);
+	else
+		snprintf(want, sizeof(want), "null");
+	CHECK(got && got->val_len == strlen(want) &&
+	      !memcmp(got->val, want, got->val_len), "%s %.*s, want %s", key,
+	      got ? (int)got->val_len : 0, got ? got->val : "", want);
+}
+
+static void check_record_line(const char *buf, size_t len,
+			      const struct reasm_record *rr)
+{
+	const struct record_info *ri = rr->rec;
 	struct member m[MAX_MEMBERS];
 	size_t n = parse_line(buf, len, m);
 	const struct member *type = get(m, n, "type"), *l = get(m, n, "len"),
@@ -242,6 +261,9 @@ static void check_record_line(const char *buf, size_t len,
 	snprintf(want, sizeof(want), "%u", ri->msg_len);
 	CHECK(l && l->val_len == strlen(want) && !memcmp(l->val, want, l->val_len),
 	      "len %.*s, want %s", l ? (int)l->val_len : 0, l ? l->val : "", want);
+	check_u32(m, n, "writer_pid", rr->writer_pid != 0, rr->writer_pid);
+	check_u32(m, n, "writer_uid",
+		  rr->writer_uid != TLSTAP_WRITER_UID_UNKNOWN, rr->writer_uid);
 	CHECK((d == NULL) == loss, "data %s for len %u", d ? "present" : "missing",
 	      ri->msg_len);
 	if (d) {
@@ -328,6 +350,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rr.stream_id = input_u32(&in);
 			rr.record_id = input_u32(&in);
 			rr.seq_first = input_u32(&in);
+			rr.writer_pid = input_u32(&in);
+			rr.writer_uid = input_u32(&in);
 			msg = input_take(&in, input_u16(&in) % 4096, &msg_len);
 			ri.msg_len = (uint32_t)msg_len;
 			if (!ri.msg_len && !ri.dropped)
@@ -342,7 +366,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(jsonout_record(&j, &rr) == 0, "jsonout_record failed");
 			jsonout_free(&j);
 			CHECK(fclose(f) == 0, "fclose");
-			check_record_line(out, out_len, &parsed);
+			check_record_line(out, out_len, &rr);
 		}
 		free(out);
 		out = NULL;

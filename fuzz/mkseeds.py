@@ -17,8 +17,11 @@ CORPUS = os.path.join(HERE, 'corpus')
 
 REC_HDR = struct.Struct('!BBBBHHII16s16sQQQ')        # struct tlstap_record
 MSG_HDR = struct.Struct('!BBBBIIHH')                  # struct tlstap_msg_hdr
-CHUNK_HDR = struct.Struct('!IIIHBBHH16s16sB3s')       # struct tlstap_chunk_hdr
-assert REC_HDR.size == 72 and MSG_HDR.size == 16 and CHUNK_HDR.size == 56
+CHUNK_HDR = struct.Struct('!IIIHBBHH16s16sB3sII')     # struct tlstap_chunk_hdr
+assert REC_HDR.size == 72 and MSG_HDR.size == 16 and CHUNK_HDR.size == 64
+VERSION = 2                                           # TLSTAP_WIRE_VERSION
+MIN_DGRAM = 144                                       # TLSTAP_MIN_DGRAM
+UID_UNKNOWN = 0xffffffff                              # TLSTAP_WRITER_UID_UNKNOWN
 
 DATA, NACK, GAP, HEARTBEAT = 1, 2, 3, 4
 READ, WRITE = 1, 2
@@ -44,27 +47,28 @@ def record(flow='v4', msg=HTTP, dir=WRITE, dropped=0, conn_id=7, pid=1234):
                         dropped) + msg
 
 
-def chunk(rid, rec, offset, length, flow='v4', dir=WRITE, flags=0):
+def chunk(rid, rec, offset, length, flow='v4', dir=WRITE, flags=0,
+          writer=(1234, 1000)):
     family, sport, dport, saddr, daddr = FLOWS[flow]
     return CHUNK_HDR.pack(rid, len(rec), offset, length, family, dir, sport,
-                          dport, saddr, daddr, flags, bytes(3)) + \
+                          dport, saddr, daddr, flags, bytes(3), *writer) + \
         rec[offset:offset + length]
 
 
 def data_dgram(stream, seq, chunks, flags=0):
     body = b''.join(chunks)
-    return MSG_HDR.pack(DATA, 1, 16, flags, stream, seq, 16 + len(body),
+    return MSG_HDR.pack(DATA, VERSION, 16, flags, stream, seq, 16 + len(body),
                         len(chunks)) + body
 
 
 def ranges_dgram(kind, stream, ranges):
     body = b''.join(struct.pack('!II', a, b) for a, b in ranges)
-    return MSG_HDR.pack(kind, 1, 16, 0, stream, 0, 16 + len(body),
+    return MSG_HDR.pack(kind, VERSION, 16, 0, stream, 0, 16 + len(body),
                         len(ranges)) + body
 
 
 def heartbeat(stream, highest, oldest):
-    return MSG_HDR.pack(HEARTBEAT, 1, 16, 0, stream, highest, 24, 0) + \
+    return MSG_HDR.pack(HEARTBEAT, VERSION, 16, 0, stream, highest, 24, 0) + \
         struct.pack('!II', oldest, 0)
 
 
@@ -155,6 +159,8 @@ def seeds():
             F_RETRANSMIT),
         'data-aborted': data_dgram(0x1234, 3, [chunk(3, rn, 0, 100, 'none',
                                                     flags=1)]),
+        'data-writer-unknown': data_dgram(0x1234, 4, [chunk(
+            4, r4, 0, len(r4), writer=(0, UID_UNKNOWN))]),
         'nack-1': ranges_dgram(NACK, 0x1234, [(5, 9)]),
         'nack-3': ranges_dgram(NACK, 0x1234, [(1, 1), (3, 4), (10, 1000)]),
         'gap-2': ranges_dgram(GAP, 0x1234, [(0xfffffffe, 1), (7, 7)]),
@@ -171,7 +177,7 @@ def seeds():
     }
     # --- control: ring, records, bucket, NACK --------------------------------
     def ring(nslots, cap, start, records, limit=None, rate=1000, burst=64):
-        b = u8(nslots - 2) + u16(cap - 136) + u32(0x1234) + u32(start) + \
+        b = u8(nslots - 2) + u16(cap - MIN_DGRAM) + u32(0x1234) + u32(start) + \
             u8(len(records))
         for length, sent in records:
             b += u16(length - 73) + u8(sent)
@@ -211,9 +217,12 @@ def seeds():
         'raw': cfg + b''.join(raw),
         'two-senders': cfg + whole[0] + synth(1 | 1 << 3, 0, [(6, 0, 0, 50, 0, 122)]) +
         synth(2 | 2 << 3 | 1 << 6, 0, [(0, 0, 0, 0, 0, 72)]),
+        # cflags 4: a chunk stamped with another writer than the rest
+        'writer-disagrees': cfg + synth(1, 0, [(4, 0, 0, 500, 0, 200)]) +
+        synth(1, 1, [(4, 4, 0, 500, 200, 372)]) + synth(1, 2, [(4, 4, 1, 100, 0, 172)]),
     }
     # --- jsonout: items ------------------------------------------------------
-    def jrec(kind, msg, ep_family=0):
+    def jrec(kind, msg, ep_family=0, writer=(4321, 1000)):
         b = u8(kind) + u8(ep_family) + bytes([127, 0, 0, 1] + [0] * 12 * ep_family) + u16(7419)
         fam = (kind >> 1) % 3
         if fam:
@@ -221,12 +230,13 @@ def seeds():
             b += bytes([10] + [0] * (alen - 2) + [1]) + bytes([10] + [0] * (alen - 2) + [2])
             b += u16(443) + u16(50000)
         b += u32(1234) + struct.pack('<QQQ', 1700000000123456789, 7, 0)
-        b += u32(0x1234) + u32(5) + u32(9) + u16(len(msg)) + msg
+        b += u32(0x1234) + u32(5) + u32(9) + u32(writer[0]) + u32(writer[1])
+        b += u16(len(msg)) + msg
         return b
     s['jsonout'] = {
         'v4-data': jrec(2, HTTP),
         'v6-data': jrec(4, b'\x00\xff' * 40, 1),
-        'none-loss': jrec(8, b''),
+        'none-loss': jrec(8, b'', writer=(0, UID_UNKNOWN)),
         'lost-both-ends': u8(1 | 2 | 4 | 8) + u8(0) + bytes([10, 0, 0, 1]) + u16(7419) +
         u32(0x1234) + u32(10) + u32(12) + u32(3) + u32(5),
         'lost-open': u8(1) + u8(1) + V6_A + u16(7419) + bytes(20),

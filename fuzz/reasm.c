@@ -7,7 +7,8 @@
  * with the protocol's builders (DATA chunks cut from deterministic
  * records, HEARTBEAT, GAP) so that the fuzzer spends its time on
  * reassembly rather than on framing. Checks: every record handed out is
- * a whole record that parses, of the length its chunks announced; no
+ * a whole record that parses, of the length its chunks announced, with
+ * the writer its chunks carried (while no raw datagram came); no
  * record is handed out twice or after it was declared lost, and a LOST
  * range never starts or ends with a record handed out (while no stream
  * was evicted and its record ids stayed within 2^30 of each other); every
@@ -45,8 +46,23 @@ struct state {
 	struct stream_span spans[64];
 	unsigned int nspans;
 	int untracked;		/* too much to remember: stop judging */
+	int raw;		/* raw datagrams came: any writer may */
 	unsigned long long records, lost_ranges;
 };
+
+/*
+ * The writer build_data stamps into the chunks of record rid, or with
+ * chunk flag 4 another one (chunks that disagree drop their record).
+ */
+static uint32_t writer_pid(uint32_t rid, int other)
+{
+	return 1 + rid % 4096 + (other ? 1u << 20 : 0);
+}
+
+static uint32_t writer_uid(uint32_t rid)
+{
+	return rid & 1 ? 1000 : TLSTAP_WRITER_UID_UNKNOWN;
+}
 
 static int sender_index(const struct state *s, const struct endpoint *ep)
 {
@@ -120,6 +136,11 @@ static void on_record(void *arg, const struct reasm_record *rr)
 	for (uint32_t i = 0; i < ri->len; i++)
 		sum += ri->bytes[i];
 	(void)sum;
+	CHECK(s->raw || (rr->writer_uid == writer_uid(rr->record_id) &&
+			 (rr->writer_pid == writer_pid(rr->record_id, 0) ||
+			  rr->writer_pid == writer_pid(rr->record_id, 1))),
+	      "record %u handed out with writer %u/%u", rr->record_id,
+	      rr->writer_pid, rr->writer_uid);
 	s->records++;
 	if (!judged(s, sender, rr->stream_id, rr->record_id))
 		return;
@@ -250,6 +271,8 @@ static size_t build_data(struct input *in, uint8_t *dgram, size_t cap,
 		make_record(rec, m.record_id, m.record_len, flowsel);
 		flow_of(rec, &m.flow);
 		m.flags = cflags & 1 ? TLSTAP_CHUNK_F_ABORTED : 0;
+		m.writer_pid = writer_pid(m.record_id, cflags & 4);
+		m.writer_uid = writer_uid(m.record_id);
 		if (cflags & 2)		/* bytes that disagree with a resend */
 			rec[off] ^= 0x5a;
 		wire_builder_add(&b, &m, off, rec + off, len);
@@ -296,6 +319,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0:		/* raw bytes */
 			raw = input_take(&in, input_u16(&in) % 2048, &len);
 			memcpy(dgram, raw, len);
+			s.raw = 1;
 			break;
 		case 1:
 		case 2:
