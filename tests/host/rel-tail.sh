@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # A lost last datagram: tlstap-fwd -> tlstap-recv over IPv6, a burst of
 # records whose last one (3228 bytes, written after a pause so that it
-# starts a datagram of its own: 1380 + 1380 + 540 record bytes at MTU
-# 1500) loses its last datagram to an nft rule that matches exactly that
-# one (DATA, not retransmitted, first chunk of that record id at offset
-# 2760). Nothing
+# starts a datagram of its own: 1372 + 1372 + 556 record bytes at MTU
+# 1500, 1452 - 16 - 64 a datagram) loses its last datagram to an nft rule
+# that matches exactly that one (DATA, not retransmitted, first chunk of
+# that record id at offset 2744). Nothing
 # follows it, so only the heartbeat can tell the receiver. Checks: the
 # rule dropped exactly one datagram; the receiver got a heartbeat, NACKed
 # the last seq and got it retransmitted (once); every record byte-exact,
@@ -28,7 +28,7 @@ ip netns exec "$(ns R1)" nft -f - <<NFT || fail "nft rule"
 table inet tlstap_tail {
 	chain in {
 		type filter hook prerouting priority -300;
-		udp dport 7419 @th,64,8 1 @th,88,8 0 @th,192,32 $LAST @th,256,32 2760 counter drop
+		udp dport 7419 @th,64,8 1 @th,88,8 0 @th,192,32 $LAST @th,256,32 2744 counter drop
 	}
 }
 NFT

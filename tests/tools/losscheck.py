@@ -12,7 +12,9 @@ All records must go to one target, so that a stream's record ids are
 the order the module accepted them in.
 
 Checks: every record output was accepted (matched by its timestamp tag)
-and is byte-exact; no instance outputs a record twice or a record it
+and is byte-exact, stamped by the module with its writer as the kernel
+knows it (faultwriter.py claims its own pid and runs as root in the
+initial pid namespace: the same pid, uid 0); no instance outputs a record twice or a record it
 marked lost; every accepted record was output by some instance or lies
 in a LOST range (record ids; an open end reaches the stream's start or
 end); without --allow-lost, no LOST range at all. Prints the counts.
@@ -87,6 +89,9 @@ def main():
                         or d["sport"] != h[4] or d["dport"] != h[5] \
                         or d["src"] != socket.inet_ntoa(h[8][:4]):
                     errors.append(f"record {tag:#x} differs from what was written")
+                if (d["writer_pid"], d["writer_uid"]) != (h[7], 0):
+                    errors.append(f"record {tag:#x}: writer {d['writer_pid']}/"
+                                  f"{d['writer_uid']}, written by {h[7]}/0")
                 got_tags.add(tag)
         for key, (first, last) in lost_here:
             for rid in seen:

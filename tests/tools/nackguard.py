@@ -29,6 +29,7 @@ import time
 
 SYS = "/sys/class/misc/tlstap/"
 BURST = 1024
+VERSION = 2     # TLSTAP_WIRE_VERSION
 
 
 def counters():
@@ -37,7 +38,7 @@ def counters():
 
 def nack(stream, ranges):
     body = b"".join(struct.pack(">II", x, y) for x, y in ranges)
-    return struct.pack(">BBBBIIHH", 2, 1, 16, 0, stream, 0, 16 + len(body),
+    return struct.pack(">BBBBIIHH", 2, VERSION, 16, 0, stream, 0, 16 + len(body),
                        len(ranges)) + body
 
 

@@ -5,7 +5,10 @@
 Runs in the target's namespace, bound to the target address; writes its
 own records to /dev/tlstap (the device is not per namespace), receives
 the datagrams and sends NACKs, also from a second address that is not a
-target. Checks: resends carry the same bytes flagged as retransmissions;
+target. Checks: every chunk names its writer as the kernel knows it (our
+tgid and uid; a child's that writes after dropping to uid 65534 on our
+descriptor, whatever pid its record claims); resends carry the same
+bytes flagged as retransmissions;
 a NACK from elsewhere or for another stream changes nothing; what the
 ring no longer holds is answered with a GAP; a quiet stream gets exactly
 three HEARTBEATs with its highest seq; a flood of NACKs is served no
@@ -19,9 +22,13 @@ import sys
 import time
 
 SYS = "/sys/class/misc/tlstap/"
+VERSION = 2
 MSG = struct.Struct("!BBBBIIHH")
+CHUNK = struct.Struct("!IIIHBBHH16s16sB3sII")
+assert MSG.size == 16 and CHUNK.size == 64
 DATA, NACK, GAP, HEARTBEAT = 1, 2, 3, 4
 RETRANSMIT = 1
+NOBODY = 65534
 
 
 def stat(name):
@@ -37,12 +44,45 @@ def fail(why):
     sys.exit(1)
 
 
-def record(i, size):
+def record(i, size, pid=None):
+    """Record i, claiming to come from pid (default: ours)."""
     sa = socket.inet_aton("10.0.0.1") + bytes(12)
     da = socket.inet_aton("10.0.0.2") + bytes(12)
     msg = bytes((i + j) & 0xff for j in range(size))
     return struct.pack("!BBBBHHII16s16sQQQ", 1, 2, 4, 72, 443, 1000 + i % 50,
-                       len(msg), os.getpid(), sa, da, i, i % 50, 0) + msg
+                       len(msg), os.getpid() if pid is None else pid, sa, da,
+                       i, i % 50, 0) + msg
+
+
+def writers(d):
+    """{record_id: (writer_pid, writer_uid)} of a DATA datagram's chunks."""
+    out = {}
+    pos = MSG.size
+    for _ in range(MSG.unpack_from(d)[7]):
+        c = CHUNK.unpack_from(d, pos)
+        if out.setdefault(c[0], c[12:14]) != c[12:14]:
+            fail(f"record {c[0]}: chunks of writers {out[c[0]]} and {c[12:14]}")
+        pos += CHUNK.size + c[3]
+    return out
+
+
+def write_as_nobody(dev, rec):
+    """Writes rec on our descriptor from a child that dropped to uid
+    NOBODY (the device stays open: the kernel judges the caller of
+    write()); returns the child's pid."""
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            status = 0 if os.write(dev, rec) == len(rec) else 1
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    if status:
+        fail(f"the writer as uid {NOBODY} failed: status {status:#x}")
+    return pid
 
 
 class Peer:
@@ -74,7 +114,7 @@ class Peer:
 
     def nack(self, ranges, sock=None, stream=None):
         body = b"".join(struct.pack("!II", a, b) for a, b in ranges)
-        hdr = MSG.pack(NACK, 1, 16, 0, self.stream if stream is None else stream,
+        hdr = MSG.pack(NACK, VERSION, 16, 0, self.stream if stream is None else stream,
                        0, 16 + len(body), len(ranges))
         (sock or self.rx).sendto(hdr + body, self.sender)
 
@@ -84,9 +124,11 @@ def main():
     p = Peer(addr, other, port)
     dev = os.open("/dev/tlstap", os.O_WRONLY)
 
-    # 1. Data in, every datagram kept by seq.
+    # 1. Data in, every datagram kept by seq; the last record claims to
+    # be init's and comes from a child with another uid.
     for i in range(60):
         os.write(dev, record(i, 300 + 40 * i))
+    child = write_as_nobody(dev, record(60, 2000, pid=1))
     # 2. Then, the stream quiet: three heartbeats with the highest seq.
     # A pause of the writer longer than the interval may bring some
     # earlier: only those after the last DATA are counted.
@@ -104,6 +146,21 @@ def main():
         fail(f"DATA seqs {seqs[:5]}...: want 0..N-1")
     high = seqs[-1]
     print(f"ok   {len(seqs)} datagrams, stream {p.stream:08x}")
+    stamps = {}
+    for d in p.data.values():
+        for rid, w in writers(d).items():
+            if stamps.setdefault(rid, w) != w:
+                fail(f"record {rid}: datagrams of writers {stamps[rid]} and {w}")
+    want = {rid: (os.getpid(), os.getuid()) for rid in range(60)}
+    want[60] = (child, NOBODY)
+    if stamps != want:
+        wrong = sorted(r for r in set(want) | set(stamps)
+                       if stamps.get(r) != want.get(r))
+        fail(f"writers of records {wrong[:5]}: {[stamps.get(r) for r in wrong[:5]]}, "
+             f"want {[want.get(r) for r in wrong[:5]]}")
+    print(f"ok   61 records stamped with their writers: us ({os.getpid()}, "
+          f"{os.getuid()}), the child ({child}, {NOBODY}) whose record "
+          f"claims pid 1")
     if len(hbs) != 3:
         fail(f"{len(hbs)} heartbeats after the last DATA, want 3")
     for d in hbs:

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Faults, each while records are being written (tests/tools/faultwriter.py,
 # numbered records at a pace), each checked with tests/tools/losscheck.py:
-# every accepted record arrived byte-exact or is in a LOST range, nothing
-# else is missing, and nothing hangs (every step under timeout):
+# every accepted record arrived byte-exact (with its writer's pid and uid
+# as the module stamped them) or is in a LOST range, nothing else is
+# missing, and nothing hangs (every step under timeout):
 #  1. the target unreachable (nft drops ~20 datagrams at the target), back:
 #     the ring still holds what was dropped, NACKs bring it all back;
 #  2. the link down for 100 failed sends, 64 KiB ring: sends fail (tx_errors),
@@ -19,7 +20,7 @@
 #  6. a hooked program (python3 through libtlstap.so, on_full = block)
 #     killed with SIGKILL mid-stream, while a flood keeps the 64 KiB ring
 #     full: its large records still get their turn, it dies at once,
-#     every record it wrote arrives whole.
+#     every record it wrote arrives whole, stamped with its pid and uid.
 # Finally the module unloads and the memory it took is given back.
 . "$TLSTAP_SRC/tests/lib/vm.sh"
 
@@ -358,6 +359,9 @@ for line in open(path):
         sys.exit(f"LOST line: {line.strip()}")
     if d["pid"] != pid:
         continue
+    if (d["writer_pid"], d["writer_uid"]) != (pid, 0):
+        sys.exit(f"record {d['record_id']}: writer {d['writer_pid']}/"
+                 f"{d['writer_uid']}, the program is {pid}/0")
     n += 1
     if d["type"] == "data":
         captured += base64.b64decode(d["data"])

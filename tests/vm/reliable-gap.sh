@@ -22,15 +22,16 @@ rel_setup
 echo "b: $SECONDS s"
 # --- b. GSO on; the batches are cut into datagrams before the veth so
 # that nft sees each. A 3228-byte record after a pause starts a datagram:
-# 1400 + 1400 + 500 record bytes. The rule matches DATA, not a resend,
-# whose first chunk is of a 3300-byte record at offset 2800.
+# 1392 + 1392 + 516 record bytes (1472 - 16 - 64 a datagram). The rule
+# matches DATA, not a resend, whose first chunk is of a 3300-byte record
+# at offset 2784.
 for i in 1 2; do
 	ethtool -K "vt$i" tx-udp-segmentation off >/dev/null || fail "ethtool vt$i"
 	ip netns exec "t$i" nft -f - <<NFT || fail "nft tail rule in t$i"
 table inet tlstap_tail {
 	chain in {
 		type filter hook prerouting priority -300;
-		udp dport 7419 @th,64,8 1 @th,88,8 0 @th,224,32 3300 @th,256,32 2800 counter drop
+		udp dport 7419 @th,64,8 1 @th,88,8 0 @th,224,32 3300 @th,256,32 2784 counter drop
 	}
 }
 NFT

@@ -6,7 +6,9 @@ plaintext, dropped > 0) written to a Unix datagram or seqpacket socket or a
 byte stream, optionally with malformed records mixed in. Writes the
 expected records as JSON lines (--expect, the fields tlstap-recv must
 output) and prints a JSON summary (counts, malformed by reason) on
-stdout."""
+stdout. Each record claims a pid of its flow's (1000 + flow); the writer
+tlstap-fwd reports is this process (a socket tells it, in the same pid
+namespace) or unknown (a byte stream tells nothing)."""
 
 import argparse
 import base64
@@ -19,7 +21,7 @@ import time
 
 import tlstap_ref as ref
 
-SPECIAL_SIZES = [1, 2, 3, 56, 57, 1179, 1180, 1252, 1400, 1452, 1453, 2904,
+SPECIAL_SIZES = [1, 2, 3, 64, 65, 1179, 1180, 1252, 1400, 1452, 1453, 2904,
                  4096, 16384, 65535, 65536]
 
 
@@ -55,7 +57,7 @@ def sizes(rng, n, max_size):
     return out
 
 
-def record_for(flow, direction, msg, ts, dropped):
+def record_for(flow, direction, msg, ts, dropped, writer):
     fam = flow["family"]
     local = ref.addr_bytes(fam, flow["local"])
     peer = ref.addr_bytes(fam, flow["peer"])
@@ -67,6 +69,7 @@ def record_for(flow, direction, msg, ts, dropped):
     raw = ref.record(1, direction, fam, sport, dport, msg, flow["pid"],
                      saddr, daddr, ts, flow["conn_id"], dropped)
     exp = {"type": "data" if msg else "loss", "time": ts, "pid": flow["pid"],
+           "writer_pid": writer[0], "writer_uid": writer[1],
            "conn_id": flow["conn_id"],
            "dir": "read" if direction == ref.DIR_READ else "write",
            "family": fam, "src": ref.addr_text(fam, saddr), "sport": sport,
@@ -151,6 +154,9 @@ def main():
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
+    # What the sender's kernel knows of us: JSON null when nothing.
+    writer = (os.getpid(), os.getuid()) if args.unix or args.seqpacket \
+        else (None, None)
     flows = make_flows(rng, args.flows, args.none_every)
     plan = []
     plan_sizes = sizes(rng, args.records, args.max_size)
@@ -164,7 +170,8 @@ def main():
         if args.loss_every and i % args.loss_every == args.loss_every - 1 and \
                 not (args.last_size and i == args.records - 1):
             msg, dropped = b"", rng.randrange(1, 1 << 64)
-        plan.append(record_for(flow, direction, msg, args.time_base + i, dropped))
+        plan.append(record_for(flow, direction, msg, args.time_base + i, dropped,
+                               writer))
 
     deadline = time.time() + 20
     socks = []

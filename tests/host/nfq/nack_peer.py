@@ -14,10 +14,13 @@ import socket
 import struct
 import time
 
+import tlstap_ref as ref
+
 
 def nack(stream, ranges, malformed):
     body = b"".join(struct.pack(">II", a, b) for a, b in ranges)
-    hdr = [2, 1, 16, 0, stream, 0, 16 + len(body), len(ranges)]
+    hdr = [ref.MSG_NACK, ref.WIRE_VERSION, ref.MSG_HDR_LEN, 0, stream, 0,
+           ref.MSG_HDR_LEN + len(body), len(ranges)]
     if malformed == "seq":          # NACK with a seq other than 0
         hdr[5] = 1
     elif malformed == "order":      # ranges descending
@@ -27,8 +30,8 @@ def nack(stream, ranges, malformed):
         body = struct.pack(">II", a, a + 1024)
         hdr[6], hdr[7] = 24, 1
     elif malformed == "type":       # a DATA header on a NACK body
-        hdr[0] = 1
-    return struct.pack(">BBBBIIHH", *hdr) + body
+        hdr[0] = ref.MSG_DATA
+    return struct.pack(ref.MSG_FMT, *hdr) + body
 
 
 def main():

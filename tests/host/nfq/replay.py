@@ -18,14 +18,16 @@ import socket
 import struct
 import sys
 
+import tlstap_ref as ref
+
 
 def chunks(dg):
     count = struct.unpack_from(">H", dg, 14)[0]
-    pos = 16
+    pos = ref.MSG_HDR_LEN
     for _ in range(count):
         rid, rlen, off, ln = struct.unpack_from(">IIIH", dg, pos)
         yield rid, rlen, off, ln
-        pos += 56 + ln
+        pos += ref.CHUNK_HDR_LEN + ln
 
 
 def malformed(rng, dgrams):
@@ -38,7 +40,7 @@ def malformed(rng, dgrams):
         if kind == 0:
             b = b[:rng.randrange(0, len(b))]          # truncated
         elif kind == 1:
-            b[1] = 2                                   # version
+            b[1] = rng.choice([1, 3])                  # version
         elif kind == 2:
             b[0] = rng.choice([0, 5, 255])             # type
         elif kind == 3:
@@ -59,9 +61,9 @@ def malformed(rng, dgrams):
 def control(stream_id):
     msgs = []
     # NACK with one range, GAP with one range, HEARTBEAT.
-    msgs.append(struct.pack(">BBBBIIHH", 2, 1, 16, 0, stream_id, 0, 24, 1) + struct.pack(">II", 3, 5))
-    msgs.append(struct.pack(">BBBBIIHH", 3, 1, 16, 0, stream_id, 0, 24, 1) + struct.pack(">II", 3, 5))
-    msgs.append(struct.pack(">BBBBIIHH", 4, 1, 16, 0, stream_id, 7, 24, 0) + struct.pack(">II", 0, 0))
+    msgs.append(ref.msg_hdr(ref.MSG_NACK, stream_id, 0, 24, 1) + struct.pack(">II", 3, 5))
+    msgs.append(ref.msg_hdr(ref.MSG_GAP, stream_id, 0, 24, 1) + struct.pack(">II", 3, 5))
+    msgs.append(ref.msg_hdr(ref.MSG_HEARTBEAT, stream_id, 7, 24, 0) + struct.pack(">II", 0, 0))
     return msgs
 
 

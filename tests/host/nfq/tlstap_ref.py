@@ -1,13 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
-"""Independent reference of tlstap's record layout and flow steering,
-written from include/uapi/linux/tlstap.h and docs/PROTOCOL.md, used by the
-host tests as an oracle for what tlstap-fwd (and tlstap.ko) must do."""
+"""Independent reference of tlstap's record and datagram layouts and flow
+steering, written from include/uapi/linux/tlstap.h and docs/PROTOCOL.md,
+used by the host tests as an oracle for what tlstap-fwd (and tlstap.ko)
+must do."""
 
 import ipaddress
 import struct
 
 RECORD_FMT = ">BBBBHHII16s16sQQQ"   # struct tlstap_record, 72 bytes
 RECORD_HDR_LEN = 72
+WIRE_VERSION = 2
+MSG_FMT = ">BBBBIIHH"               # struct tlstap_msg_hdr, 16 bytes
+MSG_HDR_LEN = 16
+CHUNK_FMT = ">IIIHBBHH16s16sB3sII"  # struct tlstap_chunk_hdr, 64 bytes
+CHUNK_HDR_LEN = 64
+WRITER_UID_UNKNOWN = 0xffffffff
+MSG_DATA, MSG_NACK, MSG_GAP, MSG_HEARTBEAT = 1, 2, 3, 4
+assert struct.calcsize(MSG_FMT) == MSG_HDR_LEN
+assert struct.calcsize(CHUNK_FMT) == CHUNK_HDR_LEN
 FAMILY_NONE, FAMILY_IPV4, FAMILY_IPV6 = 0, 4, 6
 DIR_READ, DIR_WRITE = 1, 2
 TABLE_SIZE = 4093
@@ -35,6 +45,22 @@ def record(rtype, direction, family, sport, dport, msg, pid, saddr, daddr,
     return struct.pack(RECORD_FMT, rtype, direction, family, hdr_len, sport,
                        dport, len(msg) if msg_len is None else msg_len, pid,
                        saddr, daddr, ts, conn_id, dropped) + msg
+
+
+def msg_hdr(mtype, stream_id, seq, length, count, flags=0):
+    """A datagram's struct tlstap_msg_hdr; length counts the whole datagram."""
+    return struct.pack(MSG_FMT, mtype, WIRE_VERSION, MSG_HDR_LEN, flags,
+                       stream_id, seq, length, count)
+
+
+def chunk_hdr(rec, rid, off, ln, flags=0, writer_pid=0,
+              writer_uid=WRITER_UID_UNKNOWN):
+    """The struct tlstap_chunk_hdr of bytes [off, off + ln) of record rec."""
+    fam, direction = rec[2], rec[1]
+    sport, dport = struct.unpack_from(">HH", rec, 4)
+    return struct.pack(CHUNK_FMT, rid, len(rec), off, ln, fam, direction,
+                       sport, dport, rec[16:32], rec[32:48], flags, bytes(3),
+                       writer_pid, writer_uid)
 
 
 def _rotl(x, b):

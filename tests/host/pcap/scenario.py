@@ -23,7 +23,6 @@ EXPECT.json: per flow its two ends and, per direction, a list of
 import json
 import random
 import socket
-import struct
 import sys
 import time
 
@@ -98,33 +97,30 @@ class Oracle:
 
 
 def chunk_hdr(rec, rid, off, ln, flags=0):
-    fam, direction = rec[2], rec[1]
-    sport, dport = struct.unpack_from(">HH", rec, 4)
-    return struct.pack(">IIIHBBHH16s16sB3s", rid, len(rec), off, ln, fam,
-                       direction, sport, dport, rec[16:32], rec[32:48], flags,
-                       bytes(3))
+    """A chunk as a sender that cannot know its writer stamps it."""
+    return ref.chunk_hdr(rec, rid, off, ln, flags)
 
 
 def datagram(stream_id, seq, chunks):
     body = b"".join(chunks)
-    return struct.pack(">BBBBIIHH", 1, 1, 16, 0, stream_id, seq,
-                       16 + len(body), len(chunks)) + body
+    return ref.msg_hdr(ref.MSG_DATA, stream_id, seq,
+                       ref.MSG_HDR_LEN + len(body), len(chunks)) + body
 
 
 def pack(records, stream_id, first_seq=0, one_per_dgram=False, aborted=()):
     """records: list of (rid, bytes). Packed in order as a sender does."""
-    dgrams, chunks, room, seq = [], [], CAPACITY - 16, first_seq
+    dgrams, chunks, room, seq = [], [], CAPACITY - ref.MSG_HDR_LEN, first_seq
     for rid, rec in records:
         off = 0
         while off < len(rec):
-            if room < 57 or (one_per_dgram and chunks):
+            if room <= ref.CHUNK_HDR_LEN or (one_per_dgram and chunks):
                 dgrams.append(datagram(stream_id, seq, chunks))
                 seq += 1
-                chunks, room = [], CAPACITY - 16
-            n = min(room - 56, len(rec) - off)
+                chunks, room = [], CAPACITY - ref.MSG_HDR_LEN
+            n = min(room - ref.CHUNK_HDR_LEN, len(rec) - off)
             flags = 1 if rid in aborted else 0
             chunks.append(chunk_hdr(rec, rid, off, n, flags) + rec[off:off + n])
-            room -= 56 + n
+            room -= ref.CHUNK_HDR_LEN + n
             off += n
     if chunks:
         dgrams.append(datagram(stream_id, seq, chunks))
