@@ -53,7 +53,7 @@ int capring_drain(const struct capring_view *v, __u32 *cons, __u32 max,
 		int err;
 
 		if (room < TLSTAP_CAPRING_FRAME_HDR_LEN)
-			return broken(why, "frame header past the producer position");
+			return broken(why, "frame header past the producer position or the end");
 		/* Acquire: the record's bytes are read after its state. */
 		state = capring_load_acquire(&fh->state);
 		len = capring_read_once(fh->len);
