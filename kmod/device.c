@@ -6,6 +6,8 @@
  * before a bad one in the same call are kept and the call returns their
  * length, as a partial write does. Every chunk carries the writer's tgid
  * and uid as the kernel knows them, whatever pid the record claims.
+ * Capture rings (capture.c) hand their records to the same
+ * tlstap_queue_record().
  */
 #include <linux/cred.h>
 #include <linux/fs.h>
@@ -15,6 +17,7 @@
 #include <linux/miscdevice.h>
 #include <linux/sched/signal.h>
 #include <linux/user_namespace.h>
+#include <linux/slab.h>
 
 #include "tlstap.h"
 #include "device.h"
@@ -23,6 +26,7 @@
 #include "target.h"
 #include "send.h"
 #include "wire.h"
+#include "capture.h"
 
 /* Copies [off, off + len) of the record: its header, then the iter. */
 static bool copy_piece(u8 *dst, const struct tlstap_record *rec, u32 off,
@@ -83,7 +87,15 @@ static int fill_record(struct tlstap_target *t,
 	return fault ? -EFAULT : 0;
 }
 
-static int queue_record(struct tlstap *tt, const struct tlstap_record *rec,
+/*
+ * Steers a validated record (its header rec, ri parsed from it) to its
+ * target and copies it there: the header, then ri->msg_len bytes of from.
+ * Returns 0; -EDESTADDRREQ (no target), -EMSGSIZE (larger than the
+ * target's ring), -EAGAIN (its ring is full and nonblock), -ENOMEM, or
+ * -ERESTARTSYS; or -EFAULT when from faulted, the record then sent
+ * aborted. Called under tt->srcu.
+ */
+int tlstap_queue_record(struct tlstap *tt, const struct tlstap_record *rec,
 			const struct tlstap_record_info *ri,
 			const struct tlstap_writer *writer,
 			struct iov_iter *from, bool nonblock)
@@ -141,7 +153,8 @@ static int queue_record(struct tlstap *tt, const struct tlstap_record *rec,
 	return err;
 }
 
-static void count_error(struct tlstap *tt, int err)
+/* Counts a record that tlstap_queue_record() or validation refused. */
+void tlstap_count_drop(struct tlstap *tt, int err)
 {
 	static const enum tlstap_stat reason[] = {
 		[EINVAL] = TLSTAP_STAT_DROP_INVALID,
@@ -158,8 +171,8 @@ static void count_error(struct tlstap *tt, int err)
 
 static ssize_t tlstap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	struct tlstap *tt = container_of(iocb->ki_filp->private_data,
-					 struct tlstap, misc);
+	struct tlstap_file *f = iocb->ki_filp->private_data;
+	struct tlstap *tt = f->tt;
 	bool nonblock = (iocb->ki_filp->f_flags & O_NONBLOCK) ||
 			(iocb->ki_flags & IOCB_NOWAIT);
 	u32 max_record = READ_ONCE(tt->max_record);
@@ -170,7 +183,17 @@ static ssize_t tlstap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	struct tlstap_record_info ri;
 	struct tlstap_record rec;
 	size_t done = 0;
+	struct tlstap_capture *ring;
 	int err = 0, idx;
+
+	/* No records: the producer of the file's ring wakes its consumer. */
+	if (!iov_iter_count(from)) {
+		/* Pairs with the release that published it (capture.c). */
+		ring = smp_load_acquire(&f->ring);
+		if (ring)
+			tlstap_capture_wake(ring);
+		return 0;
+	}
 
 	idx = srcu_read_lock(&tt->srcu);
 	while (iov_iter_count(from)) {
@@ -186,7 +209,7 @@ static ssize_t tlstap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 			err = -EINVAL;
 			break;
 		}
-		err = queue_record(tt, &rec, &ri, &writer, from, nonblock);
+		err = tlstap_queue_record(tt, &rec, &ri, &writer, from, nonblock);
 		if (err)
 			break;
 		tlstap_stat_inc(tt, TLSTAP_STAT_RECORDS);
@@ -198,15 +221,47 @@ static ssize_t tlstap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	srcu_read_unlock(&tt->srcu, idx);
 
 	if (err)
-		count_error(tt, err);
+		tlstap_count_drop(tt, err);
 	if (done)
 		return done;
 	return err;
 }
 
+static int tlstap_open(struct inode *inode, struct file *file)
+{
+	/* misc_open() left our miscdevice here. */
+	struct tlstap *tt = container_of(file->private_data, struct tlstap,
+					 misc);
+	struct tlstap_file *f;
+
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
+	if (!f)
+		return -ENOMEM;
+	f->tt = tt;
+	mutex_init(&f->lock);
+	file->private_data = f;
+	return 0;
+}
+
+/* The last reference: every descriptor closed and every mapping gone. */
+static int tlstap_release(struct inode *inode, struct file *file)
+{
+	struct tlstap_file *f = file->private_data;
+
+	if (f->ring)
+		tlstap_capture_release(f->ring);
+	mutex_destroy(&f->lock);
+	kfree(f);
+	return 0;
+}
+
 static const struct file_operations tlstap_fops = {
 	.owner = THIS_MODULE,
+	.open = tlstap_open,
+	.release = tlstap_release,
 	.write_iter = tlstap_write_iter,
+	.mmap = tlstap_capture_mmap,
+	.poll = tlstap_capture_poll,
 	.llseek = no_llseek,
 };
 

@@ -6,6 +6,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/random.h>
+#include <linux/mm.h>
 #include <asm/unaligned.h>
 
 #include "tlstap.h"
@@ -15,6 +16,7 @@
 #include "send.h"
 #include "sysfs.h"
 #include "netlink.h"
+#include "capture.h"
 
 #define TLSTAP_DEFAULT_FLUSH_US	500
 #define TLSTAP_DEFAULT_RING_KB	4096
@@ -48,6 +50,11 @@ const char *const tlstap_stat_names[TLSTAP_STAT_COUNT] = {
 	[TLSTAP_STAT_RETRANSMITS] = "retransmits",
 	[TLSTAP_STAT_GAPS] = "gaps_sent",
 	[TLSTAP_STAT_HEARTBEATS] = "heartbeats",
+	[TLSTAP_STAT_RINGS_CREATED] = "rings_created",
+	[TLSTAP_STAT_RING_RECORDS] = "ring_records",
+	[TLSTAP_STAT_RING_WAKEUPS] = "ring_wakeups",
+	[TLSTAP_STAT_RINGS_ENDED] = "rings_ended",
+	[TLSTAP_STAT_RING_ABANDONED] = "ring_abandoned",
 };
 
 static struct tlstap *tlstap;
@@ -73,6 +80,36 @@ void tlstap_set_hash_key(struct tlstap *tt, const u8 key[TLSTAP_HASH_KEY_LEN])
 	tt->hash_key.key[1] = get_unaligned_le64(key + 8);
 }
 
+/*
+ * All rings together, targets' and capture rings, may pin at most this
+ * share of RAM: their pages are allocated whole when a ring is made, not
+ * as it fills, and ring_kb goes up to 1 GiB per target.
+ */
+#define TLSTAP_RING_RAM_SHARE 4
+
+/*
+ * Counts n more ring pages, or returns false when they would pass the
+ * bound. Lock-free: capture rings are made under the caller's mmap_lock,
+ * which must not nest outside config_lock (a writer faulting on its buffer
+ * takes mmap_lock inside the SRCU section that config changes wait for).
+ */
+bool tlstap_ring_pages_charge(struct tlstap *tt, unsigned long n)
+{
+	unsigned long limit = totalram_pages() / TLSTAP_RING_RAM_SHARE;
+	long old = atomic_long_read(&tt->ring_pages);
+
+	do {
+		if (old + n > limit)
+			return false;
+	} while (!atomic_long_try_cmpxchg(&tt->ring_pages, &old, old + n));
+	return true;
+}
+
+void tlstap_ring_pages_uncharge(struct tlstap *tt, unsigned long n)
+{
+	atomic_long_sub(n, &tt->ring_pages);
+}
+
 static int __init tlstap_init(void)
 {
 	u8 key[TLSTAP_HASH_KEY_LEN];
@@ -85,6 +122,7 @@ static int __init tlstap_init(void)
 	mutex_init(&tt->config_lock);
 	INIT_LIST_HEAD(&tt->targets);
 	tt->targets_gen = 1;	/* a dump's sequence number is never 0 */
+	tlstap_capture_init(tt);
 	get_random_bytes(key, sizeof(key));
 	tlstap_set_hash_key(tt, key);
 	tt->port = port;
@@ -141,11 +179,14 @@ static void __exit tlstap_exit(void)
 	struct tlstap *tt = tlstap;
 
 	/*
-	 * No file is open (the device pins the module), so no writer runs.
-	 * sysfs goes first, then the family: nothing can change or announce
-	 * a change any more when the targets go.
+	 * No file is open (the device pins the module), so no writer runs;
+	 * capture rings of closed files may still be draining: they finish
+	 * while the targets are there. sysfs goes first, then the family:
+	 * nothing can change or announce a change any more when the targets
+	 * go.
 	 */
 	tlstap_device_unregister(tt);
+	tlstap_capture_exit(tt);
 	tlstap_netlink_exit();
 	tlstap_targets_flush(tt);
 	tlstap_socket_release(tt);

@@ -25,6 +25,11 @@ enum tlstap_stat {
 	TLSTAP_STAT_RETRANSMITS,	/* datagrams sent again */
 	TLSTAP_STAT_GAPS,		/* GAP ranges: asked for, gone */
 	TLSTAP_STAT_HEARTBEATS,
+	TLSTAP_STAT_RINGS_CREATED,	/* capture rings made by mmap() */
+	TLSTAP_STAT_RING_RECORDS,	/* records taken from capture rings */
+	TLSTAP_STAT_RING_WAKEUPS,	/* zero-byte writes on a ring's file */
+	TLSTAP_STAT_RINGS_ENDED,	/* capture rings a bad frame ended */
+	TLSTAP_STAT_RING_ABANDONED,	/* frames never committed: reported lost */
 	TLSTAP_STAT_COUNT
 };
 

@@ -29,13 +29,6 @@ static u32 ring_slots(u32 ring_kb)
 	return rounddown_pow_of_two(max_t(u32, n, TLSTAP_MIN_SLOTS));
 }
 
-/*
- * All rings together may pin at most this share of RAM: ring_kb goes up to
- * 1 GiB per target, and a ring's pages are allocated when its target is
- * added, not when they fill.
- */
-#define TLSTAP_RING_RAM_SHARE 4
-
 /* Called with config_lock held. */
 static struct tlstap_target *target_create(struct tlstap *tt,
 					   const struct tlstap_target_cmd *cmd)
@@ -44,11 +37,12 @@ static struct tlstap_target *target_create(struct tlstap *tt,
 	struct tlstap_target *t;
 	int err;
 
-	if (tt->ring_pages + nslots > totalram_pages() / TLSTAP_RING_RAM_SHARE)
+	if (!tlstap_ring_pages_charge(tt, nslots))
 		return ERR_PTR(-ENOMEM);
+	err = -ENOMEM;
 	t = kzalloc(sizeof(*t), GFP_KERNEL);
 	if (!t)
-		return ERR_PTR(-ENOMEM);
+		goto err_uncharge;
 	t->tt = tt;
 	t->ep = cmd->ep;
 	t->weight = cmd->weight;
@@ -69,13 +63,14 @@ static struct tlstap_target *target_create(struct tlstap *tt,
 	t->tokens = TLSTAP_RETRANSMIT_BURST;
 	t->tokens_at = ktime_get();
 	t->capacity = tlstap_socket_capacity(tt, t);
-	tt->ring_pages += nslots;
 	return t;
 
 err_ring:
 	tlstap_ring_free(&t->ring);
 err_free:
 	kfree(t);
+err_uncharge:
+	tlstap_ring_pages_uncharge(tt, nslots);
 	return ERR_PTR(err);
 }
 
@@ -85,9 +80,9 @@ err_free:
  */
 static void target_destroy(struct tlstap_target *t)
 {
-	t->tt->ring_pages -= t->ring.mask + 1;
 	tlstap_send_drain(t);
 	dst_cache_destroy(&t->dst_cache);
+	tlstap_ring_pages_uncharge(t->tt, tlstap_ring_size(&t->ring));
 	tlstap_ring_free(&t->ring);
 	kfree(t);
 }

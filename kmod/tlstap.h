@@ -17,6 +17,7 @@
 #include <linux/tlstap.h>
 
 #include "stats.h"
+#include "capture.h"
 
 struct tlstap_flowtable;
 
@@ -31,7 +32,8 @@ struct tlstap {
 	struct mutex config_lock;	/* serialises all changes below */
 	struct list_head targets;	/* config_lock */
 	unsigned int ntargets;		/* config_lock */
-	unsigned long ring_pages;	/* config_lock; all targets' rings */
+	/* Pages of all rings, targets' and capture rings: see charge below. */
+	atomic_long_t ring_pages;
 	unsigned int targets_gen;	/* config_lock; bumped by each change */
 	siphash_key_t hash_key;		/* config_lock; copied into tables */
 	u8 hash_key_bytes[TLSTAP_HASH_KEY_LEN]; /* config_lock; as users write it */
@@ -52,8 +54,12 @@ struct tlstap {
 	struct socket *sock6;
 
 	struct tlstap_stats __percpu *stats;
+
+	struct tlstap_captures captures;
 };
 
 void tlstap_set_hash_key(struct tlstap *tt, const u8 key[TLSTAP_HASH_KEY_LEN]);
+bool tlstap_ring_pages_charge(struct tlstap *tt, unsigned long n);
+void tlstap_ring_pages_uncharge(struct tlstap *tt, unsigned long n);
 
 #endif /* _TLSTAP_TLSTAP_H */

@@ -74,6 +74,11 @@ static const struct {
 	{ "retransmits", TLSTAP_STATS_A_RETRANSMITS },
 	{ "gaps_sent", TLSTAP_STATS_A_GAPS_SENT },
 	{ "heartbeats", TLSTAP_STATS_A_HEARTBEATS },
+	{ "rings_created", TLSTAP_STATS_A_RINGS_CREATED },
+	{ "ring_records", TLSTAP_STATS_A_RING_RECORDS },
+	{ "ring_wakeups", TLSTAP_STATS_A_RING_WAKEUPS },
+	{ "rings_ended", TLSTAP_STATS_A_RINGS_ENDED },
+	{ "ring_abandoned", TLSTAP_STATS_A_RING_ABANDONED },
 };
 
 #define NSTATS (sizeof(stats) / sizeof(stats[0]))
