@@ -6,8 +6,12 @@
 # and plausible-but-wrong writes at every sysfs file and, when the module
 # has its generic netlink family, random messages at it, while a thread
 # adds and removes targets: two with a receiver, one in a namespace with
-# none, one without a route, a wrong port. STRESS_SECONDS (default 40).
+# none, one without a route, a wrong port; all along a scribbler
+# (tests/tools/ringwriter scribble) writes hostile positions and frames
+# into capture rings, a new one each time the module ends one, racing the
+# drain worker. STRESS_SECONDS (default 40).
 # Afterwards: the kernel log holds no oops, WARN, BUG or refcount report;
+# the module ended the scribbler's rings and took none of its frames;
 # the module's counters equal the writers' own account (records and bytes
 # accepted, calls refused); the receivers saw no malformed datagram and
 # output only records the module accepted, byte for byte, each once; the
@@ -68,12 +72,16 @@ if [ -f "$TLSTAP_SRC/kmod/netlink.c" ]; then
 	genl=--genl
 fi
 pool="10.77.1.2:7419,[fd77:2::2]:7419,10.77.3.2:7419,10.99.0.1:7419,[fd77:1::2]:7419,10.77.2.2:7420"
-echo "stress: $WRITERS writers, $SECONDS_TO_RUN s, targets from $pool${genl:+, generic netlink}"
+echo "stress: $WRITERS writers, $SECONDS_TO_RUN s, targets from $pool${genl:+, generic netlink}, a ring scribbler"
+timeout -k 10 $((SECONDS_TO_RUN + 120)) "$TOOLS/ringwriter" --seed "$RANDOM" \
+	--seconds "$SECONDS_TO_RUN" scribble >"$WORK/scribble.out" 2>&1 &
+scribbler=$!
 timeout -k 10 $((SECONDS_TO_RUN + 120)) "$SW" --seconds "$SECONDS_TO_RUN" \
 	--writers "$WRITERS" --seed "$RANDOM" --pool "$pool" $genl \
 	--accepted "$WORK/accepted" --report "$WORK/report" ||
 	fail "stresswriter failed or hung (exit $?)"
-cat "$WORK/report"
+wait "$scribbler" || fail "ring scribbler failed or hung: $(cat "$WORK/scribble.out")"
+cat "$WORK/report" "$WORK/scribble.out"
 cat "$SYS/stats" | tee "$WORK/stats"
 cat "$SYS/targets"
 
@@ -89,6 +97,15 @@ done
 [ "$drops" -eq "$(rep module_drops)" ] ||
 	fail "module counted $drops refused calls, writers saw $(rep module_drops)"
 echo "ok   counters: $(stat_of records) records, $(stat_of bytes) bytes, $drops refused calls, as the writers counted"
+
+# No frame the scribbler wrote holds a valid record: each ring it made
+# ended at its first bad frame or position, and nothing of it was taken.
+read -r _ _ scribbled _ scribble_ended _ <"$WORK/scribble.out"
+[ "$scribble_ended" -ge 1 ] && [ "$(stat_of rings_ended)" -ge "$scribble_ended" ] &&
+	[ "$(stat_of rings_ended)" -le "$scribbled" ] ||
+	fail "rings_ended $(stat_of rings_ended): the scribbler saw $scribble_ended of its $scribbled rings end"
+[ "$(stat_of ring_records)" -eq 0 ] || fail "ring_records $(stat_of ring_records): a scribbled frame was taken"
+echo "ok   scribbler: $(stat_of rings_ended) of its $scribbled rings ended, none of its frames taken"
 
 # Quiet, sane settings; the receivers get their resends and heartbeats,
 # then report what they hold.
