@@ -13,7 +13,8 @@
 #  3. a frame reserved and never committed when the writer is killed: a
 #     loss report for it;
 #  4. a full ring behind a frame still reserved: poll() reports no room
-#     and nothing moves until it is committed;
+#     and nothing moves until it is committed; a full target ring: the
+#     records wait in the capture ring; no target: dropped, counted;
 #  5. the module idle: the producer wakes it, the record leaves while the
 #     producer lives;
 #  6. four threads with a ring each; fork(): the child has no mapping and
@@ -29,6 +30,7 @@ RC="python3 $TOOLS/ringcheck.py"
 T1=10.77.1.2:7419
 
 records_at_least() { [ "$(stat_of records)" -ge "$1" ]; }
+stat_is() { [ "$(stat_of "$1")" -eq "$2" ]; } # NAME VALUE
 stat_delta() { echo $(($(stat_of "$1") - $2)); } # NAME BEFORE
 
 # begin NAME: a receiver and a new target (a stream of its own, so that
@@ -127,6 +129,31 @@ begin full
 settle full "$base" "$WORK/full.exp"
 check full "$($RC --count "$WORK/full.exp")" 0
 echo "ok   full ring: no room while held, every record after"
+
+# A target's ring of 16 datagrams: the capture ring's records wait in it
+# (the module takes none it cannot queue), none is dropped.
+base=$(stat_of records)
+ring_full=$(stat_of drop_ring_full)
+echo 64 >"$SYS/ring_kb"
+begin backpressure
+"$RW" --id 11 --records 1000 --msg-len 16000 --size 1048576 \
+	--expected "$WORK/backpressure.exp" commit || fail "ringwriter commit (backpressure)"
+settle backpressure "$base" "$WORK/backpressure.exp"
+echo 4096 >"$SYS/ring_kb"
+check backpressure 1000 0
+[ "$(stat_delta drop_ring_full "$ring_full")" -eq 0 ] ||
+	fail "drop_ring_full +$(stat_delta drop_ring_full "$ring_full") for ring records"
+echo "ok   1,000 records of up to 16,000 bytes through a 64 KiB target ring: all waited, none dropped"
+
+# No target: every record is taken and counted dropped, none is kept.
+no_target=$(stat_of drop_no_target)
+ring_base=$(stat_of ring_records)
+"$RW" --id 12 --records 500 --end kill commit && fail "ringwriter was not killed"
+wait_for 30 stat_is drop_no_target $((no_target + 500)) ||
+	fail "drop_no_target +$(stat_delta drop_no_target "$no_target"), want 500"
+[ "$(stat_delta ring_records "$ring_base")" -eq 0 ] ||
+	fail "ring_records +$(stat_delta ring_records "$ring_base") without a target"
+echo "ok   no target: 500 ring records dropped and counted"
 
 # 5. The module goes idle and is woken by the producer.
 base=$(stat_of records)
