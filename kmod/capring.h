@@ -21,16 +21,22 @@
 #define capring_load_acquire(p)		smp_load_acquire(p)
 /* Pairs with the other end's acquire load. */
 #define capring_store_release(p, v)	smp_store_release(p, v)
-/* A store, then a full barrier: later loads do not pass it. */
-#define capring_store_mb(p, v)		smp_store_mb(*(p), v)
+/*
+ * A release store and a full barrier: earlier stores and loads do not
+ * pass it, later loads do not pass it. (smp_store_mb() is not enough: it
+ * orders only what comes after the store.) xchg() is fully ordered.
+ */
+#define capring_store_mb(p, v)		((void)xchg(p, v))
 #define capring_read_once(x)		READ_ONCE(x)
 #define capring_write_once(x, v)	WRITE_ONCE(x, v)
 #else
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
 #define capring_load_acquire(p)		__atomic_load_n(p, __ATOMIC_ACQUIRE)
 #define capring_store_release(p, v)	__atomic_store_n(p, v, __ATOMIC_RELEASE)
-#define capring_store_mb(p, v)		__atomic_exchange_n(p, v, __ATOMIC_SEQ_CST)
+#define capring_store_mb(p, v)		\
+	((void)__atomic_exchange_n(p, v, __ATOMIC_SEQ_CST))
 #define capring_read_once(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define capring_write_once(x, v)	__atomic_store_n(&(x), v, __ATOMIC_RELAXED)
 #endif
@@ -166,23 +172,27 @@ static inline void *capring_claim(struct capring_producer *p, __u32 len)
 }
 
 /*
- * Publishes the claimed frame (and any padding before it) as RESERVED,
- * with a full barrier: the consumer's flags read after this see whether
- * it went idle before or after.
+ * Publishes the claimed frame (and any padding before it) as RESERVED:
+ * its headers are visible before the position that covers them.
  */
 static inline void capring_publish(struct capring_producer *p, __u32 len)
 {
 	p->prod += capring_frame_step(len);
-	capring_store_mb(p->prod_pos, p->prod);
+	capring_store_release(p->prod_pos, p->prod);
 }
 
-/* The frame whose record is at rec is complete (or, abandoned, never). */
+/*
+ * The frame whose record is at rec is complete (or, abandoned, never),
+ * with a full barrier: the consumer's flags, read after this, tell
+ * whether it went idle before the frame was complete (then wake it) or
+ * after (then its last walk, after its own barrier, sees the frame).
+ */
 static inline void capring_commit(void *rec, bool abandoned)
 {
 	struct tlstap_capring_frame *f = (struct tlstap_capring_frame *)rec - 1;
 
-	capring_store_release(&f->state, abandoned ? TLSTAP_CAPRING_ABANDONED :
-						      TLSTAP_CAPRING_COMMITTED);
+	capring_store_mb(&f->state, abandoned ? TLSTAP_CAPRING_ABANDONED :
+						 TLSTAP_CAPRING_COMMITTED);
 }
 
 #endif /* _TLSTAP_CAPRING_H */
