@@ -26,6 +26,13 @@
  * forwarder costs nothing. A record waits at most --poll-us, as it waits
  * for tlstap.ko's flush interval.
  *
+ * Capture rings (docs/PROTOCOL.md 7, lib/fwdring.c): a producer on a
+ * seqpacket connection may ask for one with CREATE and then put its
+ * records into shared memory, which tlstap-fwd drains on the same
+ * --poll-us timer, so that the producer makes no system call per record.
+ * Going idle, tlstap-fwd sets NEED_WAKEUP in every ring (and looks once
+ * more); a producer that then publishes wakes it with a WAKE message.
+ *
  * Reliable delivery (docs/PROTOCOL.md 2.2, 2.3): sent datagrams stay in
  * the ring (--replay-bytes); NACKs arrive on the source port, on each
  * target's connected socket (from the target's own address and port) or
@@ -48,6 +55,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -57,6 +65,7 @@
 
 #include "addr.h"
 #include "cli.h"
+#include "fwdring.h"
 #include "mmsg.h"
 #include "ratelog.h"
 #include "record.h"
@@ -92,6 +101,8 @@
  * between two drains, so below this it waits on the socket instead.
  */
 #define DGRAM_POLL_MIN_QLEN	256
+/* Frames a ring hands on per walk: then the other rings have their turn. */
+#define RING_WALK_FRAMES	1024
 
 enum input_kind { IN_STDIN, IN_FIFO, IN_UNIX_DGRAM, IN_UNIX_SEQPACKET };
 
@@ -110,6 +121,7 @@ struct options {
 	unsigned int retransmit_rate, retransmit_burst;
 	unsigned int linger_ms;
 	unsigned int poll_us;		/* 0: always wait on the input */
+	size_t ring_memory;		/* all capture rings together; 0: none */
 	enum input_kind in_kind;
 	const char *in_path;
 	mode_t mode;
@@ -153,6 +165,10 @@ struct fwd_stats {
 	unsigned long long nack_rejected_not_target;	/* unknown address */
 	unsigned long long nack_rejected_stream;	/* not its stream id */
 	unsigned long long nack_rejected_malformed;	/* not a good NACK */
+	/* capture rings */
+	unsigned long long rings_created, ring_wakeups, rings_ended;
+	unsigned long long ring_room_sent;
+	struct fwdring_counts ring;	/* records, abandoned, too long */
 };
 
 enum ctl_family { CTL_V4, CTL_V6, CTL_COUNT };
@@ -168,6 +184,8 @@ struct resend_batch {
 struct conn {
 	int fd;
 	struct ucred cred;	/* SO_PEERCRED: the writer of its records */
+	bool has_ring;
+	struct fwdring ring;
 };
 
 struct fwd {
@@ -190,6 +208,9 @@ struct fwd {
 	uint64_t last_input_ns;		/* polling: when input last came */
 	int created_path;		/* unlink opt.in_path at exit */
 	struct conn conns[MAX_CONNS];	/* seqpacket connections */
+	unsigned int rings;		/* live capture rings */
+	size_t ring_bytes;		/* their memory */
+	struct fwdring_sink ring_sink;
 	/* input buffers */
 	uint8_t *msg_bufs;		/* IN_BATCH * IN_MSG_SIZE */
 	struct mmsghdr in_msgs[IN_BATCH];
@@ -234,6 +255,8 @@ static void usage(FILE *f)
 "    --mode OCTAL         permissions of the socket or FIFO (default 0600)\n"
 "    --poll-us N          while input flows, drain it every N us instead of\n"
 "                         being woken by each write (default %u; 0: never)\n"
+"    --ring-memory BYTES  all capture rings of --seqpacket writers together\n"
+"                         (default a quarter of RAM; 0: no rings)\n"
 "  sending:\n"
 "    --hash-key HEX32     16-byte flow-hash key (default random)\n"
 "    --tos N              IP TOS / IPv6 traffic class, 1..255 (default %u)\n"
@@ -297,12 +320,22 @@ static void set_input(struct options *o, enum input_kind kind,
 	o->in_path = path;
 }
 
+/* A quarter of the RAM: what capture rings may take at most by default. */
+static size_t ring_memory_default(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || page <= 0)
+		return 256u << 20;
+	return (size_t)pages / 4 * (size_t)page;
+}
+
 static void parse_options(struct options *o, int argc, char **argv)
 {
 	enum { O_UNIX = 256, O_SEQPACKET, O_FIFO, O_STDIN, O_MODE, O_KEY,
 	       O_TOS, O_PORT, O_MAXREC, O_MAXDG, O_REPLAY, O_NOGSO, O_PRINT,
 	       O_JSON, O_HEARTBEAT, O_RTX_RATE, O_RTX_BURST, O_LINGER,
-	       O_POLL };
+	       O_POLL, O_RING_MEMORY };
 	static const struct option longopts[] = {
 		{ "target", required_argument, NULL, 't' },
 		{ "unix", required_argument, NULL, O_UNIX },
@@ -311,6 +344,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "stdin", no_argument, NULL, O_STDIN },
 		{ "mode", required_argument, NULL, O_MODE },
 		{ "poll-us", required_argument, NULL, O_POLL },
+		{ "ring-memory", required_argument, NULL, O_RING_MEMORY },
 		{ "hash-key", required_argument, NULL, O_KEY },
 		{ "tos", required_argument, NULL, O_TOS },
 		{ "port", required_argument, NULL, O_PORT },
@@ -340,6 +374,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->retransmit_burst = REPLAY_DEFAULT_BURST;
 	o->linger_ms = 500;
 	o->poll_us = POLL_DEFAULT_US;
+	o->ring_memory = ring_memory_default();
 	o->in_kind = IN_STDIN;
 	o->mode = 0600;
 	o->gso = 1;
@@ -418,6 +453,10 @@ static void parse_options(struct options *o, int argc, char **argv)
 							       optarg, 0,
 							       100000);
 			break;
+		case O_RING_MEMORY:
+			o->ring_memory = parse_ulong("--ring-memory", optarg, 0,
+						     ULONG_MAX);
+			break;
 		case O_NOGSO:
 			o->gso = 0;
 			break;
@@ -446,9 +485,13 @@ static void print_stats(const struct fwd *f)
 	unsigned long long rejected = s->nack_rejected_not_target +
 				      s->nack_rejected_stream +
 				      s->nack_rejected_malformed;
+	unsigned long long by_reason[RECORD_STATUS_COUNT];
 
+	/* A ring's record over --max-record is one too (it goes as a loss). */
+	memcpy(by_reason, s->malformed, sizeof(by_reason));
+	by_reason[RECORD_TOO_LONG] += s->ring.too_long;
 	for (int i = 0; i < RECORD_STATUS_COUNT; i++)
-		malformed += s->malformed[i];
+		malformed += by_reason[i];
 	for (unsigned int i = 0; i < f->ntargets; i++) {
 		const struct target_stats *ts = &f->targets[i].st;
 
@@ -473,9 +516,20 @@ static void print_stats(const struct fwd *f)
 			"nack_ratelimited=%llu retransmits=%llu gaps_sent=%llu "
 			"heartbeats=%llu\n",
 			s->records, s->record_bytes, s->loss_reports,
-			malformed, s->discarded_bytes, s->input_messages, s->input_calls,
+			malformed, s->discarded_bytes + s->ring.too_long_bytes,
+			s->input_messages, s->input_calls,
 			dg, bytes, err, drop, nacks, rejected, limited, rtx,
 			gaps, hb);
+		if (f->opt.in_kind == IN_UNIX_SEQPACKET)
+			fprintf(stderr,
+				PROG ":   rings=%u rings_created=%llu "
+				"ring_records=%llu ring_wakeups=%llu "
+				"rings_ended=%llu ring_abandoned=%llu "
+				"ring_room_sent=%llu ring_bytes=%zu\n",
+				f->rings, s->rings_created, s->ring.records,
+				s->ring_wakeups, s->rings_ended,
+				s->ring.abandoned, s->ring_room_sent,
+				f->ring_bytes);
 		if (rejected)
 			fprintf(stderr,
 				PROG ":   nack_rejected not_target=%llu "
@@ -484,9 +538,9 @@ static void print_stats(const struct fwd *f)
 				s->nack_rejected_stream,
 				s->nack_rejected_malformed);
 		for (int i = 1; i < RECORD_STATUS_COUNT; i++)
-			if (s->malformed[i])
+			if (by_reason[i])
 				fprintf(stderr, PROG ":   malformed %s=%llu\n",
-					record_status_name(i), s->malformed[i]);
+					record_status_name(i), by_reason[i]);
 		for (unsigned int i = 0; i < f->ntargets; i++) {
 			const struct target *t = &f->targets[i];
 
@@ -521,7 +575,7 @@ static void print_stats(const struct fwd *f)
 		s->records, s->record_bytes, s->loss_reports, malformed);
 	for (int i = 1; i < RECORD_STATUS_COUNT; i++)
 		fprintf(stderr, "%s\"%s\":%llu", i > 1 ? "," : "",
-			record_status_name(i), s->malformed[i]);
+			record_status_name(i), by_reason[i]);
 	fprintf(stderr,
 		"},\"discarded_bytes\":%llu,\"oversized_messages\":%llu,"
 		"\"input_messages\":%llu,\"input_calls\":%llu,"
@@ -532,11 +586,19 @@ static void print_stats(const struct fwd *f)
 		"\"wrong_stream\":%llu,\"malformed\":%llu},"
 		"\"nack_ratelimited\":%llu,\"retransmits\":%llu,"
 		"\"gaps_sent\":%llu,\"heartbeats\":%llu,"
+		"\"rings\":%u,\"rings_created\":%llu,\"ring_records\":%llu,"
+		"\"ring_wakeups\":%llu,\"rings_ended\":%llu,"
+		"\"ring_abandoned\":%llu,\"ring_room_sent\":%llu,"
+		"\"ring_bytes\":%zu,"
 		"\"targets\":[",
-		s->discarded_bytes, s->oversized_messages, s->input_messages,
+		s->discarded_bytes + s->ring.too_long_bytes,
+		s->oversized_messages, s->input_messages,
 		s->input_calls, s->input_bytes, dg, bytes, err, drop, nacks,
 		rejected, s->nack_rejected_not_target, s->nack_rejected_stream,
-		s->nack_rejected_malformed, limited, rtx, gaps, hb);
+		s->nack_rejected_malformed, limited, rtx, gaps, hb, f->rings,
+		s->rings_created, s->ring.records, s->ring_wakeups,
+		s->rings_ended, s->ring.abandoned, s->ring_room_sent,
+		f->ring_bytes);
 	for (unsigned int i = 0; i < f->ntargets; i++) {
 		const struct target *t = &f->targets[i];
 
@@ -1144,6 +1206,25 @@ static int dgram_queue_pollable(struct fwd *f)
 	return 0;
 }
 
+/*
+ * A seqpacket writer takes a descriptor, and one more for its capture
+ * ring's memfd: MAX_CONNS of each are more than the usual soft limit of
+ * 1024. Up to the hard limit, then; short of it, accept() or a CREATE
+ * fails (and is logged or answered), as beyond MAX_CONNS.
+ */
+static void raise_fd_limit(struct fwd *f)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= 2 * MAX_CONNS + 64)
+		return;
+	rl.rlim_cur = rl.rlim_max < 2 * MAX_CONNS + 64 ? rl.rlim_max :
+							 2 * MAX_CONNS + 64;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		ratelog(&f->log, "raising the descriptor limit to %llu: %s",
+			(unsigned long long)rl.rlim_cur, strerror(errno));
+}
+
 static void open_unix(struct fwd *f, int type)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -1183,6 +1264,8 @@ static void open_unix(struct fwd *f, int type)
 		die("chmod %s: %s", path, strerror(errno));
 	if (type == SOCK_SEQPACKET && listen(f->in_fd, MAX_CONNS))
 		die("listen %s: %s", path, strerror(errno));
+	if (type == SOCK_SEQPACKET)
+		raise_fd_limit(f);
 	if (type == SOCK_DGRAM) {
 		int rcvbuf = 4 << 20;
 
@@ -1283,6 +1366,190 @@ static void open_input(struct fwd *f)
 		die("%s cannot be polled", f->opt.in_path);
 }
 
+/* -------------------------------------------------------- capture rings */
+
+/*
+ * Every record from a ring goes out here. Its writer, for the stamp of
+ * the wire, is the ring's creator (ring->pid, ring->uid: SO_PEERCRED of
+ * the connection that asked for it).
+ */
+static void ring_record(void *ctx, const struct fwdring *ring,
+			const struct record_info *r)
+{
+	const struct ucred writer = { .pid = (pid_t)ring->pid,
+				      .uid = ring->uid };
+
+	forward_record(ctx, r, &writer);
+}
+
+/* A ring message to a producer, with a descriptor (SCM_RIGHTS) if fd >= 0. */
+static int send_ring_msg(int conn_fd, uint8_t type, uint32_t status,
+			 uint32_t size, int fd)
+{
+	struct tlstap_capring_msg m = {
+		.type = type,
+		.status = status,
+		.size = size,
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (fd >= 0) {
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(conn_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	       (ssize_t)sizeof(m) ? 0 : -1;
+}
+
+/* CREATE on connection ci: a ring (its memfd passed), or why not. */
+static void ring_create(struct fwd *f, unsigned int ci,
+			const struct tlstap_capring_msg *m)
+{
+	struct conn *c = &f->conns[ci];
+	uint32_t status;
+
+	if (m->reserved[0] || m->reserved[1] || m->reserved[2] || m->status ||
+	    m->reserved2)
+		status = EINVAL;
+	else if (!f->opt.ring_memory)
+		status = EOPNOTSUPP;
+	else if (c->has_ring)
+		status = EEXIST;
+	else if (!capring_size_valid(m->size))
+		status = EINVAL;
+	else if (fwdring_bytes(m->size) > f->opt.ring_memory - f->ring_bytes)
+		status = ENOMEM;
+	else if (!f->ring_sink.buf &&
+		 !(f->ring_sink.buf = malloc(FWDRING_BUF_LEN(f->opt.max_record))))
+		status = ENOMEM;
+	else
+		status = (uint32_t)fwdring_create(&c->ring, m->size,
+						  f->opt.max_record,
+						  (uint32_t)c->cred.pid, c->cred.uid,
+						  !f->in_oneshot);
+	if (status) {
+		/* --ring-memory 0 asks for EOPNOTSUPP: nothing to report. */
+		if (status != EOPNOTSUPP)
+			ratelog(&f->log, "capture ring of %u bytes refused: %s",
+				m->size, strerror((int)status));
+		if (send_ring_msg(c->fd, TLSTAP_CAPRING_MSG_CREATED, status, 0,
+				  -1))
+			ratelog(&f->log, "answering CREATE: %s", strerror(errno));
+		return;
+	}
+	if (send_ring_msg(c->fd, TLSTAP_CAPRING_MSG_CREATED, 0, m->size,
+			  c->ring.memfd)) {
+		ratelog(&f->log, "passing a capture ring to pid %u: %s",
+			c->ring.pid, strerror(errno));
+		fwdring_free(&c->ring);
+		return;
+	}
+	c->has_ring = true;
+	f->rings++;
+	f->ring_bytes += fwdring_bytes(m->size);
+	f->st.rings_created++;
+}
+
+/* A message whose first byte is 0x80 or above: no record, a ring message. */
+static void ring_message(struct fwd *f, unsigned int ci, const uint8_t *buf,
+			 size_t len)
+{
+	struct tlstap_capring_msg m;
+
+	if (len == sizeof(m)) {
+		memcpy(&m, buf, sizeof(m));
+		if (m.type == TLSTAP_CAPRING_MSG_CREATE) {
+			ring_create(f, ci, &m);
+			return;
+		}
+		if (m.type == TLSTAP_CAPRING_MSG_WAKE) {
+			/* Its arrival made the connection readable: polling. */
+			f->st.ring_wakeups++;
+			return;
+		}
+	}
+	report_malformed(f, RECORD_BAD_TYPE, len,
+			 "(no ring message a producer sends)");
+}
+
+/*
+ * Hands at most max frames of c's ring on; final: its producer is gone.
+ * A producer waiting for room hears of it (ROOM). Whether the walk
+ * consumed anything.
+ */
+static bool ring_walk(struct fwd *f, struct conn *c, uint32_t max, bool final)
+{
+	uint32_t cons = c->ring.cons;
+
+	if (fwdring_drain(&c->ring, max, final, &f->ring_sink) < 0) {
+		f->st.rings_ended++;
+		ratelog(&f->log, "capture ring of pid %u (uid %u) ended, "
+			"drained no more: %s%s%s", c->ring.pid, c->ring.uid,
+			c->ring.why, c->ring.bad ? ": " : "",
+			c->ring.bad ? record_status_name(c->ring.bad) : "");
+	}
+	if (c->ring.cons == cons)
+		return false;
+	/* A full socket buffer: the producer has ROOMs to read already. */
+	if (!final && fwdring_waiting(&c->ring) &&
+	    !send_ring_msg(c->fd, TLSTAP_CAPRING_MSG_ROOM, 0, 0, -1))
+		f->st.ring_room_sent++;
+	return true;
+}
+
+/* The connection ended: what its ring holds goes out, then the ring. */
+static void ring_release(struct fwd *f, struct conn *c)
+{
+	if (!c->has_ring)
+		return;
+	ring_walk(f, c, UINT32_MAX, true);
+	f->ring_bytes -= fwdring_bytes(c->ring.view.data_size);
+	f->rings--;
+	fwdring_free(&c->ring);
+	c->has_ring = false;
+}
+
+/* NEED_WAKEUP in every ring (idle), or in none. */
+static void rings_idle(struct fwd *f, bool idle)
+{
+	for (unsigned int i = 0; i < MAX_CONNS && f->rings; i++)
+		if (f->conns[i].has_ring)
+			fwdring_set_idle(&f->conns[i].ring, idle);
+}
+
+/*
+ * Polling found no input for a while: NEED_WAKEUP in every ring, then a
+ * last walk (after fwdring_set_idle()'s barrier) for what was published
+ * before the producers could see the flag. true: there was some, keep
+ * polling.
+ */
+static bool rings_sleep(struct fwd *f)
+{
+	bool moved = false;
+
+	if (!f->rings)
+		return false;
+	rings_idle(f, true);
+	for (unsigned int i = 0; i < MAX_CONNS; i++)
+		if (f->conns[i].has_ring &&
+		    ring_walk(f, &f->conns[i], RING_WALK_FRAMES, false))
+			moved = true;
+	if (moved)
+		rings_idle(f, false);
+	return moved;
+}
+
 /*
  * The writer of a datagram: its SCM_CREDENTIALS, copied into cred; the
  * unknown writer if none came (the control buffer held something else).
@@ -1303,11 +1570,13 @@ static const struct ucred *dgram_writer(struct msghdr *mh, struct ucred *cred)
 
 /*
  * Reads whole-record messages until the socket is drained: the records of
- * a seqpacket connection are its peer's, a datagram's its sender's
- * (peer NULL). Returns 1 if the peer of a seqpacket connection hung up.
+ * seqpacket connection ci are its peer's, a datagram's its sender's (ci
+ * -1). Returns 1 if the peer of a seqpacket connection hung up.
  */
-static int read_messages(struct fwd *f, int fd, const struct ucred *peer)
+static int read_messages(struct fwd *f, int fd, int ci)
 {
+	const struct ucred *peer = ci >= 0 ? &f->conns[ci].cred : NULL;
+
 	for (;;) {
 		int n;
 
@@ -1329,11 +1598,17 @@ static int read_messages(struct fwd *f, int fd, const struct ucred *peer)
 		f->st.input_calls++;
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &f->in_msgs[i].msg_hdr;
+			const uint8_t *buf = f->in_iov[i].iov_base;
 			struct ucred cred;
 
 			if (!f->in_msgs[i].msg_len &&
 			    f->opt.in_kind == IN_UNIX_SEQPACKET)
 				return 1;
+			if (ci >= 0 && buf[0] >= 0x80) {
+				ring_message(f, (unsigned int)ci, buf,
+					     f->in_msgs[i].msg_len);
+				continue;
+			}
 			process_message(f, f->in_iov[i].iov_base,
 					f->in_msgs[i].msg_len,
 					!!(mh->msg_flags & MSG_TRUNC),
@@ -1346,6 +1621,7 @@ static int read_messages(struct fwd *f, int fd, const struct ucred *peer)
 
 static void close_conn(struct fwd *f, unsigned int i)
 {
+	ring_release(f, &f->conns[i]);
 	epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->conns[i].fd, NULL);
 	close(f->conns[i].fd);
 	f->conns[i].fd = -1;
@@ -1434,21 +1710,37 @@ static int read_stream(struct fwd *f)
 	}
 }
 
+/*
+ * Seqpacket connection i: its messages, then its ring. Polling, a walk
+ * takes a bounded share (the next tick takes more); otherwise the
+ * producer wakes us for every record, and a walk takes all there is.
+ */
+static void conn_input(struct fwd *f, unsigned int i)
+{
+	struct conn *c = &f->conns[i];
+
+	if (read_messages(f, c->fd, (int)i)) {
+		close_conn(f, i);
+		return;
+	}
+	if (c->has_ring)
+		ring_walk(f, c, f->in_oneshot ? RING_WALK_FRAMES : UINT32_MAX,
+			  false);
+}
+
 /* Reads everything the input has ready. 1: input ended, -1: framing lost. */
 static int drain_input(struct fwd *f, uint32_t source)
 {
 	switch (f->opt.in_kind) {
 	case IN_UNIX_DGRAM:
-		read_messages(f, f->in_fd, NULL);
+		read_messages(f, f->in_fd, -1);
 		return 0;
 	case IN_UNIX_SEQPACKET:
 		if (source == EV_INPUT) {
 			accept_conns(f);
 			return 0;
 		}
-		if (read_messages(f, f->conns[source].fd,
-				  &f->conns[source].cred))
-			close_conn(f, source);
+		conn_input(f, source);
 		return 0;
 	default:
 		return read_stream(f);
@@ -1474,25 +1766,32 @@ static int drain_all(struct fwd *f)
 static int poll_inputs(struct fwd *f, uint64_t now)
 {
 	/* Not input_calls: a FIFO without writers reads end-of-file. */
-	unsigned long long got = f->st.input_messages + f->st.input_bytes;
+	unsigned long long got = f->st.input_messages + f->st.input_bytes +
+				 f->st.ring.records;
 	int r = 0;
 
 	if (f->opt.in_kind == IN_UNIX_SEQPACKET) {
 		for (unsigned int i = 0; i < MAX_CONNS; i++)
-			if (f->conns[i].fd >= 0 &&
-			    read_messages(f, f->conns[i].fd, &f->conns[i].cred))
-				close_conn(f, i);
+			if (f->conns[i].fd >= 0)
+				conn_input(f, i);
 	} else {
 		r = drain_input(f, EV_INPUT);
 	}
-	if (f->st.input_messages + f->st.input_bytes != got)
+	if (f->st.input_messages + f->st.input_bytes + f->st.ring.records != got)
 		f->last_input_ns = now;
 	return r;
 }
 
-/* Polling found nothing for a while: wait on the inputs again. */
+/*
+ * Polling found nothing for a while: wait on the inputs again, the
+ * rings' producers asked to wake us (unless their last look found more).
+ */
 static void stop_polling(struct fwd *f)
 {
+	if (rings_sleep(f)) {
+		f->last_input_ns = now_ns();
+		return;
+	}
 	f->polling = 0;
 	if (f->opt.in_kind != IN_UNIX_SEQPACKET) {
 		arm_input(f, f->in_fd, EV_INPUT);
@@ -1828,6 +2127,8 @@ static int run(struct fwd *f)
 			if (f->in_oneshot && !(f->opt.in_kind ==
 					       IN_UNIX_SEQPACKET &&
 					       ev[i].data.u32 == EV_INPUT)) {
+				if (!f->polling)
+					rings_idle(f, false);
 				f->polling = 1;
 				f->last_input_ns = now_ns();
 			}
@@ -1865,6 +2166,10 @@ int main(int argc, char **argv)
 
 	parse_options(&f->opt, argc, argv);
 	ratelog_init(&f->log, PROG, 10);
+	f->ring_sink.record = ring_record;
+	f->ring_sink.ctx = f;
+	f->ring_sink.max_record = f->opt.max_record;
+	f->ring_sink.counts = &f->st.ring;
 	for (unsigned int i = 0; i < MAX_CONNS; i++)
 		f->conns[i].fd = -1;
 	setup_steering(f);
@@ -1903,6 +2208,10 @@ int main(int argc, char **argv)
 	for (int c = 0; c < CTL_COUNT && !f->opt.print_target; c++)
 		if (f->ctl_fd[c] >= 0)
 			close(f->ctl_fd[c]);
+	for (unsigned int i = 0; i < MAX_CONNS; i++)
+		if (f->conns[i].has_ring)
+			fwdring_free(&f->conns[i].ring);
+	free(f->ring_sink.buf);
 	steer_hasher_free(&f->hasher);
 	free(f->msg_bufs);
 	free(f->stream_buf);
