@@ -261,6 +261,43 @@ def seeds():
         prec(0, v4_out, 0, 50, 9) + u8(2 | 0x20) + u8(12) + u8(0),
         'none-family': pcfg + prec(0, 0, 0, 60, 0) + prec(0, 4, 0, 60, 1) + prec(4, 0, 0, 60, 0),
     }
+    # --- capring: u8 size, u32 cons, u32 prod, u8 max, u8 mode, answers,
+    # writes, then the data area (64 << size bytes) ---------------------------
+    def frame(state, body):
+        pad = (-(8 + len(body))) % 8
+        return struct.pack('<II', len(body), state) + body + bytes(pad)
+
+    def ring(size, cons, prod, data, max_=0, mode=2, answers=(), writes=()):
+        return (u8(size) + u32(cons) + u32(prod) + u8(max_) + u8(mode) +
+                u8(len(answers)) + b''.join(u8(a) for a in answers) +
+                u8(len(writes)) + b''.join(u16(o) + u8(v) for o, v in writes) +
+                data)
+
+    RESERVED, COMMITTED, ABANDONED, PADDING = 1, 2, 3, 4
+    c1 = frame(COMMITTED, r4)
+    c2 = frame(COMMITTED, r6)
+    two = c1 + c2
+    wrap_at = 1024 - 64
+    padding = frame(PADDING, bytes(64 - 8))
+    s['capring'] = {
+        'two-records': ring(4, 0, len(two), two),
+        'two-records-answers': ring(4, 0, len(two), two, mode=0, answers=(0, 1)),
+        'refused': ring(4, 0, len(two), two, mode=0, answers=(2,)),
+        'wrap-padding': ring(4, wrap_at, wrap_at + 64 + len(c1),
+                             c1 + bytes(wrap_at - len(c1)) + padding),
+        'reserved': ring(4, 0, len(two), c1 + frame(RESERVED, r6)),
+        'reserved-final': ring(4, 0, len(two), c1 + frame(RESERVED, r6), mode=3),
+        'abandoned': ring(4, 0, len(two), frame(ABANDONED, r4) + c2),
+        'too-long': ring(4, 0, len(frame(COMMITTED, big[:400])),
+                         frame(COMMITTED, record('v4', b'x' * 200)), mode=6),
+        'bad-family': ring(4, 0, len(c1), frame(COMMITTED, b'\x01\x02\x09' + r4[3:])),
+        'length-differs': ring(4, 0, len(c1), frame(COMMITTED, r4 + b'!')),
+        'scribbled': ring(4, 0, len(two), two, mode=2,
+                          writes=((len(c1), 0xff), (0xffff, 0x40))),
+        # 2^32 between the two positions: padding at 896, c1 at 0.
+        'wrapped-positions': ring(4, 0xffffff80, (0xffffff80 + 128 + len(c1)) & 0xffffffff,
+                                  c1 + bytes(896 - len(c1)) + frame(PADDING, bytes(120))),
+    }
     return s
 
 
