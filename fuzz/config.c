@@ -4,8 +4,8 @@
  * settings_excluded as the hook uses them) on arbitrary text. Checks: a
  * refused file leaves nothing allocated and says where and why; an
  * accepted one holds only what the grammar allows (names, absolute paths,
- * interface paths that fit a Unix socket address), and every program
- * gets exactly its section's settings over global's.
+ * interface paths that fit a Unix socket address, ring sizes in range),
+ * and every program gets exactly its section's settings over global's.
  */
 #include <limits.h>
 
@@ -49,6 +49,10 @@ static void expect(const struct config *cfg, const struct config_section *sec,
 				want->capture = s->capture;
 			if (s->on_full_line)
 				want->on_full = s->on_full;
+			if (s->ring_line)
+				want->ring = s->ring;
+			if (s->ring_kb_line)
+				want->ring_kb = s->ring_kb;
 			if (s->if_line)
 				strcpy(want->if_path, s->if_path);
 			if (s->n_excludes)
@@ -84,6 +88,8 @@ static void check_select(const uint8_t *data, size_t size, size_t which)
 	config_select(&cfg, exe, &got);
 	CHECK(got.capture == want.capture, "capture of '%s'", exe);
 	CHECK(got.on_full == want.on_full, "on_full of '%s'", exe);
+	CHECK(got.ring == want.ring && got.ring_kb == want.ring_kb,
+	      "ring of '%s'", exe);
 	CHECK(!strcmp(got.if_path, want.if_path), "if of '%s': %s, not %s",
 	      exe, got.if_path, want.if_path);
 	CHECK(got.n_excludes == want.n_excludes, "excludes of '%s': %zu, not %zu",
@@ -127,6 +133,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      (sec->if_path[0] == '/' &&
 			       strlen(sec->if_path) <= CONFIG_MAX_IF),
 		      "if of section '%s'", sec->name);
+		CHECK(sec->ring_kb >= CONFIG_RING_KB_MIN &&
+		      sec->ring_kb <= CONFIG_RING_KB_MAX &&
+		      !(sec->ring_kb & (sec->ring_kb - 1)),
+		      "ring_kb %u of section '%s'", sec->ring_kb, sec->name);
 		CHECK(sec->line >= 1 && sec->line <= count_lines(data, size),
 		      "line of section '%s'", sec->name);
 		named += !global;

@@ -129,9 +129,12 @@ def seeds():
                   b'  if = /run/tlstap/wget.sock\n  exclude = .*\\.bank\\.co\\.jp\n',
         'all-keys': b'# every key\nglobal:\n  if = /dev/tlstap\n  capture = yes\n'
                     b'  on_full = drop\n  exclude = (www\\.)?example\\.(com|org)\n'
+                    b'  ring = yes\n  ring_kb = 1024\n'
                     b'curl:\n\tpath = /usr/bin/curl\n\ton_full = block\n'
+                    b'\tring_kb = 64\n'
                     b'\texclude = [a-z0-9-]+\\.internal\n\texclude = localhost\n'
-                    b'python3:\n  path = /usr/bin/python3.11\n  capture = no\n',
+                    b'python3:\n  path = /usr/bin/python3.11\n  capture = no\n'
+                    b'  ring = no\n',
         'crlf': b'global:\r\n  if = /run/tlstap/all.sock\r\n',
         'bad-indent': b'global:\nif = /dev/tlstap\n',
         'bad-regex': b'global:\n  exclude = (unclosed\n',

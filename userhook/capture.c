@@ -115,31 +115,65 @@ static uint64_t realtime_ns(void)
 }
 
 /*
+ * The one way out for records: one record of the first bytes of p (at
+ * most what a record may carry: *taken says how many) into the thread's
+ * capture ring, or, without one, written to the output. true when it was
+ * delivered, false when it was dropped.
+ */
+static bool emit(const struct record_meta *m, const uint8_t *p, size_t len,
+		 size_t *taken)
+{
+	struct tlstap_record hdr;
+	size_t max;
+
+	switch (ring_put(&tlstap.rings, m, p, len, taken)) {
+	case RING_SENT:
+		return true;
+	case RING_DROPPED:
+		return false;
+	case RING_UNUSED:
+		break;
+	}
+	max = output_ready(&tlstap.output);
+	if (!max) {
+		*taken = len;
+		return false;
+	}
+	*taken = len < max ? len : max;
+	record_header(&hdr, m->dir, m->si, (uint32_t)*taken, m->pid,
+		      m->timestamp_ns, m->dropped);
+	return output_send(&tlstap.output, &hdr, sizeof(hdr), p, *taken) == 0;
+}
+
+/*
  * A record without plaintext (msg_len 0) reports bytes a connection lost
  * when no later record will: the connection ended or changed transport.
  * If it cannot be written either, nothing is left to tell the loss.
  */
 static void report_loss(const struct session_loss *loss)
 {
-	struct tlstap_record hdr;
+	struct record_meta m = {
+		.dir = TLSTAP_DIR_WRITE,
+		.si = &loss->info,
+		.pid = (uint32_t)tlstap.pid,
+		.timestamp_ns = realtime_ns(),
+		.dropped = loss->dropped,
+	};
+	size_t taken;
 
-	if (!output_ready(&tlstap.output))
-		return;
-	record_header(&hdr, TLSTAP_DIR_WRITE, &loss->info, 0,
-		      (uint32_t)tlstap.pid, realtime_ns(), loss->dropped);
-	output_send(&tlstap.output, &hdr, sizeof(hdr), NULL, 0);
+	emit(&m, NULL, 0, &taken);
 }
 
 void capture(const void *session, const struct tls_ops *ops, uint8_t dir,
 	     const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	struct tlstap_record hdr;
 	struct session_loss loss;
 	struct session_info si;
-	uint64_t dropped, now;
+	struct record_meta m;
+	uint64_t dropped;
 	uintptr_t token;
-	size_t max, n;
+	size_t n;
 	int saved = errno;
 
 	if (!process_capturing())
@@ -159,25 +193,18 @@ void capture(const void *session, const struct tls_ops *ops, uint8_t dir,
 	}
 	if (si.excluded)
 		goto out;
-	now = realtime_ns();
+	m.dir = dir;
+	m.si = &si;
+	m.pid = (uint32_t)tlstap.pid;
+	m.timestamp_ns = realtime_ns();
+	m.dropped = dropped;
 	while (len) {
-		max = output_ready(&tlstap.output);
-		if (!max) {
-			dropped += len;
-			break;
-		}
-		n = len < max ? len : max;
-		record_header(&hdr, dir, &si, (uint32_t)n, (uint32_t)tlstap.pid,
-			      now, dropped);
-		if (output_send(&tlstap.output, &hdr, sizeof(hdr), p, n) == 0)
-			dropped = 0;
-		else
-			dropped += n;
+		m.dropped = emit(&m, p, len, &n) ? 0 : m.dropped + n;
 		p += n;
 		len -= n;
 	}
-	if (dropped)
-		session_add_dropped(&tlstap.sessions, session, token, dropped);
+	if (m.dropped)
+		session_add_dropped(&tlstap.sessions, session, token, m.dropped);
 out:
 	errno = saved;
 }

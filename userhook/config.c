@@ -8,7 +8,8 @@
  *				spaces or tabs; VALUE is the rest of the line
  *				without surrounding blanks (no quoting)
  * Keys: path (named sections only, required there), if, exclude (may
- * repeat), capture = yes|no, on_full = drop|block.
+ * repeat), capture = yes|no, on_full = drop|block, ring = yes|no,
+ * ring_kb = a power of two from 64 to 16384.
  */
 #include "config.h"
 
@@ -116,6 +117,8 @@ static int add_section(struct config *cfg, const char *name, size_t len,
 	sec->line = line;
 	sec->capture = true;
 	sec->on_full = ON_FULL_DROP;
+	sec->ring = true;
+	sec->ring_kb = CONFIG_RING_KB_DEFAULT;
 	return 0;
 }
 
@@ -370,6 +373,25 @@ static int set_exclude(struct config_section *sec, const char *value,
 	return 0;
 }
 
+static int set_ring_kb(struct config_section *sec, const char *value,
+		       unsigned int line, struct config_error *err)
+{
+	unsigned long kb = 0;
+	const char *p;
+
+	if (once(&sec->ring_kb_line, "ring_kb", sec, line, err))
+		return -1;
+	for (p = value; *p >= '0' && *p <= '9' && kb <= CONFIG_RING_KB_MAX; p++)
+		kb = kb * 10 + (unsigned long)(*p - '0');
+	if (*p || p == value || kb < CONFIG_RING_KB_MIN ||
+	    kb > CONFIG_RING_KB_MAX || (kb & (kb - 1)))
+		return fail(err, line,
+			    "'ring_kb' must be a power of two from %d to %d",
+			    CONFIG_RING_KB_MIN, CONFIG_RING_KB_MAX);
+	sec->ring_kb = (unsigned int)kb;
+	return 0;
+}
+
 static int set_key(struct config_section *sec, const char *key,
 		   size_t key_len, const char *value,
 		   unsigned long long *regex_cost, unsigned int line,
@@ -428,7 +450,20 @@ static int set_key(struct config_section *sec, const char *key,
 			return fail(err, line, "'on_full' must be drop or block");
 		return 0;
 	}
-	return fail(err, line, "unknown key '%.*s' (known: path, if, exclude, capture, on_full)",
+	if (span_is(key, key + key_len, "ring")) {
+		if (once(&sec->ring_line, "ring", sec, line, err))
+			return -1;
+		if (strcmp(value, "yes") == 0)
+			sec->ring = true;
+		else if (strcmp(value, "no") == 0)
+			sec->ring = false;
+		else
+			return fail(err, line, "'ring' must be yes or no");
+		return 0;
+	}
+	if (span_is(key, key + key_len, "ring_kb"))
+		return set_ring_kb(sec, value, line, err);
+	return fail(err, line, "unknown key '%.*s' (known: path, if, exclude, capture, on_full, ring, ring_kb)",
 		    (int)(key_len > 40 ? 40 : key_len), key);
 }
 
@@ -527,6 +562,8 @@ void settings_defaults(struct settings *out)
 	memset(out, 0, sizeof(*out));
 	out->capture = true;
 	out->on_full = ON_FULL_DROP;
+	out->ring = true;
+	out->ring_kb = CONFIG_RING_KB_DEFAULT;
 	strcpy(out->if_path, CONFIG_DEFAULT_IF);
 }
 
@@ -536,6 +573,10 @@ static void apply(struct settings *out, struct config_section *sec)
 		out->capture = sec->capture;
 	if (sec->on_full_line)
 		out->on_full = sec->on_full;
+	if (sec->ring_line)
+		out->ring = sec->ring;
+	if (sec->ring_kb_line)
+		out->ring_kb = sec->ring_kb;
 	if (sec->if_line)
 		strcpy(out->if_path, sec->if_path);
 	if (sec->n_excludes) {

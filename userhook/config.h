@@ -33,6 +33,10 @@
  * for x{0,1000}), and every hooked program compiles them all at start.
  */
 #define CONFIG_MAX_REGEX_COST	4000000ull
+/* Capture ring per thread (ring_kb): a power of two in this range, in KiB. */
+#define CONFIG_RING_KB_DEFAULT	1024
+#define CONFIG_RING_KB_MIN	64
+#define CONFIG_RING_KB_MAX	16384
 
 enum on_full {
 	ON_FULL_DROP,
@@ -44,10 +48,13 @@ struct config_section {
 	unsigned int line;		/* of the "name:" line */
 	char *path;			/* NULL in global */
 	/* line of each key's setting, 0 when the section does not set it */
-	unsigned int if_line, capture_line, on_full_line;
+	unsigned int if_line, capture_line, on_full_line, ring_line,
+		ring_kb_line;
 	char if_path[CONFIG_MAX_IF + 1];
 	bool capture;
 	enum on_full on_full;
+	bool ring;
+	unsigned int ring_kb;
 	regex_t *excludes;		/* any match excludes a connection */
 	size_t n_excludes;
 };
@@ -68,6 +75,8 @@ struct config_error {
 struct settings {
 	bool capture;
 	enum on_full on_full;
+	bool ring;			/* a capture ring per thread, if the output has them */
+	unsigned int ring_kb;		/* its data area */
 	char if_path[CONFIG_MAX_IF + 1];
 	regex_t *excludes;
 	size_t n_excludes;

@@ -38,32 +38,60 @@ void hook_libc_resolve(void)
 }
 
 /*
- * The program closes or replaces [first, last]: forget our descriptor if
- * it is there. Not in a vfork() child (posix_spawn, Python's subprocess):
- * it shares our memory but not our descriptor table, what it closes is
- * its own copy. Async-signal-safe.
+ * Whether [first, last] holds a descriptor of ours: the output's or a
+ * capture ring's. Not in a vfork() child (posix_spawn, Python's
+ * subprocess): it shares our memory but not our descriptor table, what
+ * it closes is its own copy. Async-signal-safe.
  */
-static int forget(unsigned int first, unsigned int last)
+static bool ours_in(unsigned int first, unsigned int last)
 {
 	int fd = atomic_load(&tlstap.output.fd);
 
-	if (fd < 0 || (unsigned int)fd < first || (unsigned int)fd > last ||
-	    getpid() != tlstap.pid)
-		return -1;
-	return output_fd_closing(&tlstap.output, first, last);
+	return ((fd >= 0 && (unsigned int)fd >= first &&
+		 (unsigned int)fd <= last) ||
+		ring_fds_in(&tlstap.rings, first, last)) &&
+	       getpid() == tlstap.pid;
+}
+
+/* The program closes [first, last] for good: forget ours there. */
+static void forget(unsigned int first, unsigned int last)
+{
+	if (!ours_in(first, last))
+		return;
+	output_fd_closing(&tlstap.output, first, last);
+	ring_fds_closed(&tlstap.rings, first, last);
 }
 
 /*
- * A close_range() or dup that might have replaced our descriptor (ours,
- * from forget(); -1: not ours) returned ret: if it failed, nothing was
- * released and the descriptor is ours again. Returns ret, errno kept.
+ * The program may replace [first, last] (close_range(), a dup): ours
+ * there are set aside until the call returns, when settle() says
+ * whether it released them (or failed and released nothing).
  */
-static int released_or_kept(int ours, int ret)
+struct held {
+	bool any;
+	int output;			/* the output's descriptor, or -1 */
+	struct ring_hold rings;
+};
+
+static void hold(unsigned int first, unsigned int last, struct held *h)
+{
+	h->any = ours_in(first, last);
+	if (!h->any)
+		return;
+	h->output = output_fd_closing(&tlstap.output, first, last);
+	ring_fds_hold(&tlstap.rings, first, last, &h->rings);
+}
+
+/* Returns ret, errno kept. */
+static int settle(const struct held *h, int ret)
 {
 	int saved = errno;
 
-	if (ret < 0)
-		output_fd_kept(&tlstap.output, ours);
+	if (h->any) {
+		if (ret < 0)
+			output_fd_kept(&tlstap.output, h->output);
+		ring_fds_settle(&tlstap.rings, &h->rings, ret >= 0);
+	}
 	errno = saved;
 	return ret;
 }
@@ -83,13 +111,13 @@ TLSTAP_EXPORT int close_range(unsigned int first, unsigned int last,
 {
 	__typeof__(&close_range) real =
 		resolve_cached(&real_close_range, "close_range");
-	int ours = -1;
+	struct held h = { .any = false };
 
 	if (!real)
 		return capture_missing_enosys("close_range", -1);
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
-		ours = forget(first, last);
-	return released_or_kept(ours, real(first, last, flags));
+		hold(first, last, &h);
+	return settle(&h, real(first, last, flags));
 }
 
 TLSTAP_EXPORT void closefrom(int lowfd)
@@ -105,33 +133,33 @@ TLSTAP_EXPORT void closefrom(int lowfd)
 	real(lowfd);
 }
 
-static int forget_target(int oldfd, int newfd)
+static void hold_target(int oldfd, int newfd, struct held *h)
 {
-	if (oldfd == newfd || newfd < 0)
-		return -1;
-	return forget((unsigned int)newfd, (unsigned int)newfd);
+	h->any = false;
+	if (oldfd != newfd && newfd >= 0)
+		hold((unsigned int)newfd, (unsigned int)newfd, h);
 }
 
 TLSTAP_EXPORT int dup2(int oldfd, int newfd)
 {
 	__typeof__(&dup2) real = resolve_cached(&real_dup2, "dup2");
-	int ours;
+	struct held h;
 
 	if (!real)
 		return capture_missing_enosys("dup2", -1);
-	ours = forget_target(oldfd, newfd);
-	return released_or_kept(ours, real(oldfd, newfd));
+	hold_target(oldfd, newfd, &h);
+	return settle(&h, real(oldfd, newfd));
 }
 
 TLSTAP_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	__typeof__(&dup3) real = resolve_cached(&real_dup3, "dup3");
-	int ours;
+	struct held h;
 
 	if (!real)
 		return capture_missing_enosys("dup3", -1);
-	ours = forget_target(oldfd, newfd);
-	return released_or_kept(ours, real(oldfd, newfd, flags));
+	hold_target(oldfd, newfd, &h);
+	return settle(&h, real(oldfd, newfd, flags));
 }
 
 /* The I/O functions: note the descriptor, then do the real call. */

@@ -2,9 +2,10 @@
 /*
  * libc functions the hook interposes, for two reasons:
  *  - close(), close_range(), closefrom(), dup2(), dup3(): when the program
- *    closes or replaces our output descriptor (a daemon closing every
- *    descriptor, say), we forget it, so that no record is ever written to
- *    whatever the program opens under that number next;
+ *    closes or replaces our output descriptor or a capture ring's (a
+ *    daemon closing every descriptor, say), we forget it, so that no
+ *    record is ever written to whatever the program opens under that
+ *    number next;
  *  - read(), write(), readv(), writev(), recv(), send(), recvfrom(),
  *    sendto(), recvmsg(), sendmsg(): while a TLS call runs, the sockets it
  *    touches are noted, which gives the addresses of sessions whose BIO

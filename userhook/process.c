@@ -151,6 +151,9 @@ static int decide(void)
 	}
 	output_init(&tlstap.output, tlstap.settings.if_path,
 		    tlstap.settings.on_full == ON_FULL_BLOCK);
+	ring_table_init(&tlstap.rings, tlstap.settings.if_path,
+			tlstap.settings.ring, tlstap.settings.ring_kb,
+			tlstap.settings.on_full == ON_FULL_BLOCK);
 	tlstap.conn_prefix = random32();
 	return STATUS_CAPTURING;
 }
@@ -177,6 +180,7 @@ bool process_init(void)
  * taken by a thread that does not exist there. The child keeps capturing
  * with its own pid and a new connection id prefix: sessions it opens get
  * ids its parent cannot also hand out; sessions it inherited keep theirs.
+ * The parent's capture rings stay the parent's: the child makes its own.
  */
 static void before_fork(void)
 {
@@ -201,6 +205,7 @@ static void after_fork_child(void)
 		tlstap.conn_prefix = random32();
 		atomic_store(&tlstap.conn_next, 0);
 	}
+	ring_table_fork_child(&tlstap.rings);
 	after_fork_parent();
 	errno = saved;
 }

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "output.h"
+#include "ring.h"
 #include "session.h"
 
 #define TLSTAP_EXPORT __attribute__((visibility("default")))
@@ -42,6 +43,7 @@ struct tlstap_process {
 	_Atomic int status;		/* enum process_status */
 	struct settings settings;	/* valid when STATUS_CAPTURING */
 	struct output output;
+	struct ring_table rings;	/* capture rings, one per thread */
 	struct session_table sessions;
 	uint32_t conn_prefix;		/* random per process, new after fork */
 	_Atomic uint32_t conn_next;

@@ -16,4 +16,13 @@ void record_header(struct tlstap_record *hdr, uint8_t dir,
 		   const struct session_info *si, uint32_t msg_len,
 		   uint32_t pid, uint64_t timestamp_ns, uint64_t dropped);
 
+/* What a record says besides its plaintext and its length. */
+struct record_meta {
+	uint8_t dir;
+	const struct session_info *si;
+	uint32_t pid;
+	uint64_t timestamp_ns;
+	uint64_t dropped;
+};
+
 #endif /* TLSTAP_RECORD_H */

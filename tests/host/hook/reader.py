@@ -4,21 +4,27 @@
 
 Listens on a Unix datagram or seqpacket socket, or reads a FIFO, checks
 every record strictly against include/uapi/linux/tlstap.h and appends the
-valid ones, byte for byte, to --out. Malformed input is reported on
+valid ones, byte for byte, to --out. A writer's request for a capture
+ring (docs/PROTOCOL.md 7.3) gets EOPNOTSUPP: it writes its records. Malformed input is reported on
 stderr and makes the exit status 3. SIGTERM ends it cleanly; SIGSTOP /
 SIGCONT pause it (the tests use that to fill the output).
 """
 import argparse
+import errno
 import os
 import selectors
 import signal
 import socket
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tlstap_records as tr  # noqa: E402
 
 MAX_DGRAM = tr.HDR_LEN + 65536 + 1
+# struct tlstap_capring_msg (host order): type, status, size.
+CAPRING_MSG = struct.Struct("=B3xIIxxxx")
+CAPRING_CREATE, CAPRING_CREATED = 0x81, 0x82
 
 
 class Reader:
@@ -68,6 +74,9 @@ def serve_seqpacket(path, reader, rcvbuf):
             if not raw:
                 sel.unregister(key.fileobj)
                 key.fileobj.close()
+            elif raw[0] == CAPRING_CREATE and len(raw) == CAPRING_MSG.size:
+                # A writer asks for a capture ring: this reader keeps none.
+                key.fileobj.send(CAPRING_MSG.pack(CAPRING_CREATED, errno.EOPNOTSUPP, 0))
             else:
                 reader.record(raw)
 
