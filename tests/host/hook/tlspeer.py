@@ -12,7 +12,8 @@ hook's capture with these logs.
   tlspeer.py server ADDR PORT CERT KEY PREFIX [--conns N]
   tlspeer.py client ADDR PORT PREFIX --sizes 5,300000 [--sni NAME]
         [--threads T --conns-per-thread C] [--wait-before-last PATH]
-        [--wait-before-close PATH] [--take-over-fds] [--spawn N]
+        [--wait-before-close PATH] [--wait-after-first PATH]
+        [--take-over-fds] [--spawn N]
   tlspeer.py fork ADDR PORT PREFIX        connect, fork mid-session
   tlspeer.py memory PREFIX CERT KEY       two sessions over memory BIOs
 """
@@ -163,25 +164,30 @@ def high_fds():
 def one_client(a, ctx, seed):
     rng = random.Random(seed)
     lg, tls = connect(a, ctx)
+    sizes = a.sizes
+    if a.wait_after_first:
+        rounds(lg, sizes[:1], rng)
+        wait_for(a.wait_after_first)
+        sizes = sizes[1:]
     if a.spawn:
         # subprocess uses vfork(); the child closes every descriptor.
-        rounds(lg, a.sizes[:1], rng)
+        rounds(lg, sizes[:1], rng)
         before = high_fds()
         for _ in range(a.spawn):
             subprocess.run(["true"], check=True)
-            rounds(lg, a.sizes[1:], rng)
+            rounds(lg, sizes[1:], rng)
         with open(a.prefix + ".fds", "w") as f:
             f.write(f"{before}\n{high_fds()}\n")
     elif a.take_over_fds:
-        rounds(lg, a.sizes[:1], rng)
+        rounds(lg, sizes[:1], rng)
         take_over_fds(lg, a.prefix)
-        rounds(lg, a.sizes[1:], rng)
+        rounds(lg, sizes[1:], rng)
     elif a.wait_before_last:
-        rounds(lg, a.sizes[:-1], rng)
+        rounds(lg, sizes[:-1], rng)
         wait_for(a.wait_before_last)
-        rounds(lg, a.sizes[-1:], rng)
+        rounds(lg, sizes[-1:], rng)
     else:
-        rounds(lg, a.sizes, rng)
+        rounds(lg, sizes, rng)
     lg.send(frame(b""))
     lg.close()
     if a.wait_before_close:
@@ -307,6 +313,8 @@ def main():
                        help="before the last round, wait for PATH to exist")
         p.add_argument("--wait-before-close", metavar="PATH",
                        help="after the last frame, wait for PATH, then close")
+        p.add_argument("--wait-after-first", metavar="PATH",
+                       help="after the first round, wait for PATH to exist")
         p.add_argument("--spawn", type=int, default=0, metavar="N",
                        help="after the first round, run N subprocesses, each followed by the other rounds")
         p.add_argument("--take-over-fds", action="store_true",
