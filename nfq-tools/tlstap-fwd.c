@@ -1711,8 +1711,10 @@ static int read_stream(struct fwd *f)
 }
 
 /*
- * Seqpacket connection i: its messages, then its ring. Polling, a walk
- * takes a bounded share (the next tick takes more); otherwise the
+ * Seqpacket connection i: its messages, then its ring. A connection
+ * with a ring carries few messages (WAKE): it stays armed while polling,
+ * so that the poll timer need not read it, only walk its ring. Polling,
+ * a walk takes a bounded share (the next tick takes more); otherwise the
  * producer wakes us for every record, and a walk takes all there is.
  */
 static void conn_input(struct fwd *f, unsigned int i)
@@ -1723,9 +1725,11 @@ static void conn_input(struct fwd *f, unsigned int i)
 		close_conn(f, i);
 		return;
 	}
-	if (c->has_ring)
-		ring_walk(f, c, f->in_oneshot ? RING_WALK_FRAMES : UINT32_MAX,
-			  false);
+	if (!c->has_ring)
+		return;
+	if (f->in_oneshot)
+		arm_input(f, c->fd, i);
+	ring_walk(f, c, f->in_oneshot ? RING_WALK_FRAMES : UINT32_MAX, false);
 }
 
 /* Reads everything the input has ready. 1: input ended, -1: framing lost. */
@@ -1771,9 +1775,15 @@ static int poll_inputs(struct fwd *f, uint64_t now)
 	int r = 0;
 
 	if (f->opt.in_kind == IN_UNIX_SEQPACKET) {
-		for (unsigned int i = 0; i < MAX_CONNS; i++)
-			if (f->conns[i].fd >= 0)
+		for (unsigned int i = 0; i < MAX_CONNS; i++) {
+			if (f->conns[i].fd < 0)
+				continue;
+			if (f->conns[i].has_ring)
+				ring_walk(f, &f->conns[i], RING_WALK_FRAMES,
+					  false);
+			else
 				conn_input(f, i);
+		}
 	} else {
 		r = drain_input(f, EV_INPUT);
 	}
