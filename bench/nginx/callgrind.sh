@@ -3,15 +3,17 @@
 # What libtlstap.so adds to one SSL_write() of SIZE bytes (default 1 KiB).
 # 1. User-space instructions, with callgrind: wbench makes CALLS SSL_write
 #    calls (to a server thread over TCP on 127.0.0.1) without the hook,
-#    with the hook writing to /dev/null, and with the hook writing to
-#    tlstap-fwd --unix; the inclusive cost of SSL_write (for the hooked
+#    with the hook writing to /dev/null, with the hook writing to
+#    tlstap-fwd --unix and --seqpacket (ring = no: a sendmsg per record),
+#    and with capture rings into tlstap-fwd --seqpacket (no system call
+#    per record); the inclusive cost of SSL_write (for the hooked
 #    runs: the library's wrapper, which calls libssl's) divided by CALLS.
 #    Into tlstap-fwd with on_full = block, so that every record arrives.
 #    The kernel's side of the record's system call is not in these counts.
 # 2. CPU time, natively: the writing thread's user + system time per call
 #    (so the record's sendmsg in the kernel is in it), ROUNDS rounds
-#    alternating no hook, /dev/null, tlstap-fwd --unix and --seqpacket
-#    (on_full = block);
+#    alternating no hook, /dev/null, tlstap-fwd --unix, --seqpacket
+#    without and with rings (on_full = block);
 #    medians. wbench runs on CPU 0, tlstap-fwd on CPU 1.
 # tlstap-fwd sends into a namespace's veth whose peer is down, as run.sh.
 # Usage: bench/nginx/callgrind.sh   (as root)
@@ -72,7 +74,8 @@ printf 'global:\n  if = /dev/null\n' >"$T/null.conf"
 # on_full = block: every record reaches tlstap-fwd (checked), so the cost
 # per call is that of a delivered record, not of a cheap EAGAIN. The
 # writer's waits for room are not CPU time.
-printf 'global:\n  if = %s\n  on_full = block\n' "$T/fwd.sock" >"$T/fwd.conf"
+printf 'global:\n  if = %s\n  on_full = block\n  ring = no\n' "$T/fwd.sock" >"$T/fwd.conf"
+printf 'global:\n  if = %s\n  on_full = block\n' "$T/fwd.sock" >"$T/ring.conf"
 
 # start_fwd unix|seqpacket
 start_fwd() {
@@ -122,9 +125,11 @@ records_line() {
 : >"$T/records"
 cg none -
 cg null "$T/null.conf"
-for kind in unix seqpacket; do
-	start_fwd "$kind"
-	cg "$kind" "$T/fwd.conf"
+for kind in unix seqpacket ring; do
+	conf=$T/fwd.conf
+	[ $kind != ring ] || conf=$T/ring.conf
+	start_fwd "${kind/ring/seqpacket}"
+	cg "$kind" "$conf"
 	stop_fwd
 	records_line "callgrind-$kind" "$CALLS"
 done
@@ -145,7 +150,8 @@ def inclusive(name):
     return ir
 rows = [("none", "no hook"), ("null", "hook, if = /dev/null"),
         ("unix", "hook, if = tlstap-fwd --unix"),
-        ("seqpacket", "hook, if = tlstap-fwd --seqpacket")]
+        ("seqpacket", "hook, if = tlstap-fwd --seqpacket, ring = no"),
+        ("ring", "hook, if = tlstap-fwd --seqpacket, capture rings")]
 base = None
 print("| | Ir per SSL_write | added by the hook | capture() per SSL_write (reads' too) | records forwarded |")
 print("|---|---:|---:|---:|---:|")
@@ -168,7 +174,7 @@ PY
 # 2. native CPU time per call
 declare -A cpu
 for r in $(seq "$ROUNDS"); do
-	for v in none null unix seqpacket; do
+	for v in none null unix seqpacket ring; do
 		hook_env=()
 		case $v in
 		null) hook_env=(LD_PRELOAD="$LIB" TLSTAP_CONF="$T/null.conf") ;;
@@ -176,11 +182,15 @@ for r in $(seq "$ROUNDS"); do
 			start_fwd "$v"
 			hook_env=(LD_PRELOAD="$LIB" TLSTAP_CONF="$T/fwd.conf")
 			;;
+		ring)
+			start_fwd seqpacket
+			hook_env=(LD_PRELOAD="$LIB" TLSTAP_CONF="$T/ring.conf")
+			;;
 		esac
 		out=$(env "${hook_env[@]}" taskset -c 0 "$WBENCH" "$T/cert.pem" \
 			"$T/key.pem" "$NATIVE_CALLS" "$SIZE") || fail "wbench $v failed"
 		case $v in
-		unix | seqpacket)
+		unix | seqpacket | ring)
 			stop_fwd
 			records_line "native-$v-$r" "$NATIVE_CALLS"
 			;;
@@ -188,12 +198,14 @@ for r in $(seq "$ROUNDS"); do
 		cpu[$v]+="$(awk '{print $6}' <<<"$out") "
 	done
 done
-python3 - "$T" "${cpu[none]}" "${cpu[null]}" "${cpu[unix]}" "${cpu[seqpacket]}" <<'PY'
+python3 - "$T" "${cpu[none]}" "${cpu[null]}" "${cpu[unix]}" "${cpu[seqpacket]}" \
+	"${cpu[ring]}" <<'PY'
 import statistics, sys
 t = sys.argv[1]
 rows = [("none", "no hook"), ("null", "hook, if = /dev/null"),
         ("unix", "hook, if = tlstap-fwd --unix"),
-        ("seqpacket", "hook, if = tlstap-fwd --seqpacket")]
+        ("seqpacket", "hook, if = tlstap-fwd --seqpacket, ring = no"),
+        ("ring", "hook, if = tlstap-fwd --seqpacket, capture rings")]
 vals = [[float(x) for x in a.split()] for a in sys.argv[2:]]
 records = [l.split() for l in open(t + "/records") if l.startswith("native-")]
 base = statistics.median(vals[0])
