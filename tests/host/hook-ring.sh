@@ -12,6 +12,8 @@
 #   the new program) and the new program captures through new ones;
 # - steady state: the descriptors of the hook see far fewer system calls
 #   than there are records (strace), where ring = no writes one per record;
+# - tlstap-fwd out of ring memory (ENOMEM) or keeping no rings
+#   (EOPNOTSUPP): records by write();
 # - ring = no, a datagram socket and a FIFO output: records by write(),
 #   no ring.
 . "$(dirname "$0")/hook/lib.sh"
@@ -189,6 +191,32 @@ print(*{r.pid for r in tr.parse(sys.argv[2])})' "$HOOK_DIR" "$T/sys$ring.out")
 		fail "syscalls (ring = $ring): $out"
 done
 wait "$sp" || fail "syscalls: server failed"
+
+# --- tlstap-fwd refuses rings: over its memory bound (ENOMEM: the
+# writer tries again later, writing meanwhile), or none at all
+# (--ring-memory 0, EOPNOTSUPP): every record arrives by write().
+for mem in 4096 0; do
+	start_fwd "mem$mem" raw --ring-memory "$mem"
+	conf "mem$mem" "$T/mem$mem.sock"
+	port=$(freeport)
+	bg $PEER server 127.0.0.1 "$port" "$T/cert.pem" "$T/key.pem" "$T/mem$mem.srv"
+	sp=$BG_PID
+	wait_port "$port"
+	env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/mem$mem.conf" $PEER client \
+		127.0.0.1 "$port" "$T/mem$mem.cli" --sizes 10,20000,300 \
+		>"$T/mem$mem.log" 2>&1 &
+	cp=$!
+	wait "$cp" || fail "ring-memory $mem: client failed: $(tail -n1 "$T/mem$mem.log")"
+	wait "$sp" || fail "ring-memory $mem: server failed"
+	stop_fwd "mem$mem"
+	out=$($RECORDS one-side "$T/mem$mem.out" --pid "$cp" --logs "$T/mem$mem.cli") ||
+		fail "ring-memory $mem: $out"
+	[ "$(fwd_counter "mem$mem" rings_created)" = 0 ] || fail "ring-memory $mem: a ring was made"
+	[ "$(fwd_counter "mem$mem" input_messages)" -ge 6 ] ||
+		fail "ring-memory $mem: the records did not come by write()"
+done
+grep -q 'capture ring of 1048576 bytes refused: Cannot allocate memory' "$T/mem4096.fwd" ||
+	fail "ring-memory 4096: the refusal was not logged"
 
 # --- a datagram socket and a FIFO keep write(): no ring.
 for kind in unix fifo; do
