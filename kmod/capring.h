@@ -52,11 +52,12 @@ static inline __u32 capring_frame_step(__u32 len)
 
 /*
  * The most plaintext a producer puts in one frame: a frame takes at most
- * half the data area, so that one never waits for the whole ring to empty.
+ * a quarter of the data area, so that half of it free (the device's
+ * POLLOUT) always holds one, with the padding a wrap may need before it.
  */
 static inline __u32 capring_max_msg_len(__u32 data_size)
 {
-	return data_size / 2 - TLSTAP_CAPRING_FRAME_HDR_LEN -
+	return data_size / 4 - TLSTAP_CAPRING_FRAME_HDR_LEN -
 	       TLSTAP_RECORD_HDR_LEN;
 }
 

@@ -493,26 +493,35 @@ static void capring_producer_checks_consumer(struct kunit *test)
 	KUNIT_EXPECT_NOT_NULL(test, produce(t, 100, 0, true));
 }
 
-/* The smallest ring a producer may make, filled to the bound of a frame. */
+/*
+ * The smallest ring a producer may make, with the largest frames: a
+ * quarter of the data area each, so that half the area free (poll()'s
+ * POLLOUT) takes one, the padding before it included.
+ */
 static void capring_largest_frame(struct kunit *test)
 {
-	const u32 size = TLSTAP_CAPRING_MIN_SIZE;
+	const u32 size = TLSTAP_CAPRING_MIN_SIZE, quarter = size / 4;
 	struct tring *t = tring_new(test, size, 0x100);
-	u32 max = capring_max_msg_len(size);
+	u32 max = capring_max_msg_len(size), i;
 
 	KUNIT_EXPECT_EQ(test, capring_frame_step(TLSTAP_RECORD_HDR_LEN + max),
-			size / 2);
-	KUNIT_ASSERT_NOT_NULL(test, produce(t, max, 1, true));
-	/* A second one only fits once the first is consumed. */
-	KUNIT_EXPECT_NULL(test, produce(t, max, 2, true));
-	KUNIT_EXPECT_EQ(test, drain(t, 256, false), 1);
-	/* It does not fit before the end: padding, then offset 0. */
-	KUNIT_ASSERT_NOT_NULL(test, produce(t, max, 2, true));
-	KUNIT_EXPECT_EQ(test, t->p.prod & (size - 1), size / 2);
-	KUNIT_EXPECT_EQ(test, drain(t, 256, false), 1);
+			quarter);
+	KUNIT_ASSERT_NOT_NULL(test, produce(t, 1, 1, true));
+	for (i = 0; i < 3; i++)
+		KUNIT_ASSERT_NOT_NULL(test, produce(t, max, i + 2, true));
+	/* Less than a quarter left, and not before the end. */
+	KUNIT_EXPECT_NULL(test, produce(t, max, 5, true));
+	KUNIT_EXPECT_EQ(test, drain(t, 2, false), 2);
+	KUNIT_EXPECT_EQ(test, size - (t->p.prod - t->cons), size / 2);
+	/* Half free: padding to the end, then the frame at offset 0. */
+	KUNIT_ASSERT_NOT_NULL(test, produce(t, max, 5, true));
+	KUNIT_EXPECT_EQ(test, t->p.prod & (size - 1), quarter);
+	KUNIT_EXPECT_EQ(test, t->p.prod, 5 * quarter);
+	KUNIT_EXPECT_EQ(test, drain(t, 256, false), 3);
 	KUNIT_EXPECT_EQ(test, t->cons, t->prod_pos);
-	expect_seen(test, &t->log[0], max, 1, true);
-	expect_seen(test, &t->log[1], max, 2, true);
+	expect_seen(test, &t->log[0], 1, 1, true);
+	for (i = 1; i < 5; i++)
+		expect_seen(test, &t->log[i], max, i + 1, true);
 	KUNIT_EXPECT_TRUE(test, capring_size_valid(TLSTAP_CAPRING_MIN_SIZE));
 	KUNIT_EXPECT_TRUE(test, capring_size_valid(TLSTAP_CAPRING_MAX_SIZE));
 	KUNIT_EXPECT_FALSE(test, capring_size_valid(TLSTAP_CAPRING_MIN_SIZE / 2));
