@@ -260,7 +260,8 @@ static void usage(FILE *f)
 "  sending:\n"
 "    --hash-key HEX32     16-byte flow-hash key (default random)\n"
 "    --tos N              IP TOS / IPv6 traffic class, 1..255 (default %u)\n"
-"    --port N             UDP source port, 0 = any (default %u)\n"
+"    --port N             UDP source port, where NACKs come back (default:\n"
+"                         an ephemeral one, named in the start line)\n"
 "    --max-record N       largest plaintext per record (default %u)\n"
 "    --max-datagram N     cap on the UDP payload (default: path MTU)\n"
 "    --no-gso             never use UDP GSO\n"
@@ -279,8 +280,7 @@ static void usage(FILE *f)
 "A malformed record is counted and skipped. In a byte stream (FIFO,\n"
 "stdin) its length cannot be trusted, so the stream cannot be resynchronised:\n"
 "" PROG " then sends what it has and exits with status %d.\n",
-		POLL_DEFAULT_US, TLSTAP_DEFAULT_TOS, TLSTAP_DEFAULT_PORT,
-		TLSTAP_DEFAULT_MAX_RECORD, REPLAY_DEFAULT_RATE,
+		POLL_DEFAULT_US, TLSTAP_DEFAULT_TOS, TLSTAP_DEFAULT_MAX_RECORD, REPLAY_DEFAULT_RATE,
 		REPLAY_DEFAULT_BURST, EXIT_FRAMING);
 }
 
@@ -365,7 +365,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 
 	memset(o, 0, sizeof(*o));
 	o->tos = TLSTAP_DEFAULT_TOS;
-	o->port = TLSTAP_DEFAULT_PORT;
+	/*
+	 * Ephemeral: a receiver on this host holds 7419, the targets' port
+	 * by convention. NACKs go to whatever port the datagrams came from.
+	 */
+	o->port = 0;
 	o->max_record = TLSTAP_DEFAULT_MAX_RECORD;
 	o->max_datagram = WIRE_MAX_DATAGRAM;
 	o->replay_bytes = 4u << 20;
@@ -878,6 +882,24 @@ static void flush_all(struct fwd *f)
 	}
 }
 
+/* After a failed bind() of the source port: why, and the way out. */
+static void __attribute__((noreturn)) die_bind(struct fwd *f, const char *who)
+{
+	int err = errno;
+
+	if (err != EADDRINUSE)
+		die("%s: binding source port %u: %s", who, f->src_port,
+		    strerror(err));
+	if (f->opt.port)
+		die("%s: binding source port %u: %s (another program has it, "
+		    "a receiver on this host perhaps: give another --port, or "
+		    "none for an ephemeral one)", who, f->src_port,
+		    strerror(err));
+	die("%s: binding source port %u: %s (the kernel chose it for the "
+	    "first target's socket, another program holds it for this "
+	    "family: start again)", who, f->src_port, strerror(err));
+}
+
 static void open_target(struct fwd *f, struct target *t)
 {
 	struct sockaddr_storage ss;
@@ -914,9 +936,8 @@ static void open_target(struct fwd *f, struct target *t)
 			   sizeof(sndbuf));
 	sslen = endpoint_to_sockaddr(&local, &ss);
 	if (bind(t->fd, (struct sockaddr *)&ss, sslen))
-		die("%s: binding source port %u: %s", t->name, f->src_port,
-		    strerror(errno));
-	/* --port 0: the kernel's choice, then shared by every socket. */
+		die_bind(f, t->name);
+	/* No --port: the kernel's choice, then shared by every socket. */
 	if (!f->src_port) {
 		struct endpoint bound;
 
@@ -1850,8 +1871,8 @@ static void open_control(struct fwd *f)
 				sizeof(one))))
 			die("control socket options: %s", strerror(errno));
 		if (bind(f->ctl_fd[c], (struct sockaddr *)&ss, sslen))
-			die("binding the control socket to port %u: %s",
-			    f->src_port, strerror(errno));
+			die_bind(f, c == CTL_V6 ? "NACK socket (IPv6)" :
+						  "NACK socket (IPv4)");
 		if (epoll_add(f, f->ctl_fd[c], EV_SOCK_BASE + TLSTAP_MAX_TARGETS + c))
 			die("a UDP socket cannot be polled");
 	}
@@ -2197,6 +2218,10 @@ int main(int argc, char **argv)
 	if (!f->opt.print_target)
 		open_control(f);
 	open_input(f);
+	if (!f->opt.print_target)
+		fprintf(stderr, PROG ": sending from UDP port %u (receivers "
+			"send their NACKs there) to %u target%s\n", f->src_port,
+			f->ntargets, f->ntargets == 1 ? "" : "s");
 
 	status = run(f);
 	if (f->opt.print_target)

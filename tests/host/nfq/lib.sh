@@ -169,13 +169,15 @@ stop_receivers() {
 
 # start_fwd NAME NS SOCKET OPTION...: tlstap-fwd as the background job
 # NAME in namespace NS, reading records from the Unix datagram socket
-# SOCKET, steering with $HASH_KEY, its JSON counters in $TMP/NAME.err;
+# SOCKET, steering with $HASH_KEY, sending from port 7419 (lossy_link's
+# rules and the NACK peers aim there; tlstap-fwd's own default is an
+# ephemeral port, fwd-port.sh), its JSON counters in $TMP/NAME.err;
 # returns once SOCKET exists.
 start_fwd() {
 	local name=$1 where=$2 sock=$3
 	shift 3
 	start_bg "$name" "$where" "$BIN/tlstap-fwd" --unix "$sock" \
-		--hash-key "$HASH_KEY" --stats-json "$@"
+		--hash-key "$HASH_KEY" --port 7419 --stats-json "$@"
 	wait_for_file "$sock"
 }
 
