@@ -70,6 +70,7 @@
 #include "ratelog.h"
 #include "record.h"
 #include "replay.h"
+#include "sockerr.h"
 #include "steer.h"
 #include "txring.h"
 #include "wire.h"
@@ -95,6 +96,7 @@
 #define POLL_DEFAULT_US	500		/* tlstap.ko's flush interval */
 #define HEARTBEATS	3		/* after the last DATA, at most */
 #define POLL_IDLE_NS	50000000ull	/* polling: block again after 50 ms idle */
+#define ICMP_LOG_NS	1000000000ull	/* a target's ICMP reports: a line a second */
 /*
  * A datagram socket queues at most net.unix.max_dgram_qlen messages
  * whatever its buffer (Debian: 10); polling needs room for what arrives
@@ -139,6 +141,7 @@ struct target_stats {
 	unsigned long long retransmit_errors;
 	unsigned long long gaps_sent;		/* ranges */
 	unsigned long long gap_messages, heartbeats;
+	unsigned long long icmp_unreachable;	/* ICMP destination unreachable */
 };
 
 struct target {
@@ -153,6 +156,9 @@ struct target {
 	struct tokenbucket bucket;	/* retransmissions */
 	unsigned int heartbeats_left;	/* since the last DATA */
 	uint64_t next_heartbeat_ns;
+	unsigned long long icmp_logged;	/* icmp_unreachable at the last line */
+	uint64_t icmp_logged_ns;	/* when that was */
+	char icmp_what[32];		/* the last report's kind */
 };
 
 struct fwd_stats {
@@ -486,6 +492,7 @@ static void print_stats(const struct fwd *f)
 	const struct fwd_stats *s = &f->st;
 	unsigned long long malformed = 0, dg = 0, bytes = 0, err = 0, drop = 0;
 	unsigned long long nacks = 0, rtx = 0, limited = 0, gaps = 0, hb = 0;
+	unsigned long long unreach = 0;
 	unsigned long long rejected = s->nack_rejected_not_target +
 				      s->nack_rejected_stream +
 				      s->nack_rejected_malformed;
@@ -508,6 +515,7 @@ static void print_stats(const struct fwd *f)
 		limited += ts->replay.ratelimited;
 		gaps += ts->gaps_sent;
 		hb += ts->heartbeats;
+		unreach += ts->icmp_unreachable;
 	}
 	if (!f->opt.stats_json) {
 		fprintf(stderr,
@@ -518,12 +526,12 @@ static void print_stats(const struct fwd *f)
 			"send_errors=%llu dropped_datagrams=%llu "
 			"nacks_received=%llu nack_rejected=%llu "
 			"nack_ratelimited=%llu retransmits=%llu gaps_sent=%llu "
-			"heartbeats=%llu\n",
+			"heartbeats=%llu icmp_unreachable=%llu\n",
 			s->records, s->record_bytes, s->loss_reports,
 			malformed, s->discarded_bytes + s->ring.too_long_bytes,
 			s->input_messages, s->input_calls,
 			dg, bytes, err, drop, nacks, rejected, limited, rtx,
-			gaps, hb);
+			gaps, hb, unreach);
 		if (f->opt.in_kind == IN_UNIX_SEQPACKET)
 			fprintf(stderr,
 				PROG ":   rings=%u rings_created=%llu "
@@ -558,6 +566,7 @@ static void print_stats(const struct fwd *f)
 				"retransmits=%llu ratelimited=%llu "
 				"ratelimited_seqs=%llu "
 				"gaps_sent=%llu heartbeats=%llu "
+				"icmp_unreachable=%llu "
 				"held=%u..%u\n",
 				i, t->name, t->weight, t->ring.stream_id,
 				t->st.records, t->st.loss_reports,
@@ -568,7 +577,8 @@ static void print_stats(const struct fwd *f)
 				t->st.nacks, t->st.replay.retransmits,
 				t->st.replay.ratelimited,
 				t->st.replay.ratelimited_seqs, t->st.gaps_sent,
-				t->st.heartbeats, t->ring.oldest, t->ring.unsent);
+				t->st.heartbeats, t->st.icmp_unreachable,
+				t->ring.oldest, t->ring.unsent);
 		}
 		return;
 	}
@@ -590,6 +600,7 @@ static void print_stats(const struct fwd *f)
 		"\"wrong_stream\":%llu,\"malformed\":%llu},"
 		"\"nack_ratelimited\":%llu,\"retransmits\":%llu,"
 		"\"gaps_sent\":%llu,\"heartbeats\":%llu,"
+		"\"icmp_unreachable\":%llu,"
 		"\"rings\":%u,\"rings_created\":%llu,\"ring_records\":%llu,"
 		"\"ring_wakeups\":%llu,\"rings_ended\":%llu,"
 		"\"ring_abandoned\":%llu,\"ring_room_sent\":%llu,"
@@ -599,8 +610,8 @@ static void print_stats(const struct fwd *f)
 		s->oversized_messages, s->input_messages,
 		s->input_calls, s->input_bytes, dg, bytes, err, drop, nacks,
 		rejected, s->nack_rejected_not_target, s->nack_rejected_stream,
-		s->nack_rejected_malformed, limited, rtx, gaps, hb, f->rings,
-		s->rings_created, s->ring.records, s->ring_wakeups,
+		s->nack_rejected_malformed, limited, rtx, gaps, hb, unreach,
+		f->rings, s->rings_created, s->ring.records, s->ring_wakeups,
 		s->rings_ended, s->ring.abandoned, s->ring_room_sent,
 		f->ring_bytes);
 	for (unsigned int i = 0; i < f->ntargets; i++) {
@@ -621,6 +632,7 @@ static void print_stats(const struct fwd *f)
 			"\"nack_ratelimited_seqs\":%llu,\"gap_seqs\":%llu,"
 			"\"nack_unsent_seqs\":%llu,\"gaps_sent\":%llu,"
 			"\"gap_messages\":%llu,\"heartbeats\":%llu,"
+			"\"icmp_unreachable\":%llu,"
 			"\"oldest_held\":%u,\"held_bytes\":%zu}",
 			i ? "," : "", t->name, t->weight, t->ring.stream_id,
 			t->st.records, t->st.record_bytes, t->st.loss_reports,
@@ -633,7 +645,8 @@ static void print_stats(const struct fwd *f)
 			t->st.replay.ratelimited,
 			t->st.replay.ratelimited_seqs, t->st.replay.gap_seqs,
 			t->st.replay.unsent_seqs, t->st.gaps_sent,
-			t->st.gap_messages, t->st.heartbeats, t->ring.oldest,
+			t->st.gap_messages, t->st.heartbeats,
+			t->st.icmp_unreachable, t->ring.oldest,
 			t->ring.held_bytes);
 	}
 	fprintf(stderr, "]}\n");
@@ -791,14 +804,56 @@ static unsigned int build_send_batch(struct fwd *f, struct target *t)
 	return nmsg;
 }
 
-static void account_sent(struct target *t, const struct mmsghdr *m,
-			 uint32_t dgrams)
+static void account_sent(struct target *t, size_t bytes, uint32_t dgrams)
 {
 	t->st.datagrams += dgrams;
-	t->st.bytes += m->msg_len;
+	t->st.bytes += bytes;
 	if (dgrams > 1)
 		t->st.gso_sends++;
 	txring_mark_sent(&t->ring, dgrams);
+}
+
+/*
+ * The target socket's error queue (lib/sockerr.h): ICMP reports about
+ * what it sent, counted. Returns how many ICMP errors it found.
+ */
+static unsigned int target_errors(struct fwd *f, struct target *t)
+{
+	unsigned int icmp = 0;
+	struct sockerr e;
+	int r;
+
+	while ((r = sockerr_read(t->fd, &e)) == 1) {
+		switch (e.kind) {
+		case SOCKERR_UNREACHABLE:
+			t->st.icmp_unreachable++;
+			snprintf(t->icmp_what, sizeof(t->icmp_what), "%s",
+				 e.what);
+			icmp++;
+			break;
+		case SOCKERR_ICMP:
+			icmp++;
+			break;
+		case SOCKERR_SENT:
+		case SOCKERR_LOCAL:
+			break;
+		}
+	}
+	if (r < 0)
+		ratelog(&f->log, "%s: reading the socket's errors: %s", t->name,
+			strerror(errno));
+	return icmp;
+}
+
+/*
+ * Whether err, which a send on t's socket returned, was an ICMP error
+ * about an earlier datagram: the socket's pending error, which the next
+ * call returns whatever it is, rather than this send's failure. A UDP
+ * send never refuses by itself; else the error queue tells.
+ */
+static int earlier_error(struct fwd *f, struct target *t, int err)
+{
+	return target_errors(f, t) > 0 || err == ECONNREFUSED;
 }
 
 /*
@@ -815,6 +870,9 @@ static int handle_send_error(struct fwd *f, struct target *t, int err,
 	/* A pending asynchronous error (ICMP) is reported once: clear it. */
 	getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &so_err, &len);
 	if (err == EINTR)
+		return 1;
+	/* Not this send's: counted as what it was, on the error queue. */
+	if (earlier_error(f, t, err) && ++*tries < SEND_TRIES * 10)
 		return 1;
 	t->st.send_errors++;
 	if ((err == EMSGSIZE || err == EINVAL) &&
@@ -836,10 +894,6 @@ static int handle_send_error(struct fwd *f, struct target *t, int err,
 		if (++*tries < SEND_TRIES * 10)
 			return 1;
 	} else if (++*tries < SEND_TRIES) {
-		/*
-		 * ECONNREFUSED and friends usually report an earlier ICMP
-		 * error, not this datagram's: try it again.
-		 */
 		return 1;
 	}
 	ratelog(&f->log, "%s: dropping %u datagram(s) from seq %u: %s",
@@ -847,6 +901,32 @@ static int handle_send_error(struct fwd *f, struct target *t, int err,
 	t->st.dropped_datagrams += dgrams;
 	txring_mark_sent(&t->ring, dgrams);
 	return 0;
+}
+
+/* Logs the ICMP reports of each target, a line a second at most. */
+static uint64_t unreachable_due(struct fwd *f, uint64_t now)
+{
+	uint64_t next = 0;
+
+	for (unsigned int i = 0; i < f->ntargets; i++) {
+		struct target *t = &f->targets[i];
+		uint64_t at = t->icmp_logged_ns + ICMP_LOG_NS;
+
+		if (t->st.icmp_unreachable == t->icmp_logged)
+			continue;
+		if (now < at) {
+			if (!next || at < next)
+				next = at;
+			continue;
+		}
+		ratelog(&f->log, "%s: ICMP destination unreachable (%s): %llu "
+			"new, %llu in all", t->name, t->icmp_what,
+			t->st.icmp_unreachable - t->icmp_logged,
+			t->st.icmp_unreachable);
+		t->icmp_logged = t->st.icmp_unreachable;
+		t->icmp_logged_ns = now;
+	}
+	return next;
 }
 
 /* Sends every closed datagram of the target's ring. */
@@ -865,7 +945,8 @@ static void target_send(struct fwd *f, struct target *t)
 			continue;
 		}
 		for (int i = 0; i < n; i++)
-			account_sent(t, &f->out_msgs[i], f->out_dgrams[i]);
+			account_sent(t, f->out_msgs[i].msg_len,
+				     f->out_dgrams[i]);
 		if (n > 0)
 			tries = 0;
 	}
@@ -880,6 +961,13 @@ static void flush_all(struct fwd *f)
 		txring_close(&f->targets[i].ring);
 		target_send(f, &f->targets[i]);
 	}
+}
+
+/* At exit: the last datagrams, and what the ICMP reports did not say. */
+static void finish_all(struct fwd *f)
+{
+	flush_all(f);
+	unreachable_due(f, UINT64_MAX);
 }
 
 /* After a failed bind() of the source port: why, and the way out. */
@@ -950,6 +1038,10 @@ static void open_target(struct fwd *f, struct target *t)
 	sslen = endpoint_to_sockaddr(&t->ep, &ss);
 	if (connect(t->fd, (struct sockaddr *)&ss, sslen))
 		die("%s: connect: %s", t->name, strerror(errno));
+	/* ICMP errors, each a report. */
+	if (sockerr_enable(t->fd, ipv6))
+		die("%s: IP_RECVERR, SO_TIMESTAMPING: %s", t->name,
+		    strerror(errno));
 	t->hdr_overhead = (ipv6 ? 40 : 20) + 8;
 	if (query_dgram_size(f, t, &size))
 		die("%s: no usable path MTU", t->name);
@@ -1886,12 +1978,15 @@ static void resend_flush(struct fwd *f)
 {
 	struct resend_batch *b = &f->resend;
 	unsigned int done = 0;
+	int tries = 0;
 
 	while (done < b->n) {
 		int n = sendmmsg(b->t->fd, b->msgs + done, b->n - done, 0);
 
 		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
+			if (n < 0 && (errno == EINTR ||
+				      (earlier_error(f, b->t, errno) &&
+				       ++tries < SEND_TRIES)))
 				continue;
 			/* The receiver asks again on its timeout. */
 			b->t->st.retransmit_errors += b->n - done;
@@ -1924,10 +2019,16 @@ static void resend_one(void *arg, uint32_t seq, const uint8_t *dgram,
 static void send_control(struct fwd *f, struct target *t, const uint8_t *buf,
 			 size_t len, const char *what)
 {
-	if (send(t->fd, buf, len, 0) != (ssize_t)len) {
+	int tries = 0;
+
+	while (send(t->fd, buf, len, 0) != (ssize_t)len) {
+		if (errno == EINTR ||
+		    (earlier_error(f, t, errno) && ++tries < SEND_TRIES))
+			continue;
 		t->st.send_errors++;
 		ratelog(&f->log, "%s: sending a %s: %s", t->name, what,
 			strerror(errno));
+		return;
 	}
 }
 
@@ -2019,9 +2120,11 @@ static void read_socket(struct fwd *f, uint32_t ev)
 {
 	uint32_t i = ev - EV_SOCK_BASE;
 
-	if (i < f->ntargets)
+	if (i < f->ntargets) {
+		/* POLLERR: the error queue first, as recvmmsg would fail. */
+		target_errors(f, &f->targets[i]);
 		read_control(f, f->targets[i].fd);
-	else
+	} else
 		read_control(f, f->ctl_fd[i - TLSTAP_MAX_TARGETS]);
 }
 
@@ -2077,16 +2180,34 @@ static struct timespec *wait_for(uint64_t deadline, uint64_t now,
 
 /*
  * After the input ended: the deadline to wait for, 0 once the heartbeats
- * are all out and no NACK came for --linger-ms.
+ * are all out (next_due: the next) and no NACK came for --linger-ms.
  */
-static uint64_t linger_deadline(struct fwd *f, uint64_t next_heartbeat,
+static uint64_t linger_deadline(struct fwd *f, uint64_t next_due,
 				uint64_t now)
 {
 	uint64_t end = f->linger_from_ns + f->opt.linger_ms * 1000000ull;
 
-	if (next_heartbeat)
-		return next_heartbeat;
+	if (next_due)
+		return next_due;
 	return end > now ? end : 0;
+}
+
+/* The earlier of two deadlines; 0 is none. */
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a || (b && b < a) ? b : a;
+}
+
+/*
+ * Heartbeats and ICMP lines due now. Returns when the next heartbeat is
+ * due, 0 if never; *next_log, when the next ICMP line is.
+ */
+static uint64_t timers_due(struct fwd *f, uint64_t *next_log)
+{
+	uint64_t now = now_ns();
+
+	*next_log = unreachable_due(f, now);
+	return heartbeats_due(f, now);
 }
 
 static void end_of_input(struct fwd *f)
@@ -2099,7 +2220,7 @@ static void end_of_input(struct fwd *f)
 
 static int run(struct fwd *f)
 {
-	uint64_t next_heartbeat = 0;
+	uint64_t next_due = 0, next_log = 0;
 
 	/* A regular file on stdin: read it to the end, it never blocks. */
 	if (f->in_unpollable) {
@@ -2109,16 +2230,16 @@ static int run(struct fwd *f)
 			return 0;
 		flush_all(f);
 		end_of_input(f);
-		next_heartbeat = heartbeats_due(f, now_ns());
+		next_due = timers_due(f, &next_log);
 	}
 	for (;;) {
 		struct epoll_event ev[16];
-		uint64_t now = now_ns(), deadline = next_heartbeat, tick;
+		uint64_t now = now_ns(), deadline = next_due, tick;
 		struct timespec ts;
 		int n;
 
 		if (f->input_done) {
-			deadline = linger_deadline(f, next_heartbeat, now);
+			deadline = linger_deadline(f, next_due, now);
 			if (!deadline)
 				return 0;
 		} else if (f->polling) {
@@ -2126,6 +2247,7 @@ static int run(struct fwd *f)
 			if (!deadline || tick < deadline)
 				deadline = tick;
 		}
+		deadline = earliest(deadline, next_log);
 		n = epoll_pwait2(f->epfd, ev, 16, wait_for(deadline, now, &ts),
 				 NULL);
 		if (n < 0) {
@@ -2185,7 +2307,7 @@ static int run(struct fwd *f)
 			continue;
 		}
 		flush_all(f);
-		next_heartbeat = heartbeats_due(f, now_ns());
+		next_due = timers_due(f, &next_log);
 	}
 }
 
@@ -2227,7 +2349,7 @@ int main(int argc, char **argv)
 	if (f->opt.print_target)
 		fflush(stdout);
 	else
-		flush_all(f);
+		finish_all(f);
 	if (status == EXIT_FRAMING)
 		fprintf(stderr, PROG ": input framing lost: exiting with "
 			"status %d (restart to resume)\n", EXIT_FRAMING);
