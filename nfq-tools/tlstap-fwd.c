@@ -144,6 +144,13 @@ struct target_stats {
 	unsigned long long icmp_unreachable;	/* ICMP destination unreachable */
 };
 
+/* Where a target's next hop is: enum tlstap_target_state, as the module's. */
+static const char *const target_states[] = {
+	[TLSTAP_TARGET_READY] = "ready",
+	[TLSTAP_TARGET_RESOLVING] = "resolving",
+	[TLSTAP_TARGET_UNRESOLVED] = "unresolved",
+};
+
 struct target {
 	struct endpoint ep;
 	uint32_t weight;
@@ -156,6 +163,9 @@ struct target {
 	struct tokenbucket bucket;	/* retransmissions */
 	unsigned int heartbeats_left;	/* since the last DATA */
 	uint64_t next_heartbeat_ns;
+	enum tlstap_target_state state;
+	int probe_sent;			/* RESOLVING: the first datagram left */
+	uint64_t resolve_by_ns;		/* ... and may hold the rest until then */
 	unsigned long long icmp_logged;	/* icmp_unreachable at the last line */
 	uint64_t icmp_logged_ns;	/* when that was */
 	char icmp_what[32];		/* the last report's kind */
@@ -171,6 +181,7 @@ struct fwd_stats {
 	unsigned long long nack_rejected_not_target;	/* unknown address */
 	unsigned long long nack_rejected_stream;	/* not its stream id */
 	unsigned long long nack_rejected_malformed;	/* not a good NACK */
+	unsigned long long resolve_timeouts;	/* targets sent unresolved */
 	/* capture rings */
 	unsigned long long rings_created, ring_wakeups, rings_ended;
 	unsigned long long ring_room_sent;
@@ -526,12 +537,13 @@ static void print_stats(const struct fwd *f)
 			"send_errors=%llu dropped_datagrams=%llu "
 			"nacks_received=%llu nack_rejected=%llu "
 			"nack_ratelimited=%llu retransmits=%llu gaps_sent=%llu "
-			"heartbeats=%llu icmp_unreachable=%llu\n",
+			"heartbeats=%llu icmp_unreachable=%llu "
+			"resolve_timeouts=%llu\n",
 			s->records, s->record_bytes, s->loss_reports,
 			malformed, s->discarded_bytes + s->ring.too_long_bytes,
 			s->input_messages, s->input_calls,
 			dg, bytes, err, drop, nacks, rejected, limited, rtx,
-			gaps, hb, unreach);
+			gaps, hb, unreach, s->resolve_timeouts);
 		if (f->opt.in_kind == IN_UNIX_SEQPACKET)
 			fprintf(stderr,
 				PROG ":   rings=%u rings_created=%llu "
@@ -566,7 +578,7 @@ static void print_stats(const struct fwd *f)
 				"retransmits=%llu ratelimited=%llu "
 				"ratelimited_seqs=%llu "
 				"gaps_sent=%llu heartbeats=%llu "
-				"icmp_unreachable=%llu "
+				"icmp_unreachable=%llu state=%s "
 				"held=%u..%u\n",
 				i, t->name, t->weight, t->ring.stream_id,
 				t->st.records, t->st.loss_reports,
@@ -578,7 +590,8 @@ static void print_stats(const struct fwd *f)
 				t->st.replay.ratelimited,
 				t->st.replay.ratelimited_seqs, t->st.gaps_sent,
 				t->st.heartbeats, t->st.icmp_unreachable,
-				t->ring.oldest, t->ring.unsent);
+				target_states[t->state], t->ring.oldest,
+				t->ring.unsent);
 		}
 		return;
 	}
@@ -600,7 +613,7 @@ static void print_stats(const struct fwd *f)
 		"\"wrong_stream\":%llu,\"malformed\":%llu},"
 		"\"nack_ratelimited\":%llu,\"retransmits\":%llu,"
 		"\"gaps_sent\":%llu,\"heartbeats\":%llu,"
-		"\"icmp_unreachable\":%llu,"
+		"\"icmp_unreachable\":%llu,\"resolve_timeouts\":%llu,"
 		"\"rings\":%u,\"rings_created\":%llu,\"ring_records\":%llu,"
 		"\"ring_wakeups\":%llu,\"rings_ended\":%llu,"
 		"\"ring_abandoned\":%llu,\"ring_room_sent\":%llu,"
@@ -611,9 +624,9 @@ static void print_stats(const struct fwd *f)
 		s->input_calls, s->input_bytes, dg, bytes, err, drop, nacks,
 		rejected, s->nack_rejected_not_target, s->nack_rejected_stream,
 		s->nack_rejected_malformed, limited, rtx, gaps, hb, unreach,
-		f->rings, s->rings_created, s->ring.records, s->ring_wakeups,
-		s->rings_ended, s->ring.abandoned, s->ring_room_sent,
-		f->ring_bytes);
+		s->resolve_timeouts, f->rings, s->rings_created,
+		s->ring.records, s->ring_wakeups, s->rings_ended,
+		s->ring.abandoned, s->ring_room_sent, f->ring_bytes);
 	for (unsigned int i = 0; i < f->ntargets; i++) {
 		const struct target *t = &f->targets[i];
 
@@ -632,7 +645,7 @@ static void print_stats(const struct fwd *f)
 			"\"nack_ratelimited_seqs\":%llu,\"gap_seqs\":%llu,"
 			"\"nack_unsent_seqs\":%llu,\"gaps_sent\":%llu,"
 			"\"gap_messages\":%llu,\"heartbeats\":%llu,"
-			"\"icmp_unreachable\":%llu,"
+			"\"icmp_unreachable\":%llu,\"state\":\"%s\","
 			"\"oldest_held\":%u,\"held_bytes\":%zu}",
 			i ? "," : "", t->name, t->weight, t->ring.stream_id,
 			t->st.records, t->st.record_bytes, t->st.loss_reports,
@@ -646,8 +659,8 @@ static void print_stats(const struct fwd *f)
 			t->st.replay.ratelimited_seqs, t->st.replay.gap_seqs,
 			t->st.replay.unsent_seqs, t->st.gaps_sent,
 			t->st.gap_messages, t->st.heartbeats,
-			t->st.icmp_unreachable, t->ring.oldest,
-			t->ring.held_bytes);
+			t->st.icmp_unreachable, target_states[t->state],
+			t->ring.oldest, t->ring.held_bytes);
 	}
 	fprintf(stderr, "]}\n");
 }
@@ -680,6 +693,7 @@ static int query_dgram_size(struct fwd *f, struct target *t, size_t *size)
 }
 
 static void target_send(struct fwd *f, struct target *t);
+static void wait_resolved(struct fwd *f, struct target *t);
 
 static uint64_t now_ns(void)
 {
@@ -699,7 +713,10 @@ static void arm_heartbeats(struct fwd *f, struct target *t)
 	t->next_heartbeat_ns = now_ns() + f->opt.heartbeat_ms * 1000000ull;
 }
 
-/* Packs bytes of a record, sending whenever the ring is full of unsent. */
+/*
+ * Packs bytes of a record, sending whenever the ring is full of unsent
+ * datagrams (waiting first if the target holds them for its next hop).
+ */
 static void pack_piece(struct fwd *f, struct target *t,
 		       const struct wire_chunk_meta *m, uint32_t offset,
 		       const uint8_t *data, size_t len)
@@ -709,8 +726,11 @@ static void pack_piece(struct fwd *f, struct target *t,
 	while (done < len) {
 		done += txring_pack(&t->ring, m, offset + (uint32_t)done,
 				    data + done, len - done);
-		if (done < len)
+		if (done < len) {
 			target_send(f, t);
+			wait_resolved(f, t);
+			target_send(f, t);
+		}
 	}
 }
 
@@ -815,7 +835,9 @@ static void account_sent(struct target *t, size_t bytes, uint32_t dgrams)
 
 /*
  * The target socket's error queue (lib/sockerr.h): ICMP reports about
- * what it sent, counted. Returns how many ICMP errors it found.
+ * what it sent, counted, and the transmit timestamp of its first datagram,
+ * which ends the wait for the next hop. Returns how many ICMP errors it
+ * found.
  */
 static unsigned int target_errors(struct fwd *f, struct target *t)
 {
@@ -825,6 +847,10 @@ static unsigned int target_errors(struct fwd *f, struct target *t)
 
 	while ((r = sockerr_read(t->fd, &e)) == 1) {
 		switch (e.kind) {
+		case SOCKERR_SENT:
+			if (t->state == TLSTAP_TARGET_RESOLVING)
+				t->state = TLSTAP_TARGET_READY;
+			break;
 		case SOCKERR_UNREACHABLE:
 			t->st.icmp_unreachable++;
 			snprintf(t->icmp_what, sizeof(t->icmp_what), "%s",
@@ -834,7 +860,6 @@ static unsigned int target_errors(struct fwd *f, struct target *t)
 		case SOCKERR_ICMP:
 			icmp++;
 			break;
-		case SOCKERR_SENT:
 		case SOCKERR_LOCAL:
 			break;
 		}
@@ -929,13 +954,101 @@ static uint64_t unreachable_due(struct fwd *f, uint64_t now)
 	return next;
 }
 
-/* Sends every closed datagram of the target's ring. */
+/*
+ * The first datagram to a target goes out alone and asks for its
+ * transmit timestamp, which the kernel takes when the datagram reaches
+ * the device: only once the next hop's neighbour is resolved (until then
+ * it waits in the neighbour's queue, one datagram, well within the ~200 KB
+ * the kernel keeps there). A connected UDP socket has no call that
+ * resolves, and this asks nothing of the receiver, nor privileges. The
+ * rest waits in the ring for that report (target_held).
+ */
+static void send_probe(struct fwd *f, struct target *t)
+{
+	union {
+		char buf[SOCKERR_ASK_SENT_SPACE];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int tries = 0;
+
+	while (txring_unsent(&t->ring)) {
+		ssize_t n;
+
+		iov.iov_base = (void *)txring_datagram(&t->ring, t->ring.unsent,
+						       &iov.iov_len);
+		sockerr_ask_sent(&mh, ctl.buf);
+		n = sendmsg(t->fd, &mh, 0);
+		t->st.send_calls++;
+		if (n >= 0) {
+			account_sent(t, (size_t)n, 1);
+			t->probe_sent = 1;
+			t->resolve_by_ns = now_ns() +
+					   TLSTAP_RESOLVE_MS * 1000000ull;
+			return;
+		}
+		/* Given up (counted), the next datagram is the probe. */
+		handle_send_error(f, t, errno, 1, &tries);
+	}
+}
+
+/*
+ * Whether t holds its datagrams: its probe left and has not reached the
+ * device yet, and TLSTAP_RESOLVE_MS have not passed since (then they go
+ * anyway, counted, as the module's do).
+ */
+static int target_held(struct fwd *f, struct target *t)
+{
+	if (t->state != TLSTAP_TARGET_RESOLVING || !t->probe_sent)
+		return 0;
+	if (now_ns() < t->resolve_by_ns)
+		return 1;
+	t->state = TLSTAP_TARGET_UNRESOLVED;
+	f->st.resolve_timeouts++;
+	ratelog(&f->log, "%s: the next hop is not resolved after %u ms: "
+		"sending anyway", t->name, TLSTAP_RESOLVE_MS);
+	return 0;
+}
+
+/*
+ * The ring of a held target is full, or tlstap-fwd is exiting: wait for
+ * the probe's report (or the bound), as a blocking send would wait. The
+ * input waits meanwhile; other targets' NACKs too, for that long at most.
+ */
+static void wait_resolved(struct fwd *f, struct target *t)
+{
+	while (target_held(f, t)) {
+		/* POLLERR: the error queue has a report (or a pending error). */
+		struct pollfd pfd = { .fd = t->fd };
+		uint64_t now = now_ns();
+		int so_err;
+		socklen_t len = sizeof(so_err);
+
+		poll(&pfd, 1, now < t->resolve_by_ns ?
+			 (int)((t->resolve_by_ns - now) / 1000000) + 1 : 0);
+		target_errors(f, t);
+		/* An error reported before its report was queued stays set. */
+		getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &so_err, &len);
+	}
+}
+
+/*
+ * Sends every closed datagram of the target's ring, unless it holds them
+ * for its next hop (then only the probe, once).
+ */
 static void target_send(struct fwd *f, struct target *t)
 {
 	uint32_t unsent = t->ring.unsent;
 	int tries = 0;
 
-	while (txring_unsent(&t->ring)) {
+	if (t->state == TLSTAP_TARGET_RESOLVING) {
+		if (!t->probe_sent)
+			send_probe(f, t);
+		else
+			target_errors(f, t);
+	}
+	while (txring_unsent(&t->ring) && !target_held(f, t)) {
 		unsigned int nmsg = build_send_batch(f, t);
 		int n = sendmmsg(t->fd, f->out_msgs, nmsg, 0);
 
@@ -963,11 +1076,36 @@ static void flush_all(struct fwd *f)
 	}
 }
 
-/* At exit: the last datagrams, and what the ICMP reports did not say. */
+/* At exit: what a held target has waits for its next hop, boundedly. */
 static void finish_all(struct fwd *f)
 {
-	flush_all(f);
+	for (unsigned int i = 0; i < f->ntargets; i++) {
+		struct target *t = &f->targets[i];
+
+		txring_close(&t->ring);
+		target_send(f, t);
+		wait_resolved(f, t);
+		target_send(f, t);
+	}
 	unreachable_due(f, UINT64_MAX);
+}
+
+/*
+ * The earliest time a held target must send anyway (the bound), 0 if
+ * none is held.
+ */
+static uint64_t resolve_due(const struct fwd *f)
+{
+	uint64_t next = 0;
+
+	for (unsigned int i = 0; i < f->ntargets; i++) {
+		const struct target *t = &f->targets[i];
+
+		if (t->state == TLSTAP_TARGET_RESOLVING && t->probe_sent &&
+		    (!next || t->resolve_by_ns < next))
+			next = t->resolve_by_ns;
+	}
+	return next;
 }
 
 /* After a failed bind() of the source port: why, and the way out. */
@@ -1038,10 +1176,11 @@ static void open_target(struct fwd *f, struct target *t)
 	sslen = endpoint_to_sockaddr(&t->ep, &ss);
 	if (connect(t->fd, (struct sockaddr *)&ss, sslen))
 		die("%s: connect: %s", t->name, strerror(errno));
-	/* ICMP errors, each a report. */
+	/* ICMP errors, each a report; the probe's timestamp (send_probe). */
 	if (sockerr_enable(t->fd, ipv6))
 		die("%s: IP_RECVERR, SO_TIMESTAMPING: %s", t->name,
 		    strerror(errno));
+	t->state = TLSTAP_TARGET_RESOLVING;
 	t->hdr_overhead = (ipv6 ? 40 : 20) + 8;
 	if (query_dgram_size(f, t, &size))
 		die("%s: no usable path MTU", t->name);
@@ -2180,7 +2319,8 @@ static struct timespec *wait_for(uint64_t deadline, uint64_t now,
 
 /*
  * After the input ended: the deadline to wait for, 0 once the heartbeats
- * are all out (next_due: the next) and no NACK came for --linger-ms.
+ * are all out, no target holds datagrams (next_due: the next of either)
+ * and no NACK came for --linger-ms.
  */
 static uint64_t linger_deadline(struct fwd *f, uint64_t next_due,
 				uint64_t now)
@@ -2200,14 +2340,15 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 
 /*
  * Heartbeats and ICMP lines due now. Returns when the next heartbeat is
- * due, 0 if never; *next_log, when the next ICMP line is.
+ * due or a held target must send anyway, 0 if never; *next_log, when the
+ * next ICMP line is.
  */
 static uint64_t timers_due(struct fwd *f, uint64_t *next_log)
 {
 	uint64_t now = now_ns();
 
 	*next_log = unreachable_due(f, now);
-	return heartbeats_due(f, now);
+	return earliest(heartbeats_due(f, now), resolve_due(f));
 }
 
 static void end_of_input(struct fwd *f)

@@ -22,6 +22,13 @@
 #define TLSTAP_DEFAULT_PORT	7419	/* UDP: module source port, targets */
 #define TLSTAP_DEFAULT_TOS	0x20	/* DSCP CS1, "lower effort" */
 #define TLSTAP_DEFAULT_MAX_RECORD	65536	/* plaintext bytes per record */
+/*
+ * A new target's datagrams wait at most this long for its next hop's
+ * neighbour (ARP, ND) to be resolved: the kernel's own time for three
+ * solicitations a second apart. Then they go anyway (enum
+ * tlstap_target_state).
+ */
+#define TLSTAP_RESOLVE_MS	3000
 
 /* ---------------------------------------------------------------------
  * Record: what a capture hook writes, one per TLS read or write call.
@@ -281,6 +288,19 @@ enum tlstap_target_attr {
 };
 
 #define TLSTAP_TARGET_A_MAX	(__TLSTAP_TARGET_A_MAX - 1)
+
+/*
+ * Where a target's next hop is. A target is added RESOLVING: its
+ * neighbour is being resolved, and its datagrams wait in its ring. It is
+ * READY once the neighbour is (or when there is none to resolve), and
+ * UNRESOLVED when TLSTAP_RESOLVE_MS passed first: its datagrams go anyway.
+ * The targets listings name them "ready", "resolving", "unresolved".
+ */
+enum tlstap_target_state {
+	TLSTAP_TARGET_READY,
+	TLSTAP_TARGET_RESOLVING,
+	TLSTAP_TARGET_UNRESOLVED,
+};
 
 /* The global counters, u64 each; sysfs's stats file names them alike. */
 enum tlstap_stats_attr {
