@@ -55,6 +55,7 @@ const char *const tlstap_stat_names[TLSTAP_STAT_COUNT] = {
 	[TLSTAP_STAT_RING_WAKEUPS] = "ring_wakeups",
 	[TLSTAP_STAT_RINGS_ENDED] = "rings_ended",
 	[TLSTAP_STAT_RING_ABANDONED] = "ring_abandoned",
+	[TLSTAP_STAT_ICMP_UNREACHABLE] = "icmp_unreachable",
 };
 
 static struct tlstap *tlstap;

@@ -44,6 +44,7 @@ static const u16 stat_attr[TLSTAP_STAT_COUNT] = {
 	[TLSTAP_STAT_RING_WAKEUPS] = TLSTAP_STATS_A_RING_WAKEUPS,
 	[TLSTAP_STAT_RINGS_ENDED] = TLSTAP_STATS_A_RINGS_ENDED,
 	[TLSTAP_STAT_RING_ABANDONED] = TLSTAP_STATS_A_RING_ABANDONED,
+	[TLSTAP_STAT_ICMP_UNREACHABLE] = TLSTAP_STATS_A_ICMP_UNREACHABLE,
 };
 
 static const struct nla_policy target_add_policy[TLSTAP_TARGET_A_MAX + 1] = {
@@ -116,7 +117,10 @@ static int put_target(struct sk_buff *skb, const struct tlstap_target *t,
 	     nla_put_u64_64bit(skb, TLSTAP_TARGET_A_BYTES,
 			       READ_ONCE(t->bytes), TLSTAP_TARGET_A_PAD) ||
 	     nla_put_u64_64bit(skb, TLSTAP_TARGET_A_ERRORS,
-			       READ_ONCE(t->errors), TLSTAP_TARGET_A_PAD)))
+			       READ_ONCE(t->errors), TLSTAP_TARGET_A_PAD) ||
+	     nla_put_u64_64bit(skb, TLSTAP_TARGET_A_ICMP_UNREACHABLE,
+			       atomic64_read(&t->icmp_unreachable),
+			       TLSTAP_TARGET_A_PAD)))
 		goto err;
 	nla_nest_end(skb, nest);
 	return 0;

@@ -3,10 +3,13 @@
  * Transmission as WireGuard's socket.c does it: kernel UDP sockets bound to
  * our port, a dst_cache per target, and udp_tunnel{,6}_xmit_skb() with DF
  * set and the configured TOS, so that routing, netfilter and qdiscs see
- * ordinary locally generated UDP.
+ * ordinary locally generated UDP. What comes back to the port: NACKs
+ * (control.c), and ICMP errors about what we sent, counted per target.
  */
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
 #include <net/udp_tunnel.h>
 #include <net/ipv6_stubs.h>
 #include <net/ip6_route.h>
@@ -16,6 +19,7 @@
 #include "tlstap.h"
 #include "socket.h"
 #include "target.h"
+#include "flowtable.h"
 #include "wire.h"
 #include "control.h"
 
@@ -31,6 +35,62 @@ static int tlstap_socket_rcv(struct sock *sk, struct sk_buff *skb)
 	return 0;
 }
 
+/* Softirq: the target with this address and port, counted. */
+static void count_unreachable(struct tlstap *tt,
+			      const struct tlstap_endpoint *ep)
+{
+	size_t alen = ep->family == TLSTAP_FAMILY_IPV6 ? 16 : 4;
+	struct tlstap_flowtable *ft;
+	unsigned int i;
+	int idx;
+
+	tlstap_stat_inc(tt, TLSTAP_STAT_ICMP_UNREACHABLE);
+	idx = srcu_read_lock(&tt->srcu);
+	ft = srcu_dereference(tt->table, &tt->srcu);
+	for (i = 0; ft && i < ft->ntargets; i++) {
+		struct tlstap_target *t = ft->targets[i];
+
+		if (t->ep.family == ep->family && t->ep.port == ep->port &&
+		    !memcmp(t->ep.addr, ep->addr, alen)) {
+			atomic64_inc(&t->icmp_unreachable);
+			break;
+		}
+	}
+	srcu_read_unlock(&tt->srcu, idx);
+}
+
+/*
+ * Softirq: an ICMP error about a datagram we sent, which a tunnel socket
+ * gets here instead of on an error queue. skb->data is the datagram's IP
+ * header as the ICMP quotes it, its UDP header at udp_offset. Destination
+ * unreachable (nothing listens at the target's port, its host or network
+ * is unreachable, a filter prohibits) is counted for the target; the
+ * path MTU's "fragmentation needed" is not: the route has learned it.
+ */
+static void tlstap_socket_err(struct sock *sk, struct sk_buff *skb,
+			      unsigned int udp_offset)
+{
+	struct tlstap *tt = rcu_dereference_sk_user_data(sk);
+	const struct udphdr *uh = (const void *)(skb->data + udp_offset);
+	struct tlstap_endpoint ep = { .port = uh->dest };
+
+	if (!tt)
+		return;
+	if (sk->sk_family == AF_INET6) {
+		if (icmp6_hdr(skb)->icmp6_type != ICMPV6_DEST_UNREACH)
+			return;
+		ep.family = TLSTAP_FAMILY_IPV6;
+		memcpy(ep.addr, &((const struct ipv6hdr *)skb->data)->daddr, 16);
+	} else {
+		if (icmp_hdr(skb)->type != ICMP_DEST_UNREACH ||
+		    icmp_hdr(skb)->code == ICMP_FRAG_NEEDED)
+			return;
+		ep.family = TLSTAP_FAMILY_IPV4;
+		memcpy(ep.addr, &((const struct iphdr *)skb->data)->daddr, 4);
+	}
+	count_unreachable(tt, &ep);
+}
+
 static int sock_open(struct tlstap *tt, struct udp_port_cfg *cfg,
 		     struct socket **sockp)
 {
@@ -38,6 +98,7 @@ static int sock_open(struct tlstap *tt, struct udp_port_cfg *cfg,
 		.sk_user_data = tt,
 		.encap_type = 1,
 		.encap_rcv = tlstap_socket_rcv,
+		.encap_err_rcv = tlstap_socket_err,
 	};
 	int err;
 

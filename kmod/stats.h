@@ -30,6 +30,7 @@ enum tlstap_stat {
 	TLSTAP_STAT_RING_WAKEUPS,	/* zero-byte writes on a ring's file */
 	TLSTAP_STAT_RINGS_ENDED,	/* capture rings a bad frame ended */
 	TLSTAP_STAT_RING_ABANDONED,	/* frames never committed: reported lost */
+	TLSTAP_STAT_ICMP_UNREACHABLE,	/* ICMP destination unreachable */
 	TLSTAP_STAT_COUNT
 };
 

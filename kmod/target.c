@@ -235,16 +235,17 @@ static int endpoint_print(const struct tlstap_endpoint *ep, char *buf,
 int tlstap_targets_show(struct tlstap *tt, char *buf, size_t size)
 {
 	struct tlstap_target *t;
-	char line[160];
+	char line[256];
 	int len = 0, n;
 
 	mutex_lock(&tt->config_lock);
 	list_for_each_entry(t, &tt->targets, list) {
 		n = endpoint_print(&t->ep, line, sizeof(line));
 		n += scnprintf(line + n, sizeof(line) - n,
-			       " weight %u packets %llu bytes %llu errors %llu\n",
+			       " weight %u packets %llu bytes %llu errors %llu icmp_unreachable %lld\n",
 			       t->weight, READ_ONCE(t->packets),
-			       READ_ONCE(t->bytes), READ_ONCE(t->errors));
+			       READ_ONCE(t->bytes), READ_ONCE(t->errors),
+			       atomic64_read(&t->icmp_unreachable));
 		if (len + n + 4 >= size) {
 			len += scnprintf(buf + len, size - len, "...\n");
 			break;

@@ -52,6 +52,9 @@ struct tlstap_target {
 	u64 packets;
 	u64 bytes;
 	u64 errors;
+
+	/* ICMP destination unreachable about it: softirq, any CPU. */
+	atomic64_t icmp_unreachable;
 };
 
 int tlstap_targets_apply(struct tlstap *tt, const struct tlstap_target_cmd *cmd,

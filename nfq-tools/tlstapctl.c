@@ -79,6 +79,7 @@ static const struct {
 	{ "ring_wakeups", TLSTAP_STATS_A_RING_WAKEUPS },
 	{ "rings_ended", TLSTAP_STATS_A_RINGS_ENDED },
 	{ "ring_abandoned", TLSTAP_STATS_A_RING_ABANDONED },
+	{ "icmp_unreachable", TLSTAP_STATS_A_ICMP_UNREACHABLE },
 };
 
 #define NSTATS (sizeof(stats) / sizeof(stats[0]))
@@ -87,7 +88,7 @@ struct target_info {
 	struct endpoint ep;
 	uint32_t weight;
 	uint32_t stream_id;
-	uint64_t packets, bytes, errors;
+	uint64_t packets, bytes, errors, icmp_unreachable;
 };
 
 struct target_list {
@@ -213,6 +214,7 @@ static int target_attr_cb(const struct nlattr *attr, void *data)
 		[TLSTAP_TARGET_A_PACKETS] = MNL_TYPE_U64,
 		[TLSTAP_TARGET_A_BYTES] = MNL_TYPE_U64,
 		[TLSTAP_TARGET_A_ERRORS] = MNL_TYPE_U64,
+		[TLSTAP_TARGET_A_ICMP_UNREACHABLE] = MNL_TYPE_U64,
 	};
 
 	if (type >= sizeof(types) / sizeof(types[0]) || !types[type])
@@ -255,6 +257,9 @@ static int parse_target(const struct nlattr *nest, struct target_info *t)
 		t->bytes = mnl_attr_get_u64(tb[TLSTAP_TARGET_A_BYTES]);
 	if (tb[TLSTAP_TARGET_A_ERRORS])
 		t->errors = mnl_attr_get_u64(tb[TLSTAP_TARGET_A_ERRORS]);
+	if (tb[TLSTAP_TARGET_A_ICMP_UNREACHABLE])
+		t->icmp_unreachable =
+			mnl_attr_get_u64(tb[TLSTAP_TARGET_A_ICMP_UNREACHABLE]);
 	return 0;
 }
 
@@ -493,8 +498,10 @@ static int cmd_target(struct genl_sock *gs, int argc, char **argv)
 		for (i = 0; !rc && i < l.n; i++) {
 			endpoint_format(&l.v[i].ep, addr, sizeof(addr));
 			printf("%s weight %u packets %" PRIu64 " bytes %" PRIu64
-			       " errors %" PRIu64 "\n", addr, l.v[i].weight,
-			       l.v[i].packets, l.v[i].bytes, l.v[i].errors);
+			       " errors %" PRIu64 " icmp_unreachable %" PRIu64
+			       "\n", addr, l.v[i].weight, l.v[i].packets,
+			       l.v[i].bytes, l.v[i].errors,
+			       l.v[i].icmp_unreachable);
 		}
 		free(l.v);
 		return rc;
@@ -713,13 +720,16 @@ static int cmd_stats(struct genl_sock *gs, int argc, char **argv)
 		if (json)
 			printf("%s{\"target\":\"%s\",\"weight\":%u,"
 			       "\"stream_id\":%u,\"packets\":%" PRIu64
-			       ",\"bytes\":%" PRIu64 ",\"errors\":%" PRIu64 "}",
+			       ",\"bytes\":%" PRIu64 ",\"errors\":%" PRIu64
+			       ",\"icmp_unreachable\":%" PRIu64 "}",
 			       i ? "," : "", addr, t->weight, t->stream_id,
-			       t->packets, t->bytes, t->errors);
+			       t->packets, t->bytes, t->errors,
+			       t->icmp_unreachable);
 		else
 			printf("target %s packets %" PRIu64 " bytes %" PRIu64
-			       " errors %" PRIu64 "\n", addr, t->packets,
-			       t->bytes, t->errors);
+			       " errors %" PRIu64 " icmp_unreachable %" PRIu64
+			       "\n", addr, t->packets, t->bytes, t->errors,
+			       t->icmp_unreachable);
 	}
 	if (json)
 		printf("]}\n");

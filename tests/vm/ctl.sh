@@ -143,9 +143,9 @@ ctl target add 10.77.1.2:7420
 ctl target list
 slurp listed "$SYS/targets"
 same "target list" "$out" "$listed"
-has_line "$out" "10.77.1.2:7419 weight 2 packets 0 bytes 0 errors 0" ||
+has_line "$out" "10.77.1.2:7419 weight 2 packets 0 bytes 0 errors 0 icmp_unreachable 0" ||
 	fail "target list: $out"
-has_line "$out" "[fd77:1::2]:7419 weight 3 packets 0 bytes 0 errors 0" ||
+has_line "$out" "[fd77:1::2]:7419 weight 3 packets 0 bytes 0 errors 0 icmp_unreachable 0" ||
 	fail "target list: $out"
 echo "ok   targets: sysfs and netlink list alike"
 
@@ -173,7 +173,7 @@ same "targets after refusals" "${#lines[@]}" 3
 ctl target del "[fd77:1::2]:7419"
 echo "del 10.77.1.2:7420" >"$SYS/targets"
 ctl target list
-same "target list after deletes" "$out" $'10.77.1.2:7419 weight 2 packets 0 bytes 0 errors 0\n'
+same "target list after deletes" "$out" $'10.77.1.2:7419 weight 2 packets 0 bytes 0 errors 0 icmp_unreachable 0\n'
 slurp listed "$SYS/targets"
 same "sysfs after deletes" "$listed" "$out"
 
@@ -310,8 +310,14 @@ for i in {2..64}; do
 	echo "add 10.200.0.$i:7419" >"$SYS/targets"
 done
 refused "too many targets: at most 64" -- target add 10.77.1.2:7421
+ctl target list
+mapfile -t all <<<"${out%$'\n'}"
+same "targets when full" "${#all[@]}" 64
+# sysfs's file is a page: the lines that fit, then "...".
 mapfile -t lines <"$SYS/targets"
-same "targets when full" "${#lines[@]}" 64
+same "sysfs listing when full" "${lines[-1]}" "..."
+same "sysfs lines when full" "$(printf '%s\n' "${lines[@]:0:${#lines[@]}-1}")" \
+	"$(printf '%s\n' "${all[@]:0:${#lines[@]}-1}")"
 ctl target flush
 slurp listed "$SYS/targets"
 same "targets after flush" "$listed" ""
