@@ -70,9 +70,17 @@ int tlstap_flowtable_rebuild(struct tlstap *tt, struct list_head *dying)
 	return 0;
 }
 
+/*
+ * Module exit, before the targets go: NACKs and ICMP errors still arrive
+ * (softirq) and look targets up in the table until it is gone.
+ */
 void tlstap_flowtable_free(struct tlstap *tt)
 {
-	kvfree(rcu_replace_pointer(tt->table, NULL, true));
+	struct tlstap_flowtable *old;
+
+	old = rcu_replace_pointer(tt->table, NULL, true);
+	synchronize_srcu(&tt->srcu);
+	kvfree(old);
 }
 
 /* SRCU read side held by the caller. */

@@ -206,19 +206,22 @@ int tlstap_targets_apply(struct tlstap *tt, const struct tlstap_target_cmd *cmd,
 	return err;
 }
 
-/* Module exit: nothing can write any more, and memory may be short. */
+/*
+ * Module exit: nothing can write any more, and memory may be short (no
+ * new table: the old one is unpublished, then the targets go).
+ */
 void tlstap_targets_flush(struct tlstap *tt)
 {
 	struct tlstap_target *t, *tmp;
 
 	mutex_lock(&tt->config_lock);
+	tlstap_flowtable_free(tt);
 	list_for_each_entry_safe(t, tmp, &tt->targets, list) {
 		list_del(&t->list);
 		target_destroy(t);
 	}
 	tt->ntargets = 0;
 	tt->targets_gen++;
-	tlstap_flowtable_free(tt);
 	mutex_unlock(&tt->config_lock);
 }
 
