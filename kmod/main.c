@@ -17,6 +17,7 @@
 #include "sysfs.h"
 #include "netlink.h"
 #include "capture.h"
+#include "neigh.h"
 
 #define TLSTAP_DEFAULT_FLUSH_US	500
 #define TLSTAP_DEFAULT_RING_KB	4096
@@ -56,6 +57,7 @@ const char *const tlstap_stat_names[TLSTAP_STAT_COUNT] = {
 	[TLSTAP_STAT_RINGS_ENDED] = "rings_ended",
 	[TLSTAP_STAT_RING_ABANDONED] = "ring_abandoned",
 	[TLSTAP_STAT_ICMP_UNREACHABLE] = "icmp_unreachable",
+	[TLSTAP_STAT_RESOLVE_TIMEOUTS] = "resolve_timeouts",
 };
 
 static struct tlstap *tlstap;
@@ -147,10 +149,13 @@ static int __init tlstap_init(void)
 	err = tlstap_socket_init(tt);
 	if (err)
 		goto err_wq;
+	err = tlstap_neigh_init(tt);
+	if (err)
+		goto err_socket;
 	/* Before the device: sysfs writes announce through the family. */
 	err = tlstap_netlink_init(tt);
 	if (err)
-		goto err_socket;
+		goto err_neigh;
 	tt->misc.groups = tlstap_attr_groups;
 	err = tlstap_device_register(tt);
 	if (err)
@@ -162,6 +167,8 @@ static int __init tlstap_init(void)
 
 err_netlink:
 	tlstap_netlink_exit();
+err_neigh:
+	tlstap_neigh_exit(tt);
 err_socket:
 	tlstap_socket_release(tt);
 err_wq:
@@ -189,6 +196,7 @@ static void __exit tlstap_exit(void)
 	tlstap_device_unregister(tt);
 	tlstap_capture_exit(tt);
 	tlstap_netlink_exit();
+	tlstap_neigh_exit(tt);
 	tlstap_targets_flush(tt);
 	tlstap_socket_release(tt);
 	destroy_workqueue(tt->wq);

@@ -45,6 +45,7 @@ static const u16 stat_attr[TLSTAP_STAT_COUNT] = {
 	[TLSTAP_STAT_RINGS_ENDED] = TLSTAP_STATS_A_RINGS_ENDED,
 	[TLSTAP_STAT_RING_ABANDONED] = TLSTAP_STATS_A_RING_ABANDONED,
 	[TLSTAP_STAT_ICMP_UNREACHABLE] = TLSTAP_STATS_A_ICMP_UNREACHABLE,
+	[TLSTAP_STAT_RESOLVE_TIMEOUTS] = TLSTAP_STATS_A_RESOLVE_TIMEOUTS,
 };
 
 static const struct nla_policy target_add_policy[TLSTAP_TARGET_A_MAX + 1] = {
@@ -120,7 +121,8 @@ static int put_target(struct sk_buff *skb, const struct tlstap_target *t,
 			       READ_ONCE(t->errors), TLSTAP_TARGET_A_PAD) ||
 	     nla_put_u64_64bit(skb, TLSTAP_TARGET_A_ICMP_UNREACHABLE,
 			       atomic64_read(&t->icmp_unreachable),
-			       TLSTAP_TARGET_A_PAD)))
+			       TLSTAP_TARGET_A_PAD) ||
+	     nla_put_u8(skb, TLSTAP_TARGET_A_STATE, READ_ONCE(t->state))))
 		goto err;
 	nla_nest_end(skb, nest);
 	return 0;

@@ -18,6 +18,7 @@
 #include "socket.h"
 #include "wire.h"
 #include "control.h"
+#include "neigh.h"
 
 #define TLSTAP_BATCH		64
 /* An IP packet, GSO or not, may not exceed 64 KiB. */
@@ -219,6 +220,9 @@ void tlstap_send_worker(struct work_struct *work)
 	ktime_t flush_at;
 	u32 first, n, cap;
 
+	/* Nothing goes before the next hop is known, unless t is going. */
+	if (!flush_all && tlstap_neigh_held(t))
+		return;
 	for (;;) {
 		n = tlstap_ring_collect(&t->ring, TLSTAP_BATCH, flush_all,
 					&first, &flush_at);
@@ -245,5 +249,6 @@ void tlstap_send_drain(struct tlstap_target *t)
 	flush_work(&t->tx_work);
 	hrtimer_cancel(&t->flush_timer);
 	del_timer_sync(&t->hb_timer);
+	del_timer_sync(&t->resolve_timer);
 	cancel_work_sync(&t->tx_work);
 }

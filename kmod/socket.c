@@ -193,36 +193,43 @@ static struct dst_entry *route6(struct tlstap *tt, struct tlstap_target *t,
 }
 
 /*
+ * The target's route now, referenced, or an ERR_PTR. Process context:
+ * the worker, or the target's creation before there is one.
+ */
+struct dst_entry *tlstap_socket_route(struct tlstap *tt,
+				      struct tlstap_target *t)
+{
+	struct dst_entry *dst;
+
+	local_bh_disable();
+	if (t->ep.family == TLSTAP_FAMILY_IPV6) {
+		struct flowi6 fl;
+
+		dst = route6(tt, t, &fl);
+	} else {
+		struct flowi4 fl;
+		struct rtable *rt = route4(tt, t, &fl);
+
+		dst = IS_ERR(rt) ? ERR_CAST(rt) : &rt->dst;
+	}
+	local_bh_enable();
+	return dst;
+}
+
+/*
  * Datagram capacity on the target's current route; while it has no
  * route, as for a 1500-byte MTU (sends fail and are counted meanwhile).
  */
 u32 tlstap_socket_capacity(struct tlstap *tt, struct tlstap_target *t)
 {
-	bool v6 = t->ep.family == TLSTAP_FAMILY_IPV6;
+	struct dst_entry *dst = tlstap_socket_route(tt, t);
 	u32 mtu = ETH_DATA_LEN, cap;
 
-	local_bh_disable();
-	if (v6) {
-		struct dst_entry *dst;
-		struct flowi6 fl;
-
-		dst = route6(tt, t, &fl);
-		if (!IS_ERR(dst)) {
-			mtu = dst_mtu(dst);
-			dst_release(dst);
-		}
-	} else {
-		struct rtable *rt;
-		struct flowi4 fl;
-
-		rt = route4(tt, t, &fl);
-		if (!IS_ERR(rt)) {
-			mtu = dst_mtu(&rt->dst);
-			ip_rt_put(rt);
-		}
+	if (!IS_ERR(dst)) {
+		mtu = dst_mtu(dst);
+		dst_release(dst);
 	}
-	local_bh_enable();
-	cap = tlstap_wire_capacity(mtu, v6);
+	cap = tlstap_wire_capacity(mtu, t->ep.family == TLSTAP_FAMILY_IPV6);
 	return cap ?: TLSTAP_MIN_CAPACITY;
 }
 

@@ -13,6 +13,8 @@ struct tlstap_target;
 
 int tlstap_socket_init(struct tlstap *tt);
 void tlstap_socket_release(struct tlstap *tt);
+struct dst_entry *tlstap_socket_route(struct tlstap *tt,
+				      struct tlstap_target *t);
 u32 tlstap_socket_capacity(struct tlstap *tt, struct tlstap_target *t);
 int tlstap_socket_send(struct tlstap *tt, struct tlstap_target *t,
 		       struct sk_buff *skb);

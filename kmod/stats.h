@@ -31,6 +31,7 @@ enum tlstap_stat {
 	TLSTAP_STAT_RINGS_ENDED,	/* capture rings a bad frame ended */
 	TLSTAP_STAT_RING_ABANDONED,	/* frames never committed: reported lost */
 	TLSTAP_STAT_ICMP_UNREACHABLE,	/* ICMP destination unreachable */
+	TLSTAP_STAT_RESOLVE_TIMEOUTS,	/* targets sent unresolved */
 	TLSTAP_STAT_COUNT
 };
 

@@ -19,6 +19,7 @@
 #include "wire.h"
 #include "control.h"
 #include "netlink.h"
+#include "neigh.h"
 
 #define TLSTAP_MIN_SLOTS 16
 
@@ -63,6 +64,7 @@ static struct tlstap_target *target_create(struct tlstap *tt,
 	t->tokens = TLSTAP_RETRANSMIT_BURST;
 	t->tokens_at = ktime_get();
 	t->capacity = tlstap_socket_capacity(tt, t);
+	tlstap_neigh_resolve(t);
 	return t;
 
 err_ring:
@@ -81,6 +83,7 @@ err_uncharge:
 static void target_destroy(struct tlstap_target *t)
 {
 	tlstap_send_drain(t);
+	tlstap_neigh_release(t);
 	dst_cache_destroy(&t->dst_cache);
 	tlstap_ring_pages_uncharge(t->tt, tlstap_ring_size(&t->ring));
 	tlstap_ring_free(&t->ring);
@@ -225,6 +228,13 @@ void tlstap_targets_flush(struct tlstap *tt)
 	mutex_unlock(&tt->config_lock);
 }
 
+/* enum tlstap_target_state, as the targets file and tlstapctl name it. */
+static const char *const target_states[] = {
+	[TLSTAP_TARGET_READY] = "ready",
+	[TLSTAP_TARGET_RESOLVING] = "resolving",
+	[TLSTAP_TARGET_UNRESOLVED] = "unresolved",
+};
+
 static int endpoint_print(const struct tlstap_endpoint *ep, char *buf,
 			  size_t size)
 {
@@ -245,10 +255,11 @@ int tlstap_targets_show(struct tlstap *tt, char *buf, size_t size)
 	list_for_each_entry(t, &tt->targets, list) {
 		n = endpoint_print(&t->ep, line, sizeof(line));
 		n += scnprintf(line + n, sizeof(line) - n,
-			       " weight %u packets %llu bytes %llu errors %llu icmp_unreachable %lld\n",
+			       " weight %u packets %llu bytes %llu errors %llu icmp_unreachable %lld state %s\n",
 			       t->weight, READ_ONCE(t->packets),
 			       READ_ONCE(t->bytes), READ_ONCE(t->errors),
-			       atomic64_read(&t->icmp_unreachable));
+			       atomic64_read(&t->icmp_unreachable),
+			       target_states[READ_ONCE(t->state)]);
 		if (len + n + 4 >= size) {
 			len += scnprintf(buf + len, size - len, "...\n");
 			break;

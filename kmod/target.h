@@ -55,6 +55,12 @@ struct tlstap_target {
 
 	/* ICMP destination unreachable about it: softirq, any CPU. */
 	atomic64_t icmp_unreachable;
+
+	/* The next hop while it is resolved (neigh.c). */
+	u8 state;			/* enum tlstap_target_state */
+	struct neighbour *neigh;	/* RESOLVING: a reference */
+	unsigned long resolve_by;	/* jiffies: sends anyway then */
+	struct timer_list resolve_timer;
 };
 
 int tlstap_targets_apply(struct tlstap *tt, const struct tlstap_target_cmd *cmd,

@@ -13,6 +13,7 @@
 #include <linux/miscdevice.h>
 #include <linux/workqueue.h>
 #include <linux/net.h>
+#include <linux/notifier.h>
 
 #include <linux/tlstap.h>
 
@@ -52,6 +53,7 @@ struct tlstap {
 	u16 port;
 	struct socket *sock4;		/* module lifetime */
 	struct socket *sock6;
+	struct notifier_block netevent_nb;	/* neigh.c */
 
 	struct tlstap_stats __percpu *stats;
 

@@ -80,6 +80,14 @@ static const struct {
 	{ "rings_ended", TLSTAP_STATS_A_RINGS_ENDED },
 	{ "ring_abandoned", TLSTAP_STATS_A_RING_ABANDONED },
 	{ "icmp_unreachable", TLSTAP_STATS_A_ICMP_UNREACHABLE },
+	{ "resolve_timeouts", TLSTAP_STATS_A_RESOLVE_TIMEOUTS },
+};
+
+/* enum tlstap_target_state, named as sysfs's targets file names them. */
+static const char *const target_states[] = {
+	[TLSTAP_TARGET_READY] = "ready",
+	[TLSTAP_TARGET_RESOLVING] = "resolving",
+	[TLSTAP_TARGET_UNRESOLVED] = "unresolved",
 };
 
 #define NSTATS (sizeof(stats) / sizeof(stats[0]))
@@ -89,6 +97,7 @@ struct target_info {
 	uint32_t weight;
 	uint32_t stream_id;
 	uint64_t packets, bytes, errors, icmp_unreachable;
+	const char *state;
 };
 
 struct target_list {
@@ -215,6 +224,7 @@ static int target_attr_cb(const struct nlattr *attr, void *data)
 		[TLSTAP_TARGET_A_BYTES] = MNL_TYPE_U64,
 		[TLSTAP_TARGET_A_ERRORS] = MNL_TYPE_U64,
 		[TLSTAP_TARGET_A_ICMP_UNREACHABLE] = MNL_TYPE_U64,
+		[TLSTAP_TARGET_A_STATE] = MNL_TYPE_U8,
 	};
 
 	if (type >= sizeof(types) / sizeof(types[0]) || !types[type])
@@ -260,6 +270,13 @@ static int parse_target(const struct nlattr *nest, struct target_info *t)
 	if (tb[TLSTAP_TARGET_A_ICMP_UNREACHABLE])
 		t->icmp_unreachable =
 			mnl_attr_get_u64(tb[TLSTAP_TARGET_A_ICMP_UNREACHABLE]);
+	t->state = "unknown";
+	if (tb[TLSTAP_TARGET_A_STATE]) {
+		uint8_t s = mnl_attr_get_u8(tb[TLSTAP_TARGET_A_STATE]);
+
+		if (s < sizeof(target_states) / sizeof(target_states[0]))
+			t->state = target_states[s];
+	}
 	return 0;
 }
 
@@ -499,9 +516,9 @@ static int cmd_target(struct genl_sock *gs, int argc, char **argv)
 			endpoint_format(&l.v[i].ep, addr, sizeof(addr));
 			printf("%s weight %u packets %" PRIu64 " bytes %" PRIu64
 			       " errors %" PRIu64 " icmp_unreachable %" PRIu64
-			       "\n", addr, l.v[i].weight, l.v[i].packets,
-			       l.v[i].bytes, l.v[i].errors,
-			       l.v[i].icmp_unreachable);
+			       " state %s\n", addr, l.v[i].weight,
+			       l.v[i].packets, l.v[i].bytes, l.v[i].errors,
+			       l.v[i].icmp_unreachable, l.v[i].state);
 		}
 		free(l.v);
 		return rc;
@@ -721,15 +738,16 @@ static int cmd_stats(struct genl_sock *gs, int argc, char **argv)
 			printf("%s{\"target\":\"%s\",\"weight\":%u,"
 			       "\"stream_id\":%u,\"packets\":%" PRIu64
 			       ",\"bytes\":%" PRIu64 ",\"errors\":%" PRIu64
-			       ",\"icmp_unreachable\":%" PRIu64 "}",
+			       ",\"icmp_unreachable\":%" PRIu64
+			       ",\"state\":\"%s\"}",
 			       i ? "," : "", addr, t->weight, t->stream_id,
 			       t->packets, t->bytes, t->errors,
-			       t->icmp_unreachable);
+			       t->icmp_unreachable, t->state);
 		else
 			printf("target %s packets %" PRIu64 " bytes %" PRIu64
 			       " errors %" PRIu64 " icmp_unreachable %" PRIu64
-			       "\n", addr, t->packets, t->bytes, t->errors,
-			       t->icmp_unreachable);
+			       " state %s\n", addr, t->packets, t->bytes,
+			       t->errors, t->icmp_unreachable, t->state);
 	}
 	if (json)
 		printf("]}\n");

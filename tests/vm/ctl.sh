@@ -143,9 +143,9 @@ ctl target add 10.77.1.2:7420
 ctl target list
 slurp listed "$SYS/targets"
 same "target list" "$out" "$listed"
-has_line "$out" "10.77.1.2:7419 weight 2 packets 0 bytes 0 errors 0 icmp_unreachable 0" ||
+has_line "$out" "10.77.1.2:7419 weight 2 packets 0 bytes 0 errors 0 icmp_unreachable 0 state ready" ||
 	fail "target list: $out"
-has_line "$out" "[fd77:1::2]:7419 weight 3 packets 0 bytes 0 errors 0 icmp_unreachable 0" ||
+has_line "$out" "[fd77:1::2]:7419 weight 3 packets 0 bytes 0 errors 0 icmp_unreachable 0 state ready" ||
 	fail "target list: $out"
 echo "ok   targets: sysfs and netlink list alike"
 
@@ -173,7 +173,7 @@ same "targets after refusals" "${#lines[@]}" 3
 ctl target del "[fd77:1::2]:7419"
 echo "del 10.77.1.2:7420" >"$SYS/targets"
 ctl target list
-same "target list after deletes" "$out" $'10.77.1.2:7419 weight 2 packets 0 bytes 0 errors 0 icmp_unreachable 0\n'
+same "target list after deletes" "$out" $'10.77.1.2:7419 weight 2 packets 0 bytes 0 errors 0 icmp_unreachable 0 state ready\n'
 slurp listed "$SYS/targets"
 same "sysfs after deletes" "$listed" "$out"
 

@@ -285,6 +285,7 @@ enum tlstap_target_attr {
 	TLSTAP_TARGET_A_BYTES,		/* u64: their bytes (read-only) */
 	TLSTAP_TARGET_A_ERRORS,		/* u64: failed sends (read-only) */
 	TLSTAP_TARGET_A_ICMP_UNREACHABLE, /* u64: ICMP about it (read-only) */
+	TLSTAP_TARGET_A_STATE,		/* u8: enum tlstap_target_state (read-only) */
 	__TLSTAP_TARGET_A_MAX,
 };
 
@@ -331,6 +332,7 @@ enum tlstap_stats_attr {
 	TLSTAP_STATS_A_RINGS_ENDED,
 	TLSTAP_STATS_A_RING_ABANDONED,
 	TLSTAP_STATS_A_ICMP_UNREACHABLE,
+	TLSTAP_STATS_A_RESOLVE_TIMEOUTS,
 	__TLSTAP_STATS_A_MAX,
 };
 
