@@ -68,34 +68,8 @@ LD_PRELOAD="$LIB" TLSTAP_CONF="$T/fork.conf" timeout 60 $PEER fork 127.0.0.1 \
 	fail "fork: client failed: $(tail -n1 "$T/fork.log")"
 wait "$sp" || fail "fork: server failed"
 stop_fwd fork
-read -r ppid pport <"$T/fork.cli.parent"
-read -r cpid cport <"$T/fork.cli.child"
-$PY - "$HOOK_DIR" "$T" "$sp" "$ppid" "$pport" "$cpid" "$cport" \
-	>"$T/fork.check" 2>&1 <<'PY' || fail "fork: $(tail -n1 "$T/fork.check")"
-import sys
-sys.path.insert(0, sys.argv[1])
-import tlstap_records as tr
-t = sys.argv[2]
-sp, ppid, pport, cpid, cport = map(int, sys.argv[3:])
-recs = tr.parse(f"{t}/fork.out")
-try:
-    tr.require({r.pid for r in recs} == {sp, ppid, cpid},
-               f"pids {sorted({r.pid for r in recs})}, want server, parent, child")
-    cli = tr.by_conn([r for r in recs if r.pid != sp])
-    srv = tr.by_conn([r for r in recs if r.pid == sp])
-    tr.require(len(cli) == 2 and len(srv) == 2, "want 2 connections on each side")
-    for rs in cli.values():
-        p = tr.local_port(rs)
-        srs = [s for s in srv.values() if tr.remote_port(s) == p][0]
-        for d, k in ((tr.WRITE, "sent"), (tr.READ, "got")):
-            tr.require(tr.stream(rs, d) == tr.read_file(f"{t}/fork.cli.{p}.{k}"),
-                       f"port {p}: client {k} differs from its capture")
-        tr.require(tr.stream(rs, tr.WRITE) == tr.stream(srs, tr.READ), f"port {p}: c->s")
-    tr.require(all(r.dropped == 0 for r in recs), "drops reported")
-except tr.CheckFailed as e:
-    print(e)
-    raise SystemExit(1)
-PY
+out=$($RECORDS fork "$T/fork.out" --server-pid "$sp" --logs "$T/fork.cli") ||
+	fail "fork: $out"
 # The server's two threads (one per connection), the parent's, the child's.
 [ "$(fwd_counter fork rings_created)" = 4 ] ||
 	fail "fork: $(fwd_counter fork rings_created) rings, want 4 (server threads, parent, child)"
@@ -110,22 +84,8 @@ port=$(freeport)
 bg $PEER server 127.0.0.1 "$port" "$T/cert.pem" "$T/key.pem" "$T/exec.srv" --conns 2
 sp=$BG_PID
 wait_port "$port"
-LD_PRELOAD="$LIB" TLSTAP_CONF="$T/exec.conf" timeout 60 $PY - "$HOOK_DIR" \
-	"$port" "$T" >"$T/exec.log" 2>&1 <<'PY' || fail "exec: $(tail -n1 "$T/exec.log")"
-import os, runpy, sys
-hook, port, t = sys.argv[1:]
-with open(f"{t}/exec.fds0", "w") as f:
-    f.write(str(sorted(int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) >= 100)))
-sys.argv = ["tlspeer.py", "client", "127.0.0.1", port, f"{t}/exec.a", "--sizes", "100,5000"]
-runpy.run_path(f"{hook}/tlspeer.py", run_name="__main__")
-os.execv(sys.executable, [sys.executable, "-c", f"""
-import os, runpy, sys
-with open("{t}/exec.fds", "w") as f:
-    f.write(str(sorted(int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) >= 100)))
-sys.argv = ["tlspeer.py", "client", "127.0.0.1", "{port}", "{t}/exec.b", "--sizes", "300,7000"]
-runpy.run_path("{hook}/tlspeer.py", run_name="__main__")
-"""])
-PY
+LD_PRELOAD="$LIB" TLSTAP_CONF="$T/exec.conf" timeout 60 $PEER exec 127.0.0.1 \
+	"$port" "$T/exec" >"$T/exec.log" 2>&1 || fail "exec: $(tail -n1 "$T/exec.log")"
 wait "$sp" || fail "exec: server failed"
 stop_fwd exec
 # What the program inherited is all it has after exec: the hook's went.
@@ -134,25 +94,7 @@ stop_fwd exec
 [ "$(fwd_counter exec rings_created)" = 2 ] ||
 	fail "exec: $(fwd_counter exec rings_created) rings, want 2"
 [ "$(fwd_counter exec rings)" = 0 ] || fail "exec: a ring outlived its program"
-$PY - "$HOOK_DIR" "$T" >"$T/exec.check" 2>&1 <<'PY' || fail "exec: $(tail -n1 "$T/exec.check")"
-import glob, sys
-sys.path.insert(0, sys.argv[1])
-import tlstap_records as tr
-t = sys.argv[2]
-recs = tr.parse(f"{t}/exec.out")
-try:
-    tr.require(len({r.pid for r in recs}) == 1, "exec changed the pid?")
-    for who in "ab":
-        log = glob.glob(f"{t}/exec.{who}.*.sent")[0]
-        port = int(log.split(".")[-2])
-        mine = [r for r in recs if tr.local_port([r]) == port]
-        tr.require(tr.stream(mine, tr.WRITE) == tr.read_file(log), f"{who}: WRITE differs")
-        tr.require(tr.stream(mine, tr.READ) == tr.read_file(log[:-4] + "got"),
-                   f"{who}: READ differs")
-except tr.CheckFailed as e:
-    print(e)
-    raise SystemExit(1)
-PY
+out=$($RECORDS exec "$T/exec.out" --logs "$T/exec") || fail "exec: $out"
 
 # --- steady state: the system calls on the hook's own descriptors (at
 # 100 and above) while a client writes 3,000 records through its ring,
@@ -185,8 +127,7 @@ for ring in yes no; do
 			fail "syscalls: ring = no made $calls calls for $records records: the count misses them"
 		[ "$(fwd_counter sysno rings_created)" = 0 ] || fail "ring = no: a ring was made"
 	fi
-	pid=$($PY -c 'import sys; sys.path.insert(0, sys.argv[1]); import tlstap_records as tr
-print(*{r.pid for r in tr.parse(sys.argv[2])})' "$HOOK_DIR" "$T/sys$ring.out")
+	pid=$($RECORDS pids "$T/sys$ring.out")
 	out=$($RECORDS one-side "$T/sys$ring.out" --pid "$pid" --logs "$T/sys$ring.cli") ||
 		fail "syscalls (ring = $ring): $out"
 done

@@ -15,6 +15,7 @@ hook's capture with these logs.
         [--wait-before-close PATH] [--wait-after-first PATH]
         [--take-over-fds] [--spawn N]
   tlspeer.py fork ADDR PORT PREFIX        connect, fork mid-session
+  tlspeer.py exec ADDR PORT PREFIX        a connection, execve(), another
   tlspeer.py memory PREFIX CERT KEY       two sessions over memory BIOs
 """
 import argparse
@@ -251,6 +252,24 @@ def cmd_fork(a):
         raise SystemExit("child failed")
 
 
+def cmd_exec(a):
+    """A connection (PREFIX.a, two rounds), then execve() of this script as
+    a new program that makes another (PREFIX.b). Each program first lists
+    its descriptors at 100 and above (PREFIX.fds0, PREFIX.fds): the second
+    must have what the first had before any TLS call, the hook's gone."""
+    first = not a.after_exec
+    with open(a.prefix + (".fds0" if first else ".fds"), "w") as f:
+        f.write(f"{high_fds()}\n")
+    conn = argparse.Namespace(**vars(a))
+    conn.prefix = a.prefix + (".a" if first else ".b")
+    conn.sizes = [100, 5000] if first else [300, 7000]
+    one_client(conn, client_ctx(), 1)
+    if first:
+        os.execv(sys.executable, [sys.executable, os.path.abspath(__file__),
+                                  "exec", a.addr, str(a.port), a.prefix,
+                                  "--after-exec"])
+
+
 def cmd_memory(a):
     """Client and server SSLObjects joined by memory BIOs, no socket."""
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -301,7 +320,7 @@ def main():
     for k in ("addr", "port", "cert", "key", "prefix"):
         p.add_argument(k)
     p.add_argument("--conns", type=int, default=1)
-    for name in ("client", "fork"):
+    for name in ("client", "fork", "exec"):
         p = sub.add_parser(name)
         for k in ("addr", "port", "prefix"):
             p.add_argument(k)
@@ -319,6 +338,8 @@ def main():
                        help="after the first round, run N subprocesses, each followed by the other rounds")
         p.add_argument("--take-over-fds", action="store_true",
                        help="after the first round, close and reuse every descriptor")
+        if name == "exec":
+            p.add_argument("--after-exec", action="store_true", help=argparse.SUPPRESS)
     p = sub.add_parser("memory")
     for k in ("prefix", "cert", "key"):
         p.add_argument(k)
@@ -328,7 +349,7 @@ def main():
     if hasattr(a, "sizes"):
         a.sizes = [int(x) for x in a.sizes.split(",")]
     {"server": cmd_server, "client": cmd_client, "fork": cmd_fork,
-     "memory": cmd_memory}[a.cmd](a)
+     "exec": cmd_exec, "memory": cmd_memory}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -3,23 +3,35 @@
 """Parse and check libtlstap.so records (include/uapi/linux/tlstap.h).
 
 A record: struct tlstap_record (72 bytes, big-endian) + msg_len bytes.
+RECORDS is a file of such records (reader.py, tlstap-recv --output raw)
+or of tlstap-recv's JSON lines (--output json), which also name each
+record's writer as the sender's kernel knew it (writer_pid, writer_uid).
 Used as a library by the hook tests and as a small CLI:
   tlstap_records.py freeport [--v6]
   tlstap_records.py exchange RECORDS --server-pid PID [--client-pid PID]
         --server-port PORT --addr ADDR [--client-sent F] [--client-got F]
         [--server-sent F] [--server-got F] [--allow-drops] [--since NS]
-        [--body F] [--request TEXT] [--sent-body F]
+        [--body F] [--request TEXT] [--sent-body F] [WRITERS]
   tlstap_records.py conns RECORDS --server-pid PID --server-port PORT
         --addr ADDR --conns N --client-logs PREFIX --server-logs PREFIX
+        [WRITERS]
   tlstap_records.py one-side RECORDS --pid PID --logs PREFIX [--accounted]
-        [--max-record N] [--loss-report]
-  tlstap_records.py in-process RECORDS --logs PREFIX
+        [--max-record N] [--loss-report] [WRITERS]
+  tlstap_records.py in-process RECORDS --logs PREFIX [WRITERS]
+  tlstap_records.py fork RECORDS --server-pid PID --logs PREFIX [WRITERS]
+  tlstap_records.py exec RECORDS --logs PREFIX [WRITERS]
+  WRITERS: --writers [--uid PID:UID]... [--default-uid UID]: also, every
+        record names its writer (JSON lines), as writers() checks
   tlstap_records.py count RECORDS [--pid PID]
+  tlstap_records.py pids RECORDS
   tlstap_records.py dump RECORDS
 """
 import argparse
+import base64
 import collections
+import glob
 import ipaddress
+import json
 import socket
 import struct
 import sys
@@ -34,9 +46,11 @@ READ, WRITE = 1, 2
 FAMILY_NONE, FAMILY_V4, FAMILY_V6 = 0, 4, 6
 MAX_RECORD = 65536
 
+# writer_pid, writer_uid: None where the file does not tell (raw records).
 Record = collections.namedtuple(
     "Record",
-    "type dir family hdr_len sport dport msg_len pid saddr daddr ts conn_id dropped data")
+    "type dir family hdr_len sport dport msg_len pid saddr daddr ts conn_id "
+    "dropped data writer_pid writer_uid", defaults=(None, None))
 
 
 class CheckFailed(Exception):
@@ -72,9 +86,12 @@ def check_record(raw):
 
 
 def parse(path):
-    """Every record of a file the reader wrote, in arrival order."""
+    """Every record of a file: raw records in arrival order, JSON lines in
+    their sender's (parse_json)."""
     with open(path, "rb") as f:
         buf = f.read()
+    if buf.startswith(b"{"):
+        return parse_json(path, buf)
     out, off = [], 0
     while off < len(buf):
         if len(buf) - off < HDR_LEN:
@@ -88,6 +105,45 @@ def parse(path):
         out.append(Record(*fields, data=buf[off + HDR_LEN:end]))
         off = end
     return out
+
+
+def packed_addr(family, text):
+    """A JSON line's address as the record header holds it (16 bytes)."""
+    if text is None:
+        return bytes(16)
+    if family == FAMILY_V4:
+        return ipaddress.IPv4Address(text).packed + bytes(12)
+    return ipaddress.IPv6Address(text).packed
+
+
+def parse_json(path, buf):
+    """tlstap-recv's JSON lines: its records ("data") and loss reports
+    ("loss"), checked as raw records are, in the order their sender sent
+    them: by sender stream and record_id (tlstap-recv writes a record when
+    it is complete, which a datagram sent again makes later than the
+    next). A "lost" line (records the receiver never got) fails: every
+    check here wants all of them."""
+    out = []
+    for n, line in enumerate(buf.decode().splitlines(), 1):
+        d = json.loads(line)
+        if d["type"] == "lost":
+            raise CheckFailed(f"{path}:{n}: records lost on the way: {line}")
+        data = base64.b64decode(d["data"]) if d["type"] == "data" else b""
+        fam = d["family"]
+        fields = (TYPE_DATA, READ if d["dir"] == "read" else WRITE, fam, HDR_LEN,
+                  d["sport"], d["dport"], d["len"], d["pid"],
+                  packed_addr(fam, d["src"]), packed_addr(fam, d["dst"]),
+                  d["time"], d["conn_id"], d["dropped"])
+        why = check_record(HDR.pack(*fields) + data)
+        if why is None and (d["type"] == "loss") != (d["len"] == 0):
+            why = f"type {d['type']} with len {d['len']}"
+        if why:
+            raise CheckFailed(f"{path}:{n}: bad record: {why}")
+        out.append(((d["sender"], d["stream"], d["record_id"]),
+                    Record(*fields, data=data, writer_pid=d["writer_pid"],
+                           writer_uid=d["writer_uid"])))
+    # Record ids start at 0 per stream: no test sends 2^32 of them.
+    return [r for _, r in sorted(out, key=lambda kr: kr[0])]
 
 
 def addr_text(r, which):
@@ -192,7 +248,7 @@ def exchange(records, server_pid, server_port, addr, client_pid=None,
             f"client WRITE dport {c_first.dport}, server listens on {server_port}")
     check_flow(cli, "client", (addr, client_port), (addr, server_port))
     check_flow(srv, "server", (addr, server_port), (addr, client_port))
-    return len(c_write), len(c_read)
+    return len(c_write), len(c_read), len(cli)
 
 
 def local_port(recs):
@@ -311,6 +367,61 @@ def in_process(records, logs):
     require(all(r.dropped == 0 for r in records), "drops reported")
 
 
+def fork(records, server_pid, logs):
+    """tlspeer.py fork against a server of pid server_pid: the parent's
+    session, carried on by the child, and the child's own; PREFIX.parent
+    and PREFIX.child give their pids and local ports. Both client
+    connections equal the peers' logs and the server's captures."""
+    with open(logs + ".parent") as f:
+        ppid, _ = map(int, f.read().split())
+    with open(logs + ".child") as f:
+        cpid, _ = map(int, f.read().split())
+    pids = {r.pid for r in records}
+    require(pids == {server_pid, ppid, cpid},
+            f"pids {sorted(pids)}, want server, parent, child")
+    cli = by_conn([r for r in records if r.pid != server_pid])
+    srv = by_conn([r for r in records if r.pid == server_pid])
+    require(len(cli) == 2 and len(srv) == 2, "want 2 connections on each side")
+    for rs in cli.values():
+        p = local_port(rs)
+        srs = [s for s in srv.values() if remote_port(s) == p]
+        require(len(srs) == 1, f"port {p}: no server connection")
+        for d, k in ((WRITE, "sent"), (READ, "got")):
+            require(stream(rs, d) == read_file(f"{logs}.{p}.{k}"),
+                    f"port {p}: client {k} differs from its capture")
+        require(stream(rs, WRITE) == stream(srs[0], READ), f"port {p}: c->s")
+    require(all(r.dropped == 0 for r in records), "drops reported")
+
+
+def exec_(records, logs):
+    """A program's client connection PREFIX.a, then, after execve(), the
+    new program's PREFIX.b (tests/host/hook-ring.sh): one pid, each
+    connection equal to its own logs."""
+    require(len({r.pid for r in records}) == 1, "exec changed the pid?")
+    for who in "ab":
+        sent = glob.glob(f"{logs}.{who}.*.sent")
+        require(len(sent) == 1, f"{who}: {len(sent)} connection logs, want 1")
+        port = int(sent[0].split(".")[-2])
+        mine = [r for r in records if local_port([r]) == port]
+        require(stream(mine, WRITE) == read_file(sent[0]), f"{who}: WRITE differs")
+        require(stream(mine, READ) == read_file(sent[0][:-4] + "got"),
+                f"{who}: READ differs")
+
+
+def writers(records, uids, default_uid):
+    """Every record carries its writer as the sender's kernel stamped it:
+    the pid of the process that wrote it (the record's own pid field) and
+    that process's uid, uids[pid] or default_uid."""
+    require(records, "no records")
+    for r in records:
+        require(r.writer_pid is not None, "the records do not name their writers")
+        want = (r.pid, uids.get(r.pid, default_uid))
+        require((r.writer_pid, r.writer_uid) == want,
+                f"a record of pid {r.pid} stamped with writer {r.writer_pid} "
+                f"uid {r.writer_uid}, want {want[0]} uid {want[1]}")
+    return sorted({r.pid for r in records})
+
+
 def freeport(v6=False):
     fam = socket.AF_INET6 if v6 else socket.AF_INET
     with socket.socket(fam, socket.SOCK_STREAM) as s:
@@ -360,24 +471,41 @@ def main():
     p = sub.add_parser("in-process")
     p.add_argument("records")
     p.add_argument("--logs", required=True)
+    p = sub.add_parser("fork")
+    p.add_argument("records")
+    p.add_argument("--server-pid", type=int, required=True)
+    p.add_argument("--logs", required=True)
+    p = sub.add_parser("exec")
+    p.add_argument("records")
+    p.add_argument("--logs", required=True)
+    for name in ("exchange", "conns", "one-side", "in-process", "fork", "exec"):
+        p = sub.choices[name]
+        p.add_argument("--writers", action="store_true",
+                       help="every record names its writer: its own pid and uid")
+        p.add_argument("--uid", action="append", default=[], metavar="PID:UID",
+                       help="with --writers: the uid of that pid's records")
+        p.add_argument("--default-uid", type=int, default=0,
+                       help="with --writers: the uid of every other pid's records")
     p = sub.add_parser("count")
     p.add_argument("records")
     p.add_argument("--pid", type=int)
+    p = sub.add_parser("pids")
+    p.add_argument("records")
     p = sub.add_parser("dump")
     p.add_argument("records")
     a = ap.parse_args()
     try:
+        recs = parse(a.records) if hasattr(a, "records") else None
         if a.cmd == "freeport":
             print(freeport(a.v6))
         elif a.cmd == "exchange":
             spids = [int(x) for x in a.server_pid.split(",")]
-            w, r = exchange(parse(a.records), spids, a.server_port, a.addr,
-                            a.client_pid, a.client_sent, a.client_got,
-                            a.server_sent, a.server_got, a.allow_drops, a.since,
-                            a.body, a.request, a.sent_body)
-            print(f"client wrote {w} B, read {r} B; both ends agree")
+            w, r, n = exchange(recs, spids, a.server_port, a.addr,
+                               a.client_pid, a.client_sent, a.client_got,
+                               a.server_sent, a.server_got, a.allow_drops, a.since,
+                               a.body, a.request, a.sent_body)
+            print(f"client wrote {w} B, read {r} B in {n} records; both ends agree")
         elif a.cmd == "conns":
-            recs = parse(a.records)
             n = conns(recs, a.server_pid, a.server_port, a.addr, a.conns,
                       a.client_logs, a.server_logs, a.since)
             if a.max_record:
@@ -387,7 +515,6 @@ def main():
                         f"no record of exactly {a.max_record} bytes")
             print(f"{n} connections: captures equal the peers' logs")
         elif a.cmd == "one-side":
-            recs = parse(a.records)
             if a.max_record:
                 require(all(r.msg_len <= a.max_record for r in recs),
                         f"a record carries more than {a.max_record} bytes")
@@ -399,16 +526,29 @@ def main():
                 require(all(r.msg_len for r in mine[:-1]), "a loss report before the end")
             print(f"captured {c} B, dropped {d} B")
         elif a.cmd == "in-process":
-            in_process(parse(a.records), a.logs)
+            in_process(recs, a.logs)
             print("both connections equal the probe's logs")
+        elif a.cmd == "fork":
+            fork(recs, a.server_pid, a.logs)
+            print("parent and child: captures equal the peers' logs")
+        elif a.cmd == "exec":
+            exec_(recs, a.logs)
+            print("before and after exec: captures equal the logs")
         elif a.cmd == "count":
-            print(sum(1 for r in parse(a.records) if a.pid is None or r.pid == a.pid))
+            print(sum(1 for r in recs if a.pid is None or r.pid == a.pid))
+        elif a.cmd == "pids":
+            print(*sorted({r.pid for r in recs}))
         elif a.cmd == "dump":
-            for r in parse(a.records):
-                print(f"pid={r.pid} conn={r.conn_id:016x} dir={'RW'[r.dir - 1]} "
+            for r in recs:
+                print(f"pid={r.pid} writer={r.writer_pid}/{r.writer_uid} "
+                      f"conn={r.conn_id:016x} dir={'RW'[r.dir - 1]} "
                       f"fam={r.family} {addr_text(r, 's')}:{r.sport} -> "
                       f"{addr_text(r, 'd')}:{r.dport} len={r.msg_len} "
                       f"dropped={r.dropped} ts={r.ts} data={r.data[:40]!r}")
+        if getattr(a, "writers", False):
+            uids = dict(tuple(map(int, u.split(":"))) for u in a.uid)
+            pids = writers(recs, uids, a.default_uid)
+            print(f"{len(recs)} records of pids {pids}: each stamped with its writer")
     except CheckFailed as e:
         print(e)
         sys.exit(1)
