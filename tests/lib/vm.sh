@@ -79,12 +79,13 @@ unresolved_discards() {
 	echo "$n"
 }
 
-# start_recv NS LISTEN NAME: tlstap-recv in NS, raw records and datagram
-# log in $WORK/NAME.raw and $WORK/NAME.dgram.
+# start_recv NS LISTEN NAME [FORMAT]: tlstap-recv in NS, its records (raw,
+# or FORMAT: json) and datagram log in $WORK/NAME.FORMAT and
+# $WORK/NAME.dgram.
 start_recv() {
-	local ns=$1 listen=$2 name=$3
-	ip netns exec "$ns" "$RECV" --listen "$listen" --output raw \
-		--out "$WORK/$name.raw" --log-datagrams "$WORK/$name.dgram" \
+	local ns=$1 listen=$2 name=$3 format=${4:-raw}
+	ip netns exec "$ns" "$RECV" --listen "$listen" --output "$format" \
+		--out "$WORK/$name.$format" --log-datagrams "$WORK/$name.dgram" \
 		2>"$WORK/$name.err" &
 	BG_PIDS="$BG_PIDS $!"
 	wait_for 30 udp_bound "$ns" "${listen##*:}" ||
