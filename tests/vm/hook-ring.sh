@@ -26,7 +26,9 @@
 #  6. steady state: curl downloading from openssl s_server -WWW, both
 #     hooked, curl under strace: the hook's descriptors see far fewer
 #     system calls than curl has records; with ring = no, one write() per
-#     record.
+#     record;
+#  7. a user who may only write to the device: no ring, records by
+#     write().
 # Covered elsewhere: death between reserve and commit (vm/capring.sh 3: a
 # frame reserved at SIGKILL becomes a loss report), a hostile producer
 # (vm/capring.sh 7, vm/stress.sh).
@@ -407,3 +409,28 @@ for ring in yes no; do
 	port=$((port + 1))
 done
 echo "[$SECONDS s] ok   steady state: no system call per record through the ring"
+
+# 7. A user who may write to the device but not read it (mode 0620) gets
+# no ring (open(O_RDWR) fails with EACCES): its records go by write().
+chmod 0620 /dev/tlstap
+records=$(stat_of records)
+ring_records=$(stat_of ring_records)
+rings=$(stat_of rings_created)
+begin wronly
+conf wronly "on_full = block"
+server wronly 8449 no
+setpriv --reuid="$NOBODY" --regid="$NOBODY" --groups="$DEV_GID" \
+	env LD_PRELOAD="$LIB" TLSTAP_CONF="$WORK/wronly.conf" \
+	$PEER client 127.0.0.1 8449 "$WORK/nobody/wronly" --sizes 10,20000,300 \
+	>"$WORK/wronly.log" 2>&1 &
+cp=$!
+wait "$cp" || fail "write-only: client failed: $(tail -n1 "$WORK/wronly.log")"
+wait "$sp" || fail "write-only: server failed: $(tail -n1 "$WORK/wronly.srv.err")"
+finish wronly
+check wronly one-side --pid "$cp" --logs "$WORK/nobody/wronly" --writers \
+	--default-uid "$NOBODY"
+n=$(stat_delta records "$records")
+[ "$(stat_delta rings_created "$rings")" -eq 0 ] || fail "write-only: a ring was made"
+[ "$(stat_delta ring_records "$ring_records")" -eq 0 ] ||
+	fail "write-only: $(stat_delta ring_records "$ring_records") records came through a ring"
+echo "[$SECONDS s] ok   write-only device: no ring, $n records by write()"
