@@ -680,6 +680,11 @@ static bool wait_room(struct ring_table *t, struct ring_thread *th,
 	do
 		n = poll(&pfd, 1, -1);
 	while (n < 0 && errno == EINTR);
+	/* The module ended the ring: write() from now on, as for status. */
+	if (r->transport == RING_TRANSPORT_DEVICE && (pfd.revents & POLLERR)) {
+		end(t, th, true);
+		return false;
+	}
 	if (n < 0 || (pfd.revents & (POLLERR | POLLNVAL)) ||
 	    (r->transport == RING_TRANSPORT_DEVICE &&
 	     (pfd.revents & POLLHUP))) {
