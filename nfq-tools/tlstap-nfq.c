@@ -7,7 +7,8 @@
  * records or pcapng) and gives every queued packet the configured verdict:
  * drop (a target consuming them) or accept (a middlebox in the forwarding
  * path, which lets them go on to their target). NACKs leave with the
- * target's address as source (lib/nacksock.c).
+ * target's address as source (lib/nacksock.c). As tlstap-recv, it touches
+ * no output before it has started (queue, NACK sockets, rule).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -386,6 +387,7 @@ static void print_kernel_queue(struct nfqtool *t, struct statprint *sp)
 static void print_stats(struct nfqtool *t)
 {
 	const struct nfqueue_stats *q = &t->q.st;
+	struct outfile_stats os;
 	struct statprint sp;
 
 	statprint_begin(&sp, stderr, PROG, t->opt.recv.stats_json);
@@ -411,6 +413,8 @@ static void print_stats(struct nfqtool *t)
 	statprint_group(&sp, "reasm");
 	recvstats_reasm(&sp, reasm_stats(t->reasm));
 	statprint_close(&sp);
+	recvout_stats(&t->out, &os);
+	recvstats_output(&sp, &os);
 	if (t->out.pcap)
 		recvstats_pcapng(&sp, pcapng_stats(t->out.pcap));
 	statprint_end(&sp);
@@ -427,7 +431,7 @@ static void log_packet(struct nfqtool *t, const struct udp_view *v,
 		       enum udp_status ust, size_t ip_size,
 		       const struct reasm_dgram_info *info)
 {
-	char sender[ENDPOINT_STRLEN], target[ENDPOINT_STRLEN];
+	char sender[ENDPOINT_STRLEN], target[ENDPOINT_STRLEN], err[512];
 
 	fprintf(t->out.dgram_log, "{\"ip_size\":%zu,\"udp_status\":\"%s\"",
 		ip_size, udp_status_name(ust));
@@ -444,6 +448,8 @@ static void log_packet(struct nfqtool *t, const struct udp_view *v,
 		reasm_dgram_info_json(t->out.dgram_log, info);
 	fprintf(t->out.dgram_log, ",\"nf_verdict\":\"%s\"}\n",
 		t->opt.accept ? "accept" : "drop");
+	if (recvout_logged(&t->out, err, sizeof(err)))
+		fail(t, "%s", err);
 }
 
 /*
@@ -563,6 +569,18 @@ static int poll_timeout_ms(struct nfqtool *t)
 	return ms;
 }
 
+/* The outputs, once everything else has started. */
+static void start_outputs(struct nfqtool *t)
+{
+	char err[512], out[600];
+
+	if (recvout_start(&t->out, err, sizeof(err)))
+		fail(t, "%s", err);
+	recvout_describe(&t->out, out, sizeof(out));
+	fprintf(stderr, PROG ": receiving from queue %u (port %u); records "
+		"as %s\n", t->opt.rule.queue, t->opt.rule.port, out);
+}
+
 /* ----------------------------------------------------------------- main */
 
 static void setup_signals(struct nfqtool *t)
@@ -591,8 +609,6 @@ static void run(struct nfqtool *t)
 
 	ratelog_init(&t->log, PROG, 10);
 	setup_signals(t);
-	if (recvout_open(&t->out, &t->opt.recv, PROG, err, sizeof(err)))
-		fail(t, "%s", err);
 	recvopts_reasm_config(&t->opt.recv, &cfg);
 	t->reasm = reasm_new(&cfg, &ops, t);
 	if (!t->reasm)
@@ -602,11 +618,17 @@ static void run(struct nfqtool *t)
 		fail(t, "%s", err);
 	if (t->opt.nack && nacksock_open(&t->ns, err, sizeof(err)))
 		fail(t, "%s", err);
+	/* Opened (created, locked), nothing written: the rule may still fail. */
+	if (recvout_open(&t->out, &t->opt.recv, PROG, err, sizeof(err)))
+		fail(t, "%s", err);
 	if (t->opt.install_rule) {
-		if (nftrule_install(&t->opt.rule, err, sizeof(err)))
+		if (nftrule_install(&t->opt.rule, err, sizeof(err))) {
+			recvout_abandon(&t->out);
 			fail(t, "%s", err);
+		}
 		t->rule_installed = 1;
 	}
+	start_outputs(t);
 
 	for (;;) {
 		struct pollfd pfd[2] = {

@@ -7,7 +7,8 @@
  * JSON line. NACKs leave from the listening socket to the address and
  * port the stream's datagrams came from. Output is flushed after every
  * batch of datagrams, so a reader sees each record as soon as it is
- * complete.
+ * complete. Nothing is written (or truncated) before the socket is bound
+ * and the files opened.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -167,7 +168,7 @@ static void log_datagram(struct recv *rv, const struct endpoint *from,
 			 size_t size, int tos,
 			 const struct reasm_dgram_info *info)
 {
-	char sender[ENDPOINT_STRLEN];
+	char sender[ENDPOINT_STRLEN], err[512];
 
 	endpoint_format(from, sender, sizeof(sender));
 	fprintf(rv->out.dgram_log,
@@ -175,11 +176,14 @@ static void log_datagram(struct recv *rv, const struct endpoint *from,
 		tos);
 	reasm_dgram_info_json(rv->out.dgram_log, info);
 	fputs("}\n", rv->out.dgram_log);
+	if (recvout_logged(&rv->out, err, sizeof(err)))
+		die("%s", err);
 }
 
-/* The core's counters, then the socket's; pcapng's; each stream's. */
+/* The counters: the core's, the socket's, the outputs', pcapng's, per stream. */
 static void print_stats(struct recv *rv)
 {
+	struct outfile_stats os;
 	struct statprint sp;
 
 	statprint_begin(&sp, stderr, PROG, rv->opt.recv.stats_json);
@@ -188,6 +192,8 @@ static void print_stats(struct recv *rv)
 	statprint_u64(&sp, "recv_calls", rv->st.recv_calls);
 	statprint_u64(&sp, "tos_missing", rv->st.tos_missing);
 	statprint_u64(&sp, "nack_send_errors", rv->st.nack_send_errors);
+	recvout_stats(&rv->out, &os);
+	recvstats_output(&sp, &os);
 	if (rv->out.pcap)
 		recvstats_pcapng(&sp, pcapng_stats(rv->out.pcap));
 	statprint_end(&sp);
@@ -382,6 +388,20 @@ static int poll_timeout(uint64_t deadline)
 	return (int)((deadline - now + 999999) / 1000000);
 }
 
+/* Everything else has started: the outputs. */
+static void start_outputs(struct recv *rv)
+{
+	char err[512], listen[ENDPOINT_STRLEN], out[600];
+
+	if (recvout_open(&rv->out, &rv->opt.recv, PROG, err, sizeof(err)))
+		die("%s", err);
+	if (recvout_start(&rv->out, err, sizeof(err)))
+		die("%s", err);
+	endpoint_format(&rv->opt.listen, listen, sizeof(listen));
+	recvout_describe(&rv->out, out, sizeof(out));
+	fprintf(stderr, PROG ": receiving on %s; records as %s\n", listen, out);
+}
+
 int main(int argc, char **argv)
 {
 	static struct recv rcv;
@@ -396,17 +416,16 @@ int main(int argc, char **argv)
 
 	parse_options(&rv->opt, argc, argv);
 	ratelog_init(&rv->log, PROG, 10);
-	if (recvout_open(&rv->out, &rv->opt.recv, PROG, err, sizeof(err)))
-		die("%s", err);
 	recvopts_reasm_config(&rv->opt.recv, &cfg);
 	rv->reasm = reasm_new(&cfg, &ops, rv);
 	if (!rv->reasm)
 		die("out of memory");
+	/* What can fail at start, before any output is touched. */
 	open_socket(rv);
-
 	rv->sigfd = cli_signalfd(false);
 	if (rv->sigfd < 0)
 		die("signals: %s", strerror(errno));
+	start_outputs(rv);
 
 	for (;;) {
 		struct pollfd pfd[2] = {

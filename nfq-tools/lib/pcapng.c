@@ -130,6 +130,8 @@ void pcapng_config_init(struct pcapng_config *cfg)
 	cfg->hold_ms = 5000;
 	cfg->max_flows = 65536;
 	cfg->application = "tlstap";
+	cfg->written = NULL;
+	cfg->written_arg = NULL;
 }
 
 const struct pcapng_stats *pcapng_stats(const struct pcapng *p)
@@ -172,6 +174,11 @@ static int put_option(struct pcapng *p, uint16_t code, const void *val,
 	       put(p, zeros, pad4(len) - len);
 }
 
+static int unit_done(struct pcapng *p, int header)
+{
+	return p->cfg.written ? p->cfg.written(p->cfg.written_arg, header) : 0;
+}
+
 static int write_headers(struct pcapng *p)
 {
 	const char *app = p->cfg.application;
@@ -194,7 +201,8 @@ static int write_headers(struct pcapng *p)
 	       put(p, link, sizeof(link)) || put_u32(p, 0) /* snaplen */ ||
 	       put_option(p, OPT_IF_NAME, ifname, sizeof(ifname) - 1) ||
 	       put_option(p, OPT_IF_TSRESOL, &tsresol, 1) ||
-	       put_option(p, OPT_END, NULL, 0) || put_u32(p, len);
+	       put_option(p, OPT_END, NULL, 0) || put_u32(p, len) ||
+	       unit_done(p, 1);
 }
 
 static int write_epb(struct pcapng *p, const uint8_t *pkt, size_t len,
@@ -527,9 +535,10 @@ static int write_record(struct pcapng *p, const struct reasm_record *r)
 			rc = emit(p, f, !side, TH_ACK, NULL, 0, ts, NULL);
 	}
 	free(note);
-	if (!rc)
-		p->st.records++;
-	return rc;
+	if (rc)
+		return rc;
+	p->st.records++;
+	return unit_done(p, 0);
 }
 
 /*

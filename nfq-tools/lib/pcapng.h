@@ -31,6 +31,13 @@ struct pcapng_config {
 	unsigned int hold_ms;		/* longest wait for a missing record */
 	unsigned int max_flows;		/* connections tracked at once */
 	const char *application;	/* the SHB's shb_userappl */
+	/*
+	 * Called (if set) once the section header is written (header 1)
+	 * and after each record's packets: units that must reach the file
+	 * whole. 0, or -1 with errno, which fails the call that wrote.
+	 */
+	int (*written)(void *arg, int header);
+	void *written_arg;
 };
 
 /* Fills in the defaults. */

@@ -75,6 +75,9 @@ int recvopts_parse(struct recvopts *o, const char *prog, int c,
 	case RECVOPT_JSON:
 		o->stats_json = 1;
 		break;
+	case RECVOPT_TRUNCATE:
+		o->truncate = 1;
+		break;
 	default:
 		return 0;
 	}
@@ -85,9 +88,11 @@ void recvopts_usage(FILE *f)
 {
 	fprintf(f,
 "    --output json|raw|pcapng  JSON lines (default), raw records or pcapng\n"
-"    --out FILE            where records go (default stdout)\n"
+"    --out FILE            where records go (default stdout); appended to\n"
 "    --lost FILE           LOST lines (records given up) go here (default:\n"
 "                          with the records in JSON output, else stderr)\n"
+"    --truncate            empty the files written (once started) instead\n"
+"                          of appending to them\n"
 "    --nack-timeout-ms N   before the second NACK, doubling (default %llu)\n"
 "    --nack-tries N        NACKs per missing datagram (default %u)\n"
 "    --max-record N        largest plaintext accepted (default %u)\n"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * The options tlstap-recv and tlstap-nfq share: where records, LOST lines
- * and the datagram log go, the reassembly core's limits and NACK timing,
+ * and the datagram log go (appended to, or --truncate), the reassembly core's limits and NACK timing,
  * the receive buffer and the counters' format. One parser, so that the
  * two take them alike.
  */
@@ -22,6 +22,7 @@ struct recvopts {
 	const char *out_path;		/* NULL: stdout */
 	const char *lost_path;		/* NULL: see recvout_open() */
 	const char *dgram_log_path;	/* NULL: none */
+	int truncate;			/* empty the files at start */
 	uint32_t max_record;
 	size_t max_pending;
 	unsigned int max_streams;
@@ -38,7 +39,8 @@ struct recvopts {
 enum {
 	RECVOPT_OUTPUT = 0x100, RECVOPT_OUT, RECVOPT_LOST, RECVOPT_LOGDG,
 	RECVOPT_MAXREC, RECVOPT_PENDING, RECVOPT_STREAMS, RECVOPT_NACK_TIMEOUT,
-	RECVOPT_NACK_TRIES, RECVOPT_RCVBUF, RECVOPT_JSON, RECVOPT_END
+	RECVOPT_NACK_TRIES, RECVOPT_RCVBUF, RECVOPT_JSON, RECVOPT_TRUNCATE,
+	RECVOPT_END
 };
 
 #define RECVOPTS_LONGOPTS						      \
@@ -52,7 +54,8 @@ enum {
 	{ "nack-timeout-ms", required_argument, NULL, RECVOPT_NACK_TIMEOUT }, \
 	{ "nack-tries", required_argument, NULL, RECVOPT_NACK_TRIES },	      \
 	{ "rcvbuf", required_argument, NULL, RECVOPT_RCVBUF },		      \
-	{ "stats-json", no_argument, NULL, RECVOPT_JSON }
+	{ "stats-json", no_argument, NULL, RECVOPT_JSON },		      \
+	{ "truncate", no_argument, NULL, RECVOPT_TRUNCATE }
 
 /* The defaults. */
 void recvopts_init(struct recvopts *o);

@@ -4,7 +4,12 @@
  * records as JSON lines, raw records or pcapng (--output, --out); LOST
  * lines with the records in JSON output, else on --lost FILE or stderr,
  * and in pcapng also as marks in the flows; the datagram log
- * (--log-datagrams, written by the tool itself).
+ * (--log-datagrams, whose lines the tool writes itself).
+ *
+ * Files are lib/outfile.c's: opened (appending, locked) without a byte
+ * written, started (--truncate, the pcapng header) only once the tool has
+ * everything else, and written a record (line, block) at a time, whole
+ * or not at all.
  */
 #ifndef TLSTAP_NFQ_RECVOUT_H
 #define TLSTAP_NFQ_RECVOUT_H
@@ -13,32 +18,57 @@
 #include <stdio.h>
 
 #include "jsonout.h"
+#include "outfile.h"
 #include "pcapng.h"
 #include "reasm.h"
 #include "recvopts.h"
 
 struct recvout {
 	const struct recvopts *opt;
-	FILE *out, *lost, *dgram_log;
+	const char *prog;
+	struct outfile out;		/* --out, or standard output */
+	struct outfile lost_file;	/* --lost FILE */
+	struct outfile log_file;	/* --log-datagrams FILE */
+	int have_out, have_lost_file, have_log_file;
+	FILE *lost;			/* where LOST lines go */
+	FILE *dgram_log;		/* where the tool writes its log lines */
 	struct jsonout json;
-	struct pcapng *pcap;	/* --output pcapng */
+	struct pcapng *pcap;		/* --output pcapng */
+	char unit_err[256];		/* pcapng's unit failed: why */
 };
 
 /*
  * Each returns 0, or -1 with err saying what failed (a message for the
  * user, errno's text included).
  */
+
+/* Opens (creates, locks) the files; writes and truncates nothing. */
 int recvout_open(struct recvout *ro, const struct recvopts *o,
 		 const char *prog, char *err, size_t errlen);
+/* Everything else started: --truncate, the pcapng header. */
+int recvout_start(struct recvout *ro, char *err, size_t errlen);
+/* The tool could not start: closes, removes the files it created. */
+void recvout_abandon(struct recvout *ro);
+
 int recvout_record(struct recvout *ro, const struct reasm_record *r,
 		   char *err, size_t errlen);
 int recvout_lost(struct recvout *ro, const struct reasm_lost *l, char *err,
 		 size_t errlen);
+/* The tool wrote one line to dgram_log. */
+int recvout_logged(struct recvout *ro, char *err, size_t errlen);
 /* After every batch: a reader sees each record once it is complete. */
 int recvout_flush(struct recvout *ro, char *err, size_t errlen);
+/* Flushed and on the disk (before a state file says so). */
+int recvout_sync(struct recvout *ro, char *err, size_t errlen);
 /* At the end: what pcapng still holds is written, everything flushed. */
 int recvout_finish(struct recvout *ro, char *err, size_t errlen);
 /* Closes the files it opened and frees the rest, even on failure. */
 int recvout_close(struct recvout *ro, char *err, size_t errlen);
+
+/* What could not be written, all files together. */
+void recvout_stats(const struct recvout *ro, struct outfile_stats *sum);
+
+/* For the start line: "json to FILE (appended)" and so on. */
+void recvout_describe(const struct recvout *ro, char *buf, size_t len);
 
 #endif

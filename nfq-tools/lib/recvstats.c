@@ -41,6 +41,16 @@ void recvstats_reasm(struct statprint *sp, const struct reasm_stats *s)
 	statprint_u64(sp, "lost_open_ended", s->lost_open_ended);
 }
 
+void recvstats_output(struct statprint *sp, const struct outfile_stats *o)
+{
+	statprint_group(sp, "output");
+	statprint_u64(sp, "records_unwritten", o->unwritten[OUTFILE_RECORD]);
+	statprint_u64(sp, "lost_unwritten", o->unwritten[OUTFILE_LOST]);
+	statprint_u64(sp, "log_unwritten", o->unwritten[OUTFILE_LOG]);
+	statprint_u64(sp, "write_errors", o->write_errors);
+	statprint_close(sp);
+}
+
 void recvstats_pcapng(struct statprint *sp, const struct pcapng_stats *p)
 {
 	statprint_group(sp, "pcapng");

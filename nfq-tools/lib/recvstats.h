@@ -1,20 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * The receivers' counters (docs/PROTOCOL.md 5.4), printed alike by
- * tlstap-recv and tlstap-nfq: the reassembly core's, the pcapng
- * writer's, and one line per stream on where it stands.
+ * tlstap-recv and tlstap-nfq: the reassembly core's, the outputs', the
+ * pcapng writer's, and one line per stream on where it stands.
  */
 #ifndef TLSTAP_NFQ_RECVSTATS_H
 #define TLSTAP_NFQ_RECVSTATS_H
 
 #include <stdio.h>
 
+#include "outfile.h"
 #include "pcapng.h"
 #include "reasm.h"
 #include "statprint.h"
 
 /* The core's counters, into the object being printed. */
 void recvstats_reasm(struct statprint *sp, const struct reasm_stats *s);
+
+/* What the output files could not take, as the group "output". */
+void recvstats_output(struct statprint *sp, const struct outfile_stats *o);
 
 /* The pcapng writer's, as the group "pcapng". */
 void recvstats_pcapng(struct statprint *sp, const struct pcapng_stats *p);

@@ -7,15 +7,20 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "addr.h"
 #include "jsonout.h"
+#include "outfile.h"
 #include "reasm.h"
 #include "record.h"
 #include "recvopts.h"
@@ -1997,6 +2002,96 @@ static void test_evicted_stream(void)
 	relstream_free(&st);
 }
 
+/* A temporary directory for files, and its cleanup. */
+static char tmpdir[64];
+
+static const char *tmpfile_path(const char *name)
+{
+	static char path[128];
+
+	if (!tmpdir[0]) {
+		snprintf(tmpdir, sizeof(tmpdir), "/tmp/tlstap-unit.XXXXXX");
+		CHECK(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	return path;
+}
+
+static void tmpdir_remove(void)
+{
+	static const char *const names[] = { "out" };
+
+	if (!tmpdir[0])
+		return;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		unlink(tmpfile_path(names[i]));
+	rmdir(tmpdir);
+}
+
+/*
+ * Output files: created and removed again when the start fails, locked,
+ * truncated only when started with --truncate; units whole or not at all
+ * when writes fail (EFBIG under RLIMIT_FSIZE, as ENOSPC), counted; the
+ * next flush writes again.
+ */
+static void test_outfile(void)
+{
+	const char *path = tmpfile_path("out");
+	struct outfile o, o2;
+	struct rlimit old, lim;
+	struct stat sb;
+	char err[256], line[100];
+	int fd;
+
+	unlink(path);
+	CHECK(!outfile_open(&o, "unit", path, 0, err, sizeof(err)), "%s", err);
+	outfile_abandon(&o);
+	CHECK(access(path, F_OK) && errno == ENOENT, "abandoned, still there");
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(write(fd, "kept\n", 5) == 5, "write");
+	close(fd);
+	CHECK(!outfile_open(&o, "unit", path, 1, err, sizeof(err)), "%s", err);
+	CHECK(outfile_open(&o2, "unit", path, 0, err, sizeof(err)) &&
+	      strstr(err, "another process is writing it"), "'%s'", err);
+	outfile_abandon(&o);
+	CHECK(!stat(path, &sb) && sb.st_size == 5,
+	      "an existing file abandoned: %lld bytes", (long long)sb.st_size);
+	CHECK(!outfile_open(&o, "unit", path, 1, err, sizeof(err)) &&
+	      !stat(path, &sb) && sb.st_size == 5, "truncated when opened");
+	CHECK(!outfile_start(&o, err, sizeof(err)) && !stat(path, &sb) &&
+	      !sb.st_size, "--truncate: %lld bytes", (long long)sb.st_size);
+
+	/* 100-byte units against a 1050-byte limit: 10 whole ones. */
+	memset(line, 'x', sizeof(line));
+	line[99] = '\n';
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 1050;
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK(!setrlimit(RLIMIT_FSIZE, &lim), "setrlimit");
+	for (int i = 0; i < 14; i++) {
+		fwrite(line, 1, sizeof(line), o.f);
+		CHECK(!outfile_end_unit(&o, i % 2 ? OUTFILE_LOST
+					  : OUTFILE_RECORD, err, sizeof(err)),
+		      "%s", err);
+	}
+	CHECK(!outfile_flush(&o, err, sizeof(err)) && !stat(path, &sb) &&
+	      sb.st_size == 1000 &&
+	      o.st.unwritten[OUTFILE_RECORD] + o.st.unwritten[OUTFILE_LOST] ==
+		      4 && o.st.write_errors == 1,
+	      "over the limit: %lld bytes, %llu + %llu unwritten",
+	      (long long)sb.st_size, o.st.unwritten[OUTFILE_RECORD],
+	      o.st.unwritten[OUTFILE_LOST]);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, SIG_DFL);
+	fwrite(line, 1, sizeof(line), o.f);
+	outfile_end_unit(&o, OUTFILE_RECORD, err, sizeof(err));
+	CHECK(!outfile_close(&o, err, sizeof(err)) && !stat(path, &sb) &&
+	      sb.st_size == 1100, "written again: %lld bytes",
+	      (long long)sb.st_size);
+}
+
 /*
  * At max_streams, the least recently seen stream goes: a stream seen
  * again moves to the front, so of A, B, A, C it is B that is forgotten
@@ -2410,6 +2505,8 @@ static void test_recvopts(void)
 	CHECK(cfg.nack_timeout_ns == 16000000ull &&
 	      cfg.max_pending_bytes == 2u << 20 && cfg.max_streams == 256,
 	      "core config");
+	CHECK(!o.truncate && recvopts_parse(&o, "unit", RECVOPT_TRUNCATE, NULL) &&
+	      o.truncate, "--truncate");
 }
 
 /* --------------------------------------------------------- error queue */
@@ -2504,6 +2601,8 @@ int main(void)
 	test_lost_exact();
 	test_heartbeat();
 	test_evicted_stream();
+	test_outfile();
+	tmpdir_remove();
 	test_stream_lru();
 	test_nack_limits();
 	test_gaptrack_bound();

@@ -251,6 +251,36 @@ wait_lines() {
 	fail "receivers got $got records, want $want"
 }
 
+# send_batch NAME SEED N [OPTION...]: N records (gen_records.py, seed SEED,
+# times from SEED * 10^9 so that batches never share one) to the
+# tlstap-fwd of start_fwd on $TMP/in.sock; what must come out in
+# $TMP/NAME.expect, also appended to $TMP/all.expect.
+send_batch() {
+	local name=$1 seed=$2 n=$3
+	shift 3
+	timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed "$seed" \
+		--records "$n" --flows 8 --time-base "${seed}000000000" \
+		--unix "$TMP/in.sock" --expect "$TMP/$name.expect" "$@" \
+		>"$TMP/$name.summary" || fail "test writer failed ($name)"
+	cat "$TMP/$name.expect" >>"$TMP/all.expect"
+}
+
+# data_lines FILE: how many records (data and loss lines) FILE holds.
+data_lines() {
+	grep -c '^{"type":"\(data\|loss\)"' "$1" 2>/dev/null || true
+}
+
+# wait_records N FILE: until FILE holds N records (30 s).
+wait_records() {
+	local got i
+	for ((i = 0; i < 600; i++)); do
+		got=$(data_lines "$2")
+		[ "$got" -ge "$1" ] && return 0
+		sleep 0.05
+	done
+	fail "$2 holds $got records, want $1"
+}
+
 json_field() {
 	python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])[sys.argv[2]])' "$1" "$2"
 }

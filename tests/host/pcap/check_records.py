@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 """Checks one receiver's JSON lines against a test writer's expectations
-(gen_records.py --expect): every expected record exactly once with every
-field equal (the plaintext byte-exact), nothing else, no LOST line.
+(gen_records.py --expect): the file is whole lines, each a JSON object;
+every expected record exactly once with every field equal (the plaintext
+byte-exact), nothing else, no LOST line.
 Usage: check_records.py EXPECT OUT"""
 
 import json
@@ -14,7 +15,17 @@ def main():
     for line in open(sys.argv[1]):
         e = json.loads(line)
         expect[e["time"]] = e
-    got = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+    raw = open(sys.argv[2], "rb").read()
+    if raw and not raw.endswith(b"\n"):
+        print("FAIL %s: the last line is cut short" % sys.argv[2])
+        sys.exit(1)
+    got = []
+    for n, line in enumerate(raw.splitlines(), 1):
+        try:
+            got.append(json.loads(line))
+        except ValueError:
+            print("FAIL %s line %d is not JSON: %r" % (sys.argv[2], n, line[:60]))
+            sys.exit(1)
     seen = set()
     for r in got:
         if r.get("type") == "lost":
