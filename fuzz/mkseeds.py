@@ -301,6 +301,27 @@ def seeds():
         'wrapped-positions': ring(4, 0xffffff80, (0xffffff80 + 128 + len(c1)) & 0xffffffff,
                                   c1 + bytes(896 - len(c1)) + frame(PADDING, bytes(120))),
     }
+
+    # recvstate: state files as lib/recvstate.c writes them (text).
+    s['recvstate'] = {
+        'empty-state': b'tlstap-receiver-state 1\nend 0\n',
+        'streams': b'tlstap-receiver-state 1\n'
+        b'stream 10.0.0.1:7419 3274057048 seq 5120 top known:811 records 811\n'
+        b'range 5100 5101 known:800 unknown missing\n'
+        b'range 5110 5112 known:805 never gap\n'
+        b'notdone 799 802\n'
+        b'stream [fd00::1]:7419 7 seq 3 top never records -\n'
+        b'evicted 10.0.0.2:7419 9 seq 70000 top known:4 records 5\n'
+        b'range 69990 69999 known:3 known:4 missing\n'
+        b'notdone 3 4\n'
+        b'end 3\n',
+        'wrap': b'tlstap-receiver-state 1\n'
+        b'stream 10.0.0.1:7419 1 seq 2 top known:0 records 1\n'
+        b'range 4294967290 1 known:4294967295 unknown timeout\n'
+        b'notdone 4294967295 0\n'
+        b'end 1\n',
+        'bad-version': b'tlstap-receiver-state 2\nend 0\n',
+    }
     return s
 
 

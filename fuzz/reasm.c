@@ -6,14 +6,17 @@
  * flushed as at exit. Datagrams are raw bytes, or built from a few fields
  * with the protocol's builders (DATA chunks cut from deterministic
  * records, HEARTBEAT, GAP) so that the fuzzer spends its time on
- * reassembly rather than on framing. Checks: every record handed out is
- * a whole record that parses, of the length its chunks announced, with
- * the writer its chunks carried (while no raw datagram came); no
- * record is handed out twice or after it was declared lost, and a LOST
- * range never starts or ends with a record handed out (while no stream
- * was evicted and its record ids stayed within 2^30 of each other); every
- * NACK is a well-formed NACK to a sender; the pending memory bound holds;
- * the counters agree. ASan's leak check covers reasm_free.
+ * reassembly rather than on framing; now and then the core is saved as a
+ * state file would save it and a new core restored from that, as a
+ * restarted receiver does. Checks: every record handed out is a whole
+ * record that parses, of the length its chunks announced, with the
+ * writer its chunks carried (while no raw datagram came); no record is
+ * handed out twice or after it was declared lost, and no record in a LOST
+ * range was handed out (across evictions and restarts, while no evicted
+ * stream was forgotten and its record ids stayed within 2^30 of each
+ * other); every NACK is a well-formed NACK to a sender; the pending
+ * memory bound holds; the counters agree. ASan's leak check covers
+ * reasm_free.
  *
  * Input: u8 pending-bytes limit, u8 max streams, u8 NACK tries, u8
  * max_msg_len choice, then operations (see op_* below).
@@ -48,6 +51,8 @@ struct state {
 	int untracked;		/* too much to remember: stop judging */
 	int raw;		/* raw datagrams came: any writer may */
 	unsigned long long records, lost_ranges;
+	/* Of the cores before the last restart. */
+	unsigned long long base_records, base_lost_ranges, base_forgotten;
 };
 
 /*
@@ -77,7 +82,8 @@ static int judged(struct state *s, int sender, uint32_t stream_id, uint32_t rid)
 {
 	struct stream_span *sp = NULL;
 
-	if (s->untracked || reasm_stats(s->r)->streams_evicted)
+	if (s->untracked ||
+	    s->base_forgotten + reasm_stats(s->r)->streams_forgotten)
 		return 0;
 	for (unsigned int i = 0; i < s->nspans; i++)
 		if (s->spans[i].sender == sender &&
@@ -167,13 +173,16 @@ static void on_lost(void *arg, const struct reasm_lost *l)
 	if (!judged(s, sender, l->stream_id, l->record_first) ||
 	    !judged(s, sender, l->stream_id, l->record_last))
 		return;
-	CHECK(!find_seen(s, sender, l->stream_id, l->record_first) &&
-	      !find_seen(s, sender, l->stream_id, l->record_last),
-	      "LOST range %u..%u of stream %u starts or ends with a record handed out",
-	      l->record_first, l->record_last, l->stream_id);
-	/* Remember the lost ids (a bounded number of them). */
+	/* None of it handed out; the ids remembered (a bounded number). */
 	for (uint32_t rid = l->record_first, n = 0; n < 64; rid++, n++) {
-		if (!find_seen(s, sender, l->stream_id, rid))
+		const struct seen *prev = find_seen(s, sender, l->stream_id,
+						    rid);
+
+		CHECK(!prev || prev->lost,
+		      "LOST range %u..%u of stream %u holds record %u, handed "
+		      "out", l->record_first, l->record_last, l->stream_id,
+		      rid);
+		if (!prev)
 			remember(s, sender, l->stream_id, rid, 1);
 		if (rid == l->record_last)
 			break;
@@ -190,6 +199,63 @@ static void on_nack(void *arg, const struct endpoint *to, const uint8_t *msg,
 	CHECK(wire_parse_msg(msg, len, &m) == WIRE_OK &&
 	      m.type == TLSTAP_MSG_NACK && wire_check_ranges(&m) == WIRE_OK,
 	      "the core built a NACK the senders would refuse");
+}
+
+struct saved {
+	struct reasm_saved_stream *ss;
+	unsigned int n, cap;
+};
+
+static int keep_saved(void *arg, const struct reasm_saved_stream *ss)
+{
+	struct saved *sv = arg;
+	struct reasm_saved_stream *c;
+
+	if (sv->n == sv->cap) {
+		unsigned int cap = sv->cap ? 2 * sv->cap : 8;
+		struct reasm_saved_stream *grown =
+			realloc(sv->ss, cap * sizeof(*grown));
+
+		CHECK(grown, "realloc");
+		sv->ss = grown;
+		sv->cap = cap;
+	}
+	c = &sv->ss[sv->n++];
+	*c = *ss;
+	c->ranges = malloc((ss->nranges + 1) * sizeof(*c->ranges));
+	c->notdone = malloc((ss->nnotdone + 1) * sizeof(*c->notdone));
+	CHECK(c->ranges && c->notdone, "malloc");
+	if (ss->nranges)
+		memcpy(c->ranges, ss->ranges, ss->nranges * sizeof(*c->ranges));
+	if (ss->nnotdone)
+		memcpy(c->notdone, ss->notdone,
+		       ss->nnotdone * sizeof(*c->notdone));
+	return 0;
+}
+
+/*
+ * A restart with a state file: what the core saves is what a new core is
+ * restored from (lib/recvstate.c's text in between is the recvstate
+ * harness's); nothing is given up at the stop.
+ */
+static void restart(struct state *s, const struct reasm_ops *ops)
+{
+	const struct reasm_stats *st = reasm_stats(s->r);
+	struct saved sv = { 0 };
+
+	CHECK(!reasm_save(s->r, keep_saved, &sv), "reasm_save");
+	s->base_records += st->records;
+	s->base_lost_ranges += st->lost_ranges;
+	s->base_forgotten += st->streams_forgotten;
+	reasm_free(s->r);
+	s->r = reasm_new(&s->cfg, ops, s);
+	CHECK(s->r, "reasm_new");
+	for (unsigned int i = 0; i < sv.n; i++) {
+		CHECK(!reasm_restore(s->r, &sv.ss[i]), "reasm_restore");
+		free(sv.ss[i].ranges);
+		free(sv.ss[i].notdone);
+	}
+	free(sv.ss);
 }
 
 /* The deterministic record (rid, record_len, flow choice) chunks cut from. */
@@ -282,7 +348,7 @@ static size_t build_data(struct input *in, uint8_t *dgram, size_t cap,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct reasm_ops ops = { on_record, on_lost, on_nack };
+	static const struct reasm_ops ops = { on_record, on_lost, on_nack, NULL };
 	static struct state s;
 	static uint8_t dgram[WIRE_MAX_DATAGRAM];
 	static const uint32_t max_msg_lens[] = { TLSTAP_DEFAULT_MAX_RECORD, 100,
@@ -297,6 +363,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	input_init(&in, data, size);
 	s.cfg.max_pending_bytes = 256u << (input_u8(&in) % 14);
 	s.cfg.max_streams = 1 + input_u8(&in) % 6;
+	s.cfg.max_evicted = 4 * s.cfg.max_streams;
 	s.cfg.nack_tries = input_u8(&in) % 4;
 	s.cfg.max_msg_len = max_msg_lens[input_u8(&in) % 4];
 	for (int i = 0; i < NSENDERS; i++) {
@@ -346,7 +413,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			now += (uint64_t)input_u16(&in) * 100000;
 			reasm_timer(s.r, now);
 			continue;
-		default:	/* a backlog being drained */
+		default:	/* a backlog being drained, or a restart */
+			if (op & 8) {
+				restart(&s, &ops);
+				continue;
+			}
 			now += (uint64_t)input_u16(&in) * 100000;
 			reasm_timer_backlog(s.r, now, now - input_u16(&in) * 100000ull);
 			continue;
@@ -363,9 +434,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		invalid += st->invalid_by[i];
 	CHECK(invalid == st->invalid, "invalid %llu, by status %llu",
 	      st->invalid, invalid);
-	CHECK(st->records == s.records && st->lost_ranges == s.lost_ranges,
+	CHECK(s.base_records + st->records == s.records &&
+	      s.base_lost_ranges + st->lost_ranges == s.lost_ranges,
 	      "counted %llu records, %llu LOST; handed out %llu, %llu",
-	      st->records, st->lost_ranges, s.records, s.lost_ranges);
+	      s.base_records + st->records,
+	      s.base_lost_ranges + st->lost_ranges, s.records, s.lost_ranges);
 	reasm_free(s.r);
 	return 0;
 }

@@ -8,7 +8,8 @@
  * drop (a target consuming them) or accept (a middlebox in the forwarding
  * path, which lets them go on to their target). NACKs leave with the
  * target's address as source (lib/nacksock.c). As tlstap-recv, it touches
- * no output before it has started (queue, NACK sockets, rule).
+ * no output before it has started (queue, NACK sockets, rule), and with
+ * --state continues its streams exactly in the next run.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +34,7 @@
 #include "reasm.h"
 #include "recvopts.h"
 #include "recvout.h"
+#include "recvstate.h"
 #include "recvstats.h"
 #include "wire.h"
 
@@ -90,6 +92,11 @@ struct nfqtool {
 	unsigned int nsources;
 	int sigfd;
 	int rule_installed;
+	struct recvstate state;	/* --state */
+	uint64_t state_saved;	/* when, monotonic ns */
+	int state_dirty;	/* packets since */
+	int state_failed;	/* the last save failed: again */
+	int status;		/* exit status */
 	uint64_t reasm_deadline;
 	/* The receive batch being processed: monotonic now, the realtime
 	 * clock's offset from it, the latest arrival among its packets. */
@@ -327,6 +334,16 @@ static void on_lost(void *arg, const struct reasm_lost *l)
 		fail(t, "%s", err);
 }
 
+static void on_start(void *arg, const struct reasm_start *st)
+{
+	struct nfqtool *t = arg;
+	char err[512];
+
+	recvstats_start(&t->log, st);
+	if (recvout_stream_start(&t->out, st, err, sizeof(err)))
+		fail(t, "%s", err);
+}
+
 static void on_nack(void *arg, const struct endpoint *to, const uint8_t *msg,
 		    size_t len)
 {
@@ -502,6 +519,7 @@ static int on_packet(void *arg, const struct nfqueue_packet *pkt)
 	}
 	reasm_datagram(t->reasm, &v.src, v.payload, v.payload_len,
 		       arrival(t, pkt), &info);
+	t->state_dirty = 1;
 	if (info.verdict == REASM_ACCEPTED || info.verdict == REASM_CONTROL ||
 	    info.verdict == REASM_DUPLICATE)
 		source_note(t, &v.src, info.stream_id, &v.dst);
@@ -566,19 +584,68 @@ static int poll_timeout_ms(struct nfqtool *t)
 	if (t->out.pcap && pcapng_stats(t->out.pcap)->held_now &&
 	    (ms < 0 || ms > PCAPNG_TICK_MS))
 		ms = PCAPNG_TICK_MS;
+	if (t->state_dirty && (ms < 0 || ms > RECVSTATE_INTERVAL_MS))
+		ms = RECVSTATE_INTERVAL_MS;
 	return ms;
 }
 
-/* The outputs, once everything else has started. */
+/* As tlstap-recv's: after the outputs are on the disk; see there. */
+static void save_state(struct nfqtool *t, int final)
+{
+	char err[512];
+
+	if (!t->opt.recv.state_path)
+		return;
+	if (!final) {
+		if (now_ns() - t->state_saved <
+		    RECVSTATE_INTERVAL_MS * 1000000ull)
+			return;
+		t->state_saved = now_ns();
+		t->state_dirty = 0;
+		if (!reasm_changed(t->reasm) && !t->state_failed)
+			return;
+	}
+	if (recvout_sync(&t->out, err, sizeof(err)))
+		fail(t, "%s", err);
+	t->state_failed = recvstate_save(&t->state, t->reasm, err,
+					   sizeof(err));
+	if (!t->state_failed)
+		return;
+	if (!final) {
+		ratelog(&t->log, "%s (trying again in a second)", err);
+		t->state_dirty = 1;
+		return;
+	}
+	cli_error(PROG, "%s: the next start repeats what was written since "
+		  "it was last saved", err);
+	t->status = 1;
+}
+
+/* The outputs, once everything else has started; then the streams saved. */
 static void start_outputs(struct nfqtool *t)
 {
-	char err[512], out[600];
+	char err[512], senders[1200], out[600], state[700] = "";
 
 	if (recvout_start(&t->out, err, sizeof(err)))
 		fail(t, "%s", err);
+	if (t->opt.recv.state_path) {
+		if (recvstate_restore(&t->state, t->reasm, err, sizeof(err)))
+			fail(t, "%s", err);
+		if (t->state.existed)
+			snprintf(state, sizeof(state), "; state %s: %u streams "
+				 "and %u evicted ones restored",
+				 t->opt.recv.state_path,
+				 t->state.nstreams - t->state.nevicted,
+				 t->state.nevicted);
+		else
+			snprintf(state, sizeof(state), "; state %s (none yet)",
+				 t->opt.recv.state_path);
+	}
+	recvopts_senders(&t->opt.recv, senders, sizeof(senders));
 	recvout_describe(&t->out, out, sizeof(out));
-	fprintf(stderr, PROG ": receiving from queue %u (port %u); records "
-		"as %s\n", t->opt.rule.queue, t->opt.rule.port, out);
+	fprintf(stderr, PROG ": receiving from queue %u (port %u) from %s; "
+		"records as %s%s\n", t->opt.rule.queue, t->opt.rule.port,
+		senders, out, state);
 }
 
 /* ----------------------------------------------------------------- main */
@@ -604,11 +671,17 @@ static void run(struct nfqtool *t)
 		.record = on_record,
 		.lost = on_lost,
 		.nack = on_nack,
+		.start = on_start,
 	};
 	char err[512];
 
 	ratelog_init(&t->log, PROG, 10);
 	setup_signals(t);
+	/* What can fail at start, before any output is touched. */
+	if (t->opt.recv.state_path &&
+	    recvstate_open(&t->state, t->opt.recv.state_path, err,
+			   sizeof(err)))
+		fail(t, "%s", err);
 	recvopts_reasm_config(&t->opt.recv, &cfg);
 	t->reasm = reasm_new(&cfg, &ops, t);
 	if (!t->reasm)
@@ -629,6 +702,10 @@ static void run(struct nfqtool *t)
 		t->rule_installed = 1;
 	}
 	start_outputs(t);
+	t->state_saved = now_ns();
+	/* Streams restored: their missing seqs are NACKed at once. */
+	t->reasm_deadline = reasm_timer(t->reasm, now_ns());
+	flush_outputs(t);
 
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -648,6 +725,7 @@ static void run(struct nfqtool *t)
 		if (t->reasm_deadline && now_ns() >= t->reasm_deadline)
 			t->reasm_deadline = reasm_timer(t->reasm, now_ns());
 		flush_outputs(t);
+		save_state(t, 0);
 		if (!pfd[1].revents ||
 		    read(t->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
@@ -663,9 +741,12 @@ static void run(struct nfqtool *t)
 	 */
 	remove_rule(t);
 	drain_queue(t);
-	reasm_flush(t->reasm);
+	/* Given up now, unless the next run continues from the state file. */
+	if (!t->opt.recv.state_path)
+		reasm_flush(t->reasm);
 	if (recvout_finish(&t->out, err, sizeof(err)))
 		fail(t, "%s", err);
+	save_state(t, 1);
 	print_stats(t);
 	nfqueue_close(&t->q);
 	if (t->opt.nack)
@@ -675,6 +756,8 @@ static void run(struct nfqtool *t)
 		source_free(t, TAILQ_FIRST(&t->source_lru));
 	if (recvout_close(&t->out, err, sizeof(err)))
 		fail(t, "%s", err);
+	if (t->opt.recv.state_path)
+		recvstate_close(&t->state);
 	close(t->sigfd);
 }
 
@@ -701,5 +784,5 @@ int main(int argc, char **argv)
 		break;
 	}
 	run(t);
-	return 0;
+	return t->status;
 }

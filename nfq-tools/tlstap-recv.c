@@ -8,7 +8,8 @@
  * port the stream's datagrams came from. Output is flushed after every
  * batch of datagrams, so a reader sees each record as soon as it is
  * complete. Nothing is written (or truncated) before the socket is bound
- * and the files opened.
+ * and the files opened; with --state, where each stream stands is saved
+ * every second and at exit, and the next run continues from there.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +31,7 @@
 #include "reasm.h"
 #include "recvopts.h"
 #include "recvout.h"
+#include "recvstate.h"
 #include "recvstats.h"
 
 #define PROG "tlstap-recv"
@@ -54,6 +56,11 @@ struct recv {
 	struct recvout out;
 	struct recv_stats st;
 	struct ratelog log;
+	struct recvstate state;	/* --state */
+	uint64_t state_saved;	/* when, monotonic ns */
+	int state_dirty;	/* datagrams since */
+	int state_failed;	/* the last save failed: again */
+	int status;		/* exit status */
 	int fd, sigfd;
 	uint64_t deadline;	/* of the reassembly core's timer; 0: none */
 	uint8_t *bufs;
@@ -131,6 +138,16 @@ static void emit_lost(void *arg, const struct reasm_lost *l)
 		die("%s", err);
 }
 
+static void stream_started(void *arg, const struct reasm_start *st)
+{
+	struct recv *rv = arg;
+	char err[512];
+
+	recvstats_start(&rv->log, st);
+	if (recvout_stream_start(&rv->out, st, err, sizeof(err)))
+		die("%s", err);
+}
+
 /* From the listening socket, to where the stream's datagrams came from. */
 static void send_nack(void *arg, const struct endpoint *to,
 		      const uint8_t *msg, size_t len)
@@ -180,7 +197,7 @@ static void log_datagram(struct recv *rv, const struct endpoint *from,
 		die("%s", err);
 }
 
-/* The counters: the core's, the socket's, the outputs', pcapng's, per stream. */
+/* Counters: the core's, the socket's, the outputs', pcapng's; per stream. */
 static void print_stats(struct recv *rv)
 {
 	struct outfile_stats os;
@@ -349,6 +366,7 @@ static void receive_batch(struct recv *rv)
 				seen = arrived;
 			reasm_datagram(rv->reasm, &from, rv->iov[i].iov_base,
 				       rv->msgs[i].msg_len, arrived, &info);
+			rv->state_dirty = 1;
 			if (rv->out.dgram_log)
 				log_datagram(rv, &from, rv->msgs[i].msg_len,
 					     tos, &info);
@@ -388,18 +406,71 @@ static int poll_timeout(uint64_t deadline)
 	return (int)((deadline - now + 999999) / 1000000);
 }
 
-/* Everything else has started: the outputs. */
+/*
+ * Writes the state file: after the outputs are on the disk, so that it
+ * never says a record was written that is not. At exit always (a failure
+ * then fails the run: the next one would repeat records); while running
+ * once a second if anything changed (a failure is said and retried).
+ */
+static void save_state(struct recv *rv, int final)
+{
+	char err[512];
+
+	if (!rv->opt.recv.state_path)
+		return;
+	if (!final) {
+		if (now_ns() - rv->state_saved <
+		    RECVSTATE_INTERVAL_MS * 1000000ull)
+			return;
+		rv->state_saved = now_ns();
+		rv->state_dirty = 0;
+		if (!reasm_changed(rv->reasm) && !rv->state_failed)
+			return;
+	}
+	if (recvout_sync(&rv->out, err, sizeof(err)))
+		die("%s", err);
+	rv->state_failed = recvstate_save(&rv->state, rv->reasm, err,
+					   sizeof(err));
+	if (!rv->state_failed)
+		return;
+	if (!final) {
+		ratelog(&rv->log, "%s (trying again in a second)", err);
+		rv->state_dirty = 1;
+		return;
+	}
+	cli_error(PROG, "%s: the next start repeats what was written since "
+		  "it was last saved", err);
+	rv->status = 1;
+}
+
+/* Everything else has started: the outputs, then the streams saved. */
 static void start_outputs(struct recv *rv)
 {
-	char err[512], listen[ENDPOINT_STRLEN], out[600];
+	char err[512], listen[ENDPOINT_STRLEN], senders[1200], out[600];
+	char state[700] = "";
 
 	if (recvout_open(&rv->out, &rv->opt.recv, PROG, err, sizeof(err)))
 		die("%s", err);
 	if (recvout_start(&rv->out, err, sizeof(err)))
 		die("%s", err);
+	if (rv->opt.recv.state_path) {
+		if (recvstate_restore(&rv->state, rv->reasm, err, sizeof(err)))
+			die("%s", err);
+		if (rv->state.existed)
+			snprintf(state, sizeof(state), "; state %s: %u streams "
+				 "and %u evicted ones restored",
+				 rv->opt.recv.state_path,
+				 rv->state.nstreams - rv->state.nevicted,
+				 rv->state.nevicted);
+		else
+			snprintf(state, sizeof(state), "; state %s (none yet)",
+				 rv->opt.recv.state_path);
+	}
 	endpoint_format(&rv->opt.listen, listen, sizeof(listen));
+	recvopts_senders(&rv->opt.recv, senders, sizeof(senders));
 	recvout_describe(&rv->out, out, sizeof(out));
-	fprintf(stderr, PROG ": receiving on %s; records as %s\n", listen, out);
+	fprintf(stderr, PROG ": receiving on %s from %s; records as %s%s\n",
+		listen, senders, out, state);
 }
 
 int main(int argc, char **argv)
@@ -411,21 +482,30 @@ int main(int argc, char **argv)
 		.record = emit_record,
 		.lost = emit_lost,
 		.nack = send_nack,
+		.start = stream_started,
 	};
 	char err[512];
 
 	parse_options(&rv->opt, argc, argv);
 	ratelog_init(&rv->log, PROG, 10);
+	/* What can fail at start, before any output is touched. */
+	if (rv->opt.recv.state_path &&
+	    recvstate_open(&rv->state, rv->opt.recv.state_path, err,
+			   sizeof(err)))
+		die("%s", err);
 	recvopts_reasm_config(&rv->opt.recv, &cfg);
 	rv->reasm = reasm_new(&cfg, &ops, rv);
 	if (!rv->reasm)
 		die("out of memory");
-	/* What can fail at start, before any output is touched. */
 	open_socket(rv);
 	rv->sigfd = cli_signalfd(false);
 	if (rv->sigfd < 0)
 		die("signals: %s", strerror(errno));
 	start_outputs(rv);
+	rv->state_saved = now_ns();
+	/* Streams restored: their missing seqs are NACKed at once. */
+	rv->deadline = reasm_timer(rv->reasm, now_ns());
+	flush_outputs(rv);
 
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -439,6 +519,8 @@ int main(int argc, char **argv)
 		if (rv->out.pcap && pcapng_stats(rv->out.pcap)->held_now &&
 		    (ms < 0 || ms > 100))
 			ms = 100;
+		if (rv->state_dirty && (ms < 0 || ms > RECVSTATE_INTERVAL_MS))
+			ms = RECVSTATE_INTERVAL_MS;
 		if (poll(pfd, 2, ms) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -449,6 +531,7 @@ int main(int argc, char **argv)
 		/* Drained: old holes are NACKed again on their timeout. */
 		rv->deadline = reasm_timer(rv->reasm, now_ns());
 		flush_outputs(rv);
+		save_state(rv, 0);
 		if (!pfd[1].revents ||
 		    read(rv->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
@@ -460,15 +543,22 @@ int main(int argc, char **argv)
 		receive_batch(rv);
 		break;
 	}
-	/* What is still missing now is lost: said, not left silent. */
-	reasm_flush(rv->reasm);
+	/*
+	 * What is still missing now is lost: said, not left silent; with a
+	 * state file the next run asks for it instead.
+	 */
+	if (!rv->opt.recv.state_path)
+		reasm_flush(rv->reasm);
 	if (recvout_finish(&rv->out, err, sizeof(err)))
 		die("%s", err);
+	save_state(rv, 1);
 	print_stats(rv);
 	reasm_free(rv->reasm);
 	if (recvout_close(&rv->out, err, sizeof(err)))
 		die("%s", err);
+	if (rv->opt.recv.state_path)
+		recvstate_close(&rv->state);
 	free(rv->bufs);
 	close(rv->fd);
-	return 0;
+	return rv->status;
 }

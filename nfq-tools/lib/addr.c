@@ -150,3 +150,72 @@ int endpoint_from_sockaddr(const struct sockaddr *sa, struct endpoint *ep)
 	}
 	return -1;
 }
+
+int addr_prefix_parse(const char *s, struct addr_prefix *p, char *err,
+		      size_t errlen)
+{
+	const char *slash = strchr(s, '/');
+	char host[INET6_ADDRSTRLEN];
+	size_t hlen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned int max;
+
+	memset(p, 0, sizeof(*p));
+	if (!hlen || hlen >= sizeof(host)) {
+		snprintf(err, errlen, "'%s': want ADDR or ADDR/PREFIX", s);
+		return -1;
+	}
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, p->addr) == 1) {
+		p->family = TLSTAP_FAMILY_IPV4;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, p->addr) == 1) {
+		p->family = TLSTAP_FAMILY_IPV6;
+		max = 128;
+	} else {
+		snprintf(err, errlen, "'%s': '%s' is not an IPv4 or IPv6 address",
+			 s, host);
+		return -1;
+	}
+	p->len = (uint8_t)max;
+	if (slash) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(slash + 1, &end, 10);
+		if (slash[1] < '0' || slash[1] > '9' || errno || *end ||
+		    v > max) {
+			snprintf(err, errlen, "'%s': the prefix length is not a "
+				 "number from 0 to %u", s, max);
+			return -1;
+		}
+		p->len = (uint8_t)v;
+	}
+	for (unsigned int bit = p->len; bit < max; bit++) {
+		if (p->addr[bit / 8] & (0x80 >> (bit % 8))) {
+			snprintf(err, errlen, "'%s': bits set past the prefix "
+				 "length %u", s, p->len);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void addr_prefix_format(const struct addr_prefix *p, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	addr_format(p->family, p->addr, host, sizeof(host));
+	snprintf(buf, len, "%s/%u", host, p->len);
+}
+
+int addr_prefix_match(const struct addr_prefix *p, const struct endpoint *ep)
+{
+	unsigned int whole = p->len / 8, rest = p->len % 8;
+
+	if (ep->family != p->family || memcmp(ep->addr, p->addr, whole))
+		return 0;
+	return !rest ||
+	       !((ep->addr[whole] ^ p->addr[whole]) & (0xff00 >> rest));
+}

@@ -34,14 +34,6 @@ void gaptrack_free(struct gaptrack *g)
 	g->n = g->cap = 0;
 }
 
-void gaptrack_start(struct gaptrack *g, int from_zero)
-{
-	if (from_zero) {
-		g->top.state = GAP_EDGE_KNOWN;
-		g->top.rid = 0;
-	}
-}
-
 static int32_t key(const struct gaptrack *g, uint32_t x)
 {
 	return (int32_t)(x - g->r[0].first);
@@ -424,6 +416,29 @@ void gaptrack_flush(struct gaptrack *g, struct seqtrack *t)
 	resolve_all(g);
 	if (g->top.state == GAP_EDGE_UNKNOWN)
 		g->top.state = GAP_EDGE_NEVER;
+}
+
+int gaptrack_add(struct gaptrack *g, const struct gap_range *r)
+{
+	struct gap_range nr = *r;
+
+	if ((int32_t)(nr.last - nr.first) < 0 ||
+	    (g->n && (int32_t)(nr.first - g->r[g->n - 1].last) <= 0) ||
+	    g->n >= g->policy->max_ranges)
+		return -1;
+	if (g->n == g->cap) {
+		unsigned int cap = 2 * g->cap;
+		struct gap_range *grown = realloc(g->r, cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		g->r = grown;
+		g->cap = cap;
+	}
+	nr.deadline_ns = 0;
+	nr.tries = 0;
+	g->r[g->n++] = nr;
+	return 0;
 }
 
 unsigned int gaptrack_waiting_ranges(const struct gaptrack *g)

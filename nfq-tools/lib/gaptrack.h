@@ -13,7 +13,9 @@
  * known. An edge next to another missing range is not known yet: it
  * waits until that range arrives or is given up too (adjacent given-up
  * ranges merge). An edge that can never be known (a stream joined by a
- * heartbeat, the end of the stream at exit) is reported as such.
+ * heartbeat, the end of the stream at exit) is reported as such. Until
+ * the stream's first datagram arrives (it sets the top edge), the
+ * records before a hole cannot be known.
  *
  * Pure logic: no clock (the caller passes now), no I/O (NACKs and lost
  * ranges go to callbacks).
@@ -96,12 +98,6 @@ int gaptrack_init(struct gaptrack *g, const struct gap_policy *policy,
 void gaptrack_free(struct gaptrack *g);
 
 /*
- * The stream's first datagram or heartbeat: from_zero if it started at 0
- * (what is missing before its first seq starts at record 0).
- */
-void gaptrack_start(struct gaptrack *g, int from_zero);
-
-/*
  * Seqs first..last just became holes at the top of the window (skipped by
  * a datagram, or announced by a heartbeat). clipped: more were skipped
  * than the window holds, so the records before first cannot be known.
@@ -140,6 +136,13 @@ uint64_t gaptrack_tick(struct gaptrack *g, struct seqtrack *t, uint64_t now,
 
 /* At the end: everything missing is given up and handed out. */
 void gaptrack_flush(struct gaptrack *g, struct seqtrack *t);
+
+/*
+ * A range carried over from an earlier run (a state file), above every
+ * range there is: waiting ones are NACKed at the next tick, with every
+ * try. 0, or -1 if it is not above the others or memory is short.
+ */
+int gaptrack_add(struct gaptrack *g, const struct gap_range *r);
 
 /* Missing seqs still waiting (for reports). */
 unsigned int gaptrack_waiting_ranges(const struct gaptrack *g);

@@ -55,8 +55,6 @@
 #define WSCALE		14
 #define HDR_ROOM	(sizeof(struct ip6_hdr) + sizeof(struct tcphdr) + \
 			 TCP_OPT_LEN)
-/* Record ids below this at the start of a stream mean it starts at 0. */
-#define JOIN_WINDOW	65536u
 
 /* Synthetic ends of a session without a socket: fd74:6c73:7461:70SS::/64. */
 static const uint8_t none_prefix[7] = { 0xfd, 0x74, 0x6c, 0x73, 0x74, 0x61,
@@ -722,13 +720,13 @@ static struct pstream *stream_get(struct pcapng *p, const struct endpoint *ep,
 	return s;
 }
 
-/* The first id seen: small ones mean the stream starts at 0 (as seqtrack). */
+/* Unless told where the stream starts, at the first id that comes. */
 static void stream_start(struct pstream *s, uint32_t id)
 {
 	if (s->started)
 		return;
 	s->started = 1;
-	s->next_id = id < JOIN_WINDOW ? 0 : id;
+	s->next_id = id;
 }
 
 /* Inserts h in id order; 0 if an entry for the same record is there. */
@@ -804,6 +802,17 @@ struct pcapng *pcapng_new(FILE *f, const struct pcapng_config *cfg)
 		return NULL;
 	}
 	return p;
+}
+
+int pcapng_stream_start(struct pcapng *p, const struct endpoint *sender,
+			uint32_t stream_id, uint32_t record_id)
+{
+	struct pstream *s = stream_get(p, sender, stream_id);
+
+	if (!s)
+		return -1;
+	stream_start(s, record_id);
+	return 0;
 }
 
 int pcapng_record(struct pcapng *p, const struct reasm_record *r)

@@ -67,6 +67,14 @@ struct pcapng;
  */
 struct pcapng *pcapng_new(FILE *f, const struct pcapng_config *cfg);
 
+/*
+ * A stream's first record that can come (the core knows where it joined
+ * the stream): records are written in id order from there. Without it a
+ * stream starts at the first record that comes.
+ */
+int pcapng_stream_start(struct pcapng *p, const struct endpoint *sender,
+			uint32_t stream_id, uint32_t record_id);
+
 /* One complete record (pcapng copies what it keeps). 0, or -1 + errno. */
 int pcapng_record(struct pcapng *p, const struct reasm_record *r);
 

@@ -14,6 +14,15 @@
  * records. The core does no I/O and reads no clock: the front end passes
  * the time, sends the NACKs it is handed (from the socket the data came
  * in on, when it can) and calls reasm_timer() by the deadline it returns.
+ *
+ * Where a stream starts (docs/PROTOCOL.md 5.1): a stream the core does
+ * not know starts at the first seq it sees, and nothing before it is
+ * asked for, since another receiver (or this one before a restart) may
+ * have taken it. A stream evicted for room is remembered in a bounded
+ * table and continues where it stopped; a stream saved in a state file
+ * (reasm_save(), reasm_restore()) continues exactly, nothing asked for
+ * twice, nothing left out. Senders outside the allow-list are refused
+ * before anything of their datagrams is looked at.
  */
 #ifndef TLSTAP_NFQ_REASM_H
 #define TLSTAP_NFQ_REASM_H
@@ -36,8 +45,11 @@ struct reasm_config {
 	uint32_t max_msg_len;		/* largest plaintext accepted */
 	size_t max_pending_bytes;	/* all incomplete records together */
 	unsigned int max_streams;
+	unsigned int max_evicted;	/* evicted streams remembered (0: none) */
 	uint64_t nack_timeout_ns;	/* 0: REASM_NACK_TIMEOUT_NS */
 	unsigned int nack_tries;	/* 0: REASM_NACK_TRIES (at most 255) */
+	const struct addr_prefix *allow;	/* senders taken; NULL: any */
+	unsigned int nallow;
 };
 
 /*
@@ -74,6 +86,26 @@ struct reasm_lost {
 
 const char *reasm_lost_reason_name(enum gap_reason reason);
 
+enum reasm_start_how {
+	REASM_START_NEW,	/* at seq 0: from its beginning */
+	REASM_START_JOINED,	/* at a later seq: what came before is not ours */
+	REASM_START_RESUMED,	/* evicted for room, back where it stopped */
+	REASM_START_RESTORED,	/* from a state file, where the run before stopped */
+};
+
+/* A stream the core starts tracking. */
+struct reasm_start {
+	const struct endpoint *sender;
+	uint32_t stream_id;
+	enum reasm_start_how how;
+	uint32_t seq;		/* the first seq it takes as its own */
+	int by_heartbeat;	/* JOINED by a HEARTBEAT: seq follows its highest */
+	int has_record;		/* record_id is known */
+	uint32_t record_id;	/* the first record it may hand out */
+};
+
+const char *reasm_start_how_name(enum reasm_start_how how);
+
 struct reasm_ops {
 	/* A whole record, valid during the call only. */
 	void (*record)(void *arg, const struct reasm_record *r);
@@ -81,14 +113,18 @@ struct reasm_ops {
 	/* A NACK (len bytes) to send to the stream's sender, to. */
 	void (*nack)(void *arg, const struct endpoint *to, const uint8_t *msg,
 		     size_t len);
+	/* A stream starts (may be NULL): for logs, and pcapng's record order. */
+	void (*start)(void *arg, const struct reasm_start *s);
 };
 
 struct reasm_stats {
 	unsigned long long datagrams, bytes;
+	unsigned long long refused;	/* from senders not allowed: not looked at */
 	unsigned long long invalid;	/* datagrams that did not parse */
 	unsigned long long invalid_by[WIRE_STATUS_COUNT];
 	unsigned long long unsupported;	/* NACKs: a receiver takes none */
 	unsigned long long dup_datagrams, late_datagrams, stale_datagrams;
+	unsigned long long before_start;	/* resent from before a stream's start */
 	unsigned long long retransmitted;	/* flagged by the sender */
 	unsigned long long seq_gaps;		/* seqs skipped when seen */
 	unsigned long long chunks, dup_chunks, stale_chunks;
@@ -100,6 +136,10 @@ struct reasm_stats {
 	unsigned long long records_evicted;	/* pending limit reached */
 	unsigned long long pending_bytes;	/* now */
 	unsigned long long streams, streams_evicted;
+	unsigned long long streams_joined;	/* started after their seq 0 */
+	unsigned long long streams_resumed;	/* back after an eviction */
+	unsigned long long streams_restored;	/* from a state file */
+	unsigned long long streams_forgotten;	/* evicted, out of the table too */
 	/* reliable delivery */
 	unsigned long long nacks_sent;		/* NACK messages */
 	unsigned long long nack_seqs;		/* seqs asked for, tries included */
@@ -117,6 +157,8 @@ enum reasm_verdict {
 	REASM_INVALID,		/* did not parse: ignored */
 	REASM_CONTROL,		/* a HEARTBEAT or GAP, taken */
 	REASM_UNSUPPORTED,	/* a NACK, or a GAP for no stream of ours */
+	REASM_REFUSED,		/* from a sender not allowed: not looked at */
+	REASM_BEFORE_START,	/* resent from before the stream's start */
 };
 
 /* What became of one datagram, for logs. */
@@ -138,7 +180,7 @@ void reasm_dgram_info_json(FILE *f, const struct reasm_dgram_info *info);
 
 struct reasm;
 
-/* NULL if memory is short. Every op is required. */
+/* NULL if memory is short. Every op but start is required. */
 struct reasm *reasm_new(const struct reasm_config *cfg,
 			const struct reasm_ops *ops, void *arg);
 /* Frees everything without handing anything out (see reasm_flush). */
@@ -177,9 +219,52 @@ uint64_t reasm_timer_backlog(struct reasm *r, uint64_t now_ns,
 /*
  * At exit: every missing seq is given up (reason timeout) and handed out
  * as LOST ranges. Records still incomplete and not in such a range stay
- * in the stream report.
+ * in the stream report. (A receiver with a state file saves instead.)
  */
 void reasm_flush(struct reasm *r);
+
+/*
+ * A stream as a state file keeps it (the format: lib/recvstate.c): enough
+ * to continue it exactly in another run. Seq ranges are those still
+ * wanted, ascending: missing ones (NACKed again at once), the ones given
+ * up whose LOST line waits for an edge (lost), and those that were taken
+ * but carried records not handed out yet (missing again: asked for
+ * again, their records already handed out dropped as duplicates). An
+ * evicted stream keeps only its numbers.
+ */
+struct reasm_saved_stream {
+	struct endpoint sender;
+	uint32_t stream_id;
+	int evicted;
+	uint32_t seq_next;	/* one past the highest seq taken */
+	struct gap_edge top;	/* records after it */
+	int has_record_next;	/* a record was handed out or given up */
+	uint32_t record_next;	/* one past the highest such record id */
+	struct gap_range *ranges;	/* first, last, left, right, lost */
+	unsigned int nranges;
+	struct wire_range *notdone;	/* record ids below record_next not */
+	unsigned int nnotdone;		/* handed out nor given up, ascending */
+};
+
+/*
+ * Calls fn for every stream, most recently seen first, then for every
+ * evicted one; stops at fn's first non-zero return and returns it (-1 if
+ * memory is short).
+ */
+typedef int (*reasm_save_fn)(void *arg, const struct reasm_saved_stream *s);
+int reasm_save(const struct reasm *r, reasm_save_fn fn, void *arg);
+
+/*
+ * Takes a saved stream back (in the order reasm_save gave them): the
+ * values must be consistent (ranges within SEQTRACK_WINDOW below
+ * seq_next, ascending; record ids likewise below record_next), as
+ * lib/recvstate.c checks. Its missing seqs are NACKed at the next
+ * reasm_timer(). 0, or -1 if memory is short.
+ */
+int reasm_restore(struct reasm *r, const struct reasm_saved_stream *s);
+
+/* Something changed since the last call (a state worth saving). */
+int reasm_changed(struct reasm *r);
 
 const struct reasm_stats *reasm_stats(const struct reasm *r);
 

@@ -78,6 +78,20 @@ int recvopts_parse(struct recvopts *o, const char *prog, int c,
 	case RECVOPT_TRUNCATE:
 		o->truncate = 1;
 		break;
+	case RECVOPT_STATE:
+		o->state_path = arg;
+		break;
+	case RECVOPT_ALLOW: {
+		char err[160];
+
+		if (o->nallow == RECVOPTS_MAX_ALLOW)
+			cli_die(prog, "--allow: at most %d", RECVOPTS_MAX_ALLOW);
+		if (addr_prefix_parse(arg, &o->allow[o->nallow], err,
+				      sizeof(err)))
+			cli_die(prog, "--allow: %s", err);
+		o->nallow++;
+		break;
+	}
 	default:
 		return 0;
 	}
@@ -93,6 +107,10 @@ void recvopts_usage(FILE *f)
 "                          with the records in JSON output, else stderr)\n"
 "    --truncate            empty the files written (once started) instead\n"
 "                          of appending to them\n"
+"    --state FILE          where streams stop at exit (and every second),\n"
+"                          to continue them exactly in the next run\n"
+"    --allow ADDR[/LEN]    take datagrams from these senders only\n"
+"                          (repeatable; default: any sender)\n"
 "    --nack-timeout-ms N   before the second NACK, doubling (default %llu)\n"
 "    --nack-tries N        NACKs per missing datagram (default %u)\n"
 "    --max-record N        largest plaintext accepted (default %u)\n"
@@ -112,4 +130,26 @@ void recvopts_reasm_config(const struct recvopts *o, struct reasm_config *cfg)
 	cfg->max_streams = o->max_streams;
 	cfg->nack_timeout_ns = o->nack_timeout_ms * 1000000ull;
 	cfg->nack_tries = o->nack_tries;
+	cfg->max_evicted = RECVOPTS_EVICTED_PER_STREAM * o->max_streams;
+	cfg->allow = o->nallow ? o->allow : NULL;
+	cfg->nallow = o->nallow;
+}
+
+void recvopts_senders(const struct recvopts *o, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	if (!o->nallow) {
+		snprintf(buf, len, "any sender (warning: without --allow, "
+			 "anyone who can reach it can fill the stream table)");
+		return;
+	}
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < o->nallow && used < len; i++) {
+		char p[ADDR_PREFIX_STRLEN];
+
+		addr_prefix_format(&o->allow[i], p, sizeof(p));
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 i ? ", " : "", p);
+	}
 }

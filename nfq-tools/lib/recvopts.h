@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * The options tlstap-recv and tlstap-nfq share: where records, LOST lines
- * and the datagram log go (appended to, or --truncate), the reassembly core's limits and NACK timing,
- * the receive buffer and the counters' format. One parser, so that the
- * two take them alike.
+ * and the datagram log go (appended to, or --truncate), the state file,
+ * the senders taken (--allow), the reassembly core's limits and NACK
+ * timing, the receive buffer and the counters' format. One parser, so
+ * that the two take them alike.
  */
 #ifndef TLSTAP_NFQ_RECVOPTS_H
 #define TLSTAP_NFQ_RECVOPTS_H
@@ -13,9 +14,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "addr.h"
 #include "reasm.h"
 
 enum recv_output { RECV_OUT_JSON, RECV_OUT_RAW, RECV_OUT_PCAPNG };
+
+#define RECVOPTS_MAX_ALLOW	64
+/* Evicted streams remembered, per stream tracked (--max-streams). */
+#define RECVOPTS_EVICTED_PER_STREAM	4
 
 struct recvopts {
 	enum recv_output output;
@@ -23,6 +29,9 @@ struct recvopts {
 	const char *lost_path;		/* NULL: see recvout_open() */
 	const char *dgram_log_path;	/* NULL: none */
 	int truncate;			/* empty the files at start */
+	const char *state_path;		/* NULL: none */
+	struct addr_prefix allow[RECVOPTS_MAX_ALLOW];
+	unsigned int nallow;		/* 0: any sender */
 	uint32_t max_record;
 	size_t max_pending;
 	unsigned int max_streams;
@@ -40,7 +49,7 @@ enum {
 	RECVOPT_OUTPUT = 0x100, RECVOPT_OUT, RECVOPT_LOST, RECVOPT_LOGDG,
 	RECVOPT_MAXREC, RECVOPT_PENDING, RECVOPT_STREAMS, RECVOPT_NACK_TIMEOUT,
 	RECVOPT_NACK_TRIES, RECVOPT_RCVBUF, RECVOPT_JSON, RECVOPT_TRUNCATE,
-	RECVOPT_END
+	RECVOPT_STATE, RECVOPT_ALLOW, RECVOPT_END
 };
 
 #define RECVOPTS_LONGOPTS						      \
@@ -55,7 +64,9 @@ enum {
 	{ "nack-tries", required_argument, NULL, RECVOPT_NACK_TRIES },	      \
 	{ "rcvbuf", required_argument, NULL, RECVOPT_RCVBUF },		      \
 	{ "stats-json", no_argument, NULL, RECVOPT_JSON },		      \
-	{ "truncate", no_argument, NULL, RECVOPT_TRUNCATE }
+	{ "truncate", no_argument, NULL, RECVOPT_TRUNCATE },		      \
+	{ "state", required_argument, NULL, RECVOPT_STATE },		      \
+	{ "allow", required_argument, NULL, RECVOPT_ALLOW }
 
 /* The defaults. */
 void recvopts_init(struct recvopts *o);
@@ -74,5 +85,11 @@ int recvopts_parse(struct recvopts *o, const char *prog, int c,
 void recvopts_usage(FILE *f);
 
 void recvopts_reasm_config(const struct recvopts *o, struct reasm_config *cfg);
+
+/*
+ * The senders taken, for the start line: "any sender (...)" with a
+ * warning, or the prefixes.
+ */
+void recvopts_senders(const struct recvopts *o, char *buf, size_t len);
 
 #endif

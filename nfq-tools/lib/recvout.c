@@ -155,6 +155,17 @@ int recvout_lost(struct recvout *ro, const struct reasm_lost *l, char *err,
 	return 0;
 }
 
+int recvout_stream_start(struct recvout *ro, const struct reasm_start *s,
+			 char *err, size_t errlen)
+{
+	if (!ro->pcap || !s->has_record ||
+	    !pcapng_stream_start(ro->pcap, s->sender, s->stream_id,
+				 s->record_id))
+		return 0;
+	snprintf(err, errlen, "pcapng: %s", strerror(errno));
+	return -1;
+}
+
 int recvout_logged(struct recvout *ro, char *err, size_t errlen)
 {
 	return outfile_end_unit(&ro->log_file, OUTFILE_LOG, err, errlen);

@@ -54,6 +54,9 @@ int recvout_record(struct recvout *ro, const struct reasm_record *r,
 		   char *err, size_t errlen);
 int recvout_lost(struct recvout *ro, const struct reasm_lost *l, char *err,
 		 size_t errlen);
+/* A stream starts: pcapng writes its records in order from there. */
+int recvout_stream_start(struct recvout *ro, const struct reasm_start *s,
+			 char *err, size_t errlen);
 /* The tool wrote one line to dgram_log. */
 int recvout_logged(struct recvout *ro, char *err, size_t errlen);
 /* After every batch: a reader sees each record once it is complete. */

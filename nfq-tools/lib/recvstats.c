@@ -6,6 +6,7 @@ void recvstats_reasm(struct statprint *sp, const struct reasm_stats *s)
 {
 	statprint_u64(sp, "datagrams", s->datagrams);
 	statprint_u64(sp, "bytes", s->bytes);
+	statprint_u64(sp, "refused", s->refused);
 	statprint_u64(sp, "invalid", s->invalid);
 	statprint_open(sp, "invalid_by_reason");
 	for (int i = 1; i < WIRE_STATUS_COUNT; i++)
@@ -15,6 +16,7 @@ void recvstats_reasm(struct statprint *sp, const struct reasm_stats *s)
 	statprint_u64(sp, "duplicates", s->dup_datagrams);
 	statprint_u64(sp, "late", s->late_datagrams);
 	statprint_u64(sp, "stale", s->stale_datagrams);
+	statprint_u64(sp, "before_start", s->before_start);
 	statprint_u64(sp, "retransmitted", s->retransmitted);
 	statprint_u64(sp, "seq_gaps", s->seq_gaps);
 	statprint_u64(sp, "chunks", s->chunks);
@@ -30,6 +32,10 @@ void recvstats_reasm(struct statprint *sp, const struct reasm_stats *s)
 	statprint_u64(sp, "pending_bytes", s->pending_bytes);
 	statprint_u64(sp, "streams", s->streams);
 	statprint_u64(sp, "streams_evicted", s->streams_evicted);
+	statprint_u64(sp, "streams_joined", s->streams_joined);
+	statprint_u64(sp, "streams_resumed", s->streams_resumed);
+	statprint_u64(sp, "streams_restored", s->streams_restored);
+	statprint_u64(sp, "streams_forgotten", s->streams_forgotten);
 	statprint_u64(sp, "nacks_sent", s->nacks_sent);
 	statprint_u64(sp, "nack_seqs", s->nack_seqs);
 	statprint_u64(sp, "heartbeats_received", s->heartbeats_received);
@@ -70,6 +76,34 @@ void recvstats_pcapng(struct statprint *sp, const struct pcapng_stats *p)
 	statprint_u64(sp, "hold_expired", p->hold_expired);
 	statprint_u64(sp, "late_records", p->late_records);
 	statprint_close(sp);
+}
+
+void recvstats_start(struct ratelog *log, const struct reasm_start *s)
+{
+	char sender[ENDPOINT_STRLEN], rec[32] = "";
+
+	endpoint_format(s->sender, sender, sizeof(sender));
+	if (s->has_record)
+		snprintf(rec, sizeof(rec), " (record %u)", s->record_id);
+	switch (s->how) {
+	case REASM_START_JOINED:
+		if (s->by_heartbeat)
+			ratelog(log, "stream %s/%u: starting at seq %u, after "
+				"the highest its HEARTBEAT names: earlier "
+				"datagrams are not asked for", sender,
+				s->stream_id, s->seq);
+		else
+			ratelog(log, "stream %s/%u: starting at seq %u%s: "
+				"earlier datagrams are not asked for", sender,
+				s->stream_id, s->seq, rec);
+		break;
+	case REASM_START_RESUMED:
+		ratelog(log, "stream %s/%u: resumed at seq %u%s after it was "
+			"evicted", sender, s->stream_id, s->seq, rec);
+		break;
+	default:
+		break;
+	}
 }
 
 struct stream_report_to {

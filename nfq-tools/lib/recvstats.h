@@ -11,6 +11,7 @@
 
 #include "outfile.h"
 #include "pcapng.h"
+#include "ratelog.h"
 #include "reasm.h"
 #include "statprint.h"
 
@@ -22,6 +23,14 @@ void recvstats_output(struct statprint *sp, const struct outfile_stats *o);
 
 /* The pcapng writer's, as the group "pcapng". */
 void recvstats_pcapng(struct statprint *sp, const struct pcapng_stats *p);
+
+/*
+ * A stream that starts where the receiver cannot see its beginning, one
+ * line (rate-limited): "PROG: stream SENDER/ID: starting at seq N ..."
+ * when joined, "... resumed at seq N ..." after an eviction. Nothing for
+ * a stream from seq 0, or one restored from the state file.
+ */
+void recvstats_start(struct ratelog *log, const struct reasm_start *s);
 
 /*
  * Per stream, one "PROG: stream SENDER/ID: name=value ..." line and up

@@ -26,17 +26,36 @@ static void clear_bit(struct seqtrack *t, uint32_t n)
 }
 
 /*
- * The first number of a stream: senders count from 0, so a small first
- * number means the ones before it were lost; a large one means we joined
- * late and nothing before it is ours to miss.
+ * The first number: nothing seen yet, and what came before it is not
+ * missed (see the header). The bits below it are clear: such a number
+ * that arrives after all is new (SEQ_LATE), though never a hole.
  */
 static void start(struct seqtrack *t, uint32_t n)
 {
-	uint32_t base = n < W ? 0 : n;
-
-	memset(t->seen, 0xff, sizeof(t->seen));
-	t->next = base;
+	memset(t->seen, 0, sizeof(t->seen));
+	t->next = n;
+	t->floor = n;
+	t->holes = 0;
 	t->started = 1;
+}
+
+void seqtrack_start(struct seqtrack *t, uint32_t n)
+{
+	start(t, n);
+}
+
+void seqtrack_resume(struct seqtrack *t, uint32_t next)
+{
+	memset(t->seen, 0xff, sizeof(t->seen));
+	t->next = next;
+	t->floor = next - W;
+	t->holes = 0;
+	t->started = 1;
+}
+
+int seqtrack_before_start(const struct seqtrack *t, uint32_t n)
+{
+	return t->started && (int32_t)(n - t->floor) < 0;
 }
 
 enum seq_verdict seqtrack_query(const struct seqtrack *t, uint32_t n)
@@ -64,7 +83,7 @@ static void advance_to(struct seqtrack *t, uint32_t new_next)
 	} else {
 		for (uint32_t s = t->next; s != new_next; s++) {
 			/* The bit of s held s - W, which leaves the window. */
-			if (!test_bit(t, s)) {
+			if (!test_bit(t, s) && !seqtrack_before_start(t, s - W)) {
 				t->expired++;
 				t->holes--;
 			}
@@ -73,6 +92,9 @@ static void advance_to(struct seqtrack *t, uint32_t new_next)
 		}
 	}
 	t->next = new_next;
+	/* What left the window is stale, before the start or not. */
+	if ((int32_t)(new_next - W - t->floor) > 0)
+		t->floor = new_next - W;
 }
 
 enum seq_verdict seqtrack_see(struct seqtrack *t, uint32_t n,
@@ -86,7 +108,8 @@ enum seq_verdict seqtrack_see(struct seqtrack *t, uint32_t n,
 	v = seqtrack_query(t, n);
 	if (v == SEQ_LATE) {
 		set_bit(t, n);
-		t->holes--;
+		if (!seqtrack_before_start(t, n))
+			t->holes--;
 	}
 	if (v != SEQ_NEW)
 		return v;
@@ -101,12 +124,8 @@ void seqtrack_advance(struct seqtrack *t, uint32_t n, uint32_t *opened)
 {
 	*opened = 0;
 	if (!t->started) {
-		start(t, n);
-		if (n >= W) {
-			/* Joined: n is older than anything we will see. */
-			t->next = n + 1;
-			return;
-		}
+		start(t, n + 1);
+		return;
 	}
 	if ((int32_t)(n - t->next) < 0)
 		return;
@@ -114,12 +133,30 @@ void seqtrack_advance(struct seqtrack *t, uint32_t n, uint32_t *opened)
 	advance_to(t, n + 1);
 }
 
+uint32_t seqtrack_reopen(struct seqtrack *t, uint32_t first, uint32_t last)
+{
+	uint32_t n = 0, s = first;
+
+	if ((int32_t)(last - first) < 0 || last - first >= W)
+		return 0;
+	do {
+		if (seqtrack_query(t, s) == SEQ_DUP &&
+		    !seqtrack_before_start(t, s)) {
+			clear_bit(t, s);
+			t->holes++;
+			n++;
+		}
+	} while (s++ != last);
+	return n;
+}
+
 int seqtrack_fill(struct seqtrack *t, uint32_t n)
 {
 	if (seqtrack_query(t, n) != SEQ_LATE)
 		return 0;
 	set_bit(t, n);
-	t->holes--;
+	if (!seqtrack_before_start(t, n))
+		t->holes--;
 	return 1;
 }
 
@@ -132,6 +169,8 @@ int seqtrack_next_hole(const struct seqtrack *t, uint32_t from,
 		return 0;
 	if ((uint32_t)(t->next - from) > W)
 		from = t->next - W;
+	if (seqtrack_before_start(t, from))
+		from = t->floor;
 	for (s = from; s != t->next && test_bit(t, s); s++)
 		;
 	if (s == t->next)

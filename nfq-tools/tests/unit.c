@@ -24,6 +24,7 @@
 #include "reasm.h"
 #include "record.h"
 #include "recvopts.h"
+#include "recvstate.h"
 #include "replay.h"
 #include "seqtrack.h"
 #include "sockerr.h"
@@ -914,12 +915,16 @@ static void test_pack_and_reassemble(void)
 	reasm_free(ra);
 	collected_free(&c);
 
-	/* Reversed. */
+	/*
+	 * Reversed: the stream starts at the last datagram (the first seen);
+	 * the others are originals from before it, overtaken on the way:
+	 * taken, though no hole was opened for them.
+	 */
 	ra = new_reasm(&c);
 	for (uint32_t s = n; s-- > 0;)
 		reasm_datagram(ra, &sender, dgs[s], dlens[s], T0, &info);
 	check_all_emitted(&c, recs, "reversed");
-	CHECK(reasm_stats(ra)->seq_gaps == n - 1 &&
+	CHECK(reasm_stats(ra)->seq_gaps == 0 &&
 	      reasm_stats(ra)->late_datagrams == n - 1,
 	      "reversed: gaps %llu late %llu", reasm_stats(ra)->seq_gaps,
 	      reasm_stats(ra)->late_datagrams);
@@ -1422,12 +1427,38 @@ static void test_seqtrack(void)
 	CHECK(seqtrack_see(&t, 1, &skipped) == SEQ_NEW && skipped == 2 &&
 	      t.holes == 2, "wrap: skipped %u holes %u", skipped, t.holes);
 	CHECK(seqtrack_see(&t, 0xffffffffu, &skipped) == SEQ_LATE, "late");
-	CHECK(seqtrack_see(&t, 0xfffffff0u, &skipped) == SEQ_DUP,
-	      "before the start counts as seen");
-	/* A first datagram other than 0 means the ones before were lost. */
+	CHECK(t.holes == 1, "late: holes %u", t.holes);
+	/* Before the start: new once, never a hole, seen after that. */
+	CHECK(seqtrack_before_start(&t, 0xfffffff0u) &&
+	      seqtrack_see(&t, 0xfffffff0u, &skipped) == SEQ_LATE &&
+	      t.holes == 1 &&
+	      seqtrack_see(&t, 0xfffffff0u, &skipped) == SEQ_DUP,
+	      "before the start: holes %u", t.holes);
+	/* A first number other than 0: the tracker starts there, no hole. */
 	seqtrack_init(&t);
 	seqtrack_see(&t, 3, &skipped);
-	CHECK(t.holes == 3, "lost first datagrams: holes %u", t.holes);
+	CHECK(t.holes == 0 && !skipped && seqtrack_before_start(&t, 0) &&
+	      seqtrack_query(&t, 0) == SEQ_LATE &&
+	      !seqtrack_next_hole(&t, 0, &first, &last),
+	      "started at 3: holes %u", t.holes);
+	/* What left the window is forgotten, before the start or not. */
+	CHECK(seqtrack_see(&t, 3 + 2 * SEQTRACK_WINDOW, &skipped) == SEQ_NEW &&
+	      t.holes == SEQTRACK_WINDOW - 1 &&
+	      !seqtrack_before_start(&t, 3 + SEQTRACK_WINDOW + 1) &&
+	      seqtrack_query(&t, 3) == SEQ_STALE, "jumped: holes %u", t.holes);
+	/* A heartbeat starts a fresh tracker after its highest. */
+	seqtrack_init(&t);
+	seqtrack_advance(&t, 9, &skipped);
+	CHECK(!skipped && t.next == 10 && !t.holes &&
+	      seqtrack_query(&t, 9) == SEQ_LATE, "advance on a fresh tracker");
+	/* Resumed: all below next seen, but what is reopened. */
+	seqtrack_resume(&t, 100);
+	CHECK(seqtrack_reopen(&t, 90, 92) == 3 && t.holes == 3 &&
+	      seqtrack_query(&t, 91) == SEQ_LATE &&
+	      seqtrack_query(&t, 93) == SEQ_DUP &&
+	      seqtrack_query(&t, 100) == SEQ_NEW &&
+	      seqtrack_reopen(&t, 95, 120) == 5,
+	      "resume: holes %u", t.holes);
 }
 
 /* ------------------------------------------------------ reliable delivery */
@@ -1511,6 +1542,8 @@ struct relcap {
 	size_t pending_lens[64];
 	const uint8_t **recs;		/* originals, by record id */
 	const size_t *rec_lens;
+	unsigned int nstarts;
+	struct reasm_start starts[8];	/* sender not kept */
 };
 
 static void rel_record(void *arg, const struct reasm_record *r)
@@ -1559,10 +1592,22 @@ static void rel_nack(void *arg, const struct endpoint *to, const uint8_t *msg,
 	}
 }
 
+static void rel_start(void *arg, const struct reasm_start *st)
+{
+	struct relcap *c = arg;
+
+	if (c->nstarts < 8) {
+		c->starts[c->nstarts] = *st;
+		c->starts[c->nstarts].sender = NULL;
+	}
+	c->nstarts++;
+}
+
 static const struct reasm_ops rel_ops = {
 	.record = rel_record,
 	.lost = rel_lost,
 	.nack = rel_nack,
+	.start = rel_start,
 };
 
 static const struct endpoint rel_sender = {
@@ -1810,10 +1855,14 @@ static void test_lost_exact(void)
 					lost[s + b] = 2;
 			order[s] = s;
 		}
-		if (round % 3 == 0)
-			lost[0] = 1;	/* the first too */
+		/*
+		 * The stream starts at the first datagram that arrives: it
+		 * arrives first (losses before a stream's start are
+		 * test_stream_start's).
+		 */
+		lost[0] = 0;
 		/* Reorder: swap near neighbours. */
-		for (uint32_t s = 0; s + 3 < st.ndg; s++)
+		for (uint32_t s = 1; s + 3 < st.ndg; s++)
 			if (rnd() % 5 == 0) {
 				uint32_t j = s + 1 + rnd() % 3, t = order[s];
 
@@ -1932,33 +1981,113 @@ static void test_heartbeat(void)
 	      "hole before oldest_seq");
 	reasm_free(ra);
 
-	/* Every datagram lost: the heartbeat starts the stream at 0. */
+	/*
+	 * Known only by its HEARTBEAT: it starts after the highest it names
+	 * (another receiver may have had those): nothing asked for, nothing
+	 * said lost, the next datagram taken as the first.
+	 */
 	memset(&c, 0, sizeof(c));
+	c.recs = (const uint8_t **)st.recs;
+	c.rec_lens = st.lens;
 	ra = rel_reasm(&c);
 	send_heartbeat(ra, 2, 0, T0);
-	reasm_timer(ra, T0);
-	CHECK(c.nnack == 1 && c.nacked[0].first == 0 && c.nacked[0].last == 2,
-	      "whole stream lost: NACK %u..%u", c.nacked[0].first,
-	      c.nacked[0].last);
-	send_gap(ra, 0, 2, T0 + MS);
-	CHECK(c.nlost == 0, "LOST without knowing its end");
+	CHECK(!reasm_timer(ra, T0) && c.nnack == 0 && c.nstarts == 1 &&
+	      c.starts[0].how == REASM_START_JOINED &&
+	      c.starts[0].by_heartbeat && c.starts[0].seq == 3 &&
+	      !c.starts[0].has_record, "a HEARTBEAT starts a stream after it");
+	for (uint32_t s = 3; s < st.ndg; s++)
+		relstream_send(&st, ra, s, T0, 0);
 	reasm_flush(ra);
-	CHECK(c.nlost == 1 && c.lost[0].has_record_first &&
-	      c.lost[0].record_first == 0 && !c.lost[0].has_record_last,
-	      "whole stream lost: LOST from record 0");
+	CHECK(c.nnack == 0 && c.nlost == 0 && c.nrec > 0 &&
+	      reasm_stats(ra)->streams_joined == 1,
+	      "after a HEARTBEAT: %u NACKs, %u LOST, %u records", c.nnack,
+	      c.nlost, c.nrec);
+	reasm_free(ra);
+	relstream_free(&st);
+}
+
+/*
+ * Where a stream starts (PROTOCOL.md 5.1): at the first datagram seen,
+ * nothing before it asked for or said lost, the records that began
+ * before it not handed out; an original from before it that comes after
+ * all is taken, a retransmission from before it is not (it answers
+ * another receiver's NACK), and a retransmission never starts a stream.
+ */
+static void test_stream_start(void)
+{
+	static struct relstream st;
+	static struct relcap c;
+	uint8_t before[4096] = { 0 }, touched[4096];
+	struct reasm *ra;
+	const uint32_t k = 4;
+	uint32_t first_rid;
+	struct wire_msg msg;
+	struct wire_chunk ch;
+	size_t len, pos = 0;
+	const uint8_t *d;
+
+	relstream_make(&st, 60, 3000);
+	CHECK(st.ndg > 2 * k, "%u datagrams", st.ndg);
+	for (uint32_t s = 0; s < k; s++)
+		before[s] = 1;
+	records_in(&st, before, touched);
+	d = txring_datagram(&st.ring, k, &len);
+	wire_parse_msg(d, len, &msg);
+	wire_next_chunk(&msg, &pos, &ch);
+	first_rid = ch.meta.record_id + (ch.offset ? 1 : 0);
+
+	memset(&c, 0, sizeof(c));
+	c.recs = (const uint8_t **)st.recs;
+	c.rec_lens = st.lens;
+	ra = rel_reasm(&c);
+	for (uint32_t s = k; s < st.ndg; s++)
+		relstream_send(&st, ra, s, T0, 0);
+	CHECK(!reasm_timer(ra, T0) && c.nnack == 0, "NACKed before the start");
+	CHECK(c.nstarts == 1 && c.starts[0].how == REASM_START_JOINED &&
+	      c.starts[0].seq == k && c.starts[0].has_record &&
+	      c.starts[0].record_id == first_rid &&
+	      reasm_stats(ra)->streams_joined == 1,
+	      "start: %u, seq %u, record %u (want %u)", c.nstarts,
+	      c.starts[0].seq, c.starts[0].record_id, first_rid);
+	for (unsigned int r = 0; r < st.nrec; r++)
+		CHECK(c.emitted[r] == !touched[r],
+		      "record %u: emitted %u, touched before the start %u", r,
+		      c.emitted[r], touched[r]);
+	/* A retransmission from before the start is someone else's. */
+	relstream_send(&st, ra, k - 1, T0, 1);
+	CHECK(reasm_stats(ra)->before_start == 1 &&
+	      c.nrec == st.nrec - (unsigned int)(first_rid), "resent before");
+	reasm_flush(ra);
+	CHECK(c.nlost == 0 && !reasm_stats(ra)->lost_datagrams,
+	      "LOST before the start");
 	reasm_free(ra);
 
-	/* The first datagrams lost: NACKed from 0, records from 0. */
+	/* Overtaken originals from before the start are taken. */
+	memset(&c, 0, sizeof(c));
+	c.recs = (const uint8_t **)st.recs;
+	c.rec_lens = st.lens;
+	ra = rel_reasm(&c);
+	relstream_send(&st, ra, k, T0, 0);
+	for (uint32_t s = k; s-- > 0;)
+		relstream_send(&st, ra, s, T0, 0);
+	for (uint32_t s = k + 1; s < st.ndg; s++)
+		relstream_send(&st, ra, s, T0, 0);
+	CHECK(c.nrec == st.nrec && !reasm_stats(ra)->seq_gaps &&
+	      reasm_stats(ra)->late_datagrams == k && !reasm_timer(ra, T0),
+	      "overtaken: %u of %u records", c.nrec, st.nrec);
+	reasm_free(ra);
+
+	/* From seq 0: new, not joined. A retransmission starts nothing. */
 	memset(&c, 0, sizeof(c));
 	ra = rel_reasm(&c);
-	for (uint32_t s = 2; s < st.ndg; s++)
-		relstream_send(&st, ra, s, T0, 0);
-	reasm_timer(ra, T0);
-	CHECK(c.nnack == 1 && c.nacked[0].first == 0 && c.nacked[0].last == 1,
-	      "lost first datagrams not NACKed");
-	send_gap(ra, 0, 1, T0 + MS);
-	CHECK(c.nlost == 1 && c.lost[0].record_first == 0 &&
-	      c.lost[0].has_record_last, "lost first datagrams");
+	relstream_send(&st, ra, 1, T0, 1);
+	CHECK(reasm_stats(ra)->streams == 0 && c.nstarts == 0 &&
+	      reasm_stats(ra)->before_start == 1, "a retransmission started a "
+	      "stream");
+	relstream_send(&st, ra, 0, T0, 0);
+	CHECK(c.nstarts == 1 && c.starts[0].how == REASM_START_NEW &&
+	      c.starts[0].record_id == 0 &&
+	      !reasm_stats(ra)->streams_joined, "from seq 0");
 	reasm_free(ra);
 	relstream_free(&st);
 }
@@ -2002,6 +2131,145 @@ static void test_evicted_stream(void)
 	relstream_free(&st);
 }
 
+/*
+ * An evicted stream that comes back continues where it stopped (the
+ * evicted table): nothing asked for again, nothing written twice. Without
+ * the table it would start anew where it comes back: nothing twice
+ * either, the records across the point lost.
+ */
+static void test_evicted_resume(void)
+{
+	static struct relstream st;
+	static struct relcap c;
+	struct reasm_config cfg = {
+		.max_msg_len = 65536,
+		.max_pending_bytes = 64u << 20,
+		.max_streams = 1,
+		.max_evicted = 4,
+	};
+	struct endpoint other = rel_sender;
+	struct reasm_dgram_info info;
+	uint8_t hb[WIRE_HEARTBEAT_LEN];
+	struct reasm *ra;
+	uint32_t half;
+
+	relstream_make(&st, 40, 3000);
+	half = st.ndg / 2;
+	other.port++;
+	wire_build_heartbeat(hb, 77, 5, 0);
+	for (int table = 1; table >= 0; table--) {
+		memset(&c, 0, sizeof(c));
+		c.recs = (const uint8_t **)st.recs;
+		c.rec_lens = st.lens;
+		cfg.max_evicted = table ? 4 : 0;
+		ra = reasm_new(&cfg, &rel_ops, &c);
+		for (uint32_t s = 0; s < half; s++)
+			relstream_send(&st, ra, s, T0, 0);
+		reasm_datagram(ra, &other, hb, sizeof(hb), T0, &info);
+		CHECK(reasm_stats(ra)->streams_evicted == 1, "not evicted");
+		for (uint32_t s = half; s < st.ndg; s++)
+			relstream_send(&st, ra, s, T0, 0);
+		/* An answer to an old NACK: old news. */
+		relstream_send(&st, ra, 1, T0, 1);
+		/*
+		 * The record under way at the eviction is asked for again:
+		 * the seqs its chunks came in (no others).
+		 */
+		reasm_timer(ra, T0);
+		CHECK(table ? c.nnack == 1 && c.nnacked == 1 &&
+			      c.nacked[0].last == half - 1 &&
+			      c.nacked[0].last - c.nacked[0].first < 4
+			    : c.nnack == 0,
+		      "table %d: %u NACKs, %u..%u", table, c.nnack,
+		      c.nacked[0].first, c.nacked[0].last);
+		for (uint32_t s = c.nacked[0].first;
+		     c.nnack && s != c.nacked[0].last + 1; s++)
+			relstream_send(&st, ra, s, T0, 1);
+		reasm_flush(ra);
+		for (unsigned int r = 0; r < st.nrec; r++)
+			CHECK(c.emitted[r] <= 1 && (!table || c.emitted[r] == 1),
+			      "table %d: record %u emitted %u times", table, r,
+			      c.emitted[r]);
+		CHECK(c.nlost == 0, "table %d: %u LOST", table, c.nlost);
+		CHECK(table ? reasm_stats(ra)->streams_resumed == 1 &&
+			      c.nstarts == 3 &&
+			      c.starts[2].how == REASM_START_RESUMED
+			    : !reasm_stats(ra)->streams_resumed &&
+			      c.starts[2].how == REASM_START_JOINED &&
+			      c.starts[2].seq == half,
+		      "table %d: came back as %s", table,
+		      reasm_start_how_name(c.starts[2].how));
+		reasm_free(ra);
+	}
+	relstream_free(&st);
+}
+
+/* --allow: prefixes, and a core that looks at nothing from anyone else. */
+static void test_allow(void)
+{
+	static const char *const bad[] = { "10.0.0.0/33", "10.0.0.1/8",
+					   "fd00::/129", "fd00::1/64", "x",
+					   "10.0.0.0/", "10.0.0.0/+8", "/8" };
+	struct addr_prefix p[2];
+	struct endpoint ep = rel_sender;
+	struct reasm_config cfg = {
+		.max_msg_len = 65536,
+		.max_pending_bytes = 1u << 20,
+		.max_streams = 4,
+		.allow = p,
+		.nallow = 2,
+	};
+	static struct relcap c;
+	struct reasm_dgram_info info;
+	uint8_t hb[WIRE_HEARTBEAT_LEN];
+	char err[160], buf[ADDR_PREFIX_STRLEN];
+	struct reasm *ra;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(addr_prefix_parse(bad[i], &p[0], err, sizeof(err)),
+		      "--allow %s taken", bad[i]);
+	CHECK(!addr_prefix_parse("10.0.0.9", &p[0], err, sizeof(err)) &&
+	      p[0].len == 32, "one address");
+	addr_prefix_format(&p[0], buf, sizeof(buf));
+	CHECK(!strcmp(buf, "10.0.0.9/32"), "format %s", buf);
+	CHECK(!addr_prefix_parse("fd00:1::/32", &p[1], err, sizeof(err)),
+	      "IPv6 prefix: %s", err);
+	CHECK(addr_prefix_match(&p[0], &ep), "10.0.0.9 in 10.0.0.9/32");
+	ep.addr[3] = 8;
+	CHECK(!addr_prefix_match(&p[0], &ep), "10.0.0.8 in 10.0.0.9/32");
+	CHECK(!addr_prefix_parse("10.0.0.8/31", &p[0], err, sizeof(err)) &&
+	      addr_prefix_match(&p[0], &ep), "10.0.0.8 in 10.0.0.8/31");
+	ep.addr[3] = 10;
+	CHECK(!addr_prefix_match(&p[0], &ep), "10.0.0.10 in 10.0.0.8/31");
+	CHECK(!addr_prefix_parse("10.0.0.0/29", &p[0], err, sizeof(err)) &&
+	      !addr_prefix_match(&p[0], &rel_sender), "10.0.0.9 in 10.0.0.0/29");
+	ep.family = TLSTAP_FAMILY_IPV6;
+	memcpy(ep.addr, "\xfd\x00\x00\x01\xff", 5);
+	CHECK(addr_prefix_match(&p[1], &ep), "fd00:1:ff.. in fd00:1::/32");
+	CHECK(!addr_prefix_parse("0.0.0.0/0", &p[1], err, sizeof(err)) &&
+	      !addr_prefix_match(&p[1], &ep) && addr_prefix_match(&p[1],
+								 &rel_sender),
+	      "0.0.0.0/0 is every IPv4 sender and no IPv6 one");
+
+	/* 10.0.0.0/29 only: 10.0.0.9 and an IPv6 sender are refused. */
+	cfg.nallow = 1;
+	memset(&c, 0, sizeof(c));
+	ra = reasm_new(&cfg, &rel_ops, &c);
+	wire_build_heartbeat(hb, 1, 5, 0);
+	CHECK(reasm_datagram(ra, &rel_sender, hb, sizeof(hb), T0, &info) ==
+		      REASM_REFUSED &&
+	      reasm_datagram(ra, &ep, hb, sizeof(hb), T0, &info) ==
+		      REASM_REFUSED &&
+	      reasm_stats(ra)->refused == 2 && !reasm_stats(ra)->streams &&
+	      !reasm_stats(ra)->datagrams, "refused");
+	ep = rel_sender;
+	ep.addr[3] = 3;
+	CHECK(reasm_datagram(ra, &ep, hb, sizeof(hb), T0, &info) ==
+		      REASM_CONTROL && reasm_stats(ra)->streams == 1,
+	      "an allowed sender");
+	reasm_free(ra);
+}
+
 /* A temporary directory for files, and its cleanup. */
 static char tmpdir[64];
 
@@ -2019,13 +2287,197 @@ static const char *tmpfile_path(const char *name)
 
 static void tmpdir_remove(void)
 {
-	static const char *const names[] = { "out" };
+	static const char *const names[] = { "state", "state.lock",
+					     "state.tmp", "bad", "bad.lock",
+					     "out" };
 
 	if (!tmpdir[0])
 		return;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		unlink(tmpfile_path(names[i]));
 	rmdir(tmpdir);
+}
+
+/* Run 1 of test_state: up to stop, with a hole; saved. */
+static void state_run1(struct relstream *st, struct relcap *c, uint32_t hole,
+		       uint32_t stop, const char *path)
+{
+	struct recvstate rs;
+	struct reasm *ra;
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	c->recs = (const uint8_t **)st->recs;
+	c->rec_lens = st->lens;
+	ra = rel_reasm(c);
+	for (uint32_t s = 0; s < stop; s++)
+		if (s != hole)
+			relstream_send(st, ra, s, T0, 0);
+	reasm_timer(ra, T0);
+	unlink(path);
+	CHECK(!recvstate_open(&rs, path, err, sizeof(err)) && !rs.existed,
+	      "open: %s", err);
+	CHECK(!recvstate_save(&rs, ra, err, sizeof(err)), "save: %s", err);
+	recvstate_close(&rs);
+	reasm_free(ra);
+}
+
+static struct reasm *state_run2(struct relstream *st, struct relcap *c,
+				const char *path)
+{
+	struct recvstate rs;
+	struct reasm *ra;
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	c->recs = (const uint8_t **)st->recs;
+	c->rec_lens = st->lens;
+	ra = rel_reasm(c);
+	CHECK(!recvstate_open(&rs, path, err, sizeof(err)) && rs.existed &&
+	      rs.nstreams == 1 && !rs.nevicted, "reopen: %s", err);
+	CHECK(!recvstate_restore(&rs, ra, err, sizeof(err)), "restore: %s",
+	      err);
+	recvstate_close(&rs);
+	CHECK(reasm_stats(ra)->streams_restored == 1 && c->nstarts == 1 &&
+	      c->starts[0].how == REASM_START_RESTORED, "restored");
+	reasm_timer(ra, T0 + MS);
+	return ra;
+}
+
+/*
+ * A state file between two runs: the second asks for the hole and for
+ * what the first took but could not finish (a record under way at the
+ * stop), and every record comes out once across both; if the sender no
+ * longer holds them, the LOST lines name none the first run wrote.
+ */
+static void test_state(void)
+{
+	static struct relstream st;
+	static struct relcap c1, c2;
+	const char *path = tmpfile_path("state");
+	uint8_t gapped[4096] = { 0 }, touched[4096], in_lost[4096] = { 0 };
+	uint32_t hole, stop, asked = 0;
+	struct reasm *ra;
+
+	relstream_make(&st, 80, 3000);
+	hole = st.ndg / 3;
+	stop = 2 * st.ndg / 3;
+	state_run1(&st, &c1, hole, stop, path);
+	CHECK(c1.nrec && c1.nrec < st.nrec && !c1.nlost, "run 1: %u records",
+	      c1.nrec);
+
+	/* The sender answers: retransmissions, then the rest. */
+	ra = state_run2(&st, &c2, path);
+	CHECK(c2.nnack >= 1 && c2.nacked[0].first <= hole &&
+	      c2.nacked[0].last >= hole &&
+	      c2.nacked[c2.nnacked - 1].last == stop - 1,
+	      "run 2 asked for %u ranges, %u..%u first", c2.nnacked,
+	      c2.nacked[0].first, c2.nacked[0].last);
+	for (unsigned int i = 0; i < c2.nnacked && i < 64; i++)
+		for (uint32_t s = c2.nacked[i].first; s != c2.nacked[i].last + 1;
+		     s++) {
+			relstream_send(&st, ra, s, T0 + 2 * MS, 1);
+			asked++;
+		}
+	CHECK(asked < stop - hole, "asked for %u seqs again", asked);
+	for (uint32_t s = stop; s < st.ndg; s++)
+		relstream_send(&st, ra, s, T0 + 2 * MS, 0);
+	CHECK(!reasm_timer(ra, T0 + 100 * MS) && !c2.nlost,
+	      "run 2: %u LOST", c2.nlost);
+	for (unsigned int r = 0; r < st.nrec; r++)
+		CHECK(c1.emitted[r] + c2.emitted[r] == 1,
+		      "record %u: run 1 %u, run 2 %u", r, c1.emitted[r],
+		      c2.emitted[r]);
+	reasm_free(ra);
+
+	/* The sender holds none of it any more: GAPs. */
+	ra = state_run2(&st, &c2, path);
+	for (unsigned int i = 0; i < c2.nnacked && i < 64; i++) {
+		send_gap(ra, c2.nacked[i].first, c2.nacked[i].last, T0 + 2 * MS);
+		for (uint32_t s = c2.nacked[i].first; s != c2.nacked[i].last + 1;
+		     s++)
+			gapped[s] = 1;
+	}
+	for (uint32_t s = stop; s < st.ndg; s++)
+		relstream_send(&st, ra, s, T0 + 2 * MS, 0);
+	records_in(&st, gapped, touched);
+	for (unsigned int i = 0; i < c2.nlost && i < 1024; i++) {
+		CHECK(c2.lost[i].has_record_first && c2.lost[i].has_record_last,
+		      "open LOST");
+		for (uint32_t r = c2.lost[i].record_first;
+		     r != c2.lost[i].record_last + 1 && r < st.nrec; r++)
+			in_lost[r]++;
+	}
+	for (unsigned int r = 0; r < st.nrec; r++)
+		CHECK(c1.emitted[r] + c2.emitted[r] + in_lost[r] == 1 &&
+		      (!in_lost[r] || touched[r]),
+		      "record %u: run 1 %u, run 2 %u, LOST %u (touched %u)", r,
+		      c1.emitted[r], c2.emitted[r], in_lost[r], touched[r]);
+	reasm_free(ra);
+	relstream_free(&st);
+}
+
+/* A state file that is not one is refused, naming it and its line. */
+static void test_state_file(void)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "", "line 0: empty" },
+		{ "tlstap-receiver-state 2\nend 0\n", "version 2" },
+		{ "hello 1\n", "not a tlstap receiver state" },
+		{ "tlstap-receiver-state 1\n", "no 'end'" },
+		{ "tlstap-receiver-state 1\nend 0", "line 2: cut short" },
+		{ "tlstap-receiver-state 1\nend 1\n", "does not count" },
+		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 "
+		  "top never records -\nrange 9 9 never unknown missing\n"
+		  "end 1\n", "line 3: range 9..9: not within" },
+		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 "
+		  "top never records -\nrange 4 5 never unknown missing\n"
+		  "range 5 6 never unknown lost\nend 1\n", "line 4" },
+		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 "
+		  "top never records -\nnotdone 1 2\nend 1\n",
+		  "without records" },
+		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 "
+		  "top known:x records 3\nend 1\n", "top 'known:x'" },
+		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 "
+		  "top never records 3\nevicted 10.0.0.1:7419 5 seq 1 top "
+		  "never records -\nend 2\n", "twice" },
+		{ "tlstap-receiver-state 1\nrange 1 2 never never gap\nend 0\n",
+		  "outside a stream" },
+		{ "tlstap-receiver-state 1\nstreams 1\nend 0\n",
+		  "unknown item" },
+		{ "tlstap-receiver-state 1\nend 0\nend 0\n", "after 'end'" },
+	};
+	const char *path = tmpfile_path("bad");
+	struct recvstate rs, other;
+	char err[256];
+	FILE *f;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f = fopen(path, "w");
+		fputs(cases[i].text, f);
+		fclose(f);
+		err[0] = '\0';
+		CHECK(recvstate_open(&rs, path, err, sizeof(err)) &&
+		      strstr(err, path) && strstr(err, cases[i].want),
+		      "case %zu: '%s', want '%s'", i, err, cases[i].want);
+		recvstate_close(&rs);
+	}
+	/* Well formed, with every item. */
+	f = fopen(path, "w");
+	fputs("tlstap-receiver-state 1\nstream [fd00::1]:7419 5 seq 9 top "
+	      "known:4 records 7\nrange 2 3 known:1 unknown missing\n"
+	      "range 5 5 unknown never gap\nnotdone 3 4\nevicted "
+	      "10.0.0.1:7419 5 seq 1 top never records -\nend 2\n", f);
+	fclose(f);
+	CHECK(!recvstate_open(&rs, path, err, sizeof(err)) &&
+	      rs.nstreams == 2 && rs.nevicted == 1, "well formed: %s", err);
+	/* One receiver per state file. */
+	CHECK(recvstate_open(&other, path, err, sizeof(err)) &&
+	      strstr(err, "another process uses it"), "second: '%s'", err);
+	recvstate_close(&other);
+	recvstate_close(&rs);
 }
 
 /*
@@ -2194,7 +2646,6 @@ static void test_gaptrack_bound(void)
 	memset(got, 0, sizeof(got));
 	seqtrack_init(&t);
 	CHECK(!gaptrack_init(&g, &pol, gt_lost, got), "init");
-	gaptrack_start(&g, 1);
 	for (uint32_t s = 0; s < 12; s += 2) {
 		seqtrack_see(&t, s, &skipped);
 		if (skipped)
@@ -2345,9 +2796,18 @@ static void test_repair_loop(void)
 	c.recs = (const uint8_t **)st.recs;
 	c.rec_lens = st.lens;
 	c.capture_nacks = 1;
-	ra = rel_reasm(&c);
+	/*
+	 * A try fails 36% of the time (20% loss each way): 12 tries, so that
+	 * a seq lost for good (0.36^12) does not come with the random draws.
+	 */
+	ra = reasm_new(&(struct reasm_config){ .max_msg_len = 65536,
+					       .max_pending_bytes = 64u << 20,
+					       .max_streams = 4,
+					       .nack_tries = 12 },
+		       &rel_ops, &c);
+	/* The first arrives: a stream starts where it is first seen. */
 	for (uint32_t s = 0; s < st.ndg; s++)
-		if (rnd() % 10)
+		if (!s || rnd() % 10)
 			relstream_send(&st, ra, s, now, 0);
 	/* Whatever the receiver NACKs, 20% of it is lost again. */
 	for (unsigned int round = 0; round < 12 && c.nrec < st.nrec; round++) {
@@ -2503,10 +2963,19 @@ static void test_recvopts(void)
 	CHECK(!recvopts_parse(&o, "unit", 'h', NULL), "not ours: -h");
 	recvopts_reasm_config(&o, &cfg);
 	CHECK(cfg.nack_timeout_ns == 16000000ull &&
-	      cfg.max_pending_bytes == 2u << 20 && cfg.max_streams == 256,
+	      cfg.max_pending_bytes == 2u << 20 && cfg.max_streams == 256 &&
+	      cfg.max_evicted == 4 * 256 && !cfg.allow && !cfg.nallow,
 	      "core config");
-	CHECK(!o.truncate && recvopts_parse(&o, "unit", RECVOPT_TRUNCATE, NULL) &&
-	      o.truncate, "--truncate");
+	CHECK(!o.truncate && !o.state_path && !o.nallow, "defaults: files");
+	CHECK(recvopts_parse(&o, "unit", RECVOPT_TRUNCATE, NULL) && o.truncate &&
+	      recvopts_parse(&o, "unit", RECVOPT_STATE, "s") &&
+	      !strcmp(o.state_path, "s") &&
+	      recvopts_parse(&o, "unit", RECVOPT_ALLOW, "10.0.0.0/8") &&
+	      recvopts_parse(&o, "unit", RECVOPT_ALLOW, "fd00::1") &&
+	      o.nallow == 2 && o.allow[1].len == 128,
+	      "--truncate, --state, --allow");
+	recvopts_reasm_config(&o, &cfg);
+	CHECK(cfg.allow == o.allow && cfg.nallow == 2, "core config: allow");
 }
 
 /* --------------------------------------------------------- error queue */
@@ -2600,7 +3069,12 @@ int main(void)
 	test_nack_policy();
 	test_lost_exact();
 	test_heartbeat();
+	test_stream_start();
 	test_evicted_stream();
+	test_evicted_resume();
+	test_allow();
+	test_state();
+	test_state_file();
 	test_outfile();
 	tmpdir_remove();
 	test_stream_lru();

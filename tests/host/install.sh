@@ -21,7 +21,8 @@
 #   tlstap-recv started by the systemd unit's own ExecStart line (with
 #   the settings of the installed /etc/default/tlstap-recv and DESTDIR
 #   prefixed to its paths), and its records file shows the HTTP request
-#   and response; all in a network namespace of its own;
+#   and response, its state file is there at stop; all in a network
+#   namespace of its own;
 # - systemd-analyze verify finds nothing to say about the unit, and
 #   systemd-analyze security rates its exposure below 2;
 # - udevadm test applies the installed rule to a /dev/tlstap node in a
@@ -262,18 +263,16 @@ wait "$FWD" || fail "tlstap-fwd exited with $?: $(tail -n1 "$T/fwd.err")"
 sent=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["records"])' <"$T/fwd.err") ||
 	fail "no counters from tlstap-fwd"
 [ "$sent" -ge 2 ] || fail "tlstap-fwd sent only $sent records"
-records=("$state"/records-*.json)
-[ ${#records[@]} = 1 ] && [ -f "${records[0]}" ] || fail "no records-START.json in the state directory"
-case $(basename "${records[0]}") in
-records-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.json) ;;
-*) fail "unexpected records file name $(basename "${records[0]}")" ;;
-esac
+records=("$state/records.json")
+[ -f "${records[0]}" ] || fail "no records.json in the state directory: $(ls "$state")"
 for _ in $(seq 100); do
 	[ "$(grep -c '"type":"data"' "${records[0]}")" -ge "$sent" ] && break
 	sleep 0.05
 done
 kill -TERM "$RECV"
 wait "$RECV" || fail "tlstap-recv exited with $?: $(tail -n1 "$T/recv.err")"
+head -n 1 "$state/state" | grep -q '^tlstap-receiver-state 1$' ||
+	fail "the unit's tlstap-recv left no state file: $(ls "$state")"
 "$SRC/scripts/demo-show" --brief "${records[0]}" >"$T/shown.json" || fail "demo-show failed"
 grep -q '"dir": "write".*"text": "GET /hello.txt HTTP/1.1' "$T/shown.json" ||
 	fail "no request record: $(head -c 300 "$T/shown.json")"

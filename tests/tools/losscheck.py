@@ -3,7 +3,7 @@
 """Every accepted record arrived byte-exact or was marked lost; no other.
 
 usage: losscheck.py --expected FILE... --recv FILE... [--allow-lost]
-                    [--summary FILE]
+                    [--once] [--summary FILE]
 
 --expected: what faultwriter.py wrote and the module accepted (raw).
 --recv: tlstap-recv --output json outputs, one per receiver instance
@@ -17,7 +17,9 @@ knows it (faultwriter.py claims its own pid and runs as root in the
 initial pid namespace: the same pid, uid 0); no instance outputs a record twice or a record it
 marked lost; every accepted record was output by some instance or lies
 in a LOST range (record ids; an open end reaches the stream's start or
-end); without --allow-lost, no LOST range at all. Prints the counts.
+end); without --allow-lost, no LOST range at all; with --once, no record
+output by two instances (a receiver restarted with its state file).
+Prints the counts.
 """
 import argparse
 import base64
@@ -45,6 +47,7 @@ def main():
     ap.add_argument("--expected", nargs="+", required=True)
     ap.add_argument("--recv", nargs="+", required=True)
     ap.add_argument("--allow-lost", action="store_true")
+    ap.add_argument("--once", action="store_true")
     ap.add_argument("--summary")
     a = ap.parse_args()
 
@@ -92,6 +95,9 @@ def main():
                 if (d["writer_pid"], d["writer_uid"]) != (h[7], 0):
                     errors.append(f"record {tag:#x}: writer {d['writer_pid']}/"
                                   f"{d['writer_uid']}, written by {h[7]}/0")
+                if a.once and tag in got_tags:
+                    dup += 1
+                    errors.append(f"record {tag:#x} output by two instances")
                 got_tags.add(tag)
         for key, (first, last) in lost_here:
             for rid in seen:
@@ -122,7 +128,7 @@ def main():
     summary = {"accepted": total, "received": received,
                "lost_marked": len(lost_ids), "lost_lines": lost_lines,
                "lost_reasons": reasons, "unaccounted": unaccounted,
-               "duplicates_in_an_instance": dup}
+               "duplicates": dup}
     print("losscheck:", json.dumps(summary))
     if a.summary:
         with open(a.summary, "w") as f:

@@ -19,8 +19,8 @@ GSO=/sys/module/tlstap/parameters/gso
 rel_setup() {
 	load_module
 	# Loaded up front, so that a missing one fails here, with its name.
-	modprobe -a nf_tables nfnetlink_queue nft_queue sch_netem ||
-		fail "netfilter or netem modules"
+	modprobe -a nf_tables nfnetlink_queue nft_queue sch_netem sch_prio \
+		cls_u32 || fail "netfilter or tc modules"
 	echo "$KEY" >"$SYS/hash_key"
 	host_ns t1 1
 	host_ns t2 2
@@ -76,10 +76,24 @@ relcheck() {
 	return $status
 }
 
-# netem ARGS...: on both links, towards the targets.
+# netem ARGS...: on both links, towards the targets; a stream's first
+# datagram as first sent (IPv4, DATA, not resent, seq 0) goes around it:
+# a receiver starts a stream at the first datagram it sees and asks for
+# nothing before it (PROTOCOL.md 5.1), and these tests are about what
+# comes after. A prio qdisc: band 2 (everything) through netem, band 1
+# (that datagram, by a u32 filter) straight.
 netem() {
-	tc qdisc replace dev vt1 root netem "$@" &&
-		tc qdisc replace dev vt2 root netem "$@" || fail "tc netem $*"
+	local dev
+	for dev in vt1 vt2; do
+		tc qdisc replace dev "$dev" root handle 1: prio bands 2 \
+			priomap 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 &&
+			tc qdisc add dev "$dev" parent 1:2 handle 20: netem "$@" &&
+			tc filter add dev "$dev" parent 1: protocol ip prio 1 u32 \
+				match ip protocol 17 0xff match ip dport 7419 0xffff \
+				match u8 1 0xff at 28 match u8 0 0xff at 31 \
+				match u32 0 0xffffffff at 36 flowid 1:1 ||
+			fail "tc netem $* on $dev"
+	done
 }
 
 no_netem() {

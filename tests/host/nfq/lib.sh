@@ -69,12 +69,18 @@ split_gso() {
 		>/dev/null || fail "ethtool on t$1"
 }
 
+# FIRST_DATAGRAM: an nft match of a stream's first datagram as first sent
+# (DATA, seq 0, not a retransmission). A receiver starts a stream at the
+# first datagram it sees and asks for nothing before it (PROTOCOL.md 5.1),
+# so the loss and reordering below spare it: they test what comes after.
+FIRST_DATAGRAM='@th,64,8 1 @th,88,8 0 @th,128,32 0'
+
 # lossy_link I LOSS REORDER NACK_LOSS: random loss and reordering on link I
 # (netem is not in every kernel; nft and HTB are). LOSS% of the UDP
 # datagrams to port 7419 are dropped as they enter R$I, NACK_LOSS% of
 # those entering S (NACKs); REORDER% of what S sends to R$I goes through a
 # slow HTB class (100 Mbit/s, at most 32 queued, more are dropped) that the
-# rest overtakes.
+# rest overtakes. A stream's first datagram is spared (FIRST_DATAGRAM).
 lossy_link() {
 	local i=$1 loss=$2 reorder=$3 nack_loss=$4
 	split_gso "$i"
@@ -82,6 +88,7 @@ lossy_link() {
 table inet tlstap_loss {
 	chain in {
 		type filter hook prerouting priority -300;
+		udp dport 7419 $FIRST_DATAGRAM counter accept
 		udp dport 7419 numgen random mod 100 < $loss counter drop
 	}
 }
@@ -94,6 +101,7 @@ table inet tlstap_loss {
 	}
 	chain out {
 		type filter hook output priority 0;
+		oifname "t$i" udp dport 7419 $FIRST_DATAGRAM counter accept
 		oifname "t$i" udp dport 7419 numgen random mod 100 < $reorder counter meta priority set 1:20
 	}
 }

@@ -125,12 +125,14 @@ setup_middlebox() {
 }
 
 # middlebox_loss PCT: PCT% of the tlstap datagrams coming from S are lost
-# as they enter M, before anything in M sees them.
+# as they enter M, before anything in M sees them; not a stream's first
+# (FIRST_DATAGRAM in nfq/lib.sh).
 middlebox_loss() {
 	ip netns exec "$(ns "$MB_M")" nft -f - <<NFT || fail "nft loss rule in $MB_M"
 table inet tlstap_loss {
 	chain in {
 		type filter hook prerouting priority -300;
+		iifname "s0" udp dport 7419 $FIRST_DATAGRAM counter accept
 		iifname "s0" udp dport 7419 numgen random mod 100 < $1 counter drop
 	}
 }

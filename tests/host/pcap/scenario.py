@@ -155,8 +155,11 @@ def main():
         recs1.append((rid, f.record(d, msg, next(ts), dropped)))
         oracle.write(f, 1, d, msg, dropped)
     dg1 = pack(recs1, 0x1001)
-    order1 = list(range(len(dg1)))
+    # The first datagram first: a receiver starts a stream at the first
+    # one it sees (PROTOCOL.md 5.1); the rest in any order.
+    order1 = list(range(1, len(dg1)))
     rng.shuffle(order1)
+    order1 = [0] + order1
     order1 += rng.sample(range(len(dg1)), len(dg1) // 3)   # duplicates
 
     # -- stream 2: one datagram lost for good
