@@ -466,7 +466,13 @@ static int open_fwd(struct ring_table *t, struct ring *r)
 		errno = EPROTO;
 		return -1;
 	}
-	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	/*
+	 * Populated now: its pages are allocated (and charged to this
+	 * process, as the module charges its rings to theirs) once, not
+	 * faulted in by the first records.
+	 */
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		   memfd, 0);
 	close_raw(memfd);
 	if (map == MAP_FAILED)
 		return -1;
