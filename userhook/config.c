@@ -70,9 +70,12 @@ static void section_free(struct config_section *sec)
 {
 	size_t i;
 
-	for (i = 0; i < sec->n_excludes; i++)
+	for (i = 0; i < sec->n_excludes; i++) {
 		regfree(&sec->excludes[i]);
+		free(sec->exclude_texts[i]);
+	}
 	free(sec->excludes);
+	free(sec->exclude_texts);
 	free(sec->path);
 }
 
@@ -335,6 +338,7 @@ static int set_exclude(struct config_section *sec, const char *value,
 {
 	unsigned long long size = regex_expanded_size(value);
 	regex_t *grown;
+	char **texts;
 	char why[120];
 	int rc;
 
@@ -361,11 +365,20 @@ static int set_exclude(struct config_section *sec, const char *value,
 	if (!grown)
 		return fail(err, line, "out of memory");
 	sec->excludes = grown;
+	texts = realloc(sec->exclude_texts,
+			(sec->n_excludes + 1) * sizeof(*texts));
+	if (!texts)
+		return fail(err, line, "out of memory");
+	sec->exclude_texts = texts;
+	texts[sec->n_excludes] = strdup(value);
+	if (!texts[sec->n_excludes])
+		return fail(err, line, "out of memory");
 	/* Server names are case-insensitive (RFC 4343). */
 	rc = regcomp(&sec->excludes[sec->n_excludes], value,
 		     REG_EXTENDED | REG_ICASE);
 	if (rc) {
 		regerror(rc, &sec->excludes[sec->n_excludes], why, sizeof(why));
+		free(texts[sec->n_excludes]);
 		return fail(err, line, "bad regular expression in 'exclude': %s",
 			    why);
 	}
@@ -583,8 +596,10 @@ static void apply(struct settings *out, struct config_section *sec)
 		/* A section's excludes replace global's; the regexes move. */
 		settings_free(out);
 		out->excludes = sec->excludes;
+		out->exclude_texts = sec->exclude_texts;
 		out->n_excludes = sec->n_excludes;
 		sec->excludes = NULL;
+		sec->exclude_texts = NULL;
 		sec->n_excludes = 0;
 	}
 }
@@ -600,7 +615,8 @@ static bool section_matches(const struct config_section *sec, const char *exe)
 	return realpath(sec->path, resolved) && strcmp(resolved, exe) == 0;
 }
 
-void config_select(struct config *cfg, const char *exe, struct settings *out)
+const struct config_section *config_select(struct config *cfg, const char *exe,
+					   struct settings *out)
 {
 	size_t i;
 
@@ -611,18 +627,23 @@ void config_select(struct config *cfg, const char *exe, struct settings *out)
 	for (i = 0; i < cfg->n_sections; i++)
 		if (section_matches(&cfg->sections[i], exe)) {
 			apply(out, &cfg->sections[i]);
-			break;
+			return &cfg->sections[i];
 		}
+	return NULL;
 }
 
 void settings_free(struct settings *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->n_excludes; i++)
+	for (i = 0; i < s->n_excludes; i++) {
 		regfree(&s->excludes[i]);
+		free(s->exclude_texts[i]);
+	}
 	free(s->excludes);
+	free(s->exclude_texts);
 	s->excludes = NULL;
+	s->exclude_texts = NULL;
 	s->n_excludes = 0;
 }
 

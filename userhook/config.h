@@ -56,6 +56,7 @@ struct config_section {
 	bool ring;
 	unsigned int ring_kb;
 	regex_t *excludes;		/* any match excludes a connection */
+	char **exclude_texts;		/* as written, for tlstap-run --check */
 	size_t n_excludes;
 };
 
@@ -79,6 +80,7 @@ struct settings {
 	unsigned int ring_kb;		/* its data area */
 	char if_path[CONFIG_MAX_IF + 1];
 	regex_t *excludes;
+	char **exclude_texts;
 	size_t n_excludes;
 };
 
@@ -91,9 +93,11 @@ void config_free(struct config *cfg);
  * Settings for the program whose binary is exe (a resolved path, or NULL
  * when unknown): the first section whose path, as written or resolved,
  * equals exe overrides global. The chosen exclude patterns move into *out;
- * free them with settings_free().
+ * free them with settings_free(). Returns that section, or NULL when
+ * global alone applies.
  */
-void config_select(struct config *cfg, const char *exe, struct settings *out);
+const struct config_section *config_select(struct config *cfg, const char *exe,
+					   struct settings *out);
 void settings_defaults(struct settings *out);
 void settings_free(struct settings *s);
 
