@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "notice.h"
 #include "process.h"
 #include "record.h"
 
@@ -130,19 +131,25 @@ static bool emit(const struct record_meta *m, const uint8_t *p, size_t len,
 	case RING_SENT:
 		return true;
 	case RING_DROPPED:
+		notice_dropped(tlstap.output.path, NOTICE_DROP_RING_FULL, 0);
 		return false;
 	case RING_UNUSED:
 		break;
 	}
 	max = output_ready(&tlstap.output);
 	if (!max) {
+		notice_open_failed(&tlstap.output);
+		notice_dropped(tlstap.output.path, NOTICE_DROP_NO_OUTPUT, 0);
 		*taken = len;
 		return false;
 	}
 	*taken = len < max ? len : max;
 	record_header(&hdr, m->dir, m->si, (uint32_t)*taken, m->pid,
 		      m->timestamp_ns, m->dropped);
-	return output_send(&tlstap.output, &hdr, sizeof(hdr), p, *taken) == 0;
+	if (!output_send(&tlstap.output, &hdr, sizeof(hdr), p, *taken))
+		return true;
+	notice_dropped(tlstap.output.path, NOTICE_DROP_WRITE, errno);
+	return false;
 }
 
 /*
@@ -240,7 +247,7 @@ void capture_missing(const char *name)
 	static _Atomic int said;
 
 	if (!atomic_exchange(&said, 1))
-		process_report("no loaded library defines %s", name);
+		notice_config("no loaded library defines %s", name);
 }
 
 int capture_missing_enosys(const char *name, int failed)

@@ -44,6 +44,7 @@ void output_init(struct output *out, const char *path, bool block)
 	atomic_store(&out->kind, OUTPUT_CLOSED);
 	atomic_store(&out->dead, false);
 	atomic_store(&out->retry_at, 0);
+	atomic_store(&out->error, 0);
 	atomic_store(&out->device_max, TLSTAP_DEFAULT_MAX_RECORD);
 }
 
@@ -177,6 +178,7 @@ static void reopen(struct output *out, int old)
 
 	fd = open_output(out, &kind);
 	if (fd < 0) {
+		atomic_store(&out->error, errno);
 		atomic_store(&out->retry_at, now_ns() + OUTPUT_RETRY_NS);
 		return;
 	}
@@ -187,6 +189,7 @@ static void reopen(struct output *out, int old)
 		 * a descriptor the program opened meanwhile.
 		 */
 		if (syscall(SYS_dup3, fd, old, O_CLOEXEC) < 0) {
+			atomic_store(&out->error, errno);
 			close_own(fd);
 			atomic_store(&out->retry_at, now_ns() + OUTPUT_RETRY_NS);
 			return;
@@ -202,6 +205,7 @@ static void reopen(struct output *out, int old)
 	}
 	atomic_store(&out->kind, kind);
 	atomic_store(&out->dead, false);
+	atomic_store(&out->error, 0);
 	atomic_store(&out->fd, fd);
 }
 
@@ -298,6 +302,52 @@ int output_send(struct output *out, const void *hdr, size_t hdr_len,
 		atomic_store(&out->retry_at, now_ns() + OUTPUT_RETRY_NS);
 		atomic_store(&out->dead, true);
 		return -1;
+	}
+}
+
+void output_explain(struct line *l, const char *path, int err)
+{
+	bool device = strcmp(path, CONFIG_DEFAULT_IF) == 0;
+	struct stat st;
+	bool known = stat(path, &st) == 0;
+
+	/* open_output()'s EINVAL: a file of the wrong type. */
+	if (err == EINVAL && known && !S_ISCHR(st.st_mode) &&
+	    !S_ISSOCK(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		line_add(l, S_ISDIR(st.st_mode) ? "a directory" :
+			    S_ISREG(st.st_mode) ? "a regular file" :
+			    "a file of another type");
+		line_add(l, ", not an output (the tlstap device, a Unix datagram or seqpacket socket, or a FIFO)");
+		return;
+	}
+	line_add_errno(l, err);
+	switch (err) {
+	case ENOENT:
+		if (device)
+			line_add(l, ": the tlstap kernel module is not loaded (modprobe tlstap), or run tlstap-fwd and name its socket in 'if'");
+		break;
+	case EACCES:
+	case EPERM:
+		line_add(l, " (as uid ");
+		line_add_uint(l, geteuid());
+		line_add(l, ", gid ");
+		line_add_uint(l, getegid());
+		if (device)
+			line_add(l, ": the device is root's, or group tlstap's with the installed udev rule");
+		else if (known && S_ISSOCK(st.st_mode))
+			line_add(l, ": tlstap-fwd makes its socket mode 0600 unless --mode says otherwise");
+		line_add(l, ")");
+		break;
+	case ECONNREFUSED:
+		line_add(l, ": nothing reads the socket");
+		break;
+	case ENXIO:
+		if (known && S_ISFIFO(st.st_mode))
+			line_add(l, ": the FIFO has no reader");
+		break;
+	case EPROTOTYPE:
+		line_add(l, ": a stream socket; an output is a datagram or seqpacket socket");
+		break;
 	}
 }
 

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "line.h"
 
 /* Our descriptor stays out of the range programs hand out and expect. */
 #define OUTPUT_FD_FLOOR		100
@@ -49,6 +50,7 @@ struct output {
 	_Atomic int kind;		/* enum output_kind */
 	_Atomic bool dead;		/* fd open but its receiver went away */
 	_Atomic uint64_t retry_at;	/* CLOCK_MONOTONIC_COARSE ns */
+	_Atomic int error;		/* errno of the last open that failed, or 0 */
 	_Atomic size_t device_max;	/* plaintext per record, for /dev/tlstap */
 };
 
@@ -57,9 +59,18 @@ void output_init(struct output *out, const char *path, bool block);
 
 /*
  * Opens the output if needed (rate-limited). Returns the plaintext bytes
- * one record may carry, or 0 when there is no usable output now.
+ * one record may carry, or 0 when there is no usable output now (then
+ * out->error says why, if an open failed).
  */
 size_t output_ready(struct output *out);
+
+/*
+ * Why path cannot be opened as an output (err: the open's errno), for a
+ * person: the error and, where one helps, what to do about it (the
+ * module's device missing, a socket the user may not write...). Shared
+ * by the library's reports and tlstap-run. Async-signal-safe.
+ */
+void output_explain(struct line *l, const char *path, int err);
 
 /* Writes one whole record: 0, or -1 when it was dropped. */
 int output_send(struct output *out, const void *hdr, size_t hdr_len,

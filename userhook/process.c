@@ -3,18 +3,15 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hook_libc.h"
+#include "notice.h"
 
 #ifndef TLSTAP_SYSCONFDIR
 #error "TLSTAP_SYSCONFDIR must name the directory of the default tlstap.conf"
@@ -23,6 +20,7 @@ _Static_assert(sizeof(CONFIG_DEFAULT_PATH) <= sizeof(tlstap.conf_path),
 	       "SYSCONFDIR is too long");
 
 struct tlstap_process tlstap = {
+	.exe = "(unknown program)",
 	.init_lock = PTHREAD_MUTEX_INITIALIZER,
 	.status = STATUS_UNDECIDED,
 	.output = {
@@ -30,55 +28,6 @@ struct tlstap_process tlstap = {
 		.fd = -1,
 	},
 };
-
-/*
- * A daemon may have closed stderr and reused the number for a network
- * connection: never write into a TCP or UDP socket. (A Unix socket is a
- * normal stderr under systemd.)
- */
-static bool stderr_is_safe(void)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct stat st;
-
-	if (fstat(STDERR_FILENO, &st))
-		return false;
-	if (!S_ISSOCK(st.st_mode))
-		return true;
-	if (getsockname(STDERR_FILENO, (struct sockaddr *)&ss, &len))
-		return false;
-	return ss.ss_family == AF_UNIX;
-}
-
-void process_report(const char *fmt, ...)
-{
-	char line[600];
-	va_list ap;
-	int saved = errno, n;
-	ssize_t w;
-
-	if (!stderr_is_safe()) {
-		errno = saved;
-		return;
-	}
-
-	memcpy(line, "tlstap: ", 8);
-	va_start(ap, fmt);
-	n = vsnprintf(line + 8, sizeof(line) - 9, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	n += 8;
-	if (n > (int)sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	/* Not stdio: the program's stderr buffer and lock stay untouched. */
-	do
-		w = write(STDERR_FILENO, line, (size_t)n);
-	while (w < 0 && errno == EINTR);
-	errno = saved;
-}
 
 static uint32_t random32(void)
 {
@@ -108,9 +57,9 @@ static void report_config_error(const char *path,
 				const struct config_error *err)
 {
 	if (err->line)
-		process_report("%s:%u: %s", path, err->line, err->msg);
+		notice_config("%s:%u: %s", path, err->line, err->msg);
 	else
-		process_report("%s: %s", path, err->msg);
+		notice_config("%s: %s", path, err->msg);
 }
 
 /* Called once, with init_lock held. */
@@ -118,13 +67,15 @@ static int decide(void)
 {
 	struct config_error err;
 	struct config cfg;
-	char exe[PATH_MAX];
 	ssize_t n;
 
 	if (!tlstap.fork_safe)
 		return STATUS_INERT;
+	n = readlink("/proc/self/exe", tlstap.exe, sizeof(tlstap.exe) - 1);
+	if (n > 0)
+		tlstap.exe[n] = '\0';
 	if (tlstap.env_problem) {
-		process_report("%s", tlstap.env_problem);
+		notice_config("%s", tlstap.env_problem);
 		return STATUS_INERT;
 	}
 	if (config_load(tlstap.conf_path, &cfg, &err)) {
@@ -137,10 +88,8 @@ static int decide(void)
 			return STATUS_INERT;
 		settings_defaults(&tlstap.settings);
 	} else {
-		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		if (n > 0)
-			exe[n] = '\0';
-		config_select(&cfg, n > 0 ? exe : NULL, &tlstap.settings);
+		config_select(&cfg, n > 0 ? tlstap.exe : NULL,
+			      &tlstap.settings);
 		config_free(&cfg);
 	}
 	if (tlstap.if_from_env)
@@ -206,6 +155,9 @@ static void after_fork_child(void)
 		atomic_store(&tlstap.conn_next, 0);
 	}
 	ring_table_fork_child(&tlstap.rings);
+	/* Another process, maybe another user by now: its own notices. */
+	atomic_store(&tlstap.said_open_failed, false);
+	atomic_store(&tlstap.said_dropped, false);
 	after_fork_parent();
 	errno = saved;
 }
@@ -253,6 +205,7 @@ static void copy_env(const char *name, char *dst, size_t size,
 
 __attribute__((constructor)) static void tlstap_load(void)
 {
+	const char *stderr_env;
 	int saved = errno;
 
 	/*
@@ -272,6 +225,8 @@ __attribute__((constructor)) static void tlstap_load(void)
 		 &tlstap.if_from_env, "TLSTAP_IF: longer than 107 bytes");
 	if (tlstap.if_from_env && tlstap.if_override[0] != '/')
 		tlstap.env_problem = "TLSTAP_IF: must be an absolute path";
+	stderr_env = getenv("TLSTAP_STDERR");
+	tlstap.stderr_allowed = stderr_env && strcmp(stderr_env, "1") == 0;
 	session_table_init(&tlstap.sessions);
 	tlstap.pid = getpid();
 	tlstap.fork_safe = pthread_atfork(before_fork, after_fork_parent,

@@ -37,8 +37,12 @@ struct tlstap_process {
 	char if_override[CONFIG_MAX_IF + 1];
 	bool if_from_env;		/* TLSTAP_IF was set */
 	const char *env_problem;	/* reported on first use */
+	bool stderr_allowed;		/* TLSTAP_STDERR=1: tlstap-run's */
 
 	pid_t pid;			/* cached: getpid() is a system call */
+	char exe[PATH_MAX];		/* the program's binary, for notices */
+	_Atomic bool said_open_failed;	/* notice.c: once per process */
+	_Atomic bool said_dropped;
 	pthread_mutex_t init_lock;
 	_Atomic int status;		/* enum process_status */
 	struct settings settings;	/* valid when STATUS_CAPTURING */
@@ -75,8 +79,5 @@ static inline bool process_has_sessions(void)
 }
 
 uint64_t process_new_conn_id(void);
-
-/* One line on stderr, "tlstap: ...\n"; errno kept. */
-void process_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* TLSTAP_PROCESS_H */

@@ -4,7 +4,8 @@
  *
  * Runs CMD with libtlstap.so preloaded. -c sets TLSTAP_CONF (made absolute:
  * CMD may change directory), -i sets TLSTAP_IF, which overrides the
- * config's output. Exit status: CMD's, or 125 when tlstap-run itself
+ * config's output, and TLSTAP_STDERR=1 lets the library report on
+ * stderr. Exit status: CMD's, or 125 when tlstap-run itself
  * fails, 126 when CMD cannot run, 127 when CMD is not found (as env(1)).
  */
 #include <errno.h>
@@ -178,6 +179,12 @@ int main(int argc, char **argv)
 		return 125;
 	if (preload(lib)) {
 		fprintf(stderr, "tlstap-run: setting LD_PRELOAD: %s\n",
+			strerror(errno));
+		return 125;
+	}
+	/* The library may report on stderr: the user is watching. */
+	if (setenv("TLSTAP_STDERR", "1", 1)) {
+		fprintf(stderr, "tlstap-run: setting TLSTAP_STDERR: %s\n",
 			strerror(errno));
 		return 125;
 	}
