@@ -1,20 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * tlstap-run [-c CONF] [-i IF] -- CMD [ARGS...]
+ * tlstap-run [--strict] [-c CONF] [-i IF] -- CMD [ARGS...]
+ * tlstap-run --check [-c CONF] [-i IF] [--user USER] [--] CMD [ARGS...]
  *
  * Runs CMD with libtlstap.so preloaded. -c sets TLSTAP_CONF (made absolute:
  * CMD may change directory), -i sets TLSTAP_IF, which overrides the
- * config's output, and TLSTAP_STDERR=1 lets the library report on
- * stderr. Exit status: CMD's, or 125 when tlstap-run itself
- * fails, 126 when CMD cannot run, 127 when CMD is not found (as env(1)).
+ * config's output, and TLSTAP_STDERR=1 lets the library report on stderr.
+ * Before it runs CMD it looks at what the library will do there
+ * (runcheck.c) and says what would leave CMD uncaptured; --strict then
+ * does not run it. --check prints all of it instead, as USER if asked.
+ * Exit status: CMD's, or 125 when tlstap-run itself fails (or --strict
+ * refuses), 126 when CMD cannot run, 127 when CMD is not found (as
+ * env(1)); --check: 0 when CMD would be captured, 1 when not.
  */
 #include <errno.h>
+#include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "runcheck.h"
 
 #if !defined(TLSTAP_LIBDIR) || !defined(TLSTAP_SYSCONFDIR)
 #error "TLSTAP_LIBDIR and TLSTAP_SYSCONFDIR must be given (Makefile)"
@@ -26,11 +37,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tlstap-run [-c CONF] [-i IF] -- CMD [ARGS...]\n"
-		"  -c CONF  config file (default: $TLSTAP_CONF, else "
+		"usage: tlstap-run [--strict] [-c CONF] [-i IF] -- CMD [ARGS...]\n"
+		"       tlstap-run --check [-c CONF] [-i IF] [--user USER] [--] CMD\n"
+		"  -c CONF      config file (default: $TLSTAP_CONF, else "
 		TLSTAP_SYSCONFDIR "/tlstap.conf)\n"
-		"  -i IF    output for the records, overriding the config's 'if':\n"
-		"           /dev/tlstap, a Unix datagram or seqpacket socket, or a FIFO\n");
+		"  -i IF        output for the records, overriding the config's 'if':\n"
+		"               /dev/tlstap, a Unix datagram or seqpacket socket, or a FIFO\n"
+		"  --strict     do not run CMD when it would not be captured (exit 125)\n"
+		"  --check      say what the config selects for CMD and whether its\n"
+		"               output opens; exit 0 if CMD would be captured, else 1\n"
+		"  --user USER  with --check: check as USER (root only; nginx: www-data)\n");
 }
 
 static int try_lib(const char *dir, const char *rel, char out[PATH_MAX])
@@ -143,13 +159,87 @@ too_long:
 	return -1;
 }
 
+/* --user: the check runs with USER's credentials, as USER's program would. */
+static int become(const char *user)
+{
+	const struct passwd *pw;
+
+	pw = getpwnam(user);
+	if (!pw) {
+		fprintf(stderr, "tlstap-run: --user %s: no such user\n", user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) || setgid(pw->pw_gid) ||
+	    setuid(pw->pw_uid)) {
+		fprintf(stderr, "tlstap-run: --user %s: %s (it needs root)\n",
+			user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* --check: what the library will do in CMD, on stdout. */
+static int check_only(const char *cmd, const char *user)
+{
+	char path[PATH_MAX];
+	struct check c;
+	int err, rc;
+
+	if (user && become(user))
+		return 125;
+	err = check_find(cmd, path);
+	if (err) {
+		fprintf(stderr, "tlstap-run: %s: %s\n", cmd, strerror(err));
+		return err == ENOENT ? 127 : 126;
+	}
+	if (check_program(&c, path, true)) {
+		fprintf(stderr, "tlstap-run: %s: %s\n", path, strerror(errno));
+		return 126;
+	}
+	check_print(&c, stdout);
+	rc = check_captured(&c) ? 0 : 1;
+	check_free(&c);
+	if (fflush(stdout)) {
+		fprintf(stderr, "tlstap-run: writing the report: %s\n",
+			strerror(errno));
+		return 125;
+	}
+	return rc;
+}
+
+/*
+ * Before a run: says what would leave CMD uncaptured; true when something
+ * would. A CMD that cannot be found or looked at is left to execvp().
+ */
+static bool check_before_run(const char *cmd)
+{
+	char path[PATH_MAX];
+	struct check c;
+	bool problems = false;
+
+	if (check_find(cmd, path) || check_program(&c, path, false))
+		return false;
+	problems = check_warn(&c, stderr) > 0;
+	check_free(&c);
+	return problems;
+}
+
+enum { OPT_CHECK = 256, OPT_STRICT, OPT_USER };
+
 int main(int argc, char **argv)
 {
-	const char *conf = NULL, *iface = NULL;
+	static const struct option longopts[] = {
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "user", required_argument, NULL, OPT_USER },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *conf = NULL, *iface = NULL, *user = NULL;
+	bool check = false, strict = false;
 	char lib[PATH_MAX];
 	int opt;
 
-	while ((opt = getopt(argc, argv, "+c:i:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:i:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			conf = optarg;
@@ -160,23 +250,34 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case OPT_CHECK:
+			check = true;
+			break;
+		case OPT_STRICT:
+			strict = true;
+			break;
+		case OPT_USER:
+			user = optarg;
+			break;
 		default:
 			usage(stderr);
 			return 125;
 		}
 	}
-	if (optind >= argc) {
+	if (optind >= argc || (user && !check) || (check && strict)) {
 		usage(stderr);
 		return 125;
 	}
+	if ((conf && set_conf(conf)) || (iface && set_if(iface)))
+		return 125;
+	if (check)
+		return check_only(argv[optind], user);
 	if (find_library(lib)) {
 		fprintf(stderr,
 			"tlstap-run: %s not found next to tlstap-run nor in %s\n",
 			LIBNAME, TLSTAP_LIBDIR);
 		return 125;
 	}
-	if ((conf && set_conf(conf)) || (iface && set_if(iface)))
-		return 125;
 	if (preload(lib)) {
 		fprintf(stderr, "tlstap-run: setting LD_PRELOAD: %s\n",
 			strerror(errno));
@@ -186,6 +287,11 @@ int main(int argc, char **argv)
 	if (setenv("TLSTAP_STDERR", "1", 1)) {
 		fprintf(stderr, "tlstap-run: setting TLSTAP_STDERR: %s\n",
 			strerror(errno));
+		return 125;
+	}
+	if (check_before_run(argv[optind]) && strict) {
+		fprintf(stderr, "tlstap-run: --strict: %s not run\n",
+			argv[optind]);
 		return 125;
 	}
 	execvp(argv[optind], argv + optind);

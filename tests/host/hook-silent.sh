@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # Nothing captured is never said nowhere. The program runs as it would
-# unhooked (stdout, exit status, stderr), while the library reports, once per process, its first failure
+# unhooked (stdout, exit status, and stderr unless tlstap-run started
+# it), while the library reports, once per process, its first failure
 # to open the output and its first dropped record to syslog (LOG_DAEMON,
 # ident tlstap), received here by a syslog daemon of the test's own on
 # /dev/log (the test runs in a mount namespace of its own, /dev under an
@@ -9,6 +10,9 @@
 # - if = a missing socket, a directory, a regular file;
 # - the installed default, if = /dev/tlstap, without the module: the
 #   line names the module and tlstap-fwd;
+# - tlstap-run -i with a typo: tlstap-run says so before the program
+#   starts and the library says it on stderr too; --strict does not run
+#   the program (125);
 # - tlstap-fwd's socket, mode 0600, and programs whose user may not
 #   write it: curl as nobody, and nginx, whose workers run as nobody;
 # - first drops: a full datagram output, a full capture ring;
@@ -198,6 +202,47 @@ open_notice "$T/nomodule.log" "$pid" "$CURL" /dev/tlstap "modprobe tlstap"
 grep -F "cannot open output /dev/tlstap" "$T/nomodule.log" | grep -F "tlstap kernel module" |
 	grep -qF "tlstap-fwd" || fail "nomodule: the line names neither the module nor tlstap-fwd: $(cat "$T/nomodule.log")"
 
+# --- tlstap-run -i with a typo: said before the program starts, and by
+# the library on stderr (tlstap-run allows it) as well as to syslog.
+start_reader dgram "$T/rec.sock" "$T/rec"
+REC_READER=$READER_PID
+conf good "$T/rec.sock" "on_full = block"
+for v in ok fail; do
+	opt=()
+	[ $v = fail ] && opt=("${FAILING[@]}")
+	name=typo-$v
+	plain=plain
+	[ $v = fail ] && plain=plain-fail
+	run "$name" "$RUN" -c "$T/good.conf" -i "$T/rec.sokc" -- curl -sSk "${opt[@]}" "$URL"
+	like_plain "$name" "$plain"
+	pid=$(cat "$T/$name.pid")
+	head -n1 "$T/$name.err" | grep -qF "tlstap-run: $CURL: cannot open output $T/rec.sokc: No such file or directory" ||
+		fail "$name: tlstap-run did not say it first: $(head -c 300 "$T/$name.err")"
+	grep -qF "tlstap[$pid]: $CURL: cannot open output $T/rec.sokc: No such file or directory" "$T/$name.err" ||
+		fail "$name: the library did not say it on stderr: $(head -c 400 "$T/$name.err")"
+	grep -qF "tlstap[$pid]: $CURL: first record dropped: " "$T/$name.err" ||
+		fail "$name: the library did not report its first drop on stderr: $(head -c 400 "$T/$name.err")"
+	[ "$(grep -c '^tlstap' "$T/$name.err")" = 3 ] ||
+		fail "$name: want 3 lines of tlstap's on stderr: $(grep '^tlstap' "$T/$name.err")"
+	notices "$name"
+	open_notice "$T/$name.log" "$pid" "$CURL" "$T/rec.sokc" "No such file or directory"
+	lines "$T/$name.log" 2
+done
+settle "$T/rec"
+[ ! -s "$T/rec" ] || fail "typo: records reached the right socket"
+# --strict: the program does not run.
+run strict "$RUN" --strict -c "$T/good.conf" -i "$T/rec.sokc" -- sh -c ": >'$T/ran'"
+[ "$(cat "$T/strict.rc")" = 125 ] || fail "--strict with a typo: exit $(cat "$T/strict.rc"), want 125"
+[ ! -e "$T/ran" ] || fail "--strict ran the program"
+grep -qF "cannot open output $T/rec.sokc" "$T/strict.err" || fail "--strict: not said why: $(cat "$T/strict.err")"
+# --strict, nothing wrong: runs, captures, says nothing.
+run strict-ok "$RUN" --strict -c "$T/good.conf" -- curl -sSk "$URL"
+like_plain strict-ok
+silent_stderr strict-ok
+settle "$T/rec"
+[ "$($RECORDS count "$T/rec" --pid "$(cat "$T/strict-ok.pid")")" -gt 0 ] ||
+	fail "--strict with a good output: nothing captured"
+
 # --- tlstap-fwd's socket, mode 0600 (its default): root's, and the
 # program's user may not write it.
 start_fwd perm raw --mode 0600
@@ -346,6 +391,7 @@ like_plain stuck
 silent_stderr stuck
 kill -CONT "$SYSLOGD"
 
+stop_reader "$REC_READER"
 settle "$T/syslog"
 kill -TERM "$SYSLOGD"
 wait "$SYSLOGD" || fail "the syslog daemon received malformed messages: $(grep -F '\n' "$T/syslog" | head -n2)"
