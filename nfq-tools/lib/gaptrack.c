@@ -211,6 +211,7 @@ void gaptrack_open(struct gaptrack *g, struct seqtrack *t, uint32_t first,
 		.last = last,
 		.right = { .state = GAP_EDGE_UNKNOWN },
 		.deadline_ns = now,
+		.answers = g->answers,
 	};
 
 	ensure_room(g, t, 1);
@@ -222,7 +223,7 @@ void gaptrack_open(struct gaptrack *g, struct seqtrack *t, uint32_t first,
 }
 
 void gaptrack_arrived(struct gaptrack *g, struct seqtrack *t, uint32_t seq,
-		      const struct gap_dgram_edges *e, int is_top)
+		      const struct gap_dgram_edges *e, int is_top, int resent)
 {
 	unsigned int i, j, k;
 
@@ -238,6 +239,8 @@ void gaptrack_arrived(struct gaptrack *g, struct seqtrack *t, uint32_t seq,
 
 		if (r->lost)
 			return;	/* cannot happen: given-up seqs are filled */
+		if (resent)
+			g->answers++;
 		if (r->first == r->last) {
 			remove_at(g, i);
 		} else if (seq == r->first) {
@@ -358,6 +361,14 @@ uint64_t gaptrack_tick(struct gaptrack *g, struct seqtrack *t, uint64_t now,
 				next = r->deadline_ns;
 			continue;
 		}
+		/*
+		 * Answered since its last NACK: the sender is at work on the
+		 * stream's holes, lowest first, at the pace of its rate
+		 * limit. That NACK used up no try, and asking again soon
+		 * keeps its bucket busy.
+		 */
+		if (r->answers != g->answers)
+			r->tries = 0;
 		if (r->tries >= g->policy->max_tries) {
 			mark_lost(g, t, i, GAP_REASON_TIMEOUT);
 			expired = 1;
@@ -386,6 +397,7 @@ uint64_t gaptrack_tick(struct gaptrack *g, struct seqtrack *t, uint64_t now,
 				break;
 		}
 		r->tries++;
+		r->answers = g->answers;
 		shift = r->tries - 1u < MAX_BACKOFF_SHIFT ? r->tries - 1u
 							  : MAX_BACKOFF_SHIFT;
 		r->deadline_ns = now + (g->policy->timeout_ns << shift);
@@ -437,6 +449,7 @@ int gaptrack_add(struct gaptrack *g, const struct gap_range *r)
 	}
 	nr.deadline_ns = 0;
 	nr.tries = 0;
+	nr.answers = g->answers;
 	g->r[g->n++] = nr;
 	return 0;
 }

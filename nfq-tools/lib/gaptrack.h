@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * The missing sequence numbers of one stream, as ranges, and what becomes
- * of them (docs/PROTOCOL.md 2.2): NACKed at once, again after a timeout
+ * of them (docs/PROTOCOL.md 5.1): NACKed at once, again after a timeout
  * that doubles, a bounded number of times; given up when a GAP says so,
  * when a HEARTBEAT's oldest_seq has passed them, or when the tries run out.
+ *
+ * A try is used up only by a NACK that went unanswered: while
+ * retransmissions of the stream keep filling its holes, its sender is
+ * repairing them at the pace of its rate limit, lowest seqs first, and
+ * the holes it has not reached yet are asked for again after the first,
+ * undoubled timeout, with all their tries. So a hole of any size is
+ * repaired whole while the sender answers, and one nobody answers is
+ * given up after the same tries and time as if there were no others.
  *
  * A given-up range must say which records it took with it. Senders pack
  * records in order, so the datagram just before a range tells the first
@@ -52,7 +60,8 @@ struct gap_range {
 	uint32_t first, last;	/* sequence numbers, inclusive */
 	struct gap_edge left, right;
 	uint64_t deadline_ns;	/* waiting: next NACK, or give-up */
-	uint8_t tries;		/* NACKs sent for it */
+	unsigned long long answers;	/* the stream's, at its last NACK */
+	uint8_t tries;		/* NACKs since the stream's last answer */
 	uint8_t lost;		/* 0: waiting; else enum gap_reason */
 };
 
@@ -73,7 +82,7 @@ struct gap_lost {
 
 struct gap_policy {
 	uint64_t timeout_ns;	/* before the second NACK; doubles */
-	unsigned int max_tries;	/* NACKs per seq before giving up */
+	unsigned int max_tries;	/* unanswered NACKs before giving up */
 	unsigned int max_ranges; /* per stream; the oldest go first */
 };
 
@@ -90,6 +99,8 @@ struct gaptrack {
 	gap_lost_fn lost;
 	void *arg;
 	unsigned long long given_up;	/* seqs given up so far */
+	/* Answers: holes a retransmission filled, whoever asked for it. */
+	unsigned long long answers;
 };
 
 /* 0, or -1 if memory is short. */
@@ -106,9 +117,13 @@ void gaptrack_free(struct gaptrack *g);
 void gaptrack_open(struct gaptrack *g, struct seqtrack *t, uint32_t first,
 		   uint32_t last, int clipped, uint64_t now);
 
-/* Datagram seq arrived; is_top: it is the highest so far. */
+/*
+ * Datagram seq arrived; is_top: it is the highest so far; resent: the
+ * sender flagged it a retransmission (one that fills a hole answers the
+ * stream's NACKs).
+ */
 void gaptrack_arrived(struct gaptrack *g, struct seqtrack *t, uint32_t seq,
-		      const struct gap_dgram_edges *e, int is_top);
+		      const struct gap_dgram_edges *e, int is_top, int resent);
 
 /* Gives up the missing seqs within first..last; returns how many. */
 uint32_t gaptrack_give_up(struct gaptrack *g, struct seqtrack *t,
@@ -124,7 +139,9 @@ void gaptrack_expire(struct gaptrack *g, struct seqtrack *t,
 
 /*
  * NACKs what is due (through nack, ranges merged and cut to the
- * protocol's limits) and gives up what has had all its tries. Due means
+ * protocol's limits) and gives up what has had all its tries: a range
+ * whose last NACK was followed by an answer (see gaptrack_arrived) starts
+ * its tries and backoff over. Due means
  * a deadline at or before seen: the arrival time of the newest datagram
  * the caller has processed (now, once it has read everything), because
  * the answer to a NACK sent at t arrives after t, behind whatever was

@@ -964,7 +964,8 @@ static enum reasm_verdict take_data(struct reasm *r,
 	/* After the chunks: a LOST range it closes drops what they began. */
 	if (info->seq_verdict != SEQ_STALE)
 		gaptrack_arrived(&s->gaps, &s->seqs, msg->seq, &edges,
-				 info->seq_verdict == SEQ_NEW);
+				 info->seq_verdict == SEQ_NEW,
+				 msg->flags & TLSTAP_MSG_F_RETRANSMIT);
 	return REASM_ACCEPTED;
 }
 

@@ -112,7 +112,7 @@ void recvopts_usage(FILE *f)
 "    --allow ADDR[/LEN]    take datagrams from these senders only\n"
 "                          (repeatable; default: any sender)\n"
 "    --nack-timeout-ms N   before the second NACK, doubling (default %llu)\n"
-"    --nack-tries N        NACKs per missing datagram (default %u)\n"
+"    --nack-tries N        unanswered NACKs per missing datagram (default %u)\n"
 "    --max-record N        largest plaintext accepted (default %u)\n"
 "    --max-pending BYTES   memory for incomplete records (default %u MiB)\n"
 "    --max-streams N       sender streams tracked at once (default %u)\n"

@@ -2651,7 +2651,7 @@ static void test_gaptrack_bound(void)
 		if (skipped)
 			gaptrack_open(&g, &t, s - 1, s - 1, 0, T0);
 		e.first_rid = e.last_rid = s;
-		gaptrack_arrived(&g, &t, s, &e, 1);
+		gaptrack_arrived(&g, &t, s, &e, 1, 0);
 	}
 	CHECK(g.n == 4 && got[1].seq_first == 1 && got[0].seq_first == 1 &&
 	      got[0].first.state == GAP_EDGE_KNOWN && got[0].first.rid == 1 &&
@@ -2843,6 +2843,110 @@ static void test_repair_loop(void)
 	      reasm_stats(ra)->retransmitted > 0,
 	      "repaired %u of %u records, %u LOST, %llu resent", c.nrec,
 	      st.nrec, c.nlost, rc.retransmits);
+	reasm_free(ra);
+	relstream_free(&st);
+}
+
+/*
+ * A hole repaired at the sender's pace (PROTOCOL.md 5.1): it resends at
+ * most 256 at once, then 200 a second, so the repair takes seconds, and
+ * a NACK it answers uses up no try. Then it stops answering: what is
+ * left is given up after the tries, 20 + 40 + ... + 640 ms after the
+ * first NACK nobody answered, as a hole nobody answers at all.
+ */
+static void test_nack_answered(void)
+{
+	static struct relstream st;
+	static struct relcap c;
+	static struct resent rs;
+	static uint8_t missing[60000], touched[4096];
+	struct replay_counts rc = { 0 };
+	struct tokenbucket tb;
+	struct reasm *ra;
+	uint64_t now = T0, deaf_at = 0, gave_up_at = 0;
+	uint32_t hole_first = 50, hole_last, hole, resent = 0;
+	unsigned int deaf_nacks = 0, lost_records = 0;
+
+	relstream_make(&st, 4000, 1400);
+	hole_last = st.ndg - 50;
+	hole = hole_last - hole_first + 1;
+	CHECK(hole > 1500, "a hole of %u datagrams", hole);
+	txring_mark_sent(&st.ring, st.ndg);
+	tokenbucket_init(&tb, 200, 256, now);
+	memset(&c, 0, sizeof(c));
+	c.recs = (const uint8_t **)st.recs;
+	c.rec_lens = st.lens;
+	c.capture_nacks = 1;
+	ra = rel_reasm(&c);
+	for (uint32_t s = 0; s < st.ndg; s++) {
+		missing[s] = s >= hole_first && s <= hole_last;
+		if (!missing[s])
+			relstream_send(&st, ra, s, now, 0);
+	}
+	/* Answered until all but 300 are back, then deaf. */
+	for (;;) {
+		unsigned int before = c.nnack;
+		uint64_t next;
+
+		c.npending_nacks = 0;
+		next = reasm_timer(ra, now);
+		if (c.nlost && !gave_up_at)
+			gave_up_at = now;
+		if (!next)
+			break;
+		if (resent + 300 > hole) {
+			if (c.nnack > before && !deaf_at)
+				deaf_at = now;
+			deaf_nacks += c.nnack - before;
+			now = next;
+			continue;
+		}
+		for (unsigned int i = 0; i < c.npending_nacks; i++) {
+			struct wire_range gap[TLSTAP_NACK_MAX_RANGES];
+			unsigned int ngap;
+			struct wire_msg msg;
+
+			wire_parse_msg(c.pending_nacks[i], c.pending_lens[i],
+				       &msg);
+			memset(&rs, 0, sizeof(rs));
+			replay_answer(&st.ring, &tb, &msg, now, note_resend, &rs,
+				      gap, &ngap, &rc);
+			CHECK(!ngap && rs.n <= 4096, "GAP with everything held, "
+			      "or %u resent at once", rs.n);
+			for (unsigned int k = 0; k < rs.n; k++) {
+				CHECK(missing[rs.seqs[k]], "seq %u resent twice",
+				      rs.seqs[k]);
+				missing[rs.seqs[k]] = 0;
+				relstream_send(&st, ra, rs.seqs[k], now, 1);
+			}
+			resent += rs.n;
+		}
+		now = next;
+	}
+	CHECK(deaf_at && deaf_at - T0 > 5000 * MS &&
+	      rc.ratelimited_seqs > 0 && resent < hole,
+	      "answered for %llu ms: %u of %u resent",
+	      (unsigned long long)((deaf_at - T0) / MS), resent, hole);
+	CHECK(deaf_nacks == 6 && gave_up_at == deaf_at + 1260 * MS,
+	      "unanswered: %u NACKs, given up %llu ms after the first",
+	      deaf_nacks, (unsigned long long)((gave_up_at - deaf_at) / MS));
+	/* The records of what never came back are LOST, the rest output. */
+	records_in(&st, missing, touched);
+	for (unsigned int l = 0; l < c.nlost && l < 1024; l++) {
+		CHECK(c.lost[l].reason == GAP_REASON_TIMEOUT &&
+		      c.lost[l].has_record_first && c.lost[l].has_record_last,
+		      "LOST %u: reason %d", l, c.lost[l].reason);
+		lost_records += c.lost[l].record_last -
+				c.lost[l].record_first + 1;
+	}
+	for (unsigned int i = 0; i < st.nrec; i++)
+		CHECK(c.emitted[i] == !touched[i], "record %u: emitted %u, "
+		      "touched %u", i, c.emitted[i], touched[i]);
+	CHECK(c.nrec + lost_records == st.nrec &&
+	      reasm_stats(ra)->lost_datagrams == hole - resent &&
+	      reasm_stats(ra)->pending_bytes == 0,
+	      "%u records, %u LOST, %llu datagrams given up", c.nrec,
+	      lost_records, reasm_stats(ra)->lost_datagrams);
 	reasm_free(ra);
 	relstream_free(&st);
 }
@@ -3082,6 +3186,7 @@ int main(void)
 	test_gaptrack_bound();
 	test_replay();
 	test_repair_loop();
+	test_nack_answered();
 	test_endpoint();
 	test_statprint();
 	test_recvopts();
