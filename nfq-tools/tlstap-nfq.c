@@ -42,6 +42,7 @@
 #define BATCH 64
 #define SOURCE_BUCKETS 256
 #define PCAPNG_TICK_MS 100
+#define IDLE_WARN_MS 10000
 
 #define die(...) cli_die(PROG, __VA_ARGS__)
 #define parse_ulong(...) cli_ulong(PROG, __VA_ARGS__)
@@ -55,6 +56,7 @@ struct options {
 	int accept;
 	int nack;
 	uint32_t queue_maxlen;
+	unsigned int idle_warn_ms;	/* 0: never */
 	struct recvopts recv;	/* --rcvbuf: the netlink socket's */
 };
 
@@ -102,6 +104,12 @@ struct nfqtool {
 	 * clock's offset from it, the latest arrival among its packets. */
 	uint64_t batch_now, batch_seen;
 	int64_t batch_offset;
+	/*
+	 * The silence since the last packet (or the start): since when,
+	 * when the rules were last looked at, whether it was warned about.
+	 */
+	uint64_t idle_since, idle_checked;
+	int idle_warned;
 };
 
 static void usage(FILE *f)
@@ -122,11 +130,13 @@ static void usage(FILE *f)
 "    --print-rule          print the rule (nft syntax) and exit\n"
 "    --accept              let the datagrams pass on (default: drop them)\n"
 "    --queue-maxlen N      packets the kernel queues (default 4096)\n"
+"    --idle-warn-ms N      warn when no packet came for N ms (default %u;\n"
+"                          0: never)\n"
 "    --rcvbuf BYTES        netlink receive buffer (default %d MiB)\n"
 "  receiver:\n"
 "    --log-datagrams FILE  one JSON line per queued packet\n"
 "    --no-nack             never send NACKs\n",
-		TLSTAP_DEFAULT_PORT, TLSTAP_DEFAULT_TOS,
+		TLSTAP_DEFAULT_PORT, TLSTAP_DEFAULT_TOS, IDLE_WARN_MS,
 		RECVOPTS_DEFAULT_RCVBUF >> 20);
 	recvopts_usage(f);
 }
@@ -134,7 +144,7 @@ static void usage(FILE *f)
 static void parse_options(struct options *o, int argc, char **argv)
 {
 	enum { O_QUEUE = RECVOPT_END, O_PORT, O_TOS, O_HOOK, O_INSTALL,
-	       O_REMOVE, O_PRINT, O_ACCEPT, O_QMAXLEN, O_NONACK };
+	       O_REMOVE, O_PRINT, O_ACCEPT, O_QMAXLEN, O_NONACK, O_IDLE };
 	static const struct option longopts[] = {
 		{ "queue", required_argument, NULL, O_QUEUE },
 		{ "port", required_argument, NULL, O_PORT },
@@ -146,6 +156,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "accept", no_argument, NULL, O_ACCEPT },
 		{ "queue-maxlen", required_argument, NULL, O_QMAXLEN },
 		{ "no-nack", no_argument, NULL, O_NONACK },
+		{ "idle-warn-ms", required_argument, NULL, O_IDLE },
 		RECVOPTS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -159,6 +170,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->rule.tos = TLSTAP_DEFAULT_TOS;
 	o->nack = 1;
 	o->queue_maxlen = 4096;
+	o->idle_warn_ms = IDLE_WARN_MS;
 	recvopts_init(&o->recv);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (recvopts_parse(&o->recv, PROG, c, optarg))
@@ -202,6 +214,10 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case O_NONACK:
 			o->nack = 0;
 			break;
+		case O_IDLE:
+			o->idle_warn_ms = (unsigned int)parse_ulong(
+				"--idle-warn-ms", optarg, 0, 86400000);
+			break;
 		default:
 			cli_usage_exit(usage, c);
 		}
@@ -244,6 +260,130 @@ static void fail(struct nfqtool *t, const char *fmt, ...)
 	va_end(ap);
 	remove_rule(t);
 	exit(1);
+}
+
+/* ------------------------------------------------- what feeds the queue */
+
+/* The rules that feed our queue now; 0, or -1 (said) if nft cannot tell. */
+static int read_feed(struct nfqtool *t, struct nftrule_feed *f)
+{
+	char err[512];
+
+	if (!nftrule_feed(t->opt.rule.queue, f, err, sizeof(err)))
+		return 0;
+	cli_error(PROG, "warning: cannot tell what feeds queue %u: %s",
+		  t->opt.rule.queue, err);
+	return -1;
+}
+
+/*
+ * Before --install-rule replaces table inet tlstap: a table there that
+ * feeds another queue, one a program holds, is a running tlstap-nfq's
+ * (one per network namespace owns it) and stays; one whose queue nobody
+ * holds was left behind by a tlstap-nfq that did not exit (kill -9), and
+ * is replaced: its rules in *left (0: none).
+ */
+static void check_left_behind(struct nfqtool *t, struct nftrule_feed *left)
+{
+	unsigned int holder;
+
+	if (read_feed(t, left) || !left->own) {
+		left->own = 0;
+		return;
+	}
+	holder = left->own_queue == t->opt.rule.queue
+			 ? 0 : nfqueue_holder(left->own_queue);
+	if (holder) {
+		recvout_abandon(&t->out);
+		fail(t, "table inet " NFTRULE_TABLE " feeds queue %u, which "
+		     "a running program holds (netlink port %u): another "
+		     "tlstap-nfq? One per network namespace installs its "
+		     "rule: stop it, or start this one without --install-rule",
+		     left->own_queue, holder);
+	}
+}
+
+/*
+ * Says whether a rule feeds the queue: without one, nothing ever
+ * arrives. left: what --install-rule replaced, left behind.
+ */
+static void say_feed(struct nfqtool *t, const struct nftrule_feed *left)
+{
+	struct nftrule_feed f;
+	char computed[160] = "";
+
+	if (left->own)
+		fprintf(stderr, PROG ": replaced table inet " NFTRULE_TABLE
+			" (%u rule%s queueing to queue %u), left behind by a "
+			"tlstap-nfq that did not exit\n", left->own,
+			left->own == 1 ? "" : "s", left->own_queue);
+	if (read_feed(t, &f))
+		return;
+	if (!f.rules) {
+		cli_error(PROG, "warning: no nft rule queues packets to queue "
+			  "%u (iptables-legacy rules are not seen): nothing "
+			  "arrives until one does (--install-rule installs "
+			  "one, --print-rule shows it)", t->opt.rule.queue);
+		return;
+	}
+	if (f.computed)
+		snprintf(computed, sizeof(computed), "; %u of them compute "
+			 "the queue number, which may be another", f.computed);
+	fprintf(stderr, PROG ": queue %u is fed by %u nft rule%s: %s%s\n",
+		t->opt.rule.queue, f.rules, f.rules == 1 ? "" : "s", f.where,
+		computed);
+}
+
+/* When the silence is next looked at; 0: never. */
+static uint64_t idle_due(const struct nfqtool *t)
+{
+	uint64_t from = t->idle_checked > t->idle_since ? t->idle_checked
+							 : t->idle_since;
+
+	if (!t->opt.idle_warn_ms || t->idle_warned)
+		return 0;
+	return from + t->opt.idle_warn_ms * 1000000ull;
+}
+
+/*
+ * Every --idle-warn-ms of silence: a warning if no packet has come at
+ * all, or if no rule feeds the queue any more (a ruleset reloaded
+ * without it); once per silence. A quiet sender alone is no news.
+ */
+static void check_idle(struct nfqtool *t, uint64_t now)
+{
+	unsigned int ms = t->opt.idle_warn_ms;
+	uint64_t due = idle_due(t);
+	struct nftrule_feed f;
+	char silence[32];
+
+	if (!due || now < due)
+		return;
+	t->idle_checked = now;
+	if (read_feed(t, &f)) {
+		t->idle_warned = 1;	/* said why it cannot tell */
+		return;
+	}
+	if (t->st.packets && f.rules)
+		return;
+	t->idle_warned = 1;
+	if (ms % 1000)
+		snprintf(silence, sizeof(silence), "%u ms", ms);
+	else
+		snprintf(silence, sizeof(silence), "%u s", ms / 1000);
+	if (!t->st.packets && f.rules)
+		cli_error(PROG, "warning: no packet on queue %u in the %s "
+			  "since the start, though %s feed%s it: no datagram "
+			  "matched them", t->opt.rule.queue, silence, f.where,
+			  f.rules == 1 ? "s" : "");
+	else if (!t->st.packets)
+		cli_error(PROG, "warning: no packet on queue %u in the %s "
+			  "since the start: no nft rule queues packets to it",
+			  t->opt.rule.queue, silence);
+	else
+		cli_error(PROG, "warning: no packet on queue %u for %s, and "
+			  "no nft rule queues packets to it any more",
+			  t->opt.rule.queue, silence);
 }
 
 /* ------------------------------------------------------ NACK sources */
@@ -556,6 +696,10 @@ static void drain_queue(struct nfqtool *t)
 				    sizeof(err));
 		if (n < 0)
 			fail(t, "%s", err);
+		if (n) {
+			t->idle_since = t->batch_now;
+			t->idle_warned = 0;
+		}
 		if (nfqueue_verdict_all(&t->q, verdict, err, sizeof(err)))
 			fail(t, "%s", err);
 		/*
@@ -573,6 +717,7 @@ static void drain_queue(struct nfqtool *t)
 
 static int poll_timeout_ms(struct nfqtool *t)
 {
+	uint64_t at;
 	int ms = -1;
 
 	if (t->reasm_deadline) {
@@ -586,6 +731,14 @@ static int poll_timeout_ms(struct nfqtool *t)
 		ms = PCAPNG_TICK_MS;
 	if (t->state_dirty && (ms < 0 || ms > RECVSTATE_INTERVAL_MS))
 		ms = RECVSTATE_INTERVAL_MS;
+	at = idle_due(t);
+	if (at) {
+		uint64_t now = now_ns();
+		int idle = at <= now ? 0 : (int)((at - now + 999999) / 1000000);
+
+		if (ms < 0 || ms > idle)
+			ms = idle;
+	}
 	return ms;
 }
 
@@ -673,6 +826,7 @@ static void run(struct nfqtool *t)
 		.nack = on_nack,
 		.start = on_start,
 	};
+	struct nftrule_feed left = { .own = 0 };
 	char err[512];
 
 	ratelog_init(&t->log, PROG, 10);
@@ -695,6 +849,7 @@ static void run(struct nfqtool *t)
 	if (recvout_open(&t->out, &t->opt.recv, PROG, err, sizeof(err)))
 		fail(t, "%s", err);
 	if (t->opt.install_rule) {
+		check_left_behind(t, &left);
 		if (nftrule_install(&t->opt.rule, err, sizeof(err))) {
 			recvout_abandon(&t->out);
 			fail(t, "%s", err);
@@ -702,6 +857,8 @@ static void run(struct nfqtool *t)
 		t->rule_installed = 1;
 	}
 	start_outputs(t);
+	say_feed(t, &left);
+	t->idle_since = now_ns();
 	t->state_saved = now_ns();
 	/* Streams restored: their missing seqs are NACKed at once. */
 	t->reasm_deadline = reasm_timer(t->reasm, now_ns());
@@ -724,6 +881,7 @@ static void run(struct nfqtool *t)
 			drain_queue(t);
 		if (t->reasm_deadline && now_ns() >= t->reasm_deadline)
 			t->reasm_deadline = reasm_timer(t->reasm, now_ns());
+		check_idle(t, now_ns());
 		flush_outputs(t);
 		save_state(t, 0);
 		if (!pfd[1].revents ||

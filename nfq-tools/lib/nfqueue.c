@@ -32,8 +32,7 @@
 /* The largest packet plus netlink's own headers. */
 #define RECV_BUF	(COPY_RANGE + MNL_SOCKET_BUFFER_SIZE / 2)
 
-/* The netlink port bound to queue num in this namespace, 0 if none. */
-static unsigned int queue_holder(uint16_t num)
+unsigned int nfqueue_holder(uint16_t num)
 {
 	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
 	unsigned int n, portid, holder = 0;
@@ -73,7 +72,7 @@ static int send_config(struct nfqueue *q, struct nlmsghdr *nlh,
 			return 0;
 		if (rc < 0) {
 			int e = errno;
-			unsigned int holder = queue_holder(q->cfg.num);
+			unsigned int holder = nfqueue_holder(q->cfg.num);
 
 			/* The kernel says EPERM for both. */
 			if (e == EPERM && holder)

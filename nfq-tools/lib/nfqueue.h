@@ -76,6 +76,9 @@ int nfqueue_verdict_all(struct nfqueue *q, uint32_t verdict, char *err,
 
 void nfqueue_close(struct nfqueue *q);
 
+/* The netlink port bound to queue num in this namespace, 0 if none. */
+unsigned int nfqueue_holder(uint16_t num);
+
 /* What a queued packet is, checked strictly before anything is used. */
 enum udp_status {
 	UDP_OK = 0,

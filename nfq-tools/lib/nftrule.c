@@ -371,3 +371,228 @@ int nftrule_remove(char *err, size_t errlen)
 {
 	return run(RESET, "removing the nft rule", err, errlen);
 }
+
+/* ------------------------------------------------ what feeds a queue */
+
+#define DUMP_BUF	65536	/* more than a netlink dump message holds */
+#define DUMP_TRIES	3	/* a ruleset changed under the dump: again */
+
+/* The queues one rule feeds, from its statements. */
+struct rule_queues {
+	uint16_t queue;		/* the one asked about */
+	int queues;		/* it queues packets at all */
+	int feeds;		/* ... to queue */
+	int computed;		/* ... to a number an expression computes */
+	uint16_t first;		/* the first queue it names */
+};
+
+static void names_queues(struct rule_queues *q, uint16_t first,
+			 uint16_t total)
+{
+	if (!total)
+		total = 1;
+	if (!q->queues)
+		q->first = first;
+	q->queues = 1;
+	if (q->queue >= first && q->queue - first < total)
+		q->feeds = 1;
+}
+
+static int expr_queues(struct nftnl_expr *e, void *data)
+{
+	struct rule_queues *q = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (!name)
+		return MNL_CB_OK;
+	if (!strcmp(name, "queue")) {
+		if (nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_SREG_QNUM)) {
+			/* queue to numgen/hash/map: it may be any queue */
+			q->queues = q->feeds = q->computed = 1;
+			return MNL_CB_OK;
+		}
+		names_queues(q, nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_NUM)
+				? nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM) : 0,
+			     nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_TOTAL)
+				? nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_TOTAL)
+				: 1);
+	} else if (!strcmp(name, "target")) {
+		const char *tg = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
+		uint32_t len = 0;
+		const uint8_t *info = nftnl_expr_get(e, NFTNL_EXPR_TG_INFO,
+						     &len);
+		/* xt_NFQ_info (revision 0), then _v1.._v3: total after num. */
+		uint16_t num, total = 1;
+
+		if (!tg || strcmp(tg, "NFQUEUE") || !info || len < 2)
+			return MNL_CB_OK;
+		memcpy(&num, info, 2);
+		if (nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV) >= 1 && len >= 4)
+			memcpy(&total, info + 2, 2);
+		names_queues(q, num, total);
+	}
+	return MNL_CB_OK;
+}
+
+static const char *family_name(uint32_t family)
+{
+	switch (family) {
+	case NFPROTO_IPV4:
+		return "ip";
+	case NFPROTO_IPV6:
+		return "ip6";
+	case NFPROTO_INET:
+		return "inet";
+	case NFPROTO_ARP:
+		return "arp";
+	case NFPROTO_BRIDGE:
+		return "bridge";
+	case NFPROTO_NETDEV:
+		return "netdev";
+	}
+	return "?";
+}
+
+struct feed_dump {
+	struct nftrule_feed *f;
+	uint16_t queue;
+	/* The chain whose feeding rules are being counted, for where. */
+	char chain[3 * NFT_NAME_MAXLEN];
+	unsigned int in_chain;
+	size_t used;
+	int full;
+};
+
+/* Says where the rules counted in the current chain are, if any. */
+static void where_flush(struct feed_dump *d)
+{
+	struct nftrule_feed *f = d->f;
+	size_t room = sizeof(f->where) - d->used;
+	int n;
+
+	if (!d->in_chain || d->full)
+		goto out;
+	n = snprintf(f->where + d->used, room, "%s%s (%u rule%s)",
+		     d->used ? ", " : "", d->chain, d->in_chain,
+		     d->in_chain == 1 ? "" : "s");
+	if (n < 0 || (size_t)n >= room - 4) {
+		/* Cut: say so where it was cut. */
+		snprintf(f->where + d->used, room, "%s...", d->used ? ", " : "");
+		d->full = 1;
+	} else {
+		d->used += (size_t)n;
+	}
+out:
+	d->in_chain = 0;
+}
+
+static int rule_feeds(const struct nlmsghdr *nlh, void *data)
+{
+	struct feed_dump *d = data;
+	struct nftrule_feed *f = d->f;
+	struct rule_queues q = { .queue = d->queue };
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	const char *table, *chain;
+	uint32_t family;
+	char where[sizeof(d->chain)];
+
+	if (!r)
+		return MNL_CB_ERROR;
+	/* A rule libnftnl cannot read (an expression newer than it): skip. */
+	if (nftnl_rule_nlmsg_parse(nlh, r) < 0)
+		goto out;
+	nftnl_expr_foreach(r, expr_queues, &q);
+	if (!q.queues)
+		goto out;
+	family = nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
+	table = nftnl_rule_get_str(r, NFTNL_RULE_TABLE);
+	chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+	if (!table || !chain)
+		goto out;
+	if (family == NFPROTO_INET && !strcmp(table, NFTRULE_TABLE)) {
+		if (!f->own++)
+			f->own_queue = q.first;
+	}
+	if (!q.feeds)
+		goto out;
+	f->rules++;
+	f->computed += q.computed;
+	snprintf(where, sizeof(where), "table %s %s chain %s",
+		 family_name(family), table, chain);
+	if (d->in_chain && strcmp(where, d->chain))
+		where_flush(d);
+	memcpy(d->chain, where, sizeof(d->chain));
+	d->in_chain++;
+out:
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+/* One dump of every rule; -errno, or -EINTR if the ruleset changed. */
+static int dump_feeds(struct feed_dump *d, char *buf)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER,
+						 SOCK_CLOEXEC);
+	uint32_t seq = (uint32_t)time(NULL), portid;
+	struct nlmsghdr *nlh;
+	int rc = 0;
+
+	if (!nl)
+		return -errno;
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC,
+				    NLM_F_DUMP, seq);
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv,
+		       sizeof(tv)) ||
+	    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, DUMP_BUF);
+
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		rc = mnl_cb_run(buf, (size_t)n, seq, portid, rule_feeds, d);
+		if (rc <= 0) {
+			rc = rc < 0 ? -errno : 0;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(nl);
+	return rc;
+}
+
+int nftrule_feed(uint16_t queue, struct nftrule_feed *f, char *err,
+		 size_t errlen)
+{
+	char *buf = malloc(DUMP_BUF);
+	struct feed_dump d;
+	int rc = -EINTR;
+
+	if (!buf) {
+		snprintf(err, errlen, "listing the nft ruleset: %s",
+			 strerror(ENOMEM));
+		return -1;
+	}
+	for (int i = 0; i < DUMP_TRIES && rc == -EINTR; i++) {
+		memset(f, 0, sizeof(*f));
+		memset(&d, 0, sizeof(d));
+		d.f = f;
+		d.queue = queue;
+		rc = dump_feeds(&d, buf);
+	}
+	free(buf);
+	if (rc) {
+		snprintf(err, errlen, "listing the nft ruleset: %s",
+			 strerror(-rc));
+		return -1;
+	}
+	where_flush(&d);
+	return 0;
+}

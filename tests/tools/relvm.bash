@@ -45,6 +45,9 @@ start_receivers() {
 	wait_for 30 udp_bound t1 7419 || fail "tlstap-recv did not bind"
 	wait_for 30 ip netns exec t2 nft list table inet tlstap >/dev/null 2>&1 ||
 		fail "tlstap-nfq did not install its rule: $(cat "$WORK/$tag.t2.err")"
+	# The kernel's own queue statements, as tlstap-nfq reads them back.
+	wait_for 10 grep -q "queue 0 is fed by 2 nft rules: table inet tlstap chain nfqueue (2 rules)$" "$WORK/$tag.t2.err" ||
+		fail "tlstap-nfq did not see its rule feed queue 0: $(cat "$WORK/$tag.t2.err")"
 }
 
 add_targets() {
