@@ -5,7 +5,6 @@
  * announcement of every change to the netlink event group.
  */
 #include <linux/bitops.h>
-#include <linux/sizes.h>
 #include <linux/stddef.h>
 #include <linux/string.h>
 
@@ -24,18 +23,19 @@
 	}
 
 struct tlstap_knob_info tlstap_knobs[TLSTAP_KNOB_COUNT] __ro_after_init = {
-	/* Receivers and nfqueue rules tell our datagrams by a TOS >= 1. */
-	KNOB(TLSTAP_KNOB_TOS, tos, TLSTAP_A_TOS, NLA_U8, 1, 255),
+	KNOB(TLSTAP_KNOB_TOS, tos, TLSTAP_A_TOS, NLA_U8,
+	     TLSTAP_TOS_MIN, TLSTAP_TOS_MAX),
 	KNOB(TLSTAP_KNOB_MAX_RECORD, max_record, TLSTAP_A_MAX_RECORD, NLA_U32,
-	     1, SZ_16M),
+	     TLSTAP_MAX_RECORD_MIN, TLSTAP_MAX_RECORD_MAX),
 	KNOB(TLSTAP_KNOB_FLUSH_US, flush_us, TLSTAP_A_FLUSH_US, NLA_U32,
-	     1, 1000000),
+	     TLSTAP_FLUSH_US_MIN, TLSTAP_FLUSH_US_MAX),
 	KNOB(TLSTAP_KNOB_RING_KB, ring_kb, TLSTAP_A_RING_KB, NLA_U32,
-	     64, SZ_1M),
+	     TLSTAP_RING_KB_MIN, TLSTAP_RING_KB_MAX),
 	KNOB(TLSTAP_KNOB_HEARTBEAT_MS, heartbeat_ms, TLSTAP_A_HEARTBEAT_MS,
-	     NLA_U32, 1, 60000),
+	     NLA_U32, TLSTAP_HEARTBEAT_MS_MIN, TLSTAP_HEARTBEAT_MS_MAX),
 	KNOB(TLSTAP_KNOB_RETRANSMIT_PPS, retransmit_pps,
-	     TLSTAP_A_RETRANSMIT_PPS, NLA_U32, 1, 10000000),
+	     TLSTAP_A_RETRANSMIT_PPS, NLA_U32,
+	     TLSTAP_RETRANSMIT_PPS_MIN, TLSTAP_RETRANSMIT_PPS_MAX),
 };
 
 static u32 *knob_ptr(struct tlstap *tt, enum tlstap_knob knob)

@@ -272,6 +272,24 @@ enum tlstap_attr {
 
 #define TLSTAP_A_MAX	(__TLSTAP_A_MAX - 1)
 
+/*
+ * The ranges of the module's settings (the attributes above, the sysfs
+ * files of the same names); a value outside one is refused. The TOS is
+ * never 0: receivers and nfqueue rules tell tlstap's datagrams by it.
+ */
+#define TLSTAP_TOS_MIN			1
+#define TLSTAP_TOS_MAX			255
+#define TLSTAP_MAX_RECORD_MIN		1
+#define TLSTAP_MAX_RECORD_MAX		(16u << 20)
+#define TLSTAP_FLUSH_US_MIN		1
+#define TLSTAP_FLUSH_US_MAX		1000000
+#define TLSTAP_RING_KB_MIN		64
+#define TLSTAP_RING_KB_MAX		(1u << 20)
+#define TLSTAP_HEARTBEAT_MS_MIN		1
+#define TLSTAP_HEARTBEAT_MS_MAX		60000
+#define TLSTAP_RETRANSMIT_PPS_MIN	1
+#define TLSTAP_RETRANSMIT_PPS_MAX	10000000
+
 /* Exactly one of ADDR4 and ADDR6 names a target, with PORT. */
 enum tlstap_target_attr {
 	TLSTAP_TARGET_A_UNSPEC,
