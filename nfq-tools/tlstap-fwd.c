@@ -264,6 +264,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: " PROG " --target ADDR:PORT[,weight=W] [--target ...] [options]\n"
+"  targets:\n"
+"    -t, --target ADDR:PORT[,weight=W]  a target, IPV4:PORT or [IPV6]:PORT,\n"
+"                         weight 1..%u (default 1); up to %u\n"
 "  input (one; default stdin):\n"
 "    --unix PATH          Unix datagram socket to create (whole records)\n"
 "    --seqpacket PATH     Unix seqpacket socket to create (whole records)\n"
@@ -294,10 +297,13 @@ static void usage(FILE *f)
 "  other:\n"
 "    --print-target       print each record's target, send nothing\n"
 "    --stats-json         counters as JSON (on SIGUSR1 and at exit)\n"
+"    -h, --help           this help\n"
+"    --version            " PROG " and its version\n"
 "A malformed record is counted and skipped. In a byte stream (FIFO,\n"
 "stdin) its length cannot be trusted, so the stream cannot be resynchronised:\n"
 "" PROG " then sends what it has and exits with status %d.\n",
-		POLL_DEFAULT_US, TLSTAP_DEFAULT_TOS, TLSTAP_DEFAULT_MAX_RECORD, REPLAY_DEFAULT_RATE,
+		TLSTAP_MAX_WEIGHT, TLSTAP_MAX_TARGETS, POLL_DEFAULT_US,
+		TLSTAP_DEFAULT_TOS, TLSTAP_DEFAULT_MAX_RECORD, REPLAY_DEFAULT_RATE,
 		REPLAY_DEFAULT_BURST, EXIT_FRAMING);
 }
 
@@ -308,21 +314,23 @@ static void parse_target(struct options *o, const char *arg)
 	uint32_t weight = 1;
 
 	if (o->ntargets == TLSTAP_MAX_TARGETS)
-		die("--target: at most %u targets", TLSTAP_MAX_TARGETS);
+		cli_usage_error(PROG, "--target: at most %u targets",
+				TLSTAP_MAX_TARGETS);
 	if (strlen(arg) >= sizeof(spec))
-		die("--target '%s': too long", arg);
+		cli_usage_error(PROG, "--target '%s': too long", arg);
 	strcpy(spec, arg);
 	comma = strchr(spec, ',');
 	if (comma) {
 		*comma = '\0';
 		if (strncmp(comma + 1, "weight=", 7))
-			die("--target '%s': want ADDR:PORT[,weight=W]", arg);
+			cli_usage_error(PROG, "--target '%s': want "
+					"ADDR:PORT[,weight=W]", arg);
 		weight = (uint32_t)parse_ulong("--target weight", comma + 8, 1,
 					       TLSTAP_MAX_WEIGHT);
 	}
 	if (endpoint_parse(spec, 0, &o->target_ep[o->ntargets], err,
 			   sizeof(err)))
-		die("--target: %s", err);
+		cli_usage_error(PROG, "--target: %s", err);
 	o->target_weight[o->ntargets++] = weight;
 }
 
@@ -332,7 +340,8 @@ static void set_input(struct options *o, enum input_kind kind,
 	static int given;
 
 	if (given++)
-		die("give one input: --unix, --seqpacket, --fifo or --stdin");
+		cli_usage_error(PROG, "give one input: --unix, --seqpacket, "
+				"--fifo or --stdin");
 	o->in_kind = kind;
 	o->in_path = path;
 }
@@ -375,9 +384,10 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "no-gso", no_argument, NULL, O_NOGSO },
 		{ "print-target", no_argument, NULL, O_PRINT },
 		{ "stats-json", no_argument, NULL, O_JSON },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli cli;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -400,7 +410,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->mode = 0600;
 	o->gso = 1;
 
-	while ((c = getopt_long(argc, argv, "t:h", longopts, NULL)) != -1) {
+	cli_init(&cli, PROG, usage, longopts);
+	while ((c = cli_getopt(&cli, argc, argv)) != -1) {
 		switch (c) {
 		case 't':
 			parse_target(o, optarg);
@@ -422,27 +433,29 @@ static void parse_options(struct options *o, int argc, char **argv)
 			unsigned long m = strtoul(optarg, &end, 8);
 
 			if (*end || end == optarg || m > 0777)
-				die("--mode: '%s' is not an octal mode", optarg);
+				cli_usage_error(PROG, "--mode: '%s' is not an "
+						"octal mode, 0..0777", optarg);
 			o->mode = (mode_t)m;
 			break;
 		}
 		case O_KEY:
 			if (steer_parse_key(optarg, o->hash_key))
-				die("--hash-key: want 32 hex digits, got '%s'",
-				    optarg);
+				cli_usage_error(PROG, "--hash-key: want 32 hex "
+						"digits, not '%s'", optarg);
 			o->hash_key_given = 1;
 			break;
 		case O_TOS:
-			o->tos = (int)parse_ulong("--tos", optarg, 1, 255);
+			o->tos = (int)parse_ulong("--tos", optarg, TLSTAP_TOS_MIN,
+						  TLSTAP_TOS_MAX);
 			break;
 		case O_PORT:
 			o->port = (uint16_t)parse_ulong("--port", optarg, 0,
 							65535);
 			break;
 		case O_MAXREC:
-			o->max_record = (uint32_t)parse_ulong("--max-record",
-							      optarg, 1,
-							      16u << 20);
+			o->max_record = (uint32_t)parse_ulong(
+				"--max-record", optarg, TLSTAP_MAX_RECORD_MIN,
+				TLSTAP_MAX_RECORD_MAX);
 			break;
 		case O_MAXDG:
 			o->max_datagram = parse_ulong("--max-datagram", optarg,
@@ -487,13 +500,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case O_JSON:
 			o->stats_json = 1;
 			break;
-		default:
-			cli_usage_exit(usage, c);
 		}
 	}
 	cli_no_operands(PROG, argc, argv);
 	if (!o->ntargets)
-		die("no --target given (see --help)");
+		cli_usage_error(PROG, "no --target given");
 }
 
 /* ---------------------------------------------------------------- stats */

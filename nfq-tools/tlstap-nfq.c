@@ -139,6 +139,9 @@ static void usage(FILE *f)
 		TLSTAP_DEFAULT_PORT, TLSTAP_DEFAULT_TOS, IDLE_WARN_MS,
 		RECVOPTS_DEFAULT_RCVBUF >> 20);
 	recvopts_usage(f);
+	fputs("  other:\n"
+	      "    -h, --help            this help\n"
+	      "    --version             " PROG " and its version\n", f);
 }
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -158,9 +161,10 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "no-nack", no_argument, NULL, O_NONACK },
 		{ "idle-warn-ms", required_argument, NULL, O_IDLE },
 		RECVOPTS_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli cli;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -172,7 +176,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->queue_maxlen = 4096;
 	o->idle_warn_ms = IDLE_WARN_MS;
 	recvopts_init(&o->recv);
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	cli_init(&cli, PROG, usage, longopts);
+	while ((c = cli_getopt(&cli, argc, argv)) != -1) {
 		if (recvopts_parse(&o->recv, PROG, c, optarg))
 			continue;
 		switch (c) {
@@ -185,13 +190,14 @@ static void parse_options(struct options *o, int argc, char **argv)
 							     1, 65535);
 			break;
 		case O_TOS:
-			o->rule.tos = (uint8_t)parse_ulong("--tos", optarg, 1,
-							   255);
+			o->rule.tos = (uint8_t)parse_ulong("--tos", optarg,
+							   TLSTAP_TOS_MIN,
+							   TLSTAP_TOS_MAX);
 			break;
 		case O_HOOK:
 			if (strcmp(optarg, "input") && strcmp(optarg, "forward"))
-				die("--hook: want input or forward, got '%s'",
-				    optarg);
+				cli_usage_error(PROG, "--hook: want input or "
+						"forward, not '%s'", optarg);
 			o->rule.hook = !strcmp(optarg, "input") ? "input"
 								 : "forward";
 			break;
@@ -218,14 +224,12 @@ static void parse_options(struct options *o, int argc, char **argv)
 			o->idle_warn_ms = (unsigned int)parse_ulong(
 				"--idle-warn-ms", optarg, 0, 86400000);
 			break;
-		default:
-			cli_usage_exit(usage, c);
 		}
 	}
 	cli_no_operands(PROG, argc, argv);
 	if (o->action != ACT_RUN && o->install_rule)
-		die("--install-rule runs the receiver; it does not go with "
-		    "--remove-rule or --print-rule");
+		cli_usage_error(PROG, "--install-rule runs the receiver; it "
+				"does not go with --remove-rule or --print-rule");
 }
 
 static uint64_t now_ns(void)

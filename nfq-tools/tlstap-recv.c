@@ -83,6 +83,8 @@ static void usage(FILE *f)
 "    --rcvbuf BYTES        socket receive buffer (default %d MiB)\n",
 		RECVOPTS_DEFAULT_RCVBUF >> 20);
 	recvopts_usage(f);
+	fputs("    -h, --help            this help\n"
+	      "    --version             " PROG " and its version\n", f);
 }
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -91,31 +93,29 @@ static void parse_options(struct options *o, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		RECVOPTS_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli cli;
 	char err[160];
 	int c, have_listen = 0;
 
 	memset(o, 0, sizeof(*o));
 	recvopts_init(&o->recv);
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	cli_init(&cli, PROG, usage, longopts);
+	while ((c = cli_getopt(&cli, argc, argv)) != -1) {
 		if (recvopts_parse(&o->recv, PROG, c, optarg))
 			continue;
-		switch (c) {
-		case O_LISTEN:
+		if (c == O_LISTEN) {
 			if (endpoint_parse(optarg, 1, &o->listen, err,
 					   sizeof(err)))
-				die("--listen: %s", err);
+				cli_usage_error(PROG, "--listen: %s", err);
 			have_listen = 1;
-			break;
-		default:
-			cli_usage_exit(usage, c);
 		}
 	}
 	cli_no_operands(PROG, argc, argv);
 	if (!have_listen)
-		die("no --listen given (see --help)");
+		cli_usage_error(PROG, "no --listen given");
 }
 
 /* --------------------------------------------------------------- output */

@@ -7,9 +7,12 @@
  *   tlstapctl set KNOB VALUE [KNOB VALUE]...    tlstapctl get KNOB
  *   tlstapctl show    tlstapctl stats [--json]    tlstapctl monitor
  *
- * Syntax is checked here (an address that does not parse never leaves);
- * limits are the kernel's, which names the attribute and its valid range
- * when it refuses a value, so sysfs, netlink and this tool share one set.
+ * The command line is read whole before the module is asked anything:
+ * syntax is checked here (an address that does not parse never leaves, a
+ * number that does not fit its attribute is refused with the knob's
+ * range); the ranges are the kernel's, which names the attribute and its
+ * valid range when it refuses a value, so sysfs, netlink and this tool
+ * share one set (include/uapi/linux/tlstap.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,17 +39,23 @@ struct knob {
 	uint16_t attr;
 	enum knob_kind kind;
 	int settable;
+	uint32_t min, max;	/* a settable number's range */
 };
 
 static const struct knob knobs[] = {
-	{ "port", TLSTAP_A_PORT, KNOB_U16, 0 },
-	{ "tos", TLSTAP_A_TOS, KNOB_U8, 1 },
-	{ "max_record", TLSTAP_A_MAX_RECORD, KNOB_U32, 1 },
-	{ "flush_us", TLSTAP_A_FLUSH_US, KNOB_U32, 1 },
-	{ "ring_kb", TLSTAP_A_RING_KB, KNOB_U32, 1 },
-	{ "heartbeat_ms", TLSTAP_A_HEARTBEAT_MS, KNOB_U32, 1 },
-	{ "retransmit_pps", TLSTAP_A_RETRANSMIT_PPS, KNOB_U32, 1 },
-	{ "hash_key", TLSTAP_A_HASH_KEY, KNOB_KEY, 1 },
+	{ "port", TLSTAP_A_PORT, KNOB_U16, 0, 0, 0 },
+	{ "tos", TLSTAP_A_TOS, KNOB_U8, 1, TLSTAP_TOS_MIN, TLSTAP_TOS_MAX },
+	{ "max_record", TLSTAP_A_MAX_RECORD, KNOB_U32, 1,
+	  TLSTAP_MAX_RECORD_MIN, TLSTAP_MAX_RECORD_MAX },
+	{ "flush_us", TLSTAP_A_FLUSH_US, KNOB_U32, 1,
+	  TLSTAP_FLUSH_US_MIN, TLSTAP_FLUSH_US_MAX },
+	{ "ring_kb", TLSTAP_A_RING_KB, KNOB_U32, 1,
+	  TLSTAP_RING_KB_MIN, TLSTAP_RING_KB_MAX },
+	{ "heartbeat_ms", TLSTAP_A_HEARTBEAT_MS, KNOB_U32, 1,
+	  TLSTAP_HEARTBEAT_MS_MIN, TLSTAP_HEARTBEAT_MS_MAX },
+	{ "retransmit_pps", TLSTAP_A_RETRANSMIT_PPS, KNOB_U32, 1,
+	  TLSTAP_RETRANSMIT_PPS_MIN, TLSTAP_RETRANSMIT_PPS_MAX },
+	{ "hash_key", TLSTAP_A_HASH_KEY, KNOB_KEY, 1, 0, 0 },
 };
 
 #define NKNOBS (sizeof(knobs) / sizeof(knobs[0]))
@@ -115,8 +124,38 @@ struct config {
 	int origin;		/* events: enum tlstap_origin */
 };
 
+/* The command line, read before the module is asked anything. */
+enum verb {
+	VERB_TARGET_ADD, VERB_TARGET_DEL, VERB_TARGET_FLUSH, VERB_TARGET_LIST,
+	VERB_SET, VERB_GET, VERB_SHOW, VERB_STATS, VERB_MONITOR,
+};
+
+struct setting {
+	const struct knob *k;
+	uint64_t val;
+	uint8_t key[TLSTAP_HASH_KEY_LEN];
+};
+
+struct request {
+	enum verb verb;
+	char what[256];		/* a change, as messages name it */
+	struct endpoint ep;	/* target add, del */
+	uint64_t weight;
+	int has_weight;
+	struct setting set[NKNOBS];	/* set: each knob once at most */
+	size_t nset;
+	const struct knob *get;
+	int json;		/* stats --json */
+};
+
+#define USAGE_TARGET	"target add ADDR:PORT [weight W] | del ADDR:PORT | " \
+			"flush | list"
+#define USAGE_SET	"set KNOB VALUE [KNOB VALUE]..."
+
 static void usage(FILE *f)
 {
+	size_t i;
+
 	fprintf(f,
 		"usage: " PROG " target add ADDR:PORT [weight W]\n"
 		"       " PROG " target del ADDR:PORT\n"
@@ -127,9 +166,20 @@ static void usage(FILE *f)
 		"       " PROG " show\n"
 		"       " PROG " stats [--json]\n"
 		"       " PROG " monitor\n"
-		"ADDR:PORT is IPV4:PORT or [IPV6]:PORT. KNOB is one of tos,\n"
-		"max_record, flush_us, ring_kb, heartbeat_ms, retransmit_pps,\n"
-		"hash_key (32 hex digits); get also takes port.\n");
+		"       " PROG " -h | --help | help\n"
+		"       " PROG " --version\n"
+		"ADDR:PORT is IPV4:PORT or [IPV6]:PORT, W 1..%u. KNOB is one of:\n",
+		TLSTAP_MAX_WEIGHT);
+	for (i = 0; i < NKNOBS; i++) {
+		if (!knobs[i].settable)
+			continue;
+		if (knobs[i].kind == KNOB_KEY)
+			fprintf(f, "  %-16s 32 hex digits\n", knobs[i].name);
+		else
+			fprintf(f, "  %-16s %u..%u\n", knobs[i].name,
+				knobs[i].min, knobs[i].max);
+	}
+	fputs("get also takes port (read-only).\n", f);
 }
 
 /* What the kernel said about the request `what`, on one line. */
@@ -164,15 +214,17 @@ static const struct knob *knob_by_name(const char *name)
 	return NULL;
 }
 
+__attribute__((noreturn))
 static void unknown_knob(const char *name, int settable_only)
 {
-	size_t i;
+	char list[256] = "";
+	size_t i, used = 0;
 
-	fprintf(stderr, PROG ": unknown knob '%s' (knobs:", name);
-	for (i = 0; i < NKNOBS; i++)
+	for (i = 0; i < NKNOBS && used < sizeof(list); i++)
 		if (knobs[i].settable || !settable_only)
-			fprintf(stderr, " %s", knobs[i].name);
-	fputs(")\n", stderr);
+			used += (size_t)snprintf(list + used, sizeof(list) - used,
+						 " %s", knobs[i].name);
+	cli_usage_error(PROG, "unknown knob '%s' (knobs:%s)", name, list);
 }
 
 /* Decimal or 0x-hex, as sysfs takes it; no sign, nothing after. */
@@ -495,130 +547,196 @@ static void put_endpoint(struct genl_req *req, const struct endpoint *ep)
 	genl_req_label(req, a, "port");
 }
 
-static int cmd_target(struct genl_sock *gs, int argc, char **argv)
+/* ---- the command line --------------------------------------------- */
+
+static void parse_target_args(int argc, char **argv, struct request *rq)
 {
 	const char *verb = argc > 0 ? argv[0] : "";
-	struct endpoint ep;
-	struct genl_req req;
-	struct nlattr *nest, *a;
-	char what[128], err[160];
-	uint64_t weight = 1;
-	int add = !strcmp(verb, "add");
+	char err[160];
 
 	if (!strcmp(verb, "list") && argc == 1) {
-		struct target_list l = { 0 };
-		char addr[ENDPOINT_STRLEN];
-		size_t i;
-		int rc = get_targets(gs, &l);
-
-		/* As sysfs's targets file, line for line. */
-		for (i = 0; !rc && i < l.n; i++) {
-			endpoint_format(&l.v[i].ep, addr, sizeof(addr));
-			printf("%s weight %u packets %" PRIu64 " bytes %" PRIu64
-			       " errors %" PRIu64 " icmp_unreachable %" PRIu64
-			       " state %s\n", addr, l.v[i].weight,
-			       l.v[i].packets, l.v[i].bytes, l.v[i].errors,
-			       l.v[i].icmp_unreachable, l.v[i].state);
-		}
-		free(l.v);
-		return rc;
+		rq->verb = VERB_TARGET_LIST;
+		return;
 	}
 	if (!strcmp(verb, "flush") && argc == 1) {
-		genl_req_init(gs, &req, TLSTAP_CMD_TARGET_FLUSH, 0);
-		return simple_request(gs, &req, "target flush");
+		rq->verb = VERB_TARGET_FLUSH;
+		snprintf(rq->what, sizeof(rq->what), "target flush");
+		return;
 	}
-	if (!(add && (argc == 2 || argc == 4)) &&
-	    !(!strcmp(verb, "del") && argc == 2)) {
-		usage(stderr);
-		return -1;
-	}
-	snprintf(what, sizeof(what), "target %s %s", verb, argv[1]);
-	if (endpoint_parse(argv[1], 0, &ep, err, sizeof(err))) {
-		errorf("%s: bad address: %s", what, err);
-		return -1;
-	}
-	if (argc == 4 && (strcmp(argv[2], "weight") ||
-			  parse_uint(argv[3], UINT32_MAX, &weight))) {
-		errorf("%s: want 'weight N', not '%s %s'", what, argv[2],
-		       argv[3]);
-		return -1;
-	}
-	genl_req_init(gs, &req, add ? TLSTAP_CMD_TARGET_ADD :
-				      TLSTAP_CMD_TARGET_DEL, 0);
-	/* Unlabelled: the kernel's messages about it say "target". */
-	nest = mnl_attr_nest_start(req.nlh, TLSTAP_A_TARGET);
-	put_endpoint(&req, &ep);
+	if (!strcmp(verb, "add") && (argc == 2 || argc == 4))
+		rq->verb = VERB_TARGET_ADD;
+	else if (!strcmp(verb, "del") && argc == 2)
+		rq->verb = VERB_TARGET_DEL;
+	else
+		cli_usage_error(PROG, "usage: " PROG " " USAGE_TARGET);
+	snprintf(rq->what, sizeof(rq->what), "target %s %s", verb, argv[1]);
+	if (endpoint_parse(argv[1], 0, &rq->ep, err, sizeof(err)))
+		cli_usage_error(PROG, "%s: bad address: %s", rq->what, err);
 	if (argc == 4) {
-		a = (struct nlattr *)mnl_nlmsg_get_payload_tail(req.nlh);
-		mnl_attr_put_u32(req.nlh, TLSTAP_TARGET_A_WEIGHT,
-				 (uint32_t)weight);
-		genl_req_label(&req, a, "weight");
+		/* In range for the attribute; the kernel checks 1..W. */
+		if (strcmp(argv[2], "weight") ||
+		    parse_uint(argv[3], UINT32_MAX, &rq->weight))
+			cli_usage_error(PROG, "%s: want 'weight N', not '%s %s'; "
+					"N is 1..%u", rq->what, argv[2],
+					argv[3], TLSTAP_MAX_WEIGHT);
+		rq->has_weight = 1;
 	}
-	mnl_attr_nest_end(req.nlh, nest);
-	return simple_request(gs, &req, what);
 }
 
-static int cmd_set(struct genl_sock *gs, int argc, char **argv)
+/* Numbers that fit their attribute leave; the kernel checks the range. */
+static void parse_set_args(int argc, char **argv, struct request *rq)
 {
-	struct genl_req req;
-	char what[256];
 	size_t len;
 	int i;
 
-	if (argc < 2 || argc % 2) {
-		usage(stderr);
-		return -1;
-	}
-	len = (size_t)snprintf(what, sizeof(what), "set");
-	genl_req_init(gs, &req, TLSTAP_CMD_CONFIG_SET, 0);
+	if (argc < 2 || argc % 2)
+		cli_usage_error(PROG, "usage: " PROG " " USAGE_SET);
+	rq->verb = VERB_SET;
+	len = (size_t)snprintf(rq->what, sizeof(rq->what), "set");
 	for (i = 0; i < argc; i += 2) {
 		const struct knob *k = knob_by_name(argv[i]);
-		struct nlattr *a;
-		uint8_t key[TLSTAP_HASH_KEY_LEN];
-		uint64_t v;
+		struct setting *st;
+		size_t j;
 
-		if (len < sizeof(what))
-			len += (size_t)snprintf(what + len, sizeof(what) - len,
+		if (!k)
+			unknown_knob(argv[i], 1);
+		if (!k->settable)
+			cli_usage_error(PROG, "set: %s is read-only", k->name);
+		for (j = 0; j < rq->nset; j++)
+			if (rq->set[j].k == k)
+				cli_usage_error(PROG, "set: %s given twice",
+						k->name);
+		if (len < sizeof(rq->what))
+			len += (size_t)snprintf(rq->what + len,
+						sizeof(rq->what) - len,
 						" %s %s", argv[i],
-						k && k->kind == KNOB_KEY ?
+						k->kind == KNOB_KEY ?
 						"..." : argv[i + 1]);
-		if (!k || !k->settable) {
-			if (k)
-				errorf("set: %s is read-only", k->name);
-			else
-				unknown_knob(argv[i], 1);
-			return -1;
+		st = &rq->set[rq->nset++];
+		st->k = k;
+		if (k->kind == KNOB_KEY) {
+			if (parse_key(argv[i + 1], st->key))
+				cli_usage_error(PROG, "set hash_key: want %d "
+						"hex digits",
+						2 * TLSTAP_HASH_KEY_LEN);
+		} else if (parse_uint(argv[i + 1], k->kind == KNOB_U8 ?
+				      UINT8_MAX : UINT32_MAX, &st->val)) {
+			cli_usage_error(PROG, "set %s: '%s' is not a number in "
+					"%u..%u", k->name, argv[i + 1], k->min,
+					k->max);
 		}
+	}
+}
+
+/* The command and its arguments; a usage error ends the process. */
+static void parse_request(const char *cmd, int argc, char **argv,
+			  struct request *rq)
+{
+	memset(rq, 0, sizeof(*rq));
+	if (!strcmp(cmd, "target")) {
+		parse_target_args(argc, argv, rq);
+	} else if (!strcmp(cmd, "set")) {
+		parse_set_args(argc, argv, rq);
+	} else if (!strcmp(cmd, "get")) {
+		if (argc != 1)
+			cli_usage_error(PROG, "usage: " PROG " get KNOB");
+		rq->verb = VERB_GET;
+		rq->get = knob_by_name(argv[0]);
+		if (!rq->get)
+			unknown_knob(argv[0], 0);
+	} else if (!strcmp(cmd, "show")) {
+		if (argc)
+			cli_usage_error(PROG, "usage: " PROG " show");
+		rq->verb = VERB_SHOW;
+	} else if (!strcmp(cmd, "stats")) {
+		if (argc == 1 && !strcmp(argv[0], "--json"))
+			rq->json = 1;
+		else if (argc)
+			cli_usage_error(PROG, "usage: " PROG " stats [--json]");
+		rq->verb = VERB_STATS;
+	} else if (!strcmp(cmd, "monitor")) {
+		if (argc)
+			cli_usage_error(PROG, "usage: " PROG " monitor");
+		rq->verb = VERB_MONITOR;
+	} else {
+		cli_usage_error(PROG, "unknown command '%s'", cmd);
+	}
+}
+
+/* ---- commands ----------------------------------------------------- */
+
+static int cmd_target_list(struct genl_sock *gs)
+{
+	struct target_list l = { 0 };
+	char addr[ENDPOINT_STRLEN];
+	size_t i;
+	int rc = get_targets(gs, &l);
+
+	/* As sysfs's targets file, line for line. */
+	for (i = 0; !rc && i < l.n; i++) {
+		endpoint_format(&l.v[i].ep, addr, sizeof(addr));
+		printf("%s weight %u packets %" PRIu64 " bytes %" PRIu64
+		       " errors %" PRIu64 " icmp_unreachable %" PRIu64
+		       " state %s\n", addr, l.v[i].weight, l.v[i].packets,
+		       l.v[i].bytes, l.v[i].errors, l.v[i].icmp_unreachable,
+		       l.v[i].state);
+	}
+	free(l.v);
+	return rc;
+}
+
+static int cmd_target(struct genl_sock *gs, const struct request *rq)
+{
+	struct genl_req req;
+	struct nlattr *nest, *a;
+
+	if (rq->verb == VERB_TARGET_FLUSH) {
+		genl_req_init(gs, &req, TLSTAP_CMD_TARGET_FLUSH, 0);
+		return simple_request(gs, &req, rq->what);
+	}
+	genl_req_init(gs, &req, rq->verb == VERB_TARGET_ADD ?
+		      TLSTAP_CMD_TARGET_ADD : TLSTAP_CMD_TARGET_DEL, 0);
+	/* Unlabelled: the kernel's messages about it say "target". */
+	nest = mnl_attr_nest_start(req.nlh, TLSTAP_A_TARGET);
+	put_endpoint(&req, &rq->ep);
+	if (rq->has_weight) {
 		a = (struct nlattr *)mnl_nlmsg_get_payload_tail(req.nlh);
-		switch (k->kind) {
+		mnl_attr_put_u32(req.nlh, TLSTAP_TARGET_A_WEIGHT,
+				 (uint32_t)rq->weight);
+		genl_req_label(&req, a, "weight");
+	}
+	mnl_attr_nest_end(req.nlh, nest);
+	return simple_request(gs, &req, rq->what);
+}
+
+static int cmd_set(struct genl_sock *gs, const struct request *rq)
+{
+	struct genl_req req;
+	size_t i;
+
+	genl_req_init(gs, &req, TLSTAP_CMD_CONFIG_SET, 0);
+	for (i = 0; i < rq->nset; i++) {
+		const struct setting *st = &rq->set[i];
+		struct nlattr *a;
+
+		a = (struct nlattr *)mnl_nlmsg_get_payload_tail(req.nlh);
+		switch (st->k->kind) {
 		case KNOB_U8:
+			mnl_attr_put_u8(req.nlh, st->k->attr, (uint8_t)st->val);
+			break;
 		case KNOB_U16:
 		case KNOB_U32:
-			if (parse_uint(argv[i + 1], k->kind == KNOB_U8 ?
-				       UINT8_MAX : UINT32_MAX, &v)) {
-				errorf("set %s: '%s' is not a number from 0 to %u",
-				       k->name, argv[i + 1],
-				       k->kind == KNOB_U8 ? UINT8_MAX :
-							   UINT32_MAX);
-				return -1;
-			}
-			if (k->kind == KNOB_U8)
-				mnl_attr_put_u8(req.nlh, k->attr, (uint8_t)v);
-			else
-				mnl_attr_put_u32(req.nlh, k->attr, (uint32_t)v);
+			mnl_attr_put_u32(req.nlh, st->k->attr,
+					 (uint32_t)st->val);
 			break;
 		case KNOB_KEY:
-			if (parse_key(argv[i + 1], key)) {
-				errorf("set hash_key: want %d hex digits",
-				       2 * TLSTAP_HASH_KEY_LEN);
-				return -1;
-			}
-			mnl_attr_put(req.nlh, k->attr, sizeof(key), key);
+			mnl_attr_put(req.nlh, st->k->attr, sizeof(st->key),
+				     st->key);
 			break;
 		}
-		genl_req_label(&req, a, k->name);
+		genl_req_label(&req, a, st->k->name);
 	}
-	return simple_request(gs, &req, what);
+	return simple_request(gs, &req, rq->what);
 }
 
 static void print_knob(const struct config *c, size_t i)
@@ -629,20 +747,10 @@ static void print_knob(const struct config *c, size_t i)
 		printf("%" PRIu64, c->val[i]);
 }
 
-static int cmd_get(struct genl_sock *gs, int argc, char **argv)
+static int cmd_get(struct genl_sock *gs, const struct knob *k)
 {
-	const struct knob *k;
 	struct config c;
 
-	if (argc != 1) {
-		usage(stderr);
-		return -1;
-	}
-	k = knob_by_name(argv[0]);
-	if (!k) {
-		unknown_knob(argv[0], 0);
-		return -1;
-	}
 	if (k->kind == KNOB_KEY) {
 		memset(&c, 0, sizeof(c));
 		if (get_hash_key(gs, &c, 0))
@@ -659,7 +767,7 @@ static int cmd_get(struct genl_sock *gs, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_show(struct genl_sock *gs, int argc)
+static int cmd_show(struct genl_sock *gs)
 {
 	struct target_list l = { 0 };
 	char addr[ENDPOINT_STRLEN];
@@ -667,10 +775,6 @@ static int cmd_show(struct genl_sock *gs, int argc)
 	int key_rc, rc = -1;
 	size_t i;
 
-	if (argc) {
-		usage(stderr);
-		return -1;
-	}
 	if (get_config(gs, &c))
 		return -1;
 	key_rc = get_hash_key(gs, &c, 1);
@@ -697,22 +801,15 @@ out:
 	return rc;
 }
 
-static int cmd_stats(struct genl_sock *gs, int argc, char **argv)
+static int cmd_stats(struct genl_sock *gs, int json)
 {
 	struct target_list l = { 0 };
 	char addr[ENDPOINT_STRLEN];
 	uint64_t v[NSTATS];
 	struct genl_error e;
 	struct genl_req req;
-	int json = 0;
 	size_t i;
 
-	if (argc == 1 && !strcmp(argv[0], "--json"))
-		json = 1;
-	else if (argc) {
-		usage(stderr);
-		return -1;
-	}
 	genl_req_init(gs, &req, TLSTAP_CMD_STATS_GET, 0);
 	if (genl_transact(gs, &req, stats_cb, v, &e)) {
 		kernel_error("stats", &e);
@@ -845,16 +942,12 @@ bad:
 	return MNL_CB_OK;
 }
 
-static int cmd_monitor(struct genl_sock *gs, int argc)
+static int cmd_monitor(struct genl_sock *gs)
 {
 	struct monitor m = { .family_id = gs->family_id };
 	uint32_t events, ctrl;
 	int rc;
 
-	if (argc) {
-		usage(stderr);
-		return -1;
-	}
 	/*
 	 * Both ids first: an event arriving while the socket still waits
 	 * for an answer would be taken for part of it.
@@ -899,29 +992,48 @@ static int cmd_monitor(struct genl_sock *gs, int argc)
 	return -1;
 }
 
+static int run(struct genl_sock *gs, const struct request *rq)
+{
+	switch (rq->verb) {
+	case VERB_TARGET_LIST:
+		return cmd_target_list(gs);
+	case VERB_TARGET_ADD:
+	case VERB_TARGET_DEL:
+	case VERB_TARGET_FLUSH:
+		return cmd_target(gs, rq);
+	case VERB_SET:
+		return cmd_set(gs, rq);
+	case VERB_GET:
+		return cmd_get(gs, rq->get);
+	case VERB_SHOW:
+		return cmd_show(gs);
+	case VERB_STATS:
+		return cmd_stats(gs, rq->json);
+	case VERB_MONITOR:
+		return cmd_monitor(gs);
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct genl_sock gs;
+	struct request rq;
 	const char *cmd;
 	int rc;
 
-	if (argc < 2) {
-		usage(stderr);
-		return 1;
-	}
+	if (argc < 2)
+		cli_usage_error(PROG, "no command: target, set, get, show, "
+				"stats or monitor");
 	cmd = argv[1];
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
 	    !strcmp(cmd, "-h")) {
 		usage(stdout);
-		return 0;
+		return fflush(stdout) ? 1 : 0;
 	}
-	if (strcmp(cmd, "target") && strcmp(cmd, "set") && strcmp(cmd, "get") &&
-	    strcmp(cmd, "show") && strcmp(cmd, "stats") &&
-	    strcmp(cmd, "monitor")) {
-		errorf("unknown command '%s'", cmd);
-		usage(stderr);
-		return 1;
-	}
+	if (!strcmp(cmd, "--version"))
+		cli_version(PROG);
+	parse_request(cmd, argc - 2, argv + 2, &rq);
 	if (genl_open(&gs, TLSTAP_GENL_NAME, TLSTAP_GENL_VERSION)) {
 		if (errno == ENOENT)
 			errorf("the tlstap module is not loaded (no generic netlink family \"%s\" in this network namespace)",
@@ -930,20 +1042,7 @@ int main(int argc, char **argv)
 			errorf("generic netlink: %s", strerror(errno));
 		return 1;
 	}
-	argc -= 2;
-	argv += 2;
-	if (!strcmp(cmd, "target"))
-		rc = cmd_target(&gs, argc, argv);
-	else if (!strcmp(cmd, "set"))
-		rc = cmd_set(&gs, argc, argv);
-	else if (!strcmp(cmd, "get"))
-		rc = cmd_get(&gs, argc, argv);
-	else if (!strcmp(cmd, "show"))
-		rc = cmd_show(&gs, argc);
-	else if (!strcmp(cmd, "stats"))
-		rc = cmd_stats(&gs, argc, argv);
-	else
-		rc = cmd_monitor(&gs, argc);
+	rc = run(&gs, &rq);
 	genl_close(&gs);
 	if (fflush(stdout)) {
 		errorf("stdout: %s", strerror(errno));

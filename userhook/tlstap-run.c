@@ -9,9 +9,9 @@
  * Before it runs CMD it looks at what the library will do there
  * (runcheck.c) and says what would leave CMD uncaptured; --strict then
  * does not run it. --check prints all of it instead, as USER if asked.
- * Exit status: CMD's, or 125 when tlstap-run itself fails (or --strict
- * refuses), 126 when CMD cannot run, 127 when CMD is not found (as
- * env(1)); --check: 0 when CMD would be captured, 1 when not.
+ * Exit status: CMD's, or 125 when tlstap-run itself fails (a usage error
+ * too, or --strict refuses), 126 when CMD cannot run, 127 when CMD is not
+ * found (as env(1)); --check: 0 when CMD would be captured, 1 when not.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +19,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +28,15 @@
 
 #include "runcheck.h"
 
-#if !defined(TLSTAP_LIBDIR) || !defined(TLSTAP_SYSCONFDIR)
-#error "TLSTAP_LIBDIR and TLSTAP_SYSCONFDIR must be given (Makefile)"
+#if !defined(TLSTAP_LIBDIR) || !defined(TLSTAP_SYSCONFDIR) || \
+	!defined(TLSTAP_VERSION)
+#error "TLSTAP_LIBDIR, TLSTAP_SYSCONFDIR and TLSTAP_VERSION must be given (Makefile)"
 #endif
 
+#define PROG "tlstap-run"
 #define LIBNAME "libtlstap.so"
 #define MAX_IF 107	/* sockaddr_un.sun_path, as the library checks */
+#define EXIT_OWN 125	/* tlstap-run itself failed */
 
 static void usage(FILE *f)
 {
@@ -46,7 +50,23 @@ static void usage(FILE *f)
 		"  --strict     do not run CMD when it would not be captured (exit 125)\n"
 		"  --check      say what the config selects for CMD and whether its\n"
 		"               output opens; exit 0 if CMD would be captured, else 1\n"
-		"  --user USER  with --check: check as USER (root only; nginx: www-data)\n");
+		"  --user USER  with --check: check as USER (root only; nginx: www-data)\n"
+		"  -h, --help   this help\n"
+		"  --version    tlstap-run and its version\n");
+}
+
+/* One line, "(try --help)", status 125: as env(1), its own failure. */
+__attribute__((format(printf, 1, 2), noreturn))
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (try --help)\n", stderr);
+	exit(EXIT_OWN);
 }
 
 static int try_lib(const char *dir, const char *rel, char out[PATH_MAX])
@@ -186,7 +206,7 @@ static int check_only(const char *cmd, const char *user)
 	int err, rc;
 
 	if (user && become(user))
-		return 125;
+		return EXIT_OWN;
 	err = check_find(cmd, path);
 	if (err) {
 		fprintf(stderr, "tlstap-run: %s: %s\n", cmd, strerror(err));
@@ -202,7 +222,7 @@ static int check_only(const char *cmd, const char *user)
 	if (fflush(stdout)) {
 		fprintf(stderr, "tlstap-run: writing the report: %s\n",
 			strerror(errno));
-		return 125;
+		return EXIT_OWN;
 	}
 	return rc;
 }
@@ -224,7 +244,7 @@ static bool check_before_run(const char *cmd)
 	return problems;
 }
 
-enum { OPT_CHECK = 256, OPT_STRICT, OPT_USER };
+enum { OPT_CHECK = 256, OPT_STRICT, OPT_USER, OPT_VERSION };
 
 int main(int argc, char **argv)
 {
@@ -232,6 +252,8 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = NULL, *iface = NULL, *user = NULL;
@@ -239,7 +261,10 @@ int main(int argc, char **argv)
 	char lib[PATH_MAX];
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "+c:i:h", longopts, NULL)) != -1) {
+	/* '+': the command's own options are the command's. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:c:i:h", longopts,
+				  NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			conf = optarg;
@@ -249,7 +274,10 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return fflush(stdout) ? EXIT_OWN : 0;
+		case OPT_VERSION:
+			printf(PROG " %s\n", TLSTAP_VERSION);
+			return fflush(stdout) ? EXIT_OWN : 0;
 		case OPT_CHECK:
 			check = true;
 			break;
@@ -259,40 +287,52 @@ int main(int argc, char **argv)
 		case OPT_USER:
 			user = optarg;
 			break;
+		case ':':
+			usage_error("option '%s' needs an argument",
+				    argv[optind - 1]);
 		default:
-			usage(stderr);
-			return 125;
+			/* getopt names a letter, or a value given to a flag. */
+			if (optopt == 'h' || optopt == OPT_VERSION ||
+			    optopt == OPT_CHECK || optopt == OPT_STRICT)
+				usage_error("option '%.*s' takes no argument",
+					    (int)strcspn(argv[optind - 1], "="),
+					    argv[optind - 1]);
+			if (optopt)
+				usage_error("unknown option '-%c'", optopt);
+			usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind >= argc || (user && !check) || (check && strict)) {
-		usage(stderr);
-		return 125;
-	}
+	if (optind >= argc)
+		usage_error("no command given");
+	if (user && !check)
+		usage_error("--user is for --check");
+	if (check && strict)
+		usage_error("--check and --strict exclude each other");
 	if ((conf && set_conf(conf)) || (iface && set_if(iface)))
-		return 125;
+		return EXIT_OWN;
 	if (check)
 		return check_only(argv[optind], user);
 	if (find_library(lib)) {
 		fprintf(stderr,
 			"tlstap-run: %s not found next to tlstap-run nor in %s\n",
 			LIBNAME, TLSTAP_LIBDIR);
-		return 125;
+		return EXIT_OWN;
 	}
 	if (preload(lib)) {
 		fprintf(stderr, "tlstap-run: setting LD_PRELOAD: %s\n",
 			strerror(errno));
-		return 125;
+		return EXIT_OWN;
 	}
 	/* The library may report on stderr: the user is watching. */
 	if (setenv("TLSTAP_STDERR", "1", 1)) {
 		fprintf(stderr, "tlstap-run: setting TLSTAP_STDERR: %s\n",
 			strerror(errno));
-		return 125;
+		return EXIT_OWN;
 	}
 	if (check_before_run(argv[optind]) && strict) {
 		fprintf(stderr, "tlstap-run: --strict: %s not run\n",
 			argv[optind]);
-		return 125;
+		return EXIT_OWN;
 	}
 	execvp(argv[optind], argv + optind);
 	fprintf(stderr, "tlstap-run: %s: %s\n", argv[optind], strerror(errno));

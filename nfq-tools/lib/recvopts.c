@@ -29,7 +29,8 @@ static enum recv_output parse_output(const char *prog, const char *arg)
 		return RECV_OUT_RAW;
 	if (!strcmp(arg, "pcapng"))
 		return RECV_OUT_PCAPNG;
-	cli_die(prog, "--output: want json, raw or pcapng, got '%s'", arg);
+	cli_usage_error(prog, "--output: want json, raw or pcapng, not '%s'",
+			arg);
 }
 
 int recvopts_parse(struct recvopts *o, const char *prog, int c,
@@ -50,7 +51,8 @@ int recvopts_parse(struct recvopts *o, const char *prog, int c,
 		break;
 	case RECVOPT_MAXREC:
 		o->max_record = (uint32_t)cli_ulong(prog, "--max-record", arg,
-						    1, 16u << 20);
+						    TLSTAP_MAX_RECORD_MIN,
+						    TLSTAP_MAX_RECORD_MAX);
 		break;
 	case RECVOPT_PENDING:
 		o->max_pending = cli_ulong(prog, "--max-pending", arg, 1u << 20,
@@ -85,10 +87,11 @@ int recvopts_parse(struct recvopts *o, const char *prog, int c,
 		char err[160];
 
 		if (o->nallow == RECVOPTS_MAX_ALLOW)
-			cli_die(prog, "--allow: at most %d", RECVOPTS_MAX_ALLOW);
+			cli_usage_error(prog, "--allow: at most %d",
+					RECVOPTS_MAX_ALLOW);
 		if (addr_prefix_parse(arg, &o->allow[o->nallow], err,
 				      sizeof(err)))
-			cli_die(prog, "--allow: %s", err);
+			cli_usage_error(prog, "--allow: %s", err);
 		o->nallow++;
 		break;
 	}

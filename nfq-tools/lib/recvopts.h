@@ -73,7 +73,8 @@ void recvopts_init(struct recvopts *o);
 
 /*
  * getopt_long's answer c (with its optarg arg): 1 if it was one of
- * RECVOPTS_LONGOPTS, now taken, 0 if not. A bad value dies ("prog: ...").
+ * RECVOPTS_LONGOPTS, now taken, 0 if not. A bad value is a usage error
+ * (cli_usage_error()).
  */
 int recvopts_parse(struct recvopts *o, const char *prog, int c,
 		   const char *arg);

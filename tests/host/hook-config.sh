@@ -190,7 +190,8 @@ rc=0; "$RUN" -c "$T/none.conf" -- true 2>"$T/run.err" || rc=$?
 rc=0; "$RUN" -- "$T/no-such-program" 2>"$T/run.err" || rc=$?
 [ $rc = 127 ] || fail "tlstap-run of a missing program: exit $rc, want 127"
 rc=0; "$RUN" 2>"$T/run.err" || rc=$?
-[ $rc = 125 ] && grep -q usage "$T/run.err" || fail "tlstap-run without a command: exit $rc"
+[ $rc = 125 ] && grep -q "no command given (try --help)" "$T/run.err" ||
+	fail "tlstap-run without a command: exit $rc: $(cat "$T/run.err")"
 out=$("$RUN" -- sh -c 'echo "$LD_PRELOAD"')
 [ "$out" = "$(realpath "$LIB")" ] || fail "tlstap-run set LD_PRELOAD='$out'"
 out=$(LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6 "$RUN" -- sh -c 'echo "$LD_PRELOAD"')

@@ -72,8 +72,8 @@ refused "module is not loaded" -- show
 load_module
 host_ns t1 1
 
-refused "usage: tlstapctl target add" --
-refused "unknown command 'frob'" -- frob
+refused "no command: target, set, get, show, stats or monitor (try --help)" --
+refused "unknown command 'frob' (try --help)" -- frob
 refused "usage" -- target
 refused "usage" -- set tos
 refused "usage" -- get
@@ -105,8 +105,9 @@ for k in $KNOBS; do
 	sysfs_refuses "$k" $((${MAX[$k]} + 1))
 	same "$k after refusals" "$(knob "$k")" "${MAX[$k]}"
 done
-# tos is one byte on the wire: a larger number never leaves.
-refused "'256' is not a number from 0 to 255" -- set tos 256
+# tos is one byte on the wire: a larger number never leaves, and the
+# message states the knob's range.
+refused "set tos: '256' is not a number in 1..255 (try --help)" -- set tos 256
 refused "max_record: integer out of range, valid: 1..16777216" -- set max_record 16777217
 ctl set "${defaults[@]}"
 echo "ok   every knob: both ends of its range, sysfs and netlink agree"
