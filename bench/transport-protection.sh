@@ -164,8 +164,8 @@ if split(got) != split(sent):
 PY
 	hz=$(getconf CLK_TCK)
 	awk -v n="$RECORDS" -v t0="$t0" -v t1="$t1" -v j="$((j1 - j0))" -v hz="$hz" \
-		-v nacks="$(grep -o ' nacks_sent=[0-9]*' "$RUN/$1.recv.err" | cut -d= -f2)" \
-		-v dups="$(grep -o ' duplicates=[0-9]*' "$RUN/$1.recv.err" | cut -d= -f2)" \
+		-v nacks="$(awk '$1 == "nacks_sent" { print $2 }' "$RUN/$1.recv.err")" \
+		-v dups="$(awk '$1 == "duplicates" { print $2 }' "$RUN/$1.recv.err")" \
 		'BEGIN { printf "%.0f %.1f %d %d\n", n / (t1 - t0), j / hz * 1e6 / n, nacks, dups }'
 }
 

@@ -71,6 +71,7 @@
 #include "record.h"
 #include "replay.h"
 #include "sockerr.h"
+#include "statprint.h"
 #include "steer.h"
 #include "txring.h"
 #include "wire.h"
@@ -509,16 +510,56 @@ static void parse_options(struct options *o, int argc, char **argv)
 
 /* ---------------------------------------------------------------- stats */
 
+static void print_target_stats(struct statprint *sp, const struct target *t)
+{
+	char label[ENDPOINT_STRLEN + 8];
+
+	snprintf(label, sizeof(label), "target %s", t->name);
+	statprint_item(sp, label);
+	statprint_str(sp, "target", t->name);
+	statprint_u64(sp, "weight", t->weight);
+	statprint_u64(sp, "stream_id", t->ring.stream_id);
+	statprint_u64(sp, "records", t->st.records);
+	statprint_u64(sp, "record_bytes", t->st.record_bytes);
+	statprint_u64(sp, "loss_reports", t->st.loss_reports);
+	statprint_u64(sp, "datagrams", t->st.datagrams);
+	statprint_u64(sp, "bytes", t->st.bytes);
+	statprint_u64(sp, "send_calls", t->st.send_calls);
+	statprint_u64(sp, "gso_sends", t->st.gso_sends);
+	statprint_u64(sp, "send_errors", t->st.send_errors);
+	statprint_u64(sp, "dropped_datagrams", t->st.dropped_datagrams);
+	statprint_u64(sp, "repacks", t->st.repacks);
+	statprint_u64(sp, "datagram_size", t->ring.dgram_size);
+	statprint_bool(sp, "gso", t->gso);
+	statprint_u64(sp, "next_seq", t->ring.next_seq);
+	statprint_u64(sp, "next_record_id", t->ring.next_record_id);
+	statprint_u64(sp, "nacks_received", t->st.nacks);
+	statprint_u64(sp, "retransmits", t->st.replay.retransmits);
+	statprint_u64(sp, "retransmit_errors", t->st.retransmit_errors);
+	statprint_u64(sp, "nack_ratelimited", t->st.replay.ratelimited);
+	statprint_u64(sp, "nack_ratelimited_seqs",
+		      t->st.replay.ratelimited_seqs);
+	statprint_u64(sp, "gap_seqs", t->st.replay.gap_seqs);
+	statprint_u64(sp, "nack_unsent_seqs", t->st.replay.unsent_seqs);
+	statprint_u64(sp, "gaps_sent", t->st.gaps_sent);
+	statprint_u64(sp, "gap_messages", t->st.gap_messages);
+	statprint_u64(sp, "heartbeats", t->st.heartbeats);
+	statprint_u64(sp, "icmp_unreachable", t->st.icmp_unreachable);
+	statprint_str(sp, "state", target_states[t->state]);
+	statprint_u64(sp, "oldest_held", t->ring.oldest);
+	statprint_u64(sp, "held_bytes", t->ring.held_bytes);
+	statprint_close(sp);
+}
+
+/* The totals, by reason, the capture rings', then each target's. */
 static void print_stats(const struct fwd *f)
 {
 	const struct fwd_stats *s = &f->st;
 	unsigned long long malformed = 0, dg = 0, bytes = 0, err = 0, drop = 0;
 	unsigned long long nacks = 0, rtx = 0, limited = 0, gaps = 0, hb = 0;
 	unsigned long long unreach = 0;
-	unsigned long long rejected = s->nack_rejected_not_target +
-				      s->nack_rejected_stream +
-				      s->nack_rejected_malformed;
 	unsigned long long by_reason[RECORD_STATUS_COUNT];
+	struct statprint sp;
 
 	/* A ring's record over --max-record is one too (it goes as a loss). */
 	memcpy(by_reason, s->malformed, sizeof(by_reason));
@@ -539,141 +580,52 @@ static void print_stats(const struct fwd *f)
 		hb += ts->heartbeats;
 		unreach += ts->icmp_unreachable;
 	}
-	if (!f->opt.stats_json) {
-		fprintf(stderr,
-			PROG ": records=%llu record_bytes=%llu "
-			"loss_reports=%llu malformed=%llu "
-			"discarded_bytes=%llu input_messages=%llu "
-			"input_calls=%llu datagrams=%llu bytes=%llu "
-			"send_errors=%llu dropped_datagrams=%llu "
-			"nacks_received=%llu nack_rejected=%llu "
-			"nack_ratelimited=%llu retransmits=%llu gaps_sent=%llu "
-			"heartbeats=%llu icmp_unreachable=%llu "
-			"resolve_timeouts=%llu\n",
-			s->records, s->record_bytes, s->loss_reports,
-			malformed, s->discarded_bytes + s->ring.too_long_bytes,
-			s->input_messages, s->input_calls,
-			dg, bytes, err, drop, nacks, rejected, limited, rtx,
-			gaps, hb, unreach, s->resolve_timeouts);
-		if (f->opt.in_kind == IN_UNIX_SEQPACKET)
-			fprintf(stderr,
-				PROG ":   rings=%u rings_created=%llu "
-				"ring_records=%llu ring_wakeups=%llu "
-				"rings_ended=%llu ring_abandoned=%llu "
-				"ring_room_sent=%llu ring_bytes=%zu\n",
-				f->rings, s->rings_created, s->ring.records,
-				s->ring_wakeups, s->rings_ended,
-				s->ring.abandoned, s->ring_room_sent,
-				f->ring_bytes);
-		if (rejected)
-			fprintf(stderr,
-				PROG ":   nack_rejected not_target=%llu "
-				"wrong_stream=%llu malformed=%llu\n",
-				s->nack_rejected_not_target,
-				s->nack_rejected_stream,
-				s->nack_rejected_malformed);
-		for (int i = 1; i < RECORD_STATUS_COUNT; i++)
-			if (by_reason[i])
-				fprintf(stderr, PROG ":   malformed %s=%llu\n",
-					record_status_name(i), by_reason[i]);
-		for (unsigned int i = 0; i < f->ntargets; i++) {
-			const struct target *t = &f->targets[i];
-
-			fprintf(stderr,
-				PROG ":   target %u %s weight=%u stream=%u "
-				"records=%llu loss_reports=%llu "
-				"datagrams=%llu bytes=%llu send_calls=%llu "
-				"gso_sends=%llu send_errors=%llu "
-				"dropped_datagrams=%llu repacks=%llu "
-				"datagram_size=%zu gso=%s nacks=%llu "
-				"retransmits=%llu ratelimited=%llu "
-				"ratelimited_seqs=%llu "
-				"gaps_sent=%llu heartbeats=%llu "
-				"icmp_unreachable=%llu state=%s "
-				"held=%u..%u\n",
-				i, t->name, t->weight, t->ring.stream_id,
-				t->st.records, t->st.loss_reports,
-				t->st.datagrams, t->st.bytes, t->st.send_calls,
-				t->st.gso_sends, t->st.send_errors,
-				t->st.dropped_datagrams, t->st.repacks,
-				t->ring.dgram_size, t->gso ? "on" : "off",
-				t->st.nacks, t->st.replay.retransmits,
-				t->st.replay.ratelimited,
-				t->st.replay.ratelimited_seqs, t->st.gaps_sent,
-				t->st.heartbeats, t->st.icmp_unreachable,
-				target_states[t->state], t->ring.oldest,
-				t->ring.unsent);
-		}
-		return;
-	}
-	fprintf(stderr,
-		"{\"records\":%llu,\"record_bytes\":%llu,"
-		"\"loss_reports\":%llu,\"malformed\":%llu,"
-		"\"malformed_by_reason\":{",
-		s->records, s->record_bytes, s->loss_reports, malformed);
+	statprint_begin(&sp, stderr, PROG, f->opt.stats_json);
+	statprint_u64(&sp, "records", s->records);
+	statprint_u64(&sp, "record_bytes", s->record_bytes);
+	statprint_u64(&sp, "loss_reports", s->loss_reports);
+	statprint_u64(&sp, "malformed", malformed);
+	statprint_open(&sp, "malformed_by_reason");
 	for (int i = 1; i < RECORD_STATUS_COUNT; i++)
-		fprintf(stderr, "%s\"%s\":%llu", i > 1 ? "," : "",
-			record_status_name(i), by_reason[i]);
-	fprintf(stderr,
-		"},\"discarded_bytes\":%llu,\"oversized_messages\":%llu,"
-		"\"input_messages\":%llu,\"input_calls\":%llu,"
-		"\"input_bytes\":%llu,\"datagrams\":%llu,\"bytes\":%llu,"
-		"\"send_errors\":%llu,\"dropped_datagrams\":%llu,"
-		"\"nacks_received\":%llu,\"nack_rejected\":%llu,"
-		"\"nack_rejected_by_reason\":{\"not_target\":%llu,"
-		"\"wrong_stream\":%llu,\"malformed\":%llu},"
-		"\"nack_ratelimited\":%llu,\"retransmits\":%llu,"
-		"\"gaps_sent\":%llu,\"heartbeats\":%llu,"
-		"\"icmp_unreachable\":%llu,\"resolve_timeouts\":%llu,"
-		"\"rings\":%u,\"rings_created\":%llu,\"ring_records\":%llu,"
-		"\"ring_wakeups\":%llu,\"rings_ended\":%llu,"
-		"\"ring_abandoned\":%llu,\"ring_room_sent\":%llu,"
-		"\"ring_bytes\":%zu,"
-		"\"targets\":[",
-		s->discarded_bytes + s->ring.too_long_bytes,
-		s->oversized_messages, s->input_messages,
-		s->input_calls, s->input_bytes, dg, bytes, err, drop, nacks,
-		rejected, s->nack_rejected_not_target, s->nack_rejected_stream,
-		s->nack_rejected_malformed, limited, rtx, gaps, hb, unreach,
-		s->resolve_timeouts, f->rings, s->rings_created,
-		s->ring.records, s->ring_wakeups, s->rings_ended,
-		s->ring.abandoned, s->ring_room_sent, f->ring_bytes);
-	for (unsigned int i = 0; i < f->ntargets; i++) {
-		const struct target *t = &f->targets[i];
-
-		fprintf(stderr,
-			"%s{\"target\":\"%s\",\"weight\":%u,"
-			"\"stream_id\":%u,\"records\":%llu,"
-			"\"record_bytes\":%llu,\"loss_reports\":%llu,"
-			"\"datagrams\":%llu,"
-			"\"bytes\":%llu,\"send_calls\":%llu,"
-			"\"gso_sends\":%llu,\"send_errors\":%llu,"
-			"\"dropped_datagrams\":%llu,\"repacks\":%llu,"
-			"\"datagram_size\":%zu,\"gso\":%s,\"next_seq\":%u,"
-			"\"next_record_id\":%u,\"nacks_received\":%llu,"
-			"\"retransmits\":%llu,\"retransmit_errors\":%llu,"
-			"\"nack_ratelimited\":%llu,"
-			"\"nack_ratelimited_seqs\":%llu,\"gap_seqs\":%llu,"
-			"\"nack_unsent_seqs\":%llu,\"gaps_sent\":%llu,"
-			"\"gap_messages\":%llu,\"heartbeats\":%llu,"
-			"\"icmp_unreachable\":%llu,\"state\":\"%s\","
-			"\"oldest_held\":%u,\"held_bytes\":%zu}",
-			i ? "," : "", t->name, t->weight, t->ring.stream_id,
-			t->st.records, t->st.record_bytes, t->st.loss_reports,
-			t->st.datagrams, t->st.bytes,
-			t->st.send_calls, t->st.gso_sends, t->st.send_errors,
-			t->st.dropped_datagrams, t->st.repacks,
-			t->ring.dgram_size, t->gso ? "true" : "false",
-			t->ring.next_seq, t->ring.next_record_id, t->st.nacks,
-			t->st.replay.retransmits, t->st.retransmit_errors,
-			t->st.replay.ratelimited,
-			t->st.replay.ratelimited_seqs, t->st.replay.gap_seqs,
-			t->st.replay.unsent_seqs, t->st.gaps_sent,
-			t->st.gap_messages, t->st.heartbeats,
-			t->st.icmp_unreachable, target_states[t->state],
-			t->ring.oldest, t->ring.held_bytes);
-	}
-	fprintf(stderr, "]}\n");
+		statprint_u64(&sp, record_status_name(i), by_reason[i]);
+	statprint_close(&sp);
+	statprint_u64(&sp, "discarded_bytes",
+		      s->discarded_bytes + s->ring.too_long_bytes);
+	statprint_u64(&sp, "oversized_messages", s->oversized_messages);
+	statprint_u64(&sp, "input_messages", s->input_messages);
+	statprint_u64(&sp, "input_calls", s->input_calls);
+	statprint_u64(&sp, "input_bytes", s->input_bytes);
+	statprint_u64(&sp, "datagrams", dg);
+	statprint_u64(&sp, "bytes", bytes);
+	statprint_u64(&sp, "send_errors", err);
+	statprint_u64(&sp, "dropped_datagrams", drop);
+	statprint_u64(&sp, "nacks_received", nacks);
+	statprint_u64(&sp, "nack_rejected", s->nack_rejected_not_target +
+		      s->nack_rejected_stream + s->nack_rejected_malformed);
+	statprint_open(&sp, "nack_rejected_by_reason");
+	statprint_u64(&sp, "not_target", s->nack_rejected_not_target);
+	statprint_u64(&sp, "wrong_stream", s->nack_rejected_stream);
+	statprint_u64(&sp, "malformed", s->nack_rejected_malformed);
+	statprint_close(&sp);
+	statprint_u64(&sp, "nack_ratelimited", limited);
+	statprint_u64(&sp, "retransmits", rtx);
+	statprint_u64(&sp, "gaps_sent", gaps);
+	statprint_u64(&sp, "heartbeats", hb);
+	statprint_u64(&sp, "icmp_unreachable", unreach);
+	statprint_u64(&sp, "resolve_timeouts", s->resolve_timeouts);
+	statprint_u64(&sp, "rings", f->rings);
+	statprint_u64(&sp, "rings_created", s->rings_created);
+	statprint_u64(&sp, "ring_records", s->ring.records);
+	statprint_u64(&sp, "ring_wakeups", s->ring_wakeups);
+	statprint_u64(&sp, "rings_ended", s->rings_ended);
+	statprint_u64(&sp, "ring_abandoned", s->ring.abandoned);
+	statprint_u64(&sp, "ring_room_sent", s->ring_room_sent);
+	statprint_u64(&sp, "ring_bytes", f->ring_bytes);
+	statprint_array(&sp, "targets");
+	for (unsigned int i = 0; i < f->ntargets; i++)
+		print_target_stats(&sp, &f->targets[i]);
+	statprint_close(&sp);
+	statprint_end(&sp);
 }
 
 /* -------------------------------------------------------------- sending */

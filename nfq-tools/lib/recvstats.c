@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
+#include <string.h>
+
 #include "recvstats.h"
 #include "wire.h"
 
@@ -106,29 +108,66 @@ void recvstats_start(struct ratelog *log, const struct reasm_start *s)
 	}
 }
 
-struct stream_report_to {
-	FILE *f;
-	const char *prog;
+/* The stream table's columns after the sender: name and width. */
+static const char *const stream_columns[] = {
+	"next_seq", "missing_seqs", "expired_seqs", "next_record_id",
+	"incomplete_records", "missing_record_ids", "nacking_ranges",
 };
+
+#define NUMBER_WIDTH	10	/* a u32's digits */
+
+struct stream_table {
+	FILE *f;
+	int sender_width;	/* the widest SENDER/ID */
+	unsigned int streams;
+};
+
+static int column_width(int i)
+{
+	int w = (int)strlen(stream_columns[i]);
+
+	return w > NUMBER_WIDTH ? w : NUMBER_WIDTH;
+}
+
+static int stream_name(const struct reasm_stream_report *s, char *buf,
+		       size_t len)
+{
+	char sender[ENDPOINT_STRLEN];
+
+	endpoint_format(s->sender, sender, sizeof(sender));
+	return snprintf(buf, len, "%s/%u", sender, s->stream_id);
+}
+
+static void measure_stream(void *arg, const struct reasm_stream_report *s)
+{
+	struct stream_table *t = arg;
+	char name[ENDPOINT_STRLEN + 12];
+	int w = stream_name(s, name, sizeof(name));
+
+	if (w > t->sender_width)
+		t->sender_width = w;
+	t->streams++;
+}
 
 static void report_stream(void *arg, const struct reasm_stream_report *s)
 {
-	const struct stream_report_to *to = arg;
-	char sender[ENDPOINT_STRLEN];
+	const struct stream_table *t = arg;
+	char name[ENDPOINT_STRLEN + 12];
+	unsigned long long v[] = {
+		s->seqs->next, s->seqs->holes, s->seqs->expired,
+		s->records->next, s->pending_records, s->records->holes,
+		s->missing_ranges,
+	};
 	uint32_t first, last, from = s->seqs->next - SEQTRACK_WINDOW;
 	unsigned int shown = 0;
 
-	endpoint_format(s->sender, sender, sizeof(sender));
-	fprintf(to->f,
-		"%s: stream %s/%u: next_seq=%u missing_seqs=%u "
-		"expired_seqs=%llu next_record_id=%u incomplete_records=%u "
-		"missing_record_ids=%u nacking_ranges=%u\n",
-		to->prog, sender, s->stream_id, s->seqs->next, s->seqs->holes,
-		s->seqs->expired, s->records->next, s->pending_records,
-		s->records->holes, s->missing_ranges);
+	stream_name(s, name, sizeof(name));
+	fprintf(t->f, "  %-*s", t->sender_width, name);
+	for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
+		fprintf(t->f, "  %*llu", column_width(i), v[i]);
+	fputc('\n', t->f);
 	while (shown < 8 && seqtrack_next_hole(s->seqs, from, &first, &last)) {
-		fprintf(to->f, "%s:   missing seq %u..%u\n", to->prog, first,
-			last);
+		fprintf(t->f, "    missing seq %u..%u\n", first, last);
 		from = last + 1;
 		shown++;
 	}
@@ -136,7 +175,16 @@ static void report_stream(void *arg, const struct reasm_stream_report *s)
 
 void recvstats_streams(FILE *f, const char *prog, const struct reasm *r)
 {
-	struct stream_report_to to = { f, prog };
+	struct stream_table t = { f, (int)strlen("sender/stream"), 0 };
 
-	reasm_foreach_stream(r, report_stream, &to);
+	reasm_foreach_stream(r, measure_stream, &t);
+	if (!t.streams)
+		return;
+	fprintf(f, "%s: streams\n  %-*s", prog, t.sender_width,
+		"sender/stream");
+	for (int i = 0; i < (int)(sizeof(stream_columns) /
+				  sizeof(stream_columns[0])); i++)
+		fprintf(f, "  %*s", column_width(i), stream_columns[i]);
+	fputc('\n', f);
+	reasm_foreach_stream(r, report_stream, &t);
 }

@@ -2,7 +2,7 @@
 /*
  * The receivers' counters (docs/PROTOCOL.md 5.4), printed alike by
  * tlstap-recv and tlstap-nfq: the reassembly core's, the outputs', the
- * pcapng writer's, and one line per stream on where it stands.
+ * pcapng writer's, and a table of where each stream stands.
  */
 #ifndef TLSTAP_NFQ_RECVSTATS_H
 #define TLSTAP_NFQ_RECVSTATS_H
@@ -33,8 +33,11 @@ void recvstats_pcapng(struct statprint *sp, const struct pcapng_stats *p);
 void recvstats_start(struct ratelog *log, const struct reasm_start *s);
 
 /*
- * Per stream, one "PROG: stream SENDER/ID: name=value ..." line and up
- * to 8 of its missing seq ranges.
+ * Where each stream stands, as a table: a line "PROG: streams", a line of
+ * column names (sender/stream, next_seq, missing_seqs, expired_seqs,
+ * next_record_id, incomplete_records, missing_record_ids,
+ * nacking_ranges), then a line per stream, each followed by up to 8 of
+ * its missing seq ranges ("missing seq A..B"). Nothing without streams.
  */
 void recvstats_streams(FILE *f, const char *prog, const struct reasm *r);
 

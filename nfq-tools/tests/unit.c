@@ -2984,7 +2984,10 @@ static void test_endpoint(void)
 	      "bad IPv4");
 }
 
-/* Both renderings of one set of counters: top level, object, group. */
+/*
+ * Both renderings of one set of counters: top level, object, group, an
+ * array of objects, a string and a flag.
+ */
 static void print_counters(FILE *f, int json)
 {
 	struct statprint sp;
@@ -2993,7 +2996,7 @@ static void print_counters(FILE *f, int json)
 	statprint_u64(&sp, "a", 1);
 	statprint_open(&sp, "by");
 	statprint_u64(&sp, "x", 2);
-	statprint_u64(&sp, "y", 3);
+	statprint_u64(&sp, "yy", 12345678);
 	statprint_close(&sp);
 	statprint_u64(&sp, "b", 4);
 	statprint_group(&sp, "g");
@@ -3005,7 +3008,16 @@ static void print_counters(FILE *f, int json)
 	statprint_close(&sp);
 	statprint_group(&sp, "h");
 	statprint_close(&sp);
-	statprint_u64(&sp, "z", 8);
+	statprint_array(&sp, "list");
+	statprint_item(&sp, "one \"1\"");
+	statprint_str(&sp, "name", "one \"1\"");
+	statprint_bool(&sp, "on", 1);
+	statprint_close(&sp);
+	statprint_item(&sp, "two");
+	statprint_bool(&sp, "on", 0);
+	statprint_close(&sp);
+	statprint_close(&sp);
+	statprint_u64(&sp, "z", 18446744073709551615ull);
 	statprint_end(&sp);
 }
 
@@ -3029,12 +3041,29 @@ static char *counters_text(int json)
 static void test_statprint(void)
 {
 	static const char *const want[2] = {
-		"prog: a=1 by.x=2 by.y=3 b=4\n"
-		"prog: g: c=5 in.d=6 e=7\n"
-		"prog: h:\n"
-		"prog: z=8\n",
-		"{\"a\":1,\"by\":{\"x\":2,\"y\":3},\"b\":4,"
-		"\"g\":{\"c\":5,\"in\":{\"d\":6},\"e\":7},\"h\":{},\"z\":8}\n",
+		"prog: counters\n"
+		"  a                                             1\n"
+		"  by:\n"
+		"    x                                           2\n"
+		"    yy                                   12345678\n"
+		"  b                                             4\n"
+		"  g:\n"
+		"    c                                           5\n"
+		"    in:\n"
+		"      d                                         6\n"
+		"    e                                           7\n"
+		"  h:\n"
+		"  list:\n"
+		"    one \"1\":\n"
+		"      name                                one \"1\"\n"
+		"      on                                      yes\n"
+		"    two:\n"
+		"      on                                       no\n"
+		"  z                                18446744073709551615\n",
+		"{\"a\":1,\"by\":{\"x\":2,\"yy\":12345678},\"b\":4,"
+		"\"g\":{\"c\":5,\"in\":{\"d\":6},\"e\":7},\"h\":{},"
+		"\"list\":[{\"name\":\"one \\\"1\\\"\",\"on\":true},"
+		"{\"on\":false}],\"z\":18446744073709551615}\n",
 	};
 
 	for (int json = 0; json < 2; json++) {
