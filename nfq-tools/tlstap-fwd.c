@@ -1170,18 +1170,11 @@ static void setup_steering(struct fwd *f)
 	unsigned int order[TLSTAP_MAX_TARGETS];
 	char err[256];
 
-	if (!f->opt.hash_key_given) {
-		char hex[2 * TLSTAP_HASH_KEY_LEN + 1];
-
-		if (getrandom(f->opt.hash_key, sizeof(f->opt.hash_key), 0) !=
-		    (ssize_t)sizeof(f->opt.hash_key))
-			die("getrandom: %s", strerror(errno));
-		for (int i = 0; i < TLSTAP_HASH_KEY_LEN; i++)
-			sprintf(hex + 2 * i, "%02x", f->opt.hash_key[i]);
-		fprintf(stderr, PROG ": no --hash-key given: using the random "
-			"key %s (flows map to targets unlike any other "
-			"sender's)\n", hex);
-	}
+	/* Named in the start line. */
+	if (!f->opt.hash_key_given &&
+	    getrandom(f->opt.hash_key, sizeof(f->opt.hash_key), 0) !=
+	    (ssize_t)sizeof(f->opt.hash_key))
+		die("getrandom: %s", strerror(errno));
 	if (steer_hasher_init(&f->hasher, f->opt.hash_key, err, sizeof(err)))
 		die("%s", err);
 	for (unsigned int i = 0; i < f->opt.ntargets; i++) {
@@ -2322,6 +2315,62 @@ static void end_of_input(struct fwd *f)
 	f->linger_from_ns = now_ns();
 }
 
+/* Targets named in the start line; the others are counted. */
+#define START_LINE_TARGETS 4
+
+/*
+ * The start line: the input, the targets and the source port NACKs come
+ * back to (or --print-target), the hash key if it is a random one.
+ */
+static void say_started(const struct fwd *f)
+{
+	static const char *const inputs[] = {
+		[IN_STDIN] = "standard input",
+		[IN_FIFO] = "the FIFO",
+		[IN_UNIX_DGRAM] = "the Unix datagram socket",
+		[IN_UNIX_SEQPACKET] = "the Unix seqpacket socket",
+	};
+	char targets[START_LINE_TARGETS * (ENDPOINT_STRLEN + 16) + 64];
+	char key[2 * TLSTAP_HASH_KEY_LEN + 40] = "";
+	size_t used;
+
+	used = (size_t)snprintf(targets, sizeof(targets), "%u target%s:",
+				f->ntargets, f->ntargets == 1 ? "" : "s");
+	for (unsigned int i = 0; i < f->ntargets && i < START_LINE_TARGETS;
+	     i++) {
+		const struct target *t = &f->targets[i];
+
+		used += (size_t)snprintf(targets + used, sizeof(targets) - used,
+					 "%s %s", i ? "," : "", t->name);
+		if (t->weight != 1)
+			used += (size_t)snprintf(targets + used,
+						 sizeof(targets) - used,
+						 " weight %u", t->weight);
+	}
+	if (f->ntargets > START_LINE_TARGETS)
+		snprintf(targets + used, sizeof(targets) - used,
+			 " and %u more", f->ntargets - START_LINE_TARGETS);
+	if (!f->opt.hash_key_given) {
+		/* Flows map to targets unlike any other sender's. */
+		used = (size_t)snprintf(key, sizeof(key), "; steering by the "
+					"random key ");
+		for (int i = 0; i < TLSTAP_HASH_KEY_LEN; i++)
+			used += (size_t)snprintf(key + used, sizeof(key) - used,
+						 "%02x", f->opt.hash_key[i]);
+	}
+	if (f->opt.print_target)
+		fprintf(stderr, PROG ": reading %s%s%s; printing the target of "
+			"each record (%s), sending nothing%s\n",
+			inputs[f->opt.in_kind], f->opt.in_path ? " " : "",
+			f->opt.in_path ? f->opt.in_path : "", targets, key);
+	else
+		fprintf(stderr, PROG ": reading %s%s%s; sending from UDP port "
+			"%u (NACKs come back there) to %s%s\n",
+			inputs[f->opt.in_kind], f->opt.in_path ? " " : "",
+			f->opt.in_path ? f->opt.in_path : "", f->src_port,
+			targets, key);
+}
+
 static int run(struct fwd *f)
 {
 	uint64_t next_due = 0, next_log = 0;
@@ -2444,10 +2493,7 @@ int main(int argc, char **argv)
 	if (!f->opt.print_target)
 		open_control(f);
 	open_input(f);
-	if (!f->opt.print_target)
-		fprintf(stderr, PROG ": sending from UDP port %u (receivers "
-			"send their NACKs there) to %u target%s\n", f->src_port,
-			f->ntargets, f->ntargets == 1 ? "" : "s");
+	say_started(f);
 
 	status = run(f);
 	if (f->opt.print_target)

@@ -781,7 +781,7 @@ static void save_state(struct nfqtool *t, int final)
 /* The outputs, once everything else has started; then the streams saved. */
 static void start_outputs(struct nfqtool *t)
 {
-	char err[512], senders[1200], out[600], state[700] = "";
+	char err[512], senders[1200], out[600], state[700] = "", rule[160];
 
 	if (recvout_start(&t->out, err, sizeof(err)))
 		fail(t, "%s", err);
@@ -800,9 +800,17 @@ static void start_outputs(struct nfqtool *t)
 	}
 	recvopts_senders(&t->opt.recv, senders, sizeof(senders));
 	recvout_describe(&t->out, out, sizeof(out));
-	fprintf(stderr, PROG ": receiving from queue %u (port %u) from %s; "
-		"records as %s%s\n", t->opt.rule.queue, t->opt.rule.port,
-		senders, out, state);
+	if (t->rule_installed)
+		snprintf(rule, sizeof(rule), "nft rule installed: table inet "
+			 NFTRULE_TABLE ", hook %s,", t->opt.rule.hook);
+	else
+		snprintf(rule, sizeof(rule), "no nft rule installed: the "
+			 "host's own is to queue");
+	fprintf(stderr, PROG ": reading queue %u (%s UDP port %u, DSCP "
+		"0x%02x), verdict %s, for %s; writing %s%s%s\n",
+		t->opt.rule.queue, rule, t->opt.rule.port, t->opt.rule.tos >> 2,
+		t->opt.accept ? "accept" : "drop", senders, out,
+		t->opt.nack ? "" : "; sending no NACKs", state);
 }
 
 /* ----------------------------------------------------------------- main */

@@ -469,7 +469,7 @@ static void start_outputs(struct recv *rv)
 	endpoint_format(&rv->opt.listen, listen, sizeof(listen));
 	recvopts_senders(&rv->opt.recv, senders, sizeof(senders));
 	recvout_describe(&rv->out, out, sizeof(out));
-	fprintf(stderr, PROG ": receiving on %s from %s; records as %s%s\n",
+	fprintf(stderr, PROG ": listening on %s (UDP) for %s; writing %s%s\n",
 		listen, senders, out, state);
 }
 

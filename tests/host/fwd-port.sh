@@ -43,7 +43,7 @@ for ((i = 0; i < 200; i++)); do
 		fail "tlstap-fwd with the default port: $(cat "$TMP/fwd.err")"
 	sleep 0.05
 done
-port=$(sed -n 's/^tlstap-fwd: sending from UDP port \([0-9]*\) .*/\1/p' "$TMP/fwd.err")
+port=$(sed -n 's/^tlstap-fwd: reading .*; sending from UDP port \([0-9]*\) .*/\1/p' "$TMP/fwd.err")
 [ -n "$port" ] || fail "no start line naming the port: $(head -n 3 "$TMP/fwd.err")"
 [ "$port" != 7419 ] || fail "tlstap-fwd took the receiver's port"
 send_records --seed 51 --flows 30 --records 1500 --max-size 4096
