@@ -5,8 +5,9 @@
  * plaintext; everything the record parser accepts) and arbitrary LOST
  * markers, from any sender. Checks: each call writes exactly one line
  * that is one JSON object (checked by a strict RFC 8259 parser below)
- * with no key twice; "type" says data or loss; "len" is the plaintext
- * length; "writer_pid" and "writer_uid" are the writer's, null exactly
+ * with no key twice; "type" says data or loss; "time_ns" is the record's
+ * timestamp and "time" the same as RFC 3339 (checked against a calendar
+ * computed here, not by the C library); "len" is the plaintext length; "writer_pid" and "writer_uid" are the writer's, null exactly
  * when unknown; "data" is there exactly when there is plaintext and
  * decodes (base64) to it.
  */
@@ -229,20 +230,63 @@ static const struct member *get(const struct member *m, size_t n,
 	return NULL;
 }
 
+/* Member key is exactly want. */
+static void check_member(const struct member *m, size_t n, const char *key,
+			 const char *want)
+{
+	const struct member *got = get(m, n, key);
+
+	CHECK(got && got->val_len == strlen(want) &&
+	      !memcmp(got->val, want, got->val_len), "%s %.*s, want %s", key,
+	      got ? (int)got->val_len : 0, got ? got->val : "", want);
+}
+
 /* Member key is v as a decimal number, or null when !known. */
 static void check_u32(const struct member *m, size_t n, const char *key,
 		      int known, uint32_t v)
 {
-	const struct member *got = get(m, n, key);
 	char want[16];
 
 	if (known)
 		snprintf(want, sizeof(want), "%u", v);
 	else
 		snprintf(want, sizeof(want), "null");
-	CHECK(got && got->val_len == strlen(want) &&
-	      !memcmp(got->val, want, got->val_len), "%s %.*s, want %s", key,
-	      got ? (int)got->val_len : 0, got ? got->val : "", want);
+	check_member(m, n, key, want);
+}
+
+/*
+ * The civil date of a day count since 1970-01-01: March-based years of
+ * 400-year eras of 146097 days, so that February's length comes last.
+ */
+static void civil_date(uint64_t days, unsigned int *year, unsigned int *month,
+		       unsigned int *day)
+{
+	uint64_t z = days + 719468;		/* days since 0000-03-01 */
+	uint64_t era = z / 146097;
+	unsigned int doe = (unsigned int)(z % 146097);	/* day of the era */
+	unsigned int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned int mp = (5 * doy + 2) / 153;	/* month from March */
+
+	*day = doy - (153 * mp + 2) / 5 + 1;
+	*month = mp < 10 ? mp + 3 : mp - 9;
+	*year = (unsigned int)(era * 400 + yoe) + (*month <= 2);
+}
+
+/* "time" and "time_ns": the record's timestamp, in both forms. */
+static void check_time(const struct member *m, size_t n, uint64_t ns)
+{
+	uint64_t sec = ns / 1000000000u;
+	unsigned int year, month, day, s = (unsigned int)(sec % 86400);
+	char want[48];
+
+	civil_date(sec / 86400, &year, &month, &day);
+	snprintf(want, sizeof(want), "\"%04u-%02u-%02uT%02u:%02u:%02u.%09uZ\"",
+		 year, month, day, s / 3600, s / 60 % 60, s % 60,
+		 (unsigned int)(ns % 1000000000u));
+	check_member(m, n, "time", want);
+	snprintf(want, sizeof(want), "%llu", (unsigned long long)ns);
+	check_member(m, n, "time_ns", want);
 }
 
 static void check_record_line(const char *buf, size_t len,
@@ -261,6 +305,7 @@ static void check_record_line(const char *buf, size_t len,
 	snprintf(want, sizeof(want), "%u", ri->msg_len);
 	CHECK(l && l->val_len == strlen(want) && !memcmp(l->val, want, l->val_len),
 	      "len %.*s, want %s", l ? (int)l->val_len : 0, l ? l->val : "", want);
+	check_time(m, n, ri->timestamp_ns);
 	check_u32(m, n, "writer_pid", rr->writer_pid != 0, rr->writer_pid);
 	check_u32(m, n, "writer_uid",
 		  rr->writer_uid != TLSTAP_WRITER_UID_UNKNOWN, rr->writer_uid);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <openssl/evp.h>
 
@@ -20,6 +21,22 @@ void jsonout_free(struct jsonout *j)
 	j->b64_cap = 0;
 }
 
+/*
+ * A record's time (ns since the epoch, CLOCK_REALTIME of the TLS call) as
+ * RFC 3339 in UTC with nanoseconds: "2023-11-14T22:13:20.123456789Z".
+ * gmtime_r() takes any u64 of ns: the year 2554 at most.
+ */
+static void time_text(char *buf, size_t len, uint64_t ns)
+{
+	time_t sec = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09uZ", (unsigned int)(ns % 1000000000u));
+}
+
 /* A number, or null for one that cannot be known. */
 static void u32_text(char *buf, size_t len, int known, uint32_t v)
 {
@@ -34,7 +51,7 @@ int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 	const struct record_info *ri = r->rec;
 	int loss = record_is_loss_report(ri);
 	size_t need = 4 * ((ri->msg_len + 2) / 3) + 1;
-	char sender[ENDPOINT_STRLEN], writer_pid[12], writer_uid[12];
+	char sender[ENDPOINT_STRLEN], writer_pid[12], writer_uid[12], time[40];
 	char src[INET6_ADDRSTRLEN + 2] = "null", dst[INET6_ADDRSTRLEN + 2] = "null";
 
 	if (need > j->b64_cap) {
@@ -49,6 +66,7 @@ int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 	}
 	EVP_EncodeBlock(j->b64, ri->msg, (int)ri->msg_len);
 	endpoint_format(r->sender, sender, sizeof(sender));
+	time_text(time, sizeof(time), ri->timestamp_ns);
 	u32_text(writer_pid, sizeof(writer_pid), r->writer_pid != 0,
 		 r->writer_pid);
 	u32_text(writer_uid, sizeof(writer_uid),
@@ -62,13 +80,14 @@ int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 		snprintf(dst, sizeof(dst), "\"%s\"", a);
 	}
 	if (fprintf(j->f,
-		    "{\"type\":\"%s\",\"time\":%llu,\"sender\":\"%s\","
+		    "{\"type\":\"%s\",\"time\":\"%s\",\"time_ns\":%llu,"
+		    "\"sender\":\"%s\","
 		    "\"stream\":%u,\"record_id\":%u,\"seq_first\":%u,"
 		    "\"pid\":%u,\"writer_pid\":%s,\"writer_uid\":%s,"
 		    "\"conn_id\":%llu,\"dir\":\"%s\","
 		    "\"family\":%u,\"src\":%s,\"sport\":%u,\"dst\":%s,"
 		    "\"dport\":%u,\"len\":%u,\"dropped\":%llu",
-		    loss ? "loss" : "data",
+		    loss ? "loss" : "data", time,
 		    (unsigned long long)ri->timestamp_ns, sender, r->stream_id,
 		    r->record_id, r->seq_first, ri->pid, writer_pid, writer_uid,
 		    (unsigned long long)ri->conn_id,

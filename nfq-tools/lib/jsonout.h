@@ -4,9 +4,11 @@
  * "type" tells them apart: "data" for a record with plaintext, "loss" for
  * a loss report (len 0, dropped > 0), which has no "data" field;
  * "lost" for records given up (not records: they never arrived).
- * "pid" is the record's own (the writer's claim); "writer_pid" and
- * "writer_uid" are what the sender's kernel knew of the writer, null
- * where it could not know.
+ * "time" is the record's timestamp as RFC 3339 in UTC with nanoseconds,
+ * "time_ns" the same as a number (ns since the epoch). "pid" is the
+ * record's own (the writer's claim); "writer_pid" and "writer_uid" are
+ * what the sender's kernel knew of the writer, null where it could not
+ * know.
  */
 #ifndef TLSTAP_NFQ_JSONOUT_H
 #define TLSTAP_NFQ_JSONOUT_H

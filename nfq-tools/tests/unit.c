@@ -1325,6 +1325,8 @@ static void test_jsonout(void)
 	CHECK(!jsonout_record(&j, &rr), "data record");
 	make_record(loss, TLSTAP_FAMILY_NONE, TLSTAP_DIR_READ, 0, 9, 0);
 	record_parse(loss, sizeof(loss), 65536, &ri);
+	/* A leap day's first nanoseconds, in both forms. */
+	ri.timestamp_ns = 951782400000000005ull;
 	/* From a sender that could not know its writer: null, null. */
 	rr.writer_pid = 0;
 	rr.writer_uid = TLSTAP_WRITER_UID_UNKNOWN;
@@ -1332,12 +1334,14 @@ static void test_jsonout(void)
 	CHECK(!fclose(f), "fclose");
 	jsonout_free(&j);
 	CHECK(text && !strcmp(text,
-"{\"type\":\"data\",\"time\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
+"{\"type\":\"data\",\"time\":\"2023-11-14T22:13:20.123456789Z\","
+"\"time_ns\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
 "\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
 "\"writer_pid\":31337,\"writer_uid\":1000,\"conn_id\":1,\"dir\":\"write\",\"family\":4,\"src\":\"10.0.0.1\","
 "\"sport\":443,\"dst\":\"10.0.0.2\",\"dport\":50001,\"len\":5,"
 "\"dropped\":7,\"data\":\"YWhvdn0=\"}\n"
-"{\"type\":\"loss\",\"time\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
+"{\"type\":\"loss\",\"time\":\"2000-02-29T00:00:00.000000005Z\","
+"\"time_ns\":951782400000000005,\"sender\":\"127.0.0.1:7419\","
 "\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
 "\"writer_pid\":null,\"writer_uid\":null,\"conn_id\":9,\"dir\":\"read\",\"family\":0,\"src\":null,\"sport\":0,"
 "\"dst\":null,\"dport\":0,\"len\":0,\"dropped\":7}\n"),

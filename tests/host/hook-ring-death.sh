@@ -68,7 +68,7 @@ loss = sorted(l["dropped"] for l in mine if l["type"] == "loss")
 if len(data) != want["records"]:
     sys.exit(f"{len(data)} records, want {want['records']}")
 for l in data:
-    i = l["time"] - 1000000000
+    i = l["time_ns"] - 1000000000
     body = bytes((i + k) & 0xff for k in range(want["len"]))
     if base64.b64decode(l["data"]) != body or l["pid"] != want["pid"] or l["dropped"]:
         sys.exit(f"record {i} is not what was written")

@@ -41,11 +41,11 @@ run_case() {
 	want_stat reasm records 4
 	python3 - "$TMP/expect.json" "$TMP/$name.json" <<'PY' || fail "$name: records differ"
 import json, sys
-want = {json.loads(l)["time"]: json.loads(l)["data"] for l in open(sys.argv[1])}
+want = {json.loads(l)["time_ns"]: json.loads(l)["data"] for l in open(sys.argv[1])}
 got = [json.loads(l) for l in open(sys.argv[2])]
 assert len(got) == len(want), (len(got), len(want))
 for r in got:
-    assert want.pop(r["time"]) == r["data"], r["time"]
+    assert want.pop(r["time_ns"]) == r["data"], r["time_ns"]
 assert not want
 PY
 }

@@ -52,7 +52,7 @@ fmt, path, expect = sys.argv[1:4]
 want = {}
 for l in open(expect):
     e = json.loads(l)
-    want[e["time"]] = base64.b64decode(e.get("data", ""))
+    want[e["time_ns"]] = base64.b64decode(e.get("data", ""))
 b = open(path, "rb").read()
 got = []
 if fmt == "json":
@@ -63,7 +63,7 @@ if fmt == "json":
             r = json.loads(line)
         except ValueError:
             sys.exit("FAIL line %d is not JSON: %r" % (n, line[:60]))
-        got.append((r["time"], base64.b64decode(r.get("data", ""))))
+        got.append((r["time_ns"], base64.b64decode(r.get("data", ""))))
 elif fmt == "raw":
     pos = 0
     while pos < len(b):

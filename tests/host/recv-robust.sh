@@ -46,7 +46,7 @@ import json, sys
 from collections import defaultdict
 tmp = sys.argv[1]
 plan = json.load(open(tmp + "/plan.json"))
-expected = {e["time"]: e for e in map(json.loads, open(tmp + "/expect.json"))}
+expected = {e["time_ns"]: e for e in map(json.loads, open(tmp + "/expect.json"))}
 got = defaultdict(list)
 lost = defaultdict(list)
 for line in open(tmp + "/recv.json"):
@@ -55,17 +55,17 @@ for line in open(tmp + "/recv.json"):
 def fail(msg):
     print("FAIL " + msg); sys.exit(1)
 for port in ("40001", "40002"):
-    times = [r["time"] for r in got[port]]
+    times = [r["time_ns"] for r in got[port]]
     if sorted(times) != sorted(plan[port]):
         fail("sender %s: %d records, want %d (extra %s, missing %s)" % (
             port, len(times), len(plan[port]),
             sorted(set(times) - set(plan[port]))[:3],
             sorted(set(plan[port]) - set(times))[:3]))
     for r in got[port]:
-        e = expected[r["time"]]
+        e = expected[r["time_ns"]]
         for k, v in e.items():
             if k != "flow" and r[k] != v:
-                fail("sender %s record %d: %s = %r, want %r" % (port, r["time"], k, r[k], v))
+                fail("sender %s record %d: %s = %r, want %r" % (port, r["time_ns"], k, r[k], v))
     print("sender %s: %d records byte-exact" % (port, len(times)))
 if lost["40001"] or lost["40003"]:
     fail("LOST lines for complete or malformed input: %s" % (lost["40001"] + lost["40003"]))

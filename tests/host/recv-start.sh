@@ -116,7 +116,7 @@ want = {}
 for run in (1, 2):
     for l in open("%s/raw%d.expect" % (tmp, run)):
         e = json.loads(l)
-        want[e["time"]] = base64.b64decode(e.get("data", ""))
+        want[e["time_ns"]] = base64.b64decode(e.get("data", ""))
 raw, got, pos = open(tmp + "/out.raw", "rb").read(), {}, 0
 while pos < len(raw):
     if len(raw) - pos < 72:

@@ -82,7 +82,7 @@ def main():
                     errors.append(f"instance {inst}: record {rid} of {key} twice")
                 seen.add((key, rid))
                 st["got"].add(rid)
-                tag = d["time"]
+                tag = d["time_ns"]
                 if tag not in expected:
                     errors.append(f"record with tag {tag:#x} was never accepted")
                     continue

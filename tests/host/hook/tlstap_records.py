@@ -133,7 +133,7 @@ def parse_json(path, buf):
         fields = (TYPE_DATA, READ if d["dir"] == "read" else WRITE, fam, HDR_LEN,
                   d["sport"], d["dport"], d["len"], d["pid"],
                   packed_addr(fam, d["src"]), packed_addr(fam, d["dst"]),
-                  d["time"], d["conn_id"], d["dropped"])
+                  d["time_ns"], d["conn_id"], d["dropped"])
         why = check_record(HDR.pack(*fields) + data)
         if why is None and (d["type"] == "loss") != (d["len"] == 0):
             why = f"type {d['type']} with len {d['len']}"

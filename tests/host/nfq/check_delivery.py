@@ -6,12 +6,14 @@ failure prints one line starting with FAIL and exits 1.
 Besides the records: each target is one stream of its own (the stream id
 tlstap-fwd reports for it, no two targets alike); loss reports come out
 as "type": "loss" lines without "data" and are counted by the forwarder
-and (when a receiver's "stats" file is given) by the receiver.
+and (when a receiver's "stats" file is given) by the receiver. Each
+record's "time" is its "time_ns" in RFC 3339 (UTC, nanoseconds).
 Heartbeats (a target gone quiet) may be among the datagrams. With
 "reliable": true (a lossy path that NACKs repair), datagrams may also
 come twice (retransmitted, flagged); every seq must still have been
 accepted once, and no record may be LOST."""
 
+import datetime
 import json
 import sys
 from collections import defaultdict
@@ -32,6 +34,12 @@ def last_json(path):
     return json.loads(lines[-1])
 
 
+def rfc3339(ns):
+    """ns since the epoch as the receivers write it: UTC, 9 digits."""
+    t = datetime.datetime.fromtimestamp(ns // 10**9, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + ".%09dZ" % (ns % 10**9)
+
+
 def read_lines(path):
     with open(path) as f:
         return [json.loads(l) for l in f if l.strip()]
@@ -42,7 +50,7 @@ def main():
     # Several writer runs may feed one forwarder: lists are merged.
     expect_files = cfg["expect"] if isinstance(cfg["expect"], list) else [cfg["expect"]]
     summary_files = cfg["summary"] if isinstance(cfg["summary"], list) else [cfg["summary"]]
-    expected = {e["time"]: e for f in expect_files for e in read_lines(f)}
+    expected = {e["time_ns"]: e for f in expect_files for e in read_lines(f)}
     summary = {"records": 0, "loss_reports": 0, "malformed": 0,
                "malformed_by_reason": {}}
     for f in summary_files:
@@ -157,20 +165,23 @@ def main():
         if ids != list(range(len(ids))):
             fail("%s: record ids are not 0..%d" % (spec, len(ids) - 1))
         for x in recs:
-            e = expected.get(x["time"])
+            e = expected.get(x["time_ns"])
             if e is None:
-                fail("%s: unexpected record time=%s" % (spec, x["time"]))
-            if x["time"] in seen:
-                fail("record time=%d delivered twice" % x["time"])
-            seen[x["time"]] = spec
+                fail("%s: unexpected record time=%s" % (spec, x["time_ns"]))
+            if x["time_ns"] in seen:
+                fail("record time=%d delivered twice" % x["time_ns"])
+            seen[x["time_ns"]] = spec
+            if x["time"] != rfc3339(x["time_ns"]):
+                fail("%s: record time_ns=%d has time %r, want %r"
+                     % (spec, x["time_ns"], x["time"], rfc3339(x["time_ns"])))
             for k, v in e.items():
                 if k != "flow" and x.get(k) != v:
                     fail("%s: record time=%d field %s = %r, want %r"
-                         % (spec, x["time"], k, x.get(k), v))
+                         % (spec, x["time_ns"], k, x.get(k), v))
             if e["type"] == "loss":
                 losses += 1
                 if "data" in x:
-                    fail("%s: loss report time=%d has a data field" % (spec, x["time"]))
+                    fail("%s: loss report time=%d has a data field" % (spec, x["time_ns"]))
             flow_at[e["conn_id"]].add(spec)
             flows_per_target[spec].add(e["conn_id"])
             # The reference steering must agree with where it arrived.
@@ -181,7 +192,7 @@ def main():
             want = order[table[ref.bucket(h)]]
             if want != spec:
                 fail("record time=%d arrived at %s, reference steering says %s"
-                     % (x["time"], spec, want))
+                     % (x["time_ns"], spec, want))
         if r.get("stats"):
             st = last_json(r["stats"])
             got = st.get("reasm", st)["loss_reports"]   # tlstap-nfq: grouped

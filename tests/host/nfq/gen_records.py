@@ -68,7 +68,7 @@ def record_for(flow, direction, msg, ts, dropped, writer):
         saddr, sport, daddr, dport = peer, flow["pport"], local, flow["lport"]
     raw = ref.record(1, direction, fam, sport, dport, msg, flow["pid"],
                      saddr, daddr, ts, flow["conn_id"], dropped)
-    exp = {"type": "data" if msg else "loss", "time": ts, "pid": flow["pid"],
+    exp = {"type": "data" if msg else "loss", "time_ns": ts, "pid": flow["pid"],
            "writer_pid": writer[0], "writer_uid": writer[1],
            "conn_id": flow["conn_id"],
            "dir": "read" if direction == ref.DIR_READ else "write",

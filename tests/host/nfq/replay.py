@@ -119,7 +119,7 @@ def main():
     for m in ctl:
         s.sendto(m, dest)
 
-    times = [e["time"] for e in expected]
+    times = [e["time_ns"] for e in expected]
     json.dump({"40001": times,
                "40002": [t for i, t in enumerate(times) if i not in lost_ids],
                "lost_record_ids": sorted(lost_ids), "victim_seq": victim,

@@ -14,7 +14,7 @@ def main():
     expect = {}
     for line in open(sys.argv[1]):
         e = json.loads(line)
-        expect[e["time"]] = e
+        expect[e["time_ns"]] = e
     raw = open(sys.argv[2], "rb").read()
     if raw and not raw.endswith(b"\n"):
         print("FAIL %s: the last line is cut short" % sys.argv[2])
@@ -31,18 +31,18 @@ def main():
         if r.get("type") == "lost":
             print("FAIL LOST line: %s" % json.dumps(r))
             sys.exit(1)
-        e = expect.get(r["time"])
+        e = expect.get(r["time_ns"])
         if e is None:
-            print("FAIL unexpected record time=%s" % r["time"])
+            print("FAIL unexpected record time=%s" % r["time_ns"])
             sys.exit(1)
-        if r["time"] in seen:
-            print("FAIL record time=%s twice" % r["time"])
+        if r["time_ns"] in seen:
+            print("FAIL record time=%s twice" % r["time_ns"])
             sys.exit(1)
-        seen.add(r["time"])
+        seen.add(r["time_ns"])
         for k, v in e.items():
             if k != "flow" and r.get(k) != v:
                 print("FAIL record time=%s: %s = %r, want %r"
-                      % (r["time"], k, r.get(k), v))
+                      % (r["time_ns"], k, r.get(k), v))
                 sys.exit(1)
     if len(seen) != len(expect):
         print("FAIL %d of %d records missing" % (len(expect) - len(seen), len(expect)))

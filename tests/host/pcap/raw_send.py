@@ -78,7 +78,7 @@ def main():
         ts = scenario.BASE_TS + stream[0]
         rec = flow.record(ref.DIR_WRITE, msg, ts)
         if good:
-            expected.append({"time": ts, "data": base64.b64encode(msg).decode()})
+            expected.append({"time_ns": ts, "data": base64.b64encode(msg).decode()})
         return scenario.datagram(stream[0], 0, [scenario.chunk_hdr(rec, 0, 0, len(rec)) + rec])
 
     r4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)

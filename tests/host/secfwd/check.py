@@ -116,7 +116,7 @@ class Exchange:
         for who, side in (("server", srv), ("client", cli)):
             conns = {r["conn_id"] for r in side}
             require(len(conns) == 1, f"{name}: {who} has {len(conns)} connection ids")
-            times = [r["time"] for r in side]
+            times = [r["time_ns"] for r in side]
             require(times == sorted(times),
                     f"{name}: {who}'s records are not in the order of its calls")
 
