@@ -56,6 +56,10 @@ DOCDIR ?= $(PREFIX)/share/doc/tlstap
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# The library's own directory (tlstap-run finds it as ../lib/tlstap).
+PKGLIBDIR := $(PREFIX)/lib/tlstap
+# The release: the VERSION file is its one place.
+VERSION := $(shell cat $(CURDIR)/VERSION)
 # make install and uninstall with PREFIX=/usr and no DESTDIR work on the
 # system's own directories: they tell udev and systemd, and install adds
 # the group (install-system).
@@ -67,7 +71,7 @@ MAN8 := tlstap-fwd.8 tlstap-recv.8 tlstap-nfq.8 tlstapctl.8
 INSTALL_VARS = PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BINDIR=$(BINDIR) SBINDIR=$(SBINDIR)
 # userhook's install build: its own directory, so that the build the
 # tests use is never rebuilt under them with other paths compiled in.
-USERHOOK_INSTALL_VARS = $(INSTALL_VARS) LIBDIR=$(PREFIX)/lib/tlstap \
+USERHOOK_INSTALL_VARS = $(INSTALL_VARS) LIBDIR=$(PKGLIBDIR) \
 	SYSCONFDIR=$(SYSCONFDIR) O=build-install
 
 .PHONY: all module userspace deps check host-test fuzz kunit kunit-san vm-test \
@@ -120,6 +124,12 @@ demo-vm: userspace
 	$(MAKE) module KDIR=$$($(CURDIR)/scripts/kdir --vm)
 	VM_SCRIPT=$(CURDIR)/scripts/demo-kernel $(CURDIR)/tests/vm/harness/run
 
+# The man pages name this installation's paths and version: @NAME@ in
+# man/ is replaced as the systemd unit's are.
+MAN_SED := sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+	-e 's|@UDEVRULESDIR@|$(UDEVRULESDIR)|g'
+
 # The plain (not sanitized) build of userhook and nfq-tools. A man page
 # goes with its tool: tlstapctl's only once nfq-tools builds tlstapctl.
 install:
@@ -127,14 +137,12 @@ install:
 	$(MAKE) -C nfq-tools install $(INSTALL_VARS)
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man4 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 0644 $(addprefix man/,$(MAN1)) $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 $(addprefix man/,$(MAN4)) $(DESTDIR)$(MANDIR)/man4/
-	install -m 0644 $(addprefix man/,$(MAN5)) $(DESTDIR)$(MANDIR)/man5/
-	@set -e; for page in $(MAN8); do \
-		if [ -x $(DESTDIR)$(SBINDIR)/$${page%.8} ]; then \
-			echo install -m 0644 man/$$page $(DESTDIR)$(MANDIR)/man8/; \
-			install -m 0644 man/$$page $(DESTDIR)$(MANDIR)/man8/; \
-		fi; \
+	@set -e; for page in $(MAN1) $(MAN4) $(MAN5) $(MAN8); do \
+		dest=$(DESTDIR)$(MANDIR)/man$${page##*.}/$$page; \
+		case $$page in *.8) [ -x $(DESTDIR)$(SBINDIR)/$${page%.8} ] || continue ;; esac; \
+		echo "man/$$page, its paths filled in: $$dest"; \
+		$(MAN_SED) man/$$page >$$dest; \
+		chmod 0644 $$dest; \
 	done
 	install -d $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/default \
 		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
