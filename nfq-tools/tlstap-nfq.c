@@ -324,10 +324,9 @@ static void say_feed(struct nfqtool *t, const struct nftrule_feed *left)
 	if (read_feed(t, &f))
 		return;
 	if (!f.rules) {
-		cli_error(PROG, "warning: no nft rule queues packets to queue "
-			  "%u (iptables-legacy rules are not seen): nothing "
-			  "arrives until one does (--install-rule installs "
-			  "one, --print-rule shows it)", t->opt.rule.queue);
+		cli_error(PROG, "warning: no nft rule feeds queue %u, nothing "
+			  "arrives (see --install-rule, --print-rule)",
+			  t->opt.rule.queue);
 		return;
 	}
 	if (f.computed)

@@ -46,7 +46,7 @@ lines() {
 
 # 1. Nothing feeds queue 4.
 start_bg none R1 "$NFQ" --queue 4 --idle-warn-ms "$IDLE" --out "$TMP/none.json"
-wait_line none "warning: no nft rule queues packets to queue 4 (iptables-legacy rules are not seen)"
+wait_line none "warning: no nft rule feeds queue 4, nothing arrives"
 wait_line none "warning: no packet on queue 4 in the 500 ms since the start: no nft rule queues packets to it"
 sleep 1.5
 [ "$(lines none "no packet on queue")" = 1 ] ||
