@@ -5,10 +5,18 @@ the builds and the network namespace, and cleans up).
 
 Each round runs every variant once, in an order that rotates from round to
 round; each run starts a fresh nginx (1 worker pinned to --nginx-cpu),
-loads it with wrk -t1 (pinned to --load-cpu) for --duration seconds and
-records: wrk's requests/s, the requests nginx served (stub_status on a
-plain-HTTP port), the worker's CPU time (schedstat), the capture side's CPU
-time, both CPUs' busy time (/proc/stat) and what the capture delivered.
+loads it for --duration seconds (pinned to --load-cpu) and records: the
+load's requests/s, the requests nginx served (stub_status on a plain-HTTP
+port), the worker's CPU time (schedstat), the capture side's CPU time,
+both CPUs' busy time (/proc/stat) and what the capture delivered.
+The load is closed-loop (wrk -t1, as fast as nginx answers) or, with
+--rate, open-loop (h2load --h1 at a fixed rate that every variant
+sustains): the worker's CPU per request is then compared at the same
+request rate. --syscalls adds one run per variant with perf counting the
+worker's system calls (raw_syscalls:sys_enter), kept out of the timed
+runs because counting slows every system call.
+With --module, the variants that write into /dev/tlstap are available
+(the module loaded and its target set by the caller, as in the VM).
 Prints one line per run, then a Markdown table; writes everything as JSON.
 """
 import argparse
@@ -30,8 +38,9 @@ HASH_KEY = "000102030405060708090a0b0c0d0e0f"
 
 VARIANTS = {
     "none": "(a) no capture",
-    "hook-seqpacket": "(b) libtlstap.so -> tlstap-fwd --seqpacket "
-                      "(polls while busy)",
+    "hook-ring": "(b) libtlstap.so -> tlstap-fwd through capture rings",
+    "hook-seqpacket": "(b) libtlstap.so -> tlstap-fwd --seqpacket, "
+                      "ring = no (a sendmsg per record; polls while busy)",
     "hook-seqpacket-woken": "(b) the same, tlstap-fwd --poll-us 0 "
                             "(woken per record)",
     "hook": "(b) libtlstap.so -> tlstap-fwd --unix (datagram; "
@@ -39,14 +48,26 @@ VARIANTS = {
     "hook-fifo": "(b) libtlstap.so -> tlstap-fwd --fifo (polls while busy)",
     "hook-null": "libtlstap.so -> /dev/null (no forwarder)",
     "bpftrace": "(c) bpftrace uprobes, 1 KiB copy",
+    "hook-dev-ring": "(b) libtlstap.so -> /dev/tlstap through capture rings",
+    "hook-dev-write": "(b) libtlstap.so -> /dev/tlstap, ring = no "
+                      "(a write() per record)",
 }
-# The forwarder variants: tlstap-fwd's input option and extra arguments.
+# The forwarder variants: tlstap-fwd's input option, extra arguments and
+# whether the hook uses capture rings.
 FWD_INPUTS = {
-    "hook": ("--unix", []),
-    "hook-seqpacket": ("--seqpacket", []),
-    "hook-seqpacket-woken": ("--seqpacket", ["--poll-us", "0"]),
-    "hook-fifo": ("--fifo", []),
+    "hook": ("--unix", [], False),
+    "hook-ring": ("--seqpacket", [], True),
+    "hook-seqpacket": ("--seqpacket", [], False),
+    "hook-seqpacket-woken": ("--seqpacket", ["--poll-us", "0"], False),
+    "hook-fifo": ("--fifo", [], False),
 }
+# The module variants (--module): whether the hook uses capture rings.
+DEV_INPUTS = {
+    "hook-dev-ring": True,
+    "hook-dev-write": False,
+}
+DEVICE = "/dev/tlstap"
+MODULE_STATS = "/sys/class/misc/tlstap/stats"
 
 
 class BenchError(Exception):
@@ -208,10 +229,21 @@ class Nginx:
         end_process(self.proc, "nginx", signal.SIGQUIT)
 
 
-def write_conf(a, output):
+def write_conf(a, output, ring):
     with open(a.dir + "/tlstap.conf", "w") as f:
-        f.write("global:\n  if = %s\n" % output)
+        f.write("global:\n  if = %s\n  ring = %s\n" %
+                (output, "yes" if ring else "no"))
     os.chmod(a.dir + "/tlstap.conf", 0o644)
+
+
+def module_stats():
+    """The module's counters (sysfs: one "name value" per line)."""
+    st = {}
+    with open(MODULE_STATS) as f:
+        for line in f:
+            name, value = line.split()
+            st[name] = int(value)
+    return st
 
 
 class Receiver:
@@ -223,8 +255,8 @@ class Receiver:
         with open(self.errpath, "w") as err:
             self.proc = subprocess.Popen(
                 ["taskset", "-c", str(a.load_cpu), "ip", "netns", "exec",
-                 a.recv_netns, a.recv, "--listen", TARGET, "--output", "raw",
-                 "--out", "/dev/null", "--stats-json"], stderr=err)
+                 a.recv_netns, a.recv, "--listen", a.recv_listen, "--output",
+                 "raw", "--out", "/dev/null", "--stats-json"], stderr=err)
         self.pid = self.proc.pid
         time.sleep(0.2)
         if self.proc.poll() is not None:
@@ -237,10 +269,10 @@ class Receiver:
 
 class Forwarder:
     def __init__(self, a, variant):
-        opt, extra = FWD_INPUTS[variant]
+        opt, extra, ring = FWD_INPUTS[variant]
         self.sock = a.dir + "/fwd.in"
         self.errpath = a.dir + "/fwd.err"
-        write_conf(a, self.sock)
+        write_conf(a, self.sock, ring)
         self.recv = Receiver(a) if a.recv else None
         with open(self.errpath, "w") as err:
             self.proc = subprocess.Popen(
@@ -281,6 +313,30 @@ class Forwarder:
         """CPU seconds so far of tlstap-fwd and of the receiver."""
         return (process_cpu_s(self.pid),
                 process_cpu_s(self.recv.pid) if self.recv else 0)
+
+
+class DevCapture:
+    """The hook into /dev/tlstap (the module loaded, its target set to the
+    receiver's address by the caller); the module's counters are read
+    before and after the run."""
+
+    def __init__(self, a, variant):
+        write_conf(a, DEVICE, DEV_INPUTS[variant])
+        self.recv = Receiver(a) if a.recv else None
+        self.before = module_stats()
+
+    def stop(self):
+        time.sleep(0.3)   # the last records drained and sent
+        after = module_stats()
+        st = {k: after[k] - self.before.get(k, 0) for k in after}
+        if self.recv:
+            st["receiver"] = self.recv.stop()
+        return st
+
+    def cpu_s(self):
+        """The module works in kernel threads, not counted here; the
+        receiver's CPU seconds so far."""
+        return (0, process_cpu_s(self.recv.pid) if self.recv else 0)
 
 
 class Bpftrace:
@@ -333,6 +389,36 @@ class Bpftrace:
                 "lost_events": lost, "output_bytes": self.bytes}
 
 
+def run_load(a):
+    return run_h2load(a) if a.rate else run_wrk(a)
+
+
+def run_h2load(a):
+    """Open loop: h2load --h1 with clients * per-client rate = --rate."""
+    url = "https://127.0.0.1:%d/1k.txt" % a.port
+    clients = min(a.connections, a.rate)
+    p = subprocess.Popen(
+        ["taskset", "-c", str(a.load_cpu), "h2load", "--h1", "-t1",
+         "-c%d" % clients, "--rps=%d" % (a.rate // clients),
+         "-D%d" % a.duration, url], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    out = p.stdout.read().decode()
+    _, status, ru = os.wait4(p.pid, 0)
+    if status != 0:
+        raise BenchError("h2load failed: " + out)
+    fin = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", out)
+    req = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, "
+                    r"(\d+) succeeded, (\d+) failed, (\d+) errored, "
+                    r"(\d+) timeout", out)
+    if not fin or not req:
+        raise BenchError("cannot read h2load's output: " + out)
+    if int(req.group(5)) or int(req.group(6)) or int(req.group(7)):
+        raise BenchError("h2load saw failures: " + out)
+    return {"requests": int(req.group(4)), "seconds": float(fin.group(1)),
+            "rps": float(fin.group(2)),
+            "load_cpu_s": ru.ru_utime + ru.ru_stime}
+
+
 def run_wrk(a):
     url = "https://127.0.0.1:%d/1k.txt" % a.port
     p = subprocess.Popen(
@@ -356,17 +442,41 @@ def run_wrk(a):
         raise BenchError("wrk saw errors: " + out)
     return {"requests": int(m.group(1)), "seconds": float(m.group(2)),
             "rps": float(rps.group(1)),
-            "wrk_cpu_s": ru.ru_utime + ru.ru_stime}
+            "load_cpu_s": ru.ru_utime + ru.ru_stime}
 
 
-def measure(a, variant, perf_out=None):
+class SyscallCount:
+    """perf counting the worker's system calls while the load runs."""
+
+    def __init__(self, a, worker):
+        self.path = a.dir + "/perf-stat.csv"
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", str(a.load_cpu), "perf", "stat", "-x,", "-o",
+             self.path, "-e", "raw_syscalls:sys_enter", "-p", str(worker)],
+            stderr=subprocess.DEVNULL)
+        time.sleep(0.5)   # attached before the load starts
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        if self.proc.wait(timeout=60) not in (0, -signal.SIGINT):
+            raise BenchError("perf stat failed (%d)" % self.proc.returncode)
+        for line in read_text(self.path).splitlines():
+            f = line.split(",")
+            if len(f) > 2 and f[2] == "raw_syscalls:sys_enter":
+                return int(f[0])
+        raise BenchError("perf stat counted nothing: " + read_text(self.path))
+
+
+def measure(a, variant, perf_out=None, count_syscalls=False):
     fwd = bpf = nginx = None
     r = {"variant": variant}
     try:
         if variant in FWD_INPUTS:
             fwd = Forwarder(a, variant)
+        if variant in DEV_INPUTS:
+            fwd = DevCapture(a, variant)
         if variant == "hook-null":
-            write_conf(a, "/dev/null")
+            write_conf(a, "/dev/null", False)
         nginx = Nginx(a, preload=variant.startswith("hook"))
         if variant == "bpftrace":
             bpf = Bpftrace(a, nginx.worker)
@@ -382,7 +492,10 @@ def measure(a, variant, perf_out=None):
                  "-e", "cpu-clock", "-g", "-p", str(nginx.worker), "-o",
                  perf_out], stderr=open(perf_out + ".err", "w"))
             time.sleep(0.5)   # let it attach before the load starts
-        r.update(run_wrk(a))
+        syscalls = SyscallCount(a, nginx.worker) if count_syscalls else None
+        r.update(run_load(a))
+        if syscalls:
+            r["worker_syscalls"] = syscalls.stop()
         if perf_out:
             perf.send_signal(signal.SIGINT)
             if perf.wait(timeout=60) not in (0, -signal.SIGINT):
@@ -404,8 +517,10 @@ def measure(a, variant, perf_out=None):
                            for c in ticks1}
         r["steal_s"] = sum(ticks1[c][1] - ticks0[c][1] for c in ticks1) / hz
         r["other_cpu_s"] = (sum(r["cpu_busy_s"].values()) - r["worker_cpu_s"]
-                            - r["wrk_cpu_s"] - r["sink_cpu_s"])
+                            - r["load_cpu_s"] - r["sink_cpu_s"])
         r["worker_us_per_req"] = r["worker_cpu_s"] / r["served"] * 1e6
+        if "worker_syscalls" in r:
+            r["syscalls_per_req"] = r["worker_syscalls"] / r["served"]
     finally:
         errors = []
         for part in (bpf, nginx):
@@ -425,7 +540,22 @@ def measure(a, variant, perf_out=None):
             raise (Starved if all(isinstance(e, Starved) for e in errors)
                    else BenchError)("; ".join(map(str, errors)))
     expect = 2 * r["served"]   # one SSL_read and one SSL_write per request
-    if fwd:
+    if variant in DEV_INPUTS:
+        st = r["fwd"]
+        r["captured"] = st["records"]
+        drops = {k: v for k, v in st.items()
+                 if k.startswith("drop_") or k in ("tx_errors",
+                                                   "rings_ended")}
+        if any(drops.values()):
+            raise BenchError("tlstap.ko dropped: %s" % json.dumps(drops))
+        if "receiver" in st:
+            rv = st["receiver"]
+            r["received"] = rv["records"]
+            if rv["records"] != st["records"]:
+                raise BenchError("tlstap-recv got %d records of the %d "
+                                 "tlstap.ko sent: %s" % (rv["records"],
+                                 st["records"], json.dumps(rv)))
+    elif fwd:
         st = r["fwd"]
         data = st["records"] - st.get("loss_reports", 0)
         r["captured"] = data
@@ -449,21 +579,23 @@ def measure(a, variant, perf_out=None):
 
 
 def describe(r):
-    s = ("%-15s %6d req/s  wrk %6d req, nginx %6d  worker %5.2f s CPU "
+    s = ("%-15s %6d req/s  load %6d req, nginx %6d  worker %5.2f s CPU "
          "(%5.1f us/req)" % (r["variant"], r["rps"], r["requests"],
                              r["served"], r["worker_cpu_s"],
                              r["worker_us_per_req"]))
     if "captured" in r:
         s += "  capture side %5.2f s CPU, records %d of %d (%.2f%%)" % (
             r["sink_cpu_s"], r["captured"], r["expected"], r["captured_pct"])
-    if r["variant"] in FWD_INPUTS:
+    if r["variant"] in FWD_INPUTS or r["variant"] in DEV_INPUTS:
         s += " (fwd %.2f s, recv %.2f s)" % (r["fwd_cpu_s"], r["recv_cpu_s"])
+    if "syscalls_per_req" in r:
+        s += ", worker system calls %.2f/req" % r["syscalls_per_req"]
     if "bpftrace" in r:
         s += ", lost events %d" % r["bpftrace"]["lost_events"]
-    if "fwd" in r:
+    if r["variant"] in FWD_INPUTS:
         s += ", loss reports %d" % r["fwd"].get("loss_reports", 0)
-    s += "  wrk %.2f s CPU, everything else %.2f s CPU, steal %.2f s" % (
-        r["wrk_cpu_s"], r["other_cpu_s"], r["steal_s"])
+    s += "  load %.2f s CPU, everything else %.2f s CPU, steal %.2f s" % (
+        r["load_cpu_s"], r["other_cpu_s"], r["steal_s"])
     if r.get("waited_for_quiet_s", 0) > 1.5:
         s += ", waited %.0f s for quiet" % r["waited_for_quiet_s"]
     return s
@@ -517,7 +649,7 @@ def summarize(a, runs, title):
             row["captured_pct_min"] = min(r["captured_pct"] for r in rs)
             row["captured_pct_max"] = max(r["captured_pct"] for r in rs)
             sink = "%.2f" % row["sink_us_per_record"]
-            if v in FWD_INPUTS:
+            if v in FWD_INPUTS or v in DEV_INPUTS:
                 for part in ("fwd", "recv"):
                     row[part + "_us_per_record"] = statistics.median(
                         r[part + "_cpu_s"] / max(r["captured"], 1) * 1e6
@@ -536,6 +668,25 @@ def summarize(a, runs, title):
                   100 * row["worker_busy"], 100 * row["load_cpu_busy"],
                   row["other_cpu_s"]))
     return table
+
+
+def syscall_runs(a):
+    """One more run of each variant counting the worker's system calls."""
+    print()
+    print("Worker system calls per request (one run each, perf stat):")
+    print("| variant | system calls/request | worker CPU us/request |")
+    print("|---|---:|---:|")
+    rows = []
+    for v in a.variants:
+        r = measure(a, v, count_syscalls=True)
+        print("syscall run  " + describe(r), flush=True)
+        rows.append({"variant": v, "syscalls_per_req": r["syscalls_per_req"],
+                     "worker_us_per_req": r["worker_us_per_req"], "run": r})
+    for row in rows:
+        print("| %s | %.2f | %.1f |" % (VARIANTS[row["variant"]],
+                                       row["syscalls_per_req"],
+                                       row["worker_us_per_req"]))
+    return rows
 
 
 def perf_report(path, *args):
@@ -593,6 +744,17 @@ def main():
     p.add_argument("--recv", help="tlstap-recv: run it as the target, in "
                    "--recv-netns")
     p.add_argument("--recv-netns")
+    p.add_argument("--recv-listen", default=TARGET,
+                   help="the receiver's --listen address")
+    p.add_argument("--rate", type=int, default=0,
+                   help="open loop: h2load at this many requests/s "
+                   "(0: closed loop, wrk)")
+    p.add_argument("--syscalls", action="store_true",
+                   help="afterwards one run per variant counting the "
+                   "worker's system calls")
+    p.add_argument("--module", action="store_true",
+                   help="tlstap.ko is loaded and its target set: the "
+                   "hook-dev-* variants may run")
     p.add_argument("--perfsplit", required=True, help="perfsplit.py")
     p.add_argument("--netns", required=True)
     p.add_argument("--rounds", type=int, default=8)
@@ -621,6 +783,8 @@ def main():
     unknown = set(a.variants) - set(VARIANTS)
     if unknown or "none" not in a.variants:
         p.error("variants: 'none' and some of %s" % ", ".join(VARIANTS))
+    if not a.module and set(a.variants) & set(DEV_INPUTS):
+        p.error("the hook-dev-* variants need --module")
     runs = []
     try:
         for rnd in range(a.rounds):
@@ -649,6 +813,13 @@ def main():
     quiet_table = summarize(
         a, quiet, "Quiet runs only (other programs and the hypervisor's "
         "steal each below %.1f s CPU during the run):" % a.quiet_max_other)
+    syscalls = []
+    if a.syscalls:
+        try:
+            syscalls = syscall_runs(a)
+        except BenchError as e:
+            print("rounds.py: system call runs: " + str(e), file=sys.stderr)
+            return 1
     if a.profile_dir:
         a.profile_variants = a.profile_variants.split(",")
         try:
@@ -658,9 +829,10 @@ def main():
             return 1
     with open(a.json, "w") as f:
         json.dump({"runs": runs, "table": table, "quiet_table": quiet_table,
+                   "syscalls": syscalls,
                    "settings": {k: getattr(a, k) for k in (
                        "rounds", "duration", "connections", "nginx_cpu",
-                       "load_cpu", "variants")}}, f, indent=1)
+                       "load_cpu", "variants", "rate")}}, f, indent=1)
     return 0
 
 
