@@ -7,14 +7,17 @@ Usage: bench/summarize.py [FILE]   (default: standard input)
 Reads the lines that start with "round=" (other lines are skipped), and
 prints the median of each figure per (record size, variant) over the
 rounds, with the range of records/s to show the noise, then the ratios of
-those medians kmod/fwd and kmod/kmod-nogso.
+those medians for each pair of PAIRS (the module against tlstap-fwd and
+against itself without GSO, each capture ring against write()).
 A line that starts with "round=" but lacks a figure or holds a bad value
 is an error: the file, line number and problem go to stderr, exit 1.
 """
 import statistics
 import sys
 
-VARIANTS = ("kmod", "fwd", "kmod-nogso")
+VARIANTS = ("kmod", "fwd", "kmod-nogso", "kmod-ring", "fwd-ring")
+PAIRS = (("kmod", "fwd"), ("kmod", "kmod-nogso"), ("kmod-ring", "kmod"),
+         ("fwd-ring", "fwd"))
 # Figures of one run, as kmod-vs-fwd.sh names them.
 FIGURES = ("write_ns_p50", "write_ns_p99", "rec_per_s", "cpu_us_per_rec",
            "writer_us_per_rec", "dgrams_per_rec")
@@ -95,22 +98,21 @@ def print_tables(runs):
     print()
     head = "| record |"
     rule = "|---:|"
-    for other in ("fwd", "kmod-nogso"):
+    for one, other in PAIRS:
         for _, label in RATIOS:
-            head += " %s kmod/%s |" % (label, other)
+            head += " %s %s/%s |" % (label, one, other)
             rule += "---:|"
     print(head)
     print(rule)
     for size in sizes:
         row = "| %s |" % size_label(size)
-        kmod = med.get((size, "kmod"))
-        for other in ("fwd", "kmod-nogso"):
-            o = med.get((size, other))
+        for one, other in PAIRS:
+            a, b = med.get((size, one)), med.get((size, other))
             for figure, _ in RATIOS:
-                if kmod is None or o is None or o[figure] == 0:
+                if a is None or b is None or b[figure] == 0:
                     row += " - |"
                 else:
-                    row += " %.2f |" % (kmod[figure] / o[figure])
+                    row += " %.2f |" % (a[figure] / b[figure])
         print(row)
 
 

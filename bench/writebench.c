@@ -2,9 +2,13 @@
 /*
  * writebench: what a hooked server pays per record, and what the whole
  * machine pays. Writes N records of one plaintext size, one record per
- * call, to /dev/tlstap or to a Unix datagram socket (tlstap-fwd --unix),
- * and prints one line of key=value figures:
- *   write_ns_p50/p99   time inside one write()/send() call
+ * call, to /dev/tlstap or to a Unix datagram or seqpacket socket
+ * (tlstap-fwd --unix, --seqpacket); with --ring, through libtlstap.so's
+ * capture ring code (userhook/ring.c, on_full = block, a 1 MiB ring) into
+ * /dev/tlstap or tlstap-fwd --seqpacket: no system call per record.
+ * Prints one line of key=value figures:
+ *   write_ns_p50/p99   time inside one write()/send() call, or putting
+ *                      one record into the ring
  *   rec_per_s          records per second of wall time
  *   cpu_us_per_rec     busy CPU time of the whole machine (all CPUs, from
  *                      /proc/stat: writer, kernel worker or forwarder,
@@ -14,7 +18,6 @@
  * also covers sending what is still queued when the last write returns:
  * it is read once SETTLE has stopped changing.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
@@ -32,7 +35,10 @@
 
 #include <linux/tlstap.h>
 
+#include "ring.h"
+
 #define FLOWS 64
+#define RING_KB 1024
 
 struct bench {
 	const char *path;
@@ -40,7 +46,10 @@ struct bench {
 	unsigned long count;
 	int fd;
 	int is_socket;
+	bool ring;
+	struct ring_table *rings;
 	uint8_t *rec[FLOWS];
+	struct session_info si[FLOWS];
 	uint32_t *lat_ns;
 };
 
@@ -81,6 +90,13 @@ static int open_output(struct bench *b)
 		fprintf(stderr, "writebench: %s: %s\n", b->path, strerror(errno));
 		return -1;
 	}
+	if (b->ring) {
+		b->rings = calloc(1, sizeof(*b->rings));
+		if (!b->rings)
+			return -1;
+		ring_table_init(b->rings, b->path, true, RING_KB, true);
+		return 0;
+	}
 	if (!S_ISSOCK(st.st_mode)) {
 		b->fd = open(b->path, O_WRONLY);
 		if (b->fd < 0)
@@ -95,12 +111,19 @@ static int open_output(struct bench *b)
 		return -1;
 	}
 	strcpy(sun.sun_path, b->path);
-	if (connect(b->fd, (struct sockaddr *)&sun, sizeof(sun))) {
-		fprintf(stderr, "writebench: connect %s: %s\n", b->path,
-			strerror(errno));
-		return -1;
+	if (!connect(b->fd, (struct sockaddr *)&sun, sizeof(sun)))
+		return 0;
+	if (errno == EPROTOTYPE) {
+		/* tlstap-fwd --seqpacket. */
+		close(b->fd);
+		b->fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		if (b->fd >= 0 &&
+		    !connect(b->fd, (struct sockaddr *)&sun, sizeof(sun)))
+			return 0;
 	}
-	return 0;
+	fprintf(stderr, "writebench: connect %s: %s\n", b->path,
+		strerror(errno));
+	return -1;
 }
 
 static int build_records(struct bench *b)
@@ -129,6 +152,42 @@ static int build_records(struct bench *b)
 		r->daddr[3] = 1;
 		r->conn_id = htobe64(i + 1);
 		memset(b->rec[i] + TLSTAP_RECORD_HDR_LEN, 'a' + i % 26, b->size);
+		/* The same flow, as the hook knows it (WRITE: local first). */
+		b->si[i].conn_id = i + 1;
+		b->si[i].flow.family = TLSTAP_FAMILY_IPV4;
+		if (r->dir == TLSTAP_DIR_WRITE) {
+			memcpy(b->si[i].flow.local_addr, r->saddr, 4);
+			memcpy(b->si[i].flow.remote_addr, r->daddr, 4);
+			b->si[i].flow.local_port = 40000 + i;
+			b->si[i].flow.remote_port = 443;
+		} else {
+			memcpy(b->si[i].flow.local_addr, r->daddr, 4);
+			memcpy(b->si[i].flow.remote_addr, r->saddr, 4);
+			b->si[i].flow.local_port = 443;
+			b->si[i].flow.remote_port = 40000 + i;
+		}
+	}
+	return 0;
+}
+
+/* One record into the thread's capture ring, as libtlstap.so puts it. */
+static int ring_write(struct bench *b, unsigned int flow)
+{
+	const uint8_t *rec = b->rec[flow];
+	const struct tlstap_record *h = (const struct tlstap_record *)rec;
+	struct record_meta m = {
+		.dir = h->dir,
+		.si = &b->si[flow],
+		.pid = ntohl(h->pid),
+		.timestamp_ns = now_ns(),
+	};
+	size_t taken;
+
+	if (ring_put(b->rings, &m, rec + TLSTAP_RECORD_HDR_LEN, b->size,
+		     &taken) != RING_SENT || taken != b->size) {
+		fprintf(stderr, "writebench: no capture ring on %s, or a "
+			"record larger than it takes\n", b->path);
+		return -1;
 	}
 	return 0;
 }
@@ -171,8 +230,14 @@ int main(int argc, char **argv)
 	unsigned long i;
 	double wall, writer_s;
 
+	if (argc > 1 && !strcmp(argv[1], "--ring")) {
+		b.ring = true;
+		argc--;
+		argv++;
+	}
 	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: %s PATH SIZE COUNT [SETTLE]\n", argv[0]);
+		fprintf(stderr, "usage: writebench [--ring] PATH SIZE COUNT "
+			"[SETTLE]\n");
 		return 2;
 	}
 	b.path = argv[1];
@@ -191,9 +256,15 @@ int main(int argc, char **argv)
 		const uint8_t *r = b.rec[i % FLOWS];
 		size_t len = TLSTAP_RECORD_HDR_LEN + b.size;
 		uint64_t s = now_ns();
-		ssize_t w = b.is_socket ? send(b.fd, r, len, 0) :
-					  write(b.fd, r, len);
+		ssize_t w;
 
+		if (b.ring) {
+			if (ring_write(&b, i % FLOWS))
+				return 1;
+			b.lat_ns[i] = now_ns() - s;
+			continue;
+		}
+		w = b.is_socket ? send(b.fd, r, len, 0) : write(b.fd, r, len);
 		b.lat_ns[i] = now_ns() - s;
 		if (w != (ssize_t)len) {
 			fprintf(stderr, "writebench: write: %s\n",
