@@ -14,6 +14,8 @@
  *                      /proc/stat: writer, kernel worker or forwarder,
  *                      softirqs) per record
  *   writer_us_per_rec  the writer's own CPU time per record (getrusage)
+ * With --rate R, the records are written at R per second (for latency:
+ * bench/reclatency on the target's side) instead of back to back.
  * With SETTLE (e.g. /sys/class/misc/tlstap/stats), the machine's CPU time
  * also covers sending what is still queued when the last write returns:
  * it is read once SETTLE has stopped changing.
@@ -47,18 +49,24 @@ struct bench {
 	int fd;
 	int is_socket;
 	bool ring;
+	unsigned long rate;		/* records/s, 0: back to back */
 	struct ring_table *rings;
 	uint8_t *rec[FLOWS];
 	struct session_info si[FLOWS];
 	uint32_t *lat_ns;
 };
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 /* Busy time of all CPUs in USER_HZ ticks. */
@@ -179,7 +187,8 @@ static int ring_write(struct bench *b, unsigned int flow)
 		.dir = h->dir,
 		.si = &b->si[flow],
 		.pid = ntohl(h->pid),
-		.timestamp_ns = now_ns(),
+		/* As the hook stamps it: reclatency measures from here. */
+		.timestamp_ns = clock_ns(CLOCK_REALTIME),
 	};
 	size_t taken;
 
@@ -214,6 +223,19 @@ static int settle(const char *path)
 	}
 }
 
+/* Sleeps until CLOCK_MONOTONIC reaches at_ns. */
+static void pace(uint64_t at_ns)
+{
+	struct timespec ts = {
+		.tv_sec = at_ns / 1000000000ull,
+		.tv_nsec = at_ns % 1000000000ull,
+	};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -230,14 +252,22 @@ int main(int argc, char **argv)
 	unsigned long i;
 	double wall, writer_s;
 
-	if (argc > 1 && !strcmp(argv[1], "--ring")) {
-		b.ring = true;
-		argc--;
-		argv++;
+	for (;;) {
+		if (argc > 1 && !strcmp(argv[1], "--ring")) {
+			b.ring = true;
+			argc--;
+			argv++;
+		} else if (argc > 2 && !strcmp(argv[1], "--rate")) {
+			b.rate = strtoul(argv[2], NULL, 0);
+			argc -= 2;
+			argv += 2;
+		} else {
+			break;
+		}
 	}
 	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: writebench [--ring] PATH SIZE COUNT "
-			"[SETTLE]\n");
+		fprintf(stderr, "usage: writebench [--ring] [--rate R] PATH SIZE "
+			"COUNT [SETTLE]\n");
 		return 2;
 	}
 	b.path = argv[1];
@@ -253,10 +283,14 @@ int main(int argc, char **argv)
 		return 1;
 	t0 = now_ns();
 	for (i = 0; i < b.count; i++) {
-		const uint8_t *r = b.rec[i % FLOWS];
+		uint8_t *r = b.rec[i % FLOWS];
 		size_t len = TLSTAP_RECORD_HDR_LEN + b.size;
-		uint64_t s = now_ns();
+		uint64_t s;
 		ssize_t w;
+
+		if (b.rate)
+			pace(t0 + i * 1000000000ull / b.rate);
+		s = now_ns();
 
 		if (b.ring) {
 			if (ring_write(&b, i % FLOWS))
@@ -264,6 +298,8 @@ int main(int argc, char **argv)
 			b.lat_ns[i] = now_ns() - s;
 			continue;
 		}
+		((struct tlstap_record *)r)->timestamp_ns =
+			htobe64(clock_ns(CLOCK_REALTIME));
 		w = b.is_socket ? send(b.fd, r, len, 0) : write(b.fd, r, len);
 		b.lat_ns[i] = now_ns() - s;
 		if (w != (ssize_t)len) {
