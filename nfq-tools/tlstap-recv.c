@@ -497,10 +497,15 @@ int main(int argc, char **argv)
 	rv->reasm = reasm_new(&cfg, &ops, rv);
 	if (!rv->reasm)
 		die("out of memory");
-	open_socket(rv);
+	/*
+	 * Signals first: whoever sees the socket bound may signal at once
+	 * (SIGTERM to stop it, SIGUSR1 for the counters), and either would
+	 * kill it unhandled.
+	 */
 	rv->sigfd = cli_signalfd(false);
 	if (rv->sigfd < 0)
 		die("signals: %s", strerror(errno));
+	open_socket(rv);
 	start_outputs(rv);
 	rv->state_saved = now_ns();
 	/* Streams restored: their missing seqs are NACKed at once. */
