@@ -79,17 +79,65 @@ unresolved_discards() {
 	echo "$n"
 }
 
-# start_recv NS LISTEN NAME [FORMAT]: tlstap-recv in NS, its records (raw,
-# or FORMAT: json) and datagram log in $WORK/NAME.FORMAT and
-# $WORK/NAME.dgram.
+# start_recv NS LISTEN NAME [FORMAT [OPTION...]]: tlstap-recv in NS (with
+# OPTIONs), its records (raw, or FORMAT: json) and datagram log in
+# $WORK/NAME.FORMAT and $WORK/NAME.dgram, its counters in $WORK/NAME.err.
+declare -A RECV_PID_OF=()
 start_recv() {
 	local ns=$1 listen=$2 name=$3 format=${4:-raw}
+	shift $(($# < 4 ? $# : 4))
 	ip netns exec "$ns" "$RECV" --listen "$listen" --output "$format" \
 		--out "$WORK/$name.$format" --log-datagrams "$WORK/$name.dgram" \
-		2>"$WORK/$name.err" &
+		"$@" 2>"$WORK/$name.err" &
+	RECV_PID_OF[$name]=$!
 	BG_PIDS="$BG_PIDS $!"
 	wait_for 30 udp_bound "$ns" "${listen##*:}" ||
 		fail "tlstap-recv in $ns did not bind: $(cat "$WORK/$name.err")"
+}
+
+stats_lines() { grep -c '^tlstap-recv: counters$' "$1" || true; }
+stats_lines_above() { [ "$(stats_lines "$1")" -gt "$2" ]; }
+
+# recv_counters NAME: the running receiver NAME's counters as it prints
+# them on SIGUSR1 (aligned "name value" lines), the last dump's lines;
+# empty if it did not answer. A dump still being written lacks lines:
+# its callers read a missing counter as not there yet.
+recv_counters() {
+	local err=$WORK/$1.err n
+	n=$(stats_lines "$err")
+	kill -USR1 "${RECV_PID_OF[$1]}"
+	wait_for 10 stats_lines_above "$err" "$n" || return 0
+	awk '/^tlstap-recv: counters$/ { dump = ""; next }
+	     { dump = dump $0 "\n" } END { printf "%s", dump }' "$err"
+}
+
+# counter_of NAME LINES: the value of counter NAME in recv_counters' LINES.
+counter_of() {
+	awk -v k="$1" '$1 == k && $2 ~ /^[0-9]+$/ { print $2; exit }' <<<"$2"
+}
+
+# records_settled N NAME...: the receivers NAME... hold N records, output
+# or given up as lost.
+records_settled() {
+	local want=$1 name line r l sum=0
+	shift
+	for name; do
+		line=$(recv_counters "$name")
+		r=$(counter_of records "$line")
+		l=$(counter_of lost_records "$line")
+		sum=$((sum + ${r:-0} + ${l:-0}))
+	done
+	[ "$sum" -ge "$want" ]
+}
+
+# records_at_receivers NAME...: what records_settled counts, to report.
+records_at_receivers() {
+	local name line out=
+	for name; do
+		line=$(recv_counters "$name")
+		out="$out $name: $(counter_of records "$line") output, $(counter_of lost_records "$line") lost;"
+	done
+	echo "${out# }"
 }
 
 udp_bound() { # NS PORT
