@@ -146,9 +146,13 @@ static int __init tlstap_init(void)
 	tt->wq = alloc_workqueue("tlstap", WQ_UNBOUND, 0);
 	if (!tt->wq)
 		goto err_stats;
+	/* Bound: a target's worker stays on its CPU (send.c). */
+	tt->tx_wq = alloc_workqueue("tlstap_tx", WQ_CPU_INTENSIVE, 0);
+	if (!tt->tx_wq)
+		goto err_wq;
 	err = tlstap_socket_init(tt);
 	if (err)
-		goto err_wq;
+		goto err_tx_wq;
 	err = tlstap_neigh_init(tt);
 	if (err)
 		goto err_socket;
@@ -171,6 +175,8 @@ err_neigh:
 	tlstap_neigh_exit(tt);
 err_socket:
 	tlstap_socket_release(tt);
+err_tx_wq:
+	destroy_workqueue(tt->tx_wq);
 err_wq:
 	destroy_workqueue(tt->wq);
 err_stats:
@@ -199,6 +205,7 @@ static void __exit tlstap_exit(void)
 	tlstap_neigh_exit(tt);
 	tlstap_targets_flush(tt);
 	tlstap_socket_release(tt);
+	destroy_workqueue(tt->tx_wq);
 	destroy_workqueue(tt->wq);
 	free_percpu(tt->stats);
 	cleanup_srcu_struct(&tt->srcu);

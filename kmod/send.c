@@ -5,6 +5,7 @@
  * hands the slot pages to the stack as skb fragments: the payload is never
  * copied again. Runs of full slots go out as one UDP GSO skb. A slot packed
  * for a larger MTU than the route now has is re-cut, by copying: rare.
+ * A target's worker runs on one CPU, so that its datagrams leave in order.
  */
 #include <linux/skbuff.h>
 #include <linux/udp.h>
@@ -24,9 +25,17 @@
 /* An IP packet, GSO or not, may not exceed 64 KiB. */
 #define TLSTAP_GSO_MAX_BYTES	(IP_MAX_MTU - TLSTAP_HEADROOM)
 
+/*
+ * A target's datagrams leave in order only if its worker always runs on
+ * one CPU: sent from two CPUs they pass two backlogs (veth, loopback) or
+ * two transmit queues (XPS) and may overtake each other, and each one
+ * overtaken costs a NACK and a resend, or a GAP (a loss) once writers
+ * have reused its slot. The CPU is picked when the target is made, spread
+ * over the online ones; should it go offline, the work runs elsewhere.
+ */
 void tlstap_send_kick(struct tlstap_target *t)
 {
-	queue_work(t->tt->wq, &t->tx_work);
+	queue_work_on(t->cpu, t->tt->tx_wq, &t->tx_work);
 }
 
 enum hrtimer_restart tlstap_send_flush_timer(struct hrtimer *timer)
@@ -245,7 +254,7 @@ void tlstap_send_worker(struct work_struct *work)
 void tlstap_send_drain(struct tlstap_target *t)
 {
 	WRITE_ONCE(t->dead, true);
-	queue_work(t->tt->wq, &t->tx_work);
+	tlstap_send_kick(t);
 	flush_work(&t->tx_work);
 	hrtimer_cancel(&t->flush_timer);
 	del_timer_sync(&t->hb_timer);

@@ -9,6 +9,7 @@
 #include <linux/log2.h>
 #include <linux/sysfs.h>
 #include <linux/random.h>
+#include <linux/cpumask.h>
 
 #include "tlstap.h"
 #include "target.h"
@@ -57,6 +58,7 @@ static struct tlstap_target *target_create(struct tlstap *tt,
 	if (err)
 		goto err_ring;
 	INIT_WORK(&t->tx_work, tlstap_send_worker);
+	t->cpu = cpumask_any_distribute(cpu_online_mask);
 	hrtimer_init(&t->flush_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	t->flush_timer.function = tlstap_send_flush_timer;
 	spin_lock_init(&t->nack_lock);

@@ -31,6 +31,7 @@ struct tlstap_target {
 
 	struct dst_cache dst_cache;	/* worker only */
 	struct work_struct tx_work;
+	unsigned int cpu;		/* where tx_work runs (send.c) */
 	struct hrtimer flush_timer;
 
 	/* NACKed ranges, queued in softirq for the worker. */

@@ -24,7 +24,8 @@ struct tlstap_flowtable;
 
 struct tlstap {
 	struct miscdevice misc;
-	struct workqueue_struct *wq;
+	struct workqueue_struct *wq;		/* capture.c: unbound */
+	struct workqueue_struct *tx_wq;		/* send.c: per CPU */
 
 	/* Writers and the worker read targets and table under srcu. */
 	struct srcu_struct srcu;

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Checks what distributor targets received against what recgen wrote.
 
-usage: reccheck.py --expected FILE --tos N
+usage: reccheck.py --expected FILE --tos N [--in-order]
                    --target NAME,RAW,DGRAMLOG,WEIGHT,MAXDGRAM [--target ...]
 
 RAW is tlstap-recv's --output raw file (records back to back), DGRAMLOG its
@@ -10,7 +10,9 @@ RAW is tlstap-recv's --output raw file (records back to back), DGRAMLOG its
 byte; both directions of a flow reach one target; flows spread by weight;
 every datagram parsed clean, carries the TOS, fits MAXDGRAM bytes, the
 sequence numbers of each target run 0..N-1 in one stream of its own, and
-heartbeats name a sequence number that was sent.
+heartbeats name a sequence number that was sent. --in-order: moreover
+each DATA datagram arrived once, in the order sent, none resent (the
+receiver's seq_verdict "new", flags 0): nothing was lost or overtaken.
 """
 import argparse
 import json
@@ -70,6 +72,7 @@ def main():
     # at 1:1 is a standard deviation of 0.023); the callers send enough
     # flows for this bound to be below it.
     ap.add_argument("--weight-tolerance", type=float, default=None)
+    ap.add_argument("--in-order", action="store_true")
     a = ap.parse_args()
 
     expected = {i: (b, h) for i, b, h in records(a.expected)}
@@ -124,6 +127,10 @@ def main():
                 # The receiver NACKs what it misses: resends carry flag 1.
                 if d["type"] != 1 or d["flags"] not in (0, 1):
                     errors.append(f"{name}: type/flags {d['type']}/{d['flags']}")
+                elif a.in_order and (d["flags"] or d["seq_verdict"] != "new"):
+                    errors.append(f"{name}: seq {d['seq']} arrived "
+                                  f"{d['seq_verdict']}, flags {d['flags']} "
+                                  f"(after {max(seqs, default=None)})")
                 seqs.append(d["seq"])
         for hb_name, hb_seq in heartbeats:
             if hb_name == name and hb_seq >= len(seqs):
@@ -166,6 +173,8 @@ def main():
           f"{total_dgrams} datagrams checked")
     for e in errors[:20]:
         print("error:", e)
+    if len(errors) > 20:
+        print(f"error: ... {len(errors) - 20} more")
     return 1 if errors else 0
 
 
