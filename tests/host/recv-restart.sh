@@ -28,13 +28,13 @@ start_fwd fwd R "$TMP/in.sock" --target 127.0.0.1:7501 --port 7600 \
 	--max-datagram 1400
 start_bg a R "$BIN/tlstap-recv" --listen 127.0.0.1:7501 --out "$TMP/a.json" \
 	--stats-json
-sleep 0.3
+wait_udp_bound a R 7501
 send_batch p1 41 10 --max-size 3000
 wait_records 10 "$TMP/a.json"
 stop_bg a
 start_bg b R "$BIN/tlstap-recv" --listen 127.0.0.1:7501 --out "$TMP/b.json" \
 	--stats-json
-sleep 0.3
+wait_udp_bound b R 7501
 send_batch p2 42 10 --max-size 3000
 wait_records 10 "$TMP/b.json"
 # What it would have asked for before its start would be here by now.

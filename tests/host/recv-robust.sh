@@ -18,7 +18,7 @@ build_tools
 add_ns R
 start_bg capture R python3 "$NFQ_HELPERS/udp_capture.py" 127.0.0.1 7500 \
 	"$TMP/capture.hex"
-sleep 0.5
+wait_udp_bound capture R 7500
 timeout 60 python3 "$NFQ_HELPERS/gen_records.py" --seed 8 --flows 20 \
 	--records 150 --none-every 0 --stream - --expect "$TMP/expect.json" \
 	2>"$TMP/summary.json" |
@@ -31,7 +31,7 @@ stop_bg capture
 
 start_bg recv R "$BIN/tlstap-recv" --listen 127.0.0.1:7419 \
 	--out "$TMP/recv.json" --stats-json --log-datagrams "$TMP/dgrams.json"
-sleep 0.3
+wait_udp_bound recv R 7419
 ip netns exec "$(ns R)" timeout 60 python3 "$NFQ_HELPERS/replay.py" \
 	"$TMP/capture.hex" "$TMP/expect.json" 127.0.0.1 7419 "$TMP/plan.json" ||
 	fail "replay failed"

@@ -48,7 +48,7 @@ unchanged() {
 start_fwd fwd R "$TMP/in.sock" --target "$L" --port 7600 --max-datagram 1400
 start_bg a R "$BIN/tlstap-recv" --listen "$L" --out "$TMP/late.json" \
 	--stats-json
-sleep 0.3
+wait_udp_bound a R "${L##*:}"
 send_batch b1 11 8 --max-size 3000
 wait_records 8 "$TMP/late.json"
 cp "$TMP/late.json" "$TMP/snap"

@@ -19,7 +19,6 @@ T1="10.77.1.2:7419"
 N=1500
 lossy_link 1 30 0 0
 start_rel_receiver
-sleep 0.3
 start_fwd fwd S "$TMP/in.sock" --tos "$TOS" --target "$T1" --replay-bytes 3000
 
 timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 13 --flows 30 \

@@ -33,7 +33,6 @@ table inet tlstap_tail {
 }
 NFT
 start_rel_receiver
-sleep 0.3
 start_fwd fwd S "$TMP/in.sock" --tos "$TOS" --target "$T1"
 
 timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 12 --flows 20 \

@@ -149,22 +149,39 @@ wait_status() {
 	[ "$status" = "$2" ] || fail "$1 exited with status $status, want $2: $(tail -n 3 "$TMP/$1.err")"
 }
 
-# start_receiver I: tlstap-recv in R$I on [::]:7419 (IPv4 too).
+# wait_udp_bound NAME NS PORT: until background job NAME (start_bg) has
+# a UDP socket bound to PORT in namespace NS ("-": the root one); fails
+# after 30 s, or at once if NAME ended.
+wait_udp_bound() {
+	local name=$1 where=$2 port=$3 end=$((SECONDS + 30))
+	local -a in=()
+	[ "$where" = - ] || in=(ip netns exec "$(ns "$where")")
+	until [ -n "$("${in[@]}" ss -Hlun "sport = :$port")" ]; do
+		kill -0 "$(cat "$TMP/$name.pid")" 2>/dev/null ||
+			fail "$name ended before binding UDP port $port: $(tail -n 3 "$TMP/$name.err")"
+		[ "$SECONDS" -lt "$end" ] ||
+			fail "$name did not bind UDP port $port in 30 s: $(tail -n 3 "$TMP/$name.err")"
+		sleep 0.05
+	done
+}
+
+# start_receiver I: tlstap-recv in R$I on [::]:7419 (IPv4 too); returns
+# once it is bound.
 start_receiver() {
 	start_bg "recv$1" "R$1" "$BIN/tlstap-recv" --listen "[::]:7419" \
 		--out "$TMP/recv$1.json" --log-datagrams "$TMP/recv$1.dg" \
 		--stats-json
+	wait_udp_bound "recv$1" "R$1" 7419
 }
 
 # start_receivers N: tlstap-recv in R1..RN (start_receiver), their
-# earlier output removed; returns once they had 0.3 s to bind.
+# earlier output removed.
 start_receivers() {
 	local i
 	for ((i = 1; i <= $1; i++)); do
 		rm -f "$TMP/recv$i.json" "$TMP/recv$i.dg"
 		start_receiver "$i"
 	done
-	sleep 0.3
 }
 
 # stop_receivers N: stop_bg recv1..recvN.
