@@ -360,8 +360,10 @@ verdict=$(PYTHONPATH=$WORK python3 - "$WORK/f6.json" "$WORK/server.out" "$client
 import base64, json, sys
 from chunks import PATTERN, chunk
 path, server_out, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
-captured = b""
-n = 0
+# A receiver outputs each record when it is complete: out of record_id
+# order when a datagram came late or was resent (docs/PROTOCOL.md 5).
+# record_id is the order of the program's writes (one target, one ring).
+records = {}
 for line in open(path):
     d = json.loads(line)
     if d["type"] == "lost":
@@ -371,9 +373,12 @@ for line in open(path):
     if (d["writer_pid"], d["writer_uid"]) != (pid, 0):
         sys.exit(f"record {d['record_id']}: writer {d['writer_pid']}/"
                  f"{d['writer_uid']}, the program is {pid}/0")
-    n += 1
-    if d["type"] == "data":
-        captured += base64.b64decode(d["data"])
+    if d["record_id"] in records:
+        sys.exit(f"record {d['record_id']} output twice")
+    records[d["record_id"]] = d
+n = len(records)
+captured = b"".join(base64.b64decode(d["data"]) for _, d in sorted(records.items())
+                    if d["type"] == "data")
 served = open(server_out, "rb").read()
 chunks = (max(len(captured), len(served)) + len(PATTERN) - 1) // len(PATTERN)
 stream = b"".join(chunk(i) for i in range(chunks))
