@@ -398,6 +398,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rr.writer_pid = input_u32(&in);
 			rr.writer_uid = input_u32(&in);
 			msg = input_take(&in, input_u16(&in) % 4096, &msg_len);
+			ri.type = TLSTAP_RECORD_DATA;
 			ri.msg_len = (uint32_t)msg_len;
 			if (!ri.msg_len && !ri.dropped)
 				ri.dropped = 1;

@@ -40,9 +40,10 @@ FLOWS = {
 HTTP = b'GET / HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/7.88.1\r\n\r\n'
 
 
-def record(flow='v4', msg=HTTP, dir=WRITE, dropped=0, conn_id=7, pid=1234):
+def record(flow='v4', msg=HTTP, dir=WRITE, dropped=0, conn_id=7, pid=1234,
+           type_=1):
     family, sport, dport, saddr, daddr = FLOWS[flow]
-    return REC_HDR.pack(1, dir, family, 72, sport, dport, len(msg), pid,
+    return REC_HDR.pack(type_, dir, family, 72, sport, dport, len(msg), pid,
                         saddr, daddr, 1700000000123456789, conn_id,
                         dropped) + msg
 
@@ -149,7 +150,11 @@ def seeds():
         'loss-report': u8(0) + u8(0) + loss,
         'three-split': u8(0) + u8(3) + u16(5) + u16(100) + u16(72) + three,
         'too-long': u8(3) + u8(0) + big,
-        'good-then-bad': u8(0) + u8(1) + u16(80) + r4 + b'\x02' + r6[1:],
+        'good-then-bad': u8(0) + u8(1) + u16(80) + r4 + b'\x04' + r6[1:],
+        # OPEN, DATA, CLOSE of one connection; then an OPEN with plaintext.
+        'open-close': u8(0) + u8(2) + u16(60) + u16(100) +
+        record('v4', b'', type_=2) + r4 + record('v4', b'', type_=3) +
+        record('v6', b'x', READ, type_=2),
     }
     # --- datagram: one UDP payload -----------------------------------------
     half = len(r6) // 2

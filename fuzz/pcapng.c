@@ -254,6 +254,7 @@ static int op_record(struct pcapng *p, struct input *in, uint8_t op,
 		msg_len = 0;
 	if (!msg_len && !ri.dropped)
 		ri.dropped = 1;
+	ri.type = TLSTAP_RECORD_DATA;
 	ri.msg_len = msg_len;
 	record_encode_hdr((struct tlstap_record *)rec, &ri);
 	for (uint32_t i = 0; i < msg_len; i++)

@@ -285,6 +285,7 @@ static void make_record(uint8_t *buf, uint32_t rid, uint32_t record_len,
 		ri.flow.dport = (uint16_t)(40000 + (flowsel >> 3));
 		break;
 	}
+	ri.type = TLSTAP_RECORD_DATA;
 	ri.msg_len = record_len - TLSTAP_RECORD_HDR_LEN;
 	ri.dropped = ri.msg_len ? rid % 3 : 1 + rid;
 	ri.pid = 4242;

@@ -41,7 +41,13 @@ static void check_record(const uint8_t *buf, size_t pos, size_t avail,
 	CHECK(r->bytes == buf + pos && r->msg == buf + pos + TLSTAP_RECORD_HDR_LEN,
 	      "pointers outside the record");
 	CHECK(r->msg_len <= max, "msg_len %u above %u", r->msg_len, max);
-	CHECK(r->msg_len || r->dropped, "empty record accepted");
+	if (r->type == TLSTAP_RECORD_DATA)
+		CHECK(r->msg_len || r->dropped, "empty record accepted");
+	else
+		CHECK((r->type == TLSTAP_RECORD_OPEN ||
+		       r->type == TLSTAP_RECORD_CLOSE) && !r->msg_len &&
+		      !r->dropped, "type %u, msg_len %u, dropped %llu accepted",
+		      r->type, r->msg_len, (unsigned long long)r->dropped);
 	CHECK(record_flow_check(&r->flow) == RECORD_OK, "flow of an accepted record");
 	record_encode_hdr(&hdr, r);
 	CHECK(!memcmp(&hdr, r->bytes, sizeof(hdr)),

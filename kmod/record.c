@@ -46,16 +46,23 @@ int tlstap_record_parse(const struct tlstap_record *rec, u32 max_msg_len,
 {
 	u32 msg_len = be32_to_cpu(rec->msg_len);
 
-	if (rec->type != TLSTAP_RECORD_DATA ||
-	    rec->hdr_len != TLSTAP_RECORD_HDR_LEN)
+	if (rec->type != TLSTAP_RECORD_DATA && rec->type != TLSTAP_RECORD_OPEN &&
+	    rec->type != TLSTAP_RECORD_CLOSE)
+		return -EINVAL;
+	if (rec->hdr_len != TLSTAP_RECORD_HDR_LEN)
 		return -EINVAL;
 	if (rec->dir != TLSTAP_DIR_READ && rec->dir != TLSTAP_DIR_WRITE)
 		return -EINVAL;
 	if (!flow_valid(rec))
 		return -EINVAL;
-	/* Empty records exist only to report a loss. */
-	if (!msg_len && !rec->dropped)
+	if (rec->type == TLSTAP_RECORD_DATA) {
+		/* Empty data records exist only to report a loss. */
+		if (!msg_len && !rec->dropped)
+			return -EINVAL;
+	} else if (msg_len || rec->dropped) {
+		/* OPEN and CLOSE say when, never what or how much. */
 		return -EINVAL;
+	}
 	if (msg_len > max_msg_len)
 		return -EMSGSIZE;
 

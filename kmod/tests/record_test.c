@@ -25,6 +25,15 @@ static void make_v4(struct tlstap_record *r)
 	r->conn_id = cpu_to_be64(7);
 }
 
+static void m_none(struct tlstap_record *r)
+{
+	r->family = TLSTAP_FAMILY_NONE;
+	r->sport = 0;
+	r->dport = 0;
+	memset(r->saddr, 0, 16);
+	memset(r->daddr, 0, 16);
+}
+
 static void record_valid(struct kunit *test)
 {
 	struct tlstap_record_info ri;
@@ -60,6 +69,19 @@ static void record_valid(struct kunit *test)
 	r.dropped = cpu_to_be64(4096);
 	KUNIT_EXPECT_EQ(test, tlstap_record_parse(&r, MAX_MSG, &ri), 0);
 	KUNIT_EXPECT_EQ(test, ri.len, (u32)TLSTAP_RECORD_HDR_LEN);
+
+	/* OPEN and CLOSE: no plaintext, nothing dropped, any family. */
+	make_v4(&r);
+	r.type = TLSTAP_RECORD_OPEN;
+	r.msg_len = 0;
+	KUNIT_EXPECT_EQ(test, tlstap_record_parse(&r, MAX_MSG, &ri), 0);
+	KUNIT_EXPECT_EQ(test, ri.len, (u32)TLSTAP_RECORD_HDR_LEN);
+	KUNIT_EXPECT_EQ(test, tlstap_record_parse(&r, 0, &ri), 0);
+	r.type = TLSTAP_RECORD_CLOSE;
+	r.dir = TLSTAP_DIR_READ;
+	KUNIT_EXPECT_EQ(test, tlstap_record_parse(&r, MAX_MSG, &ri), 0);
+	m_none(&r);
+	KUNIT_EXPECT_EQ(test, tlstap_record_parse(&r, MAX_MSG, &ri), 0);
 
 	make_v4(&r);
 	r.msg_len = cpu_to_be32(MAX_MSG);
@@ -102,9 +124,35 @@ static void m_none_port(struct tlstap_record *r)
 	r->sport = 0;
 }
 
+/* An OPEN or CLOSE that carries plaintext or a loss. */
+static void m_open_msg(struct tlstap_record *r)
+{
+	r->type = TLSTAP_RECORD_OPEN;
+}
+
+static void m_close_dropped(struct tlstap_record *r)
+{
+	r->type = TLSTAP_RECORD_CLOSE;
+	r->msg_len = 0;
+	r->dropped = cpu_to_be64(1);
+}
+
+static void m_open_huge(struct tlstap_record *r)
+{
+	r->type = TLSTAP_RECORD_OPEN;
+	r->msg_len = cpu_to_be32(MAX_MSG + 1);
+}
+
+static void m_close_v4_tail(struct tlstap_record *r)
+{
+	r->type = TLSTAP_RECORD_CLOSE;
+	r->msg_len = 0;
+	r->daddr[4] = 1;
+}
+
 static const struct bad_case bad_cases[] = {
 	{ "type 0", OFF(type), 1, 0, NULL, -EINVAL },
-	{ "type 2", OFF(type), 1, 2, NULL, -EINVAL },
+	{ "type 4", OFF(type), 1, 4, NULL, -EINVAL },
 	{ "type 255", OFF(type), 1, 255, NULL, -EINVAL },
 	{ "dir 0", OFF(dir), 1, 0, NULL, -EINVAL },
 	{ "dir 3", OFF(dir), 1, 3, NULL, -EINVAL },
@@ -127,6 +175,10 @@ static const struct bad_case bad_cases[] = {
 	{ "ipv6 dport 0", 0, 0, 0, m_v6_port0, -EINVAL },
 	{ "none with address", 0, 0, 0, m_none_addr, -EINVAL },
 	{ "none with port", 0, 0, 0, m_none_port, -EINVAL },
+	{ "open with plaintext", 0, 0, 0, m_open_msg, -EINVAL },
+	{ "close with dropped", 0, 0, 0, m_close_dropped, -EINVAL },
+	{ "open longer than the maximum", 0, 0, 0, m_open_huge, -EINVAL },
+	{ "close ipv4 daddr tail", 0, 0, 0, m_close_v4_tail, -EINVAL },
 };
 
 /* Stores value big-endian in size bytes at off. */
@@ -165,14 +217,16 @@ static void record_random(struct kunit *test)
 	struct tlstap_record_info ri;
 	struct rnd_state rnd;
 	struct tlstap_record r;
-	u32 accepted = 0, i;
+	u32 accepted = 0, lifecycle = 0, i;
 
 	prandom_seed_state(&rnd, 0x746c73746170ULL);
 	for (i = 0; i < 200000; i++) {
 		prandom_bytes_state(&rnd, &r, sizeof(r));
 		/* Bias half the cases towards valid headers. */
 		if (i & 1) {
-			r.type = TLSTAP_RECORD_DATA;
+			/* A quarter OPEN or CLOSE, most of those empty. */
+			r.type = (i & 6) ? TLSTAP_RECORD_DATA :
+				 TLSTAP_RECORD_OPEN + (i >> 3 & 1);
 			r.hdr_len = TLSTAP_RECORD_HDR_LEN;
 			r.dir = 1 + (r.dir & 1);
 			r.family = (r.family & 1) ? TLSTAP_FAMILY_IPV6 :
@@ -183,16 +237,27 @@ static void record_random(struct kunit *test)
 				memset(r.saddr + 4, 0, 12);
 				memset(r.daddr + 4, 0, 12);
 			}
+			if (r.type != TLSTAP_RECORD_DATA && (i & 48)) {
+				r.msg_len = 0;
+				r.dropped = 0;
+			}
 		}
 		if (tlstap_record_parse(&r, MAX_MSG, &ri))
 			continue;
 		accepted++;
-		KUNIT_ASSERT_EQ(test, r.type, TLSTAP_RECORD_DATA);
+		if (r.type != TLSTAP_RECORD_DATA)
+			lifecycle++;
+		KUNIT_ASSERT_TRUE(test, r.type == TLSTAP_RECORD_DATA ||
+				  r.type == TLSTAP_RECORD_OPEN ||
+				  r.type == TLSTAP_RECORD_CLOSE);
 		KUNIT_ASSERT_EQ(test, r.hdr_len, TLSTAP_RECORD_HDR_LEN);
 		KUNIT_ASSERT_TRUE(test, r.dir == TLSTAP_DIR_READ ||
 				  r.dir == TLSTAP_DIR_WRITE);
 		KUNIT_ASSERT_TRUE(test, ri.msg_len <= MAX_MSG);
-		KUNIT_ASSERT_TRUE(test, ri.msg_len || r.dropped);
+		if (r.type == TLSTAP_RECORD_DATA)
+			KUNIT_ASSERT_TRUE(test, ri.msg_len || r.dropped);
+		else
+			KUNIT_ASSERT_TRUE(test, !ri.msg_len && !r.dropped);
 		KUNIT_ASSERT_EQ(test, ri.len, ri.msg_len + TLSTAP_RECORD_HDR_LEN);
 		KUNIT_ASSERT_TRUE(test, r.sport && r.dport);
 		if (r.family == TLSTAP_FAMILY_IPV4) {
@@ -204,6 +269,7 @@ static void record_random(struct kunit *test)
 	}
 	/* The biased half must exercise the accepting path too. */
 	KUNIT_EXPECT_GT(test, accepted, 10000U);
+	KUNIT_EXPECT_GT(test, lifecycle, 1000U);
 }
 
 static struct kunit_case record_cases[] = {

@@ -3,7 +3,8 @@
  * Every field has one valid range and reserved bytes are zero. The rules
  * and their order are kmod/record.c's: a header the module refuses with
  * EINVAL is refused here as bad_type, bad_hdr_len, bad_dir, bad_family,
- * bad_flow or empty; one it refuses with EMSGSIZE as too_long.
+ * bad_flow, empty or bad_lifecycle; one it refuses with EMSGSIZE as
+ * too_long.
  */
 #include <endian.h>
 #include <string.h>
@@ -55,12 +56,14 @@ enum record_status record_parse(const void *buf, size_t avail,
 	if (avail < sizeof(h))
 		return RECORD_SHORT;
 	memcpy(&h, buf, sizeof(h));
-	if (h.type != TLSTAP_RECORD_DATA)
+	if (h.type != TLSTAP_RECORD_DATA && h.type != TLSTAP_RECORD_OPEN &&
+	    h.type != TLSTAP_RECORD_CLOSE)
 		return RECORD_BAD_TYPE;
 	if (h.hdr_len != TLSTAP_RECORD_HDR_LEN)
 		return RECORD_BAD_HDR_LEN;
 
 	memset(out, 0, sizeof(*out));
+	out->type = h.type;
 	out->flow.family = h.family;
 	out->flow.dir = h.dir;
 	out->flow.sport = be16toh(h.sport);
@@ -73,9 +76,14 @@ enum record_status record_parse(const void *buf, size_t avail,
 
 	out->msg_len = be32toh(h.msg_len);
 	out->dropped = be64toh(h.dropped);
-	/* Empty records exist only to report a loss. */
-	if (!out->msg_len && !out->dropped)
-		return RECORD_EMPTY;
+	if (out->type == TLSTAP_RECORD_DATA) {
+		/* Empty data records exist only to report a loss. */
+		if (!out->msg_len && !out->dropped)
+			return RECORD_EMPTY;
+	} else if (out->msg_len || out->dropped) {
+		/* OPEN and CLOSE say when, never what or how much. */
+		return RECORD_BAD_LIFECYCLE;
+	}
 	if (out->msg_len > max_msg_len)
 		return RECORD_TOO_LONG;
 	if (avail - TLSTAP_RECORD_HDR_LEN < out->msg_len)
@@ -100,6 +108,7 @@ const char *record_status_name(enum record_status st)
 		[RECORD_BAD_FAMILY] = "bad_family",
 		[RECORD_BAD_FLOW] = "bad_flow",
 		[RECORD_EMPTY] = "empty",
+		[RECORD_BAD_LIFECYCLE] = "bad_lifecycle",
 		[RECORD_TOO_LONG] = "too_long",
 	};
 
@@ -110,7 +119,7 @@ void record_encode_hdr(struct tlstap_record *hdr,
 		       const struct record_info *info)
 {
 	memset(hdr, 0, sizeof(*hdr));
-	hdr->type = TLSTAP_RECORD_DATA;
+	hdr->type = info->type;
 	hdr->dir = info->flow.dir;
 	hdr->family = info->flow.family;
 	hdr->hdr_len = TLSTAP_RECORD_HDR_LEN;

@@ -19,7 +19,8 @@ enum record_status {
 	RECORD_BAD_DIR,
 	RECORD_BAD_FAMILY,
 	RECORD_BAD_FLOW,	/* addresses/ports not valid for the family */
-	RECORD_EMPTY,		/* msg_len 0 and dropped 0: reports nothing */
+	RECORD_EMPTY,		/* DATA, msg_len 0 and dropped 0: reports nothing */
+	RECORD_BAD_LIFECYCLE,	/* OPEN or CLOSE with msg_len or dropped */
 	RECORD_TOO_LONG,	/* msg_len above the configured maximum */
 	RECORD_STATUS_COUNT
 };
@@ -36,6 +37,7 @@ struct record_flow {
 
 /* A parsed record: host-order copies of the header, pointers into buf. */
 struct record_info {
+	uint8_t type;		/* enum tlstap_record_type */
 	struct record_flow flow;
 	uint32_t msg_len;
 	uint32_t len;		/* TLSTAP_RECORD_HDR_LEN + msg_len */
@@ -47,15 +49,16 @@ struct record_info {
 	const uint8_t *msg;	/* the plaintext, msg_len bytes */
 };
 
-/* A record with no plaintext tells that dropped bytes were lost. */
+/* A data record with no plaintext tells that dropped bytes were lost. */
 static inline int record_is_loss_report(const struct record_info *r)
 {
-	return r->msg_len == 0;
+	return r->type == TLSTAP_RECORD_DATA && r->msg_len == 0;
 }
 
 /*
  * Parses the record at the start of buf (avail bytes). A loss report
- * (msg_len 0, dropped > 0) is a valid record. RECORD_SHORT when
+ * (DATA, msg_len 0, dropped > 0), an OPEN and a CLOSE (msg_len 0,
+ * dropped 0) are valid records. RECORD_SHORT when
  * the header or the plaintext is not all there; any other error means the
  * header itself is malformed and its msg_len cannot be trusted.
  */
@@ -67,7 +70,7 @@ enum record_status record_flow_check(const struct record_flow *flow);
 
 const char *record_status_name(enum record_status st);
 
-/* Writes a record header for info (flow, msg_len, pid, times) into hdr. */
+/* Writes a record header for info (type, flow, msg_len, pid, times) into hdr. */
 void record_encode_hdr(struct tlstap_record *hdr,
 		       const struct record_info *info);
 

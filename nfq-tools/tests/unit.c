@@ -78,6 +78,7 @@ static size_t make_record(uint8_t *buf, uint8_t family, uint8_t dir,
 	struct tlstap_record hdr;
 
 	memset(&ri, 0, sizeof(ri));
+	ri.type = TLSTAP_RECORD_DATA;
 	ri.flow.family = family;
 	ri.flow.dir = dir;
 	if (family != TLSTAP_FAMILY_NONE) {
@@ -250,8 +251,11 @@ static void test_record_parse(void)
 	CHECK(record_parse(buf, len + 1, 65536, &ri) == RECORD_OK &&
 	      ri.len == len, "a record followed by more bytes");
 
-	h->type = 2;
+	h->type = 4;
 	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_TYPE, "type");
+	h->type = TLSTAP_RECORD_OPEN;
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_LIFECYCLE,
+	      "an OPEN with plaintext");
 	h->type = TLSTAP_RECORD_DATA;
 	h->hdr_len = 73;
 	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_HDR_LEN, "hl");
@@ -308,6 +312,19 @@ static void test_record_parse(void)
 	      ri.dropped == 1ull << 63, "loss report, top bit of dropped");
 	CHECK(record_parse(buf, 71, 65536, &ri) == RECORD_SHORT,
 	      "loss report one byte short");
+	h->type = TLSTAP_RECORD_CLOSE;
+	CHECK(record_parse(buf, len, 65536, &ri) == RECORD_BAD_LIFECYCLE,
+	      "a CLOSE with dropped bytes");
+	h->dropped = 0;
+	CHECK(record_parse(buf, len, 0, &ri) == RECORD_OK &&
+	      ri.type == TLSTAP_RECORD_CLOSE && ri.len == 72 &&
+	      !record_is_loss_report(&ri), "a CLOSE");
+	h->type = TLSTAP_RECORD_OPEN;
+	CHECK(record_parse(buf, len, 0, &ri) == RECORD_OK &&
+	      ri.type == TLSTAP_RECORD_OPEN && !record_is_loss_report(&ri),
+	      "an OPEN");
+	h->type = TLSTAP_RECORD_DATA;
+	h->dropped = htobe64(1ull << 63);
 	h->msg_len = htobe32(0xffffffffu);
 	CHECK(record_parse(buf, sizeof(buf), 0xffffffffu, &ri) == RECORD_SHORT,
 	      "msg_len 2^32-1 with a huge maximum is only short");
@@ -385,9 +402,35 @@ static void m_none_port(struct tlstap_record *r)
 	r->sport = 0;
 }
 
+/* kmod/tests/record_test.c's OPEN and CLOSE cases. */
+static void m_open_msg(struct tlstap_record *r)
+{
+	r->type = TLSTAP_RECORD_OPEN;
+}
+
+static void m_close_dropped(struct tlstap_record *r)
+{
+	r->type = TLSTAP_RECORD_CLOSE;
+	r->msg_len = 0;
+	r->dropped = htobe64(1);
+}
+
+static void m_open_huge(struct tlstap_record *r)
+{
+	r->type = TLSTAP_RECORD_OPEN;
+	r->msg_len = htobe32(65536 + 1);
+}
+
+static void m_close_v4_tail(struct tlstap_record *r)
+{
+	r->type = TLSTAP_RECORD_CLOSE;
+	r->msg_len = 0;
+	r->daddr[4] = 1;
+}
+
 static const struct bad_case bad_cases[] = {
 	{ "type 0", OFF(type), 1, 0, NULL, RECORD_BAD_TYPE, -EINVAL },
-	{ "type 2", OFF(type), 1, 2, NULL, RECORD_BAD_TYPE, -EINVAL },
+	{ "type 4", OFF(type), 1, 4, NULL, RECORD_BAD_TYPE, -EINVAL },
 	{ "type 255", OFF(type), 1, 255, NULL, RECORD_BAD_TYPE, -EINVAL },
 	{ "dir 0", OFF(dir), 1, 0, NULL, RECORD_BAD_DIR, -EINVAL },
 	{ "dir 3", OFF(dir), 1, 3, NULL, RECORD_BAD_DIR, -EINVAL },
@@ -417,6 +460,14 @@ static const struct bad_case bad_cases[] = {
 	{ "ipv6 dport 0", 0, 0, 0, m_v6_port0, RECORD_BAD_FLOW, -EINVAL },
 	{ "none with address", 0, 0, 0, m_none_addr, RECORD_BAD_FLOW, -EINVAL },
 	{ "none with port", 0, 0, 0, m_none_port, RECORD_BAD_FLOW, -EINVAL },
+	{ "open with plaintext", 0, 0, 0, m_open_msg, RECORD_BAD_LIFECYCLE,
+	  -EINVAL },
+	{ "close with dropped", 0, 0, 0, m_close_dropped, RECORD_BAD_LIFECYCLE,
+	  -EINVAL },
+	{ "open longer than the maximum", 0, 0, 0, m_open_huge,
+	  RECORD_BAD_LIFECYCLE, -EINVAL },
+	{ "close ipv4 daddr tail", 0, 0, 0, m_close_v4_tail, RECORD_BAD_FLOW,
+	  -EINVAL },
 };
 
 /* Stores value big-endian in size bytes at off. */
@@ -504,13 +555,15 @@ static void test_record_kmod_cases(void)
 
 	/* record_random: whatever the bytes, an accepted header is sound. */
 	{
-		unsigned int accepted = 0, loss = 0;
+		unsigned int accepted = 0, loss = 0, lifecycle = 0;
 
 		for (uint32_t i = 0; i < 200000; i++) {
 			for (size_t k = 0; k < sizeof(r); k++)
 				((uint8_t *)&r)[k] = (uint8_t)rnd();
 			if (i & 1) {
-				r.type = TLSTAP_RECORD_DATA;
+				/* A quarter OPEN or CLOSE, most of those empty. */
+				r.type = (i & 6) ? TLSTAP_RECORD_DATA :
+					 TLSTAP_RECORD_OPEN + (i >> 3 & 1);
 				r.hdr_len = TLSTAP_RECORD_HDR_LEN;
 				r.dir = 1 + (r.dir & 1);
 				r.family = (r.family & 1) ? TLSTAP_FAMILY_IPV6
@@ -527,6 +580,10 @@ static void test_record_kmod_cases(void)
 					if (i & 16)
 						r.dropped = 0;
 				}
+				if (r.type != TLSTAP_RECORD_DATA && (i & 48)) {
+					r.msg_len = 0;
+					r.dropped = 0;
+				}
 			}
 			memcpy(buf, &r, sizeof(r));
 			if (record_parse(buf, sizeof(buf), 65536, &ri) !=
@@ -534,11 +591,17 @@ static void test_record_kmod_cases(void)
 				continue;
 			accepted++;
 			loss += record_is_loss_report(&ri);
-			if (!(r.type == TLSTAP_RECORD_DATA &&
+			lifecycle += r.type != TLSTAP_RECORD_DATA;
+			if (!(ri.type == r.type &&
+			      (r.type == TLSTAP_RECORD_DATA
+				       ? ri.msg_len || r.dropped
+				       : (r.type == TLSTAP_RECORD_OPEN ||
+					  r.type == TLSTAP_RECORD_CLOSE) &&
+						 !ri.msg_len && !r.dropped) &&
 			      r.hdr_len == TLSTAP_RECORD_HDR_LEN &&
 			      (r.dir == TLSTAP_DIR_READ ||
 			       r.dir == TLSTAP_DIR_WRITE) &&
-			      ri.msg_len <= 65536 && (ri.msg_len || r.dropped) &&
+			      ri.msg_len <= 65536 &&
 			      ri.len == ri.msg_len + 72 && r.sport && r.dport &&
 			      (r.family == TLSTAP_FAMILY_IPV6 ||
 			       (r.family == TLSTAP_FAMILY_IPV4 &&
@@ -548,8 +611,9 @@ static void test_record_kmod_cases(void)
 				break;
 			}
 		}
-		CHECK(accepted > 10000 && loss > 1000,
-		      "random: %u accepted, %u loss reports", accepted, loss);
+		CHECK(accepted > 10000 && loss > 1000 && lifecycle > 1000,
+		      "random: %u accepted, %u loss reports, %u OPEN or CLOSE",
+		      accepted, loss, lifecycle);
 	}
 }
 

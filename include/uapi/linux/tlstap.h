@@ -33,14 +33,26 @@
 /* ---------------------------------------------------------------------
  * Record: what a capture hook writes, one per TLS read or write call.
  * A record is a struct tlstap_record followed by msg_len plaintext bytes.
- * One write() may carry several whole records back to back. A record with
- * msg_len 0 is a loss report: it must have dropped > 0, and tells that the
- * connection lost bytes with no later record to say so (e.g. at its end).
- * Its dir is the direction that lost them (one report per direction), its
- * timestamp_ns the time of the report, its pid the writer's.
+ * One write() may carry several whole records back to back. A DATA record
+ * with msg_len 0 is a loss report: it must have dropped > 0, and tells that
+ * the connection lost bytes with no later record to say so (e.g. at its
+ * end). Its dir is the direction that lost them (one report per
+ * direction), its timestamp_ns the time of the report, its pid the
+ * writer's.
+ *
+ * OPEN and CLOSE carry no plaintext (msg_len 0, dropped 0): the TLS
+ * session's connection began (before its first DATA record) and ended
+ * (after its last). Their saddr/sport is the client, the end that opened
+ * the TCP connection, daddr/dport the server; dir says which end the
+ * writer is: WRITE the client, READ the server (the rule below, with the
+ * plaintext's direction read as the connection's). Each is written once
+ * per connection; bytes lost and not yet reported go in loss reports
+ * before the CLOSE.
  */
 enum tlstap_record_type {
 	TLSTAP_RECORD_DATA = 1,
+	TLSTAP_RECORD_OPEN = 2,
+	TLSTAP_RECORD_CLOSE = 3,
 };
 
 enum tlstap_dir {

@@ -85,6 +85,8 @@ def malformed(kind, good):
     """A malformed variant of a valid record (bytes), and its reason."""
     b = bytearray(good)
     if kind == "bad_type":
+        b[0] = 4
+    elif kind == "bad_lifecycle":   # an OPEN that carries plaintext
         b[0] = 2
     elif kind == "bad_dir":
         b[1] = 3
@@ -108,7 +110,7 @@ def malformed(kind, good):
 
 
 KINDS = ["bad_type", "bad_dir", "bad_family", "bad_hdr_len", "bad_flow",
-         "empty", "too_long", "truncated"]
+         "empty", "bad_lifecycle", "too_long", "truncated"]
 
 
 def connect(kind, path, deadline):
