@@ -5,9 +5,10 @@
  * plaintext; everything the record parser accepts) and arbitrary LOST
  * markers, from any sender. Checks: each call writes exactly one line
  * that is one JSON object (checked by a strict RFC 8259 parser below)
- * with no key twice; "type" says data or loss; "time_ns" is the record's
- * timestamp and "time" the same as RFC 3339 (checked against a calendar
- * computed here, not by the C library); "len" is the plaintext length; "writer_pid" and "writer_uid" are the writer's, null exactly
+ * with no key twice; "type" says data, loss, open or close; "time_ns" is
+ * the record's timestamp and "time" the same as RFC 3339 (checked against
+ * a calendar computed here, not by the C library); "len" is the plaintext
+ * length; "writer_pid" and "writer_uid" are the writer's, null exactly
  * when unknown; "data" is there exactly when there is plaintext and
  * decodes (base64) to it.
  */
@@ -297,11 +298,15 @@ static void check_record_line(const char *buf, size_t len,
 	size_t n = parse_line(buf, len, m);
 	const struct member *type = get(m, n, "type"), *l = get(m, n, "len"),
 			    *d = get(m, n, "data");
+	const char *want_type = ri->type == TLSTAP_RECORD_OPEN ? "\"open\"" :
+				ri->type == TLSTAP_RECORD_CLOSE ? "\"close\"" :
+				ri->msg_len ? "\"data\"" : "\"loss\"";
 	char want[16];
 	int loss = !ri->msg_len;
 
-	CHECK(type && type->val_len == 6 &&
-	      !memcmp(type->val, loss ? "\"loss\"" : "\"data\"", 6), "type");
+	CHECK(type && type->val_len == strlen(want_type) &&
+	      !memcmp(type->val, want_type, type->val_len), "type %.*s, want %s",
+	      type ? (int)type->val_len : 0, type ? type->val : "", want_type);
 	snprintf(want, sizeof(want), "%u", ri->msg_len);
 	CHECK(l && l->val_len == strlen(want) && !memcmp(l->val, want, l->val_len),
 	      "len %.*s, want %s", l ? (int)l->val_len : 0, l ? l->val : "", want);
@@ -398,9 +403,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rr.writer_pid = input_u32(&in);
 			rr.writer_uid = input_u32(&in);
 			msg = input_take(&in, input_u16(&in) % 4096, &msg_len);
+			/* An OPEN or CLOSE when kind says so and the rest fits. */
 			ri.type = TLSTAP_RECORD_DATA;
+			if (kind & 0x30 && !msg_len && !ri.dropped)
+				ri.type = kind & 0x10 ? TLSTAP_RECORD_OPEN
+						      : TLSTAP_RECORD_CLOSE;
 			ri.msg_len = (uint32_t)msg_len;
-			if (!ri.msg_len && !ri.dropped)
+			if (ri.type == TLSTAP_RECORD_DATA && !ri.msg_len &&
+			    !ri.dropped)
 				ri.dropped = 1;
 			record_encode_hdr((struct tlstap_record *)rec, &ri);
 			memcpy(rec + TLSTAP_RECORD_HDR_LEN, msg, msg_len);

@@ -245,6 +245,8 @@ def seeds():
         'v4-data': jrec(2, HTTP),
         'v6-data': jrec(4, b'\x00\xff' * 40, 1),
         'none-loss': jrec(8, b'', writer=(0, UID_UNKNOWN)),
+        'v4-open': jrec(2 | 0x10, b''),
+        'v6-close': jrec(4 | 8 | 0x20, b'', 1),
         'lost-both-ends': u8(1 | 2 | 4 | 8) + u8(0) + bytes([10, 0, 0, 1]) + u16(7419) +
         u32(0x1234) + u32(10) + u32(12) + u32(3) + u32(5),
         'lost-open': u8(1) + u8(1) + V6_A + u16(7419) + bytes(20),

@@ -46,10 +46,22 @@ static void u32_text(char *buf, size_t len, int known, uint32_t v)
 		snprintf(buf, len, "null");
 }
 
+/* "data", "loss", "open" or "close". */
+static const char *type_name(const struct record_info *ri)
+{
+	switch (ri->type) {
+	case TLSTAP_RECORD_OPEN:
+		return "open";
+	case TLSTAP_RECORD_CLOSE:
+		return "close";
+	default:
+		return ri->msg_len ? "data" : "loss";
+	}
+}
+
 int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 {
 	const struct record_info *ri = r->rec;
-	int loss = record_is_loss_report(ri);
 	size_t need = 4 * ((ri->msg_len + 2) / 3) + 1;
 	char sender[ENDPOINT_STRLEN], writer_pid[12], writer_uid[12], time[40];
 	char src[INET6_ADDRSTRLEN + 2] = "null", dst[INET6_ADDRSTRLEN + 2] = "null";
@@ -87,7 +99,7 @@ int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 		    "\"conn_id\":%llu,\"dir\":\"%s\","
 		    "\"family\":%u,\"src\":%s,\"sport\":%u,\"dst\":%s,"
 		    "\"dport\":%u,\"len\":%u,\"dropped\":%llu",
-		    loss ? "loss" : "data", time,
+		    type_name(ri), time,
 		    (unsigned long long)ri->timestamp_ns, sender, r->stream_id,
 		    r->record_id, r->seq_first, ri->pid, writer_pid, writer_uid,
 		    (unsigned long long)ri->conn_id,
@@ -95,8 +107,8 @@ int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 		    ri->flow.family, src, ri->flow.sport, dst, ri->flow.dport,
 		    ri->msg_len, (unsigned long long)ri->dropped) < 0)
 		return -1;
-	/* A loss report carries no plaintext, not even an empty one. */
-	if ((!loss && fprintf(j->f, ",\"data\":\"%s\"", j->b64) < 0) ||
+	/* Only a data record has plaintext; the others not even an empty one. */
+	if ((ri->msg_len && fprintf(j->f, ",\"data\":\"%s\"", j->b64) < 0) ||
 	    fputs("}\n", j->f) == EOF)
 		return -1;
 	return 0;

@@ -2,13 +2,14 @@
 /*
  * Records as JSON lines, plaintext in base64 (OpenSSL's EVP_EncodeBlock).
  * "type" tells them apart: "data" for a record with plaintext, "loss" for
- * a loss report (len 0, dropped > 0), which has no "data" field;
- * "lost" for records given up (not records: they never arrived).
- * "time" is the record's timestamp as RFC 3339 in UTC with nanoseconds,
- * "time_ns" the same as a number (ns since the epoch). "pid" is the
- * record's own (the writer's claim); "writer_pid" and "writer_uid" are
- * what the sender's kernel knew of the writer, null where it could not
- * know.
+ * a loss report (len 0, dropped > 0), "open" and "close" for a
+ * connection's OPEN and CLOSE (len 0, dropped 0), none of these three
+ * with a "data" field; "lost" for records given up (not records: they
+ * never arrived). "time" is the record's timestamp as RFC 3339 in UTC
+ * with nanoseconds, "time_ns" the same as a number (ns since the epoch).
+ * "pid" is the record's own (the writer's claim); "writer_pid" and
+ * "writer_uid" are what the sender's kernel knew of the writer, null
+ * where it could not know.
  */
 #ifndef TLSTAP_NFQ_JSONOUT_H
 #define TLSTAP_NFQ_JSONOUT_H

@@ -596,6 +596,10 @@ static void finish_record(struct reasm *r, struct stream *s,
 	r->st.record_bytes += meta->record_len;
 	if (record_is_loss_report(&info))
 		r->st.loss_reports++;
+	else if (info.type == TLSTAP_RECORD_OPEN)
+		r->st.opens++;
+	else if (info.type == TLSTAP_RECORD_CLOSE)
+		r->st.closes++;
 	r->ops.record(r->arg, &rr);
 }
 

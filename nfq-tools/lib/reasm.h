@@ -54,7 +54,7 @@ struct reasm_config {
 
 /*
  * A complete record, valid during the emit callback only; a loss report
- * (record_is_loss_report) is a record too.
+ * (record_is_loss_report), an OPEN and a CLOSE are records too.
  */
 struct reasm_record {
 	const struct endpoint *sender;
@@ -129,7 +129,8 @@ struct reasm_stats {
 	unsigned long long seq_gaps;		/* seqs skipped when seen */
 	unsigned long long chunks, dup_chunks, stale_chunks;
 	unsigned long long records, record_bytes;
-	unsigned long long loss_reports;	/* records without plaintext */
+	unsigned long long loss_reports;	/* data records without plaintext */
+	unsigned long long opens, closes;	/* OPEN, CLOSE records */
 	unsigned long long records_aborted;	/* the writer faulted */
 	unsigned long long records_inconsistent;	/* chunks disagree */
 	unsigned long long records_invalid;	/* bytes not a record */

@@ -27,6 +27,8 @@ void recvstats_reasm(struct statprint *sp, const struct reasm_stats *s)
 	statprint_u64(sp, "records", s->records);
 	statprint_u64(sp, "record_bytes", s->record_bytes);
 	statprint_u64(sp, "loss_reports", s->loss_reports);
+	statprint_u64(sp, "opens", s->opens);
+	statprint_u64(sp, "closes", s->closes);
 	statprint_u64(sp, "aborted", s->records_aborted);
 	statprint_u64(sp, "inconsistent", s->records_inconsistent);
 	statprint_u64(sp, "invalid_records", s->records_invalid);

@@ -1286,6 +1286,25 @@ static void test_loss_reports(void)
 	reasm_datagram(ra, &sender, dg, n, T0, &info);
 	CHECK(c.n == 1 && reasm_stats(ra)->records_aborted == 1,
 	      "aborted loss report emitted");
+	/* OPEN and CLOSE: 72 bytes too, counted as such, not as losses. */
+	memcpy(forged, loss, 72);
+	((struct tlstap_record *)forged)->type = TLSTAP_RECORD_OPEN;
+	memset(forged + offsetof(struct tlstap_record, dropped), 0, 8);
+	n = piece(dg, 4, forged, 72, 3, 0, 72, 0);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
+	((struct tlstap_record *)forged)->type = TLSTAP_RECORD_CLOSE;
+	n = piece(dg, 5, forged, 72, 4, 0, 72, 0);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
+	CHECK(c.n == 3 && c.lens[2] == 72 && !memcmp(c.bytes[2], forged, 72) &&
+	      reasm_stats(ra)->opens == 1 && reasm_stats(ra)->closes == 1 &&
+	      reasm_stats(ra)->loss_reports == 1 &&
+	      reasm_stats(ra)->records == 3, "OPEN and CLOSE");
+	/* A CLOSE with a loss in it is no record. */
+	((struct tlstap_record *)forged)->dropped = htobe64(5);
+	n = piece(dg, 6, forged, 72, 5, 0, 72, 0);
+	reasm_datagram(ra, &sender, dg, n, T0, &info);
+	CHECK(c.n == 3 && reasm_stats(ra)->records_invalid == 2,
+	      "a CLOSE with dropped bytes emitted");
 	reasm_free(ra);
 	collected_free(&c);
 
@@ -1395,6 +1414,15 @@ static void test_jsonout(void)
 	rr.writer_pid = 0;
 	rr.writer_uid = TLSTAP_WRITER_UID_UNKNOWN;
 	CHECK(!jsonout_record(&j, &rr), "loss report");
+	/* An OPEN and a CLOSE: len 0, dropped 0, no data. */
+	make_record(loss, TLSTAP_FAMILY_IPV4, TLSTAP_DIR_READ, 0, 9, 0);
+	((struct tlstap_record *)loss)->type = TLSTAP_RECORD_OPEN;
+	((struct tlstap_record *)loss)->dropped = 0;
+	CHECK(record_parse(loss, sizeof(loss), 65536, &ri) == RECORD_OK &&
+	      !jsonout_record(&j, &rr), "OPEN");
+	((struct tlstap_record *)loss)->type = TLSTAP_RECORD_CLOSE;
+	CHECK(record_parse(loss, sizeof(loss), 65536, &ri) == RECORD_OK &&
+	      !jsonout_record(&j, &rr), "CLOSE");
 	CHECK(!fclose(f), "fclose");
 	jsonout_free(&j);
 	CHECK(text && !strcmp(text,
@@ -1408,7 +1436,17 @@ static void test_jsonout(void)
 "\"time_ns\":951782400000000005,\"sender\":\"127.0.0.1:7419\","
 "\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
 "\"writer_pid\":null,\"writer_uid\":null,\"conn_id\":9,\"dir\":\"read\",\"family\":0,\"src\":null,\"sport\":0,"
-"\"dst\":null,\"dport\":0,\"len\":0,\"dropped\":7}\n"),
+"\"dst\":null,\"dport\":0,\"len\":0,\"dropped\":7}\n"
+"{\"type\":\"open\",\"time\":\"2023-11-14T22:13:20.123456789Z\","
+"\"time_ns\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
+"\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
+"\"writer_pid\":null,\"writer_uid\":null,\"conn_id\":9,\"dir\":\"read\",\"family\":4,\"src\":\"10.0.0.1\","
+"\"sport\":443,\"dst\":\"10.0.0.2\",\"dport\":50009,\"len\":0,\"dropped\":0}\n"
+"{\"type\":\"close\",\"time\":\"2023-11-14T22:13:20.123456789Z\","
+"\"time_ns\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
+"\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
+"\"writer_pid\":null,\"writer_uid\":null,\"conn_id\":9,\"dir\":\"read\",\"family\":4,\"src\":\"10.0.0.1\","
+"\"sport\":443,\"dst\":\"10.0.0.2\",\"dport\":50009,\"len\":0,\"dropped\":0}\n"),
 	      "JSON lines:\n%s", text ? text : "(none)");
 	free(text);
 

@@ -11,7 +11,8 @@
 # it), TOS as configured, each target a stream of its own (tlstap-fwd's
 # random id for it, distinct), sequence numbers and record ids without
 # holes, loss reports (72-byte records, msg_len 0, dropped > 0) delivered
-# as "type":"loss" lines without data and counted at both ends, malformed
+# as "type":"loss" lines without data and counted at both ends, each
+# flow's OPEN and CLOSE as "type":"open" and "close", first and last, malformed
 # records (an empty record reporting no loss among them) counted by reason.
 . "$(dirname "$0")/nfq/lib.sh"
 
@@ -26,14 +27,15 @@ start_receivers 3
 
 start_fwd fwd S "$TMP/in.sock" --tos "$TOS" --target "$T1" --target "$T2" \
 	--target "$T3"
-send_records --seed 7 --flows 120 --records 700 --loss-every 23 --malformed 16
+send_records --seed 7 --flows 120 --records 700 --loss-every 23 --malformed 16 \
+	--lifecycle
 want=$(json_field "$TMP/summary.json" records)
 wait_lines "$want" "$TMP"/recv{1,2,3}.json
 stop_bg fwd
 stop_receivers 3
 
 check_delivery delivery \
-	"\"tos\": $TOS, \"check_spread\": true, \"want_loss_reports\": true" \
+	"\"tos\": $TOS, \"check_spread\": true, \"want_loss_reports\": true, \"want_lifecycle\": true" \
 	"1 $T1 1500 full_size stats" "2 $T2 1500 full_size stats" \
 	"3 $T3 1280 full_size stats"
 gso=$(python3 -c 'import json,sys; print(sum(t["gso_sends"] for t in json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["targets"]))' "$TMP/fwd.err")

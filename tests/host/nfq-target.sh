@@ -3,7 +3,8 @@
 # tlstap-nfq on two targets, consuming through its own nft rule (input
 # hook, drop verdict): tlstap-fwd in the sender namespace sends a test
 # writer's records (IPv4, IPv6 and socket-less flows, 1 byte to 64 KiB,
-# loss reports) to an IPv4 target and an IPv6 target, each a namespace
+# loss reports, each flow's OPEN and CLOSE) to an IPv4 target and an
+# IPv6 target, each a namespace
 # with tlstap-nfq --install-rule. Checks (check_delivery.py, as for
 # tlstap-recv): every record byte-exact at exactly the target the
 # reference steering names, TOS, sizes, one stream per target, sequence
@@ -24,7 +25,7 @@ for i in 1 2; do
 done
 
 start_fwd fwd S "$TMP/in.sock" --target "$T1" --target "$T2"
-send_records --seed 11 --flows 80 --records 500 --loss-every 29
+send_records --seed 11 --flows 80 --records 500 --loss-every 29 --lifecycle
 want=$(json_field "$TMP/summary.json" records)
 wait_lines "$want" "$TMP"/recv{1,2}.json
 stop_bg fwd
@@ -36,7 +37,7 @@ for i in 1 2; do
 		fail "R$i: $(cat "$TMP/sink$i.count") datagrams reached the UDP socket past the drop verdict"
 done
 
-check_delivery delivery '"tos": 32, "want_loss_reports": true' \
+check_delivery delivery '"tos": 32, "want_loss_reports": true, "want_lifecycle": true' \
 	"1 $T1 1500 full_size" "2 $T2 1500 full_size"
 for i in 1 2; do
 	dgrams=$(grep -c . "$TMP/recv$i.dg")

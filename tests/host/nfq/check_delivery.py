@@ -6,8 +6,10 @@ failure prints one line starting with FAIL and exits 1.
 Besides the records: each target is one stream of its own (the stream id
 tlstap-fwd reports for it, no two targets alike); loss reports come out
 as "type": "loss" lines without "data" and are counted by the forwarder
-and (when a receiver's "stats" file is given) by the receiver. Each
-record's "time" is its "time_ns" in RFC 3339 (UTC, nanoseconds).
+and (when a receiver's "stats" file is given) by the receiver, as OPEN
+and CLOSE records are ("type": "open", "close"; with "want_lifecycle":
+each flow's first and last record at its target). Each record's "time"
+is its "time_ns" in RFC 3339 (UTC, nanoseconds).
 Heartbeats (a target gone quiet) may be among the datagrams. With
 "reliable": true (a lossy path that NACKs repair), datagrams may also
 come twice (retransmitted, flagged); every seq must still have been
@@ -90,6 +92,8 @@ def main():
     stream_of = {}
     seen = {}
     losses = 0
+    lifecycle = defaultdict(int)
+    by_conn = defaultdict(list)
     flow_at = defaultdict(set)
     flows_per_target = defaultdict(set)
     for spec in order:
@@ -178,10 +182,12 @@ def main():
                 if k != "flow" and x.get(k) != v:
                     fail("%s: record time=%d field %s = %r, want %r"
                          % (spec, x["time_ns"], k, x.get(k), v))
-            if e["type"] == "loss":
-                losses += 1
-                if "data" in x:
-                    fail("%s: loss report time=%d has a data field" % (spec, x["time_ns"]))
+            if e["type"] != "data" and "data" in x:
+                fail("%s: %s record time=%d has a data field"
+                     % (spec, e["type"], x["time_ns"]))
+            losses += e["type"] == "loss"
+            lifecycle[e["type"]] += e["type"] in ("open", "close")
+            by_conn[e["conn_id"]].append((x["record_id"], e["type"]))
             flow_at[e["conn_id"]].add(spec)
             flows_per_target[spec].add(e["conn_id"])
             # The reference steering must agree with where it arrived.
@@ -195,11 +201,13 @@ def main():
                      % (x["time_ns"], spec, want))
         if r.get("stats"):
             st = last_json(r["stats"])
-            got = st.get("reasm", st)["loss_reports"]   # tlstap-nfq: grouped
-            want = sum(x["type"] == "loss" for x in recs)
-            if got != want:
-                fail("%s: tlstap-recv counted %d loss reports, output %d"
-                     % (spec, got, want))
+            core = st.get("reasm", st)   # tlstap-nfq: grouped
+            for counter, kind in (("loss_reports", "loss"), ("opens", "open"),
+                                  ("closes", "close")):
+                want = sum(x["type"] == kind for x in recs)
+                if core[counter] != want:
+                    fail("%s: the receiver counted %d %s, output %d"
+                         % (spec, core[counter], counter, want))
         print("%s: %d records, %d datagrams (largest %d, limit %d), TOS %d, "
               "stream %08x"
               % (spec, len(recs), len(dgrams), biggest, limit, cfg["tos"],
@@ -231,6 +239,18 @@ def main():
                                      for s in order))
     if cfg.get("want_loss_reports") and not losses:
         fail("no loss report among the records: test data too thin")
+    if cfg.get("want_lifecycle"):
+        # Each flow's OPEN first and its CLOSE last in its stream's order.
+        for conn, recs in by_conn.items():
+            kinds = [k for _, k in sorted(recs)]
+            if kinds[0] != "open" or kinds[-1] != "close" or \
+                    kinds.count("open") != 1 or kinds.count("close") != 1:
+                fail("conn_id %d: records %s, want one OPEN first and one "
+                     "CLOSE last" % (conn, kinds))
+        if fwd["records"] != summary["records"]:
+            fail("tlstap-fwd did not count OPEN and CLOSE as records")
+        print("lifecycle: %d OPEN, %d CLOSE, each flow's first and last"
+              % (lifecycle["open"], lifecycle["close"]))
     print("OK: %d records byte-exact (%d loss reports), %d flows (%d with "
           "both directions) each at one target, %d streams"
           % (len(seen), losses, len(flow_at), both, len(stream_of)))

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 """Test writer: deterministic capture records (IPv4, IPv6 and socket-less
 flows, both directions, 1 byte to 64 KiB, optionally loss reports: no
-plaintext, dropped > 0) written to a Unix datagram or seqpacket socket or a
+plaintext, dropped > 0, and each flow's OPEN and CLOSE) written to a Unix datagram or seqpacket socket or a
 byte stream, optionally with malformed records mixed in. Writes the
 expected records as JSON lines (--expect, the fields tlstap-recv must
 output) and prints a JSON summary (counts, malformed by reason) on
@@ -57,7 +57,7 @@ def sizes(rng, n, max_size):
     return out
 
 
-def record_for(flow, direction, msg, ts, dropped, writer):
+def record_for(flow, direction, msg, ts, dropped, writer, rtype=ref.RECORD_DATA):
     fam = flow["family"]
     local = ref.addr_bytes(fam, flow["local"])
     peer = ref.addr_bytes(fam, flow["peer"])
@@ -66,9 +66,11 @@ def record_for(flow, direction, msg, ts, dropped, writer):
         saddr, sport, daddr, dport = local, flow["lport"], peer, flow["pport"]
     else:
         saddr, sport, daddr, dport = peer, flow["pport"], local, flow["lport"]
-    raw = ref.record(1, direction, fam, sport, dport, msg, flow["pid"],
+    raw = ref.record(rtype, direction, fam, sport, dport, msg, flow["pid"],
                      saddr, daddr, ts, flow["conn_id"], dropped)
-    exp = {"type": "data" if msg else "loss", "time_ns": ts, "pid": flow["pid"],
+    kind = {ref.RECORD_OPEN: "open", ref.RECORD_CLOSE: "close"}.get(
+        rtype, "data" if msg else "loss")
+    exp = {"type": kind, "time_ns": ts, "pid": flow["pid"],
            "writer_pid": writer[0], "writer_uid": writer[1],
            "conn_id": flow["conn_id"],
            "dir": "read" if direction == ref.DIR_READ else "write",
@@ -84,10 +86,12 @@ def record_for(flow, direction, msg, ts, dropped, writer):
 def malformed(kind, good):
     """A malformed variant of a valid record (bytes), and its reason."""
     b = bytearray(good)
+    b[0] = ref.RECORD_DATA      # an OPEN or CLOSE as a DATA record first
     if kind == "bad_type":
         b[0] = 4
-    elif kind == "bad_lifecycle":   # an OPEN that carries plaintext
-        b[0] = 2
+    elif kind == "bad_lifecycle":   # an OPEN that reports a loss
+        b[0] = ref.RECORD_OPEN
+        b[64:72] = (1).to_bytes(8, "big")
     elif kind == "bad_dir":
         b[1] = 3
     elif kind == "bad_family":
@@ -136,6 +140,10 @@ def main():
                     help="every Nth flow has no socket (0: none)")
     ap.add_argument("--loss-every", type=int, default=0,
                     help="every Nth record is a loss report (0: none)")
+    ap.add_argument("--lifecycle", action="store_true",
+                    help="an OPEN before each flow's first record, a CLOSE "
+                    "for each flow after the last (the writer its client "
+                    "in even flows, its server in odd ones)")
     ap.add_argument("--unix")
     ap.add_argument("--seqpacket")
     ap.add_argument("--writers", type=int, default=1)
@@ -164,6 +172,15 @@ def main():
     plan_sizes = sizes(rng, args.records, args.max_size)
     if args.last_size:
         plan_sizes[-1] = args.last_size
+    opened = []
+
+    def lifecycle(flow, rtype):
+        # The connection's direction, client to server, as the writer's:
+        # WRITE when it is the client.
+        role = ref.DIR_WRITE if flow["id"] % 2 == 0 else ref.DIR_READ
+        plan.append(record_for(flow, role, b"", args.time_base + len(plan), 0,
+                               writer, rtype))
+
     for i, size in enumerate(plan_sizes):
         flow = flows[i % len(flows)] if i < len(flows) else rng.choice(flows)
         direction = rng.choice([ref.DIR_READ, ref.DIR_WRITE])
@@ -172,8 +189,13 @@ def main():
         if args.loss_every and i % args.loss_every == args.loss_every - 1 and \
                 not (args.last_size and i == args.records - 1):
             msg, dropped = b"", rng.randrange(1, 1 << 64)
-        plan.append(record_for(flow, direction, msg, args.time_base + i, dropped,
-                               writer))
+        if args.lifecycle and flow not in opened:
+            opened.append(flow)
+            lifecycle(flow, ref.RECORD_OPEN)
+        plan.append(record_for(flow, direction, msg, args.time_base + len(plan),
+                               dropped, writer))
+    for flow in opened:
+        lifecycle(flow, ref.RECORD_CLOSE)
 
     deadline = time.time() + 20
     socks = []
@@ -235,6 +257,8 @@ def main():
     summary = {"records": len(expected),
                "record_bytes": sum(72 + e["len"] for e in expected),
                "loss_reports": sum(e["type"] == "loss" for e in expected),
+               "opens": sum(e["type"] == "open" for e in expected),
+               "closes": sum(e["type"] == "close" for e in expected),
                "malformed": sum(reasons.values()), "malformed_by_reason": reasons,
                "flows": len(flows)}
     (sys.stderr if args.stream == "-" else sys.stdout).write(json.dumps(summary) + "\n")
