@@ -23,6 +23,8 @@ struct tls_ops {
 	/* Once per session, only when there are excludes: "" if none. */
 	void (*server_name)(const void *session,
 			    char name[SESSION_MAX_NAME + 1]);
+	/* Once per session: this end accepted the connection. */
+	bool (*is_server)(const void *session);
 };
 
 /*
@@ -123,9 +125,23 @@ static inline bool capture_call_start(struct capture_frame *f,
 		capture_leave(f);					\
 	} while (0)
 
-/* The session is gone or reset: forget its cache, report what it lost.
- * errno kept. */
+/*
+ * The program ends the session's connection (SSL_shutdown, gnutls_bye):
+ * its loss reports and CLOSE, unless written already. errno kept.
+ */
+void capture_end(const void *session);
+
+/* The session is gone or reset: its connection ends as in capture_end(),
+ * its cache is forgotten. errno kept. */
 void capture_forget(const void *session);
+
+/*
+ * close(fd) is called: if fd is an open connection's socket, the
+ * connection ends as in capture_end(). One atomic load when it is not;
+ * async-signal-safe (the records go out only through what is open
+ * already, else the session's own end writes them). errno kept.
+ */
+void capture_socket_closing(int fd);
 
 /* The real function of a hook could not be found: say so once. */
 void capture_missing(const char *name);

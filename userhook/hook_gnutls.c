@@ -2,8 +2,9 @@
 /*
  * GnuTLS: gnutls_record_recv(_seq) and gnutls_record_send(2) move data;
  * gnutls_record_uncork flushes data already captured when it was corked;
- * gnutls_deinit ends a session; gnutls_server_name_set is the only way to
- * learn a client's server name (gnutls_server_name_get serves servers).
+ * gnutls_bye ends a connection, gnutls_deinit a session;
+ * gnutls_server_name_set is the only way to learn a client's server name
+ * (gnutls_server_name_get serves servers), gnutls_init a session's role.
  */
 #include <errno.h>
 #include <gnutls/gnutls.h>
@@ -54,10 +55,17 @@ static void gtls_server_name(const void *session,
 		name[0] = '\0';
 }
 
+/* gnutls_init()'s flags said so (GnuTLS has no getter). */
+static bool gtls_is_server(const void *session)
+{
+	return session_is_server(&tlstap.sessions, session);
+}
+
 static const struct tls_ops gnutls_ops = {
 	.token = gtls_token,
 	.fd = gtls_fd,
 	.server_name = gtls_server_name,
+	.is_server = gtls_is_server,
 };
 
 /* No loaded libgnutls defines the function called. */
@@ -151,6 +159,33 @@ TLSTAP_EXPORT int gnutls_record_uncork(gnutls_session_t session,
 	ret = real(session, flags);
 	capture_leave(&frame);
 	return ret;
+}
+
+TLSTAP_EXPORT int gnutls_init(gnutls_session_t *session, unsigned int flags)
+{
+	__typeof__(&gnutls_init) real = REAL(gnutls_init);
+	int ret, saved;
+
+	if (!real)
+		return gtls_missing("gnutls_init");
+	ret = real(session, flags);
+	saved = errno;
+	if (ret == 0 && (flags & GNUTLS_SERVER) && process_capturing())
+		session_set_server(&tlstap.sessions, *session, true);
+	errno = saved;
+	return ret;
+}
+
+/* The program ends the connection: its CLOSE, whatever the call returns. */
+TLSTAP_EXPORT int gnutls_bye(gnutls_session_t session,
+			     gnutls_close_request_t how)
+{
+	__typeof__(&gnutls_bye) real = REAL(gnutls_bye);
+
+	if (!real)
+		return gtls_missing("gnutls_bye");
+	capture_end(session);
+	return real(session, how);
 }
 
 TLSTAP_EXPORT void gnutls_deinit(gnutls_session_t session)

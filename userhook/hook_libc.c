@@ -100,8 +100,10 @@ TLSTAP_EXPORT int close(int fd)
 {
 	__typeof__(&close) real = resolve_cached(&real_close, "close");
 
-	if (fd >= 0)
+	if (fd >= 0) {
 		forget((unsigned int)fd, (unsigned int)fd);
+		capture_socket_closing(fd);
+	}
 	/* Linux releases the number even when close() fails. */
 	return real ? real(fd) : capture_missing_enosys("close", -1);
 }

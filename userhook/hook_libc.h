@@ -5,7 +5,8 @@
  *    closes or replaces our output descriptor or a capture ring's (a
  *    daemon closing every descriptor, say), we forget it, so that no
  *    record is ever written to whatever the program opens under that
- *    number next;
+ *    number next; close() of a TLS connection's socket ends the
+ *    connection (its CLOSE record);
  *  - read(), write(), readv(), writev(), recv(), send(), recvfrom(),
  *    sendto(), recvmsg(), sendmsg(): while a TLS call runs, the sockets it
  *    touches are noted, which gives the addresses of sessions whose BIO

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * OpenSSL 3 (and the 1.1 ABI, same prototypes): SSL_read, SSL_read_ex,
- * SSL_write, SSL_write_ex move data; SSL_free and SSL_clear end a
- * session. SSL_peek is not hooked: the read that follows is captured.
+ * SSL_write, SSL_write_ex move data; SSL_shutdown ends a connection,
+ * SSL_free and SSL_clear a session. SSL_peek is not hooked: the read that follows is captured.
  * BIO_f_ssl: the SSL BIO reads and writes through libssl's internal
  * functions, not the exported SSL_read_ex/SSL_write_ex, so programs that
  * talk through an SSL BIO (openssl s_server -WWW) get a copy of the
@@ -81,10 +81,19 @@ static void ossl_server_name(const void *session,
 	}
 }
 
+/* Set by SSL_set_accept_state(), SSL_accept() or a server method. */
+static bool ossl_is_server(const void *session)
+{
+	__typeof__(&SSL_is_server) is_server = REAL(SSL_is_server);
+
+	return is_server && is_server((const SSL *)session) == 1;
+}
+
 static const struct tls_ops openssl_ops = {
 	.token = ossl_token,
 	.fd = ossl_fd,
 	.server_name = ossl_server_name,
+	.is_server = ossl_is_server,
 };
 
 TLSTAP_EXPORT int SSL_read(SSL *ssl, void *buf, int num)
@@ -150,6 +159,17 @@ TLSTAP_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num,
 	capture_call_done(&frame, ssl, &openssl_ops, TLSTAP_DIR_WRITE, buf,
 			  ret == 1 && written ? (ssize_t)*written : 0);
 	return ret;
+}
+
+/* The program ends the connection: its CLOSE, whatever the call returns. */
+TLSTAP_EXPORT int SSL_shutdown(SSL *ssl)
+{
+	__typeof__(&SSL_shutdown) real = REAL(SSL_shutdown);
+
+	capture_end(ssl);
+	if (real)
+		return real(ssl);
+	return capture_missing_enosys("SSL_shutdown", -1);
 }
 
 TLSTAP_EXPORT void SSL_free(SSL *ssl)

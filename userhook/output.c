@@ -209,6 +209,16 @@ static void reopen(struct output *out, int old)
 	atomic_store(&out->fd, fd);
 }
 
+size_t output_open_max(struct output *out)
+{
+	int fd = atomic_load_explicit(&out->fd, memory_order_acquire);
+
+	if (fd < 0 || atomic_load_explicit(&out->dead, memory_order_relaxed))
+		return 0;
+	return payload_max(out, atomic_load_explicit(&out->kind,
+						     memory_order_relaxed));
+}
+
 size_t output_ready(struct output *out)
 {
 	int fd = atomic_load_explicit(&out->fd, memory_order_acquire);
@@ -261,7 +271,7 @@ static ssize_t fifo_writev(int fd, const struct iovec *iov, int n)
 }
 
 int output_send(struct output *out, const void *hdr, size_t hdr_len,
-		const void *payload, size_t len)
+		const void *payload, size_t len, bool nowait)
 {
 	struct iovec iov[2] = {
 		{ .iov_base = (void *)hdr, .iov_len = hdr_len },
@@ -272,12 +282,12 @@ int output_send(struct output *out, const void *hdr, size_t hdr_len,
 	int kind = atomic_load_explicit(&out->kind, memory_order_relaxed);
 	ssize_t r;
 
-	if (fd < 0)
+	if (fd < 0 || (nowait && out->block && kind != OUTPUT_SOCKET))
 		return -1;
 	do {
 		if (kind == OUTPUT_SOCKET)
 			r = sendmsg(fd, &msg, MSG_NOSIGNAL |
-					      (out->block ? 0 : MSG_DONTWAIT));
+					      (out->block && !nowait ? 0 : MSG_DONTWAIT));
 		else if (kind == OUTPUT_FIFO)
 			r = fifo_writev(fd, iov, 2);
 		else

@@ -72,9 +72,18 @@ size_t output_ready(struct output *out);
  */
 void output_explain(struct line *l, const char *path, int err);
 
-/* Writes one whole record: 0, or -1 when it was dropped. */
+/*
+ * The plaintext bytes a record may carry when the output is open, else
+ * 0; never opens it, takes no lock: async-signal-safe.
+ */
+size_t output_open_max(struct output *out);
+
+/*
+ * Writes one whole record: 0, or -1 when it was dropped. nowait: never
+ * waits, whatever on_full says (a blocking device or FIFO then drops).
+ */
 int output_send(struct output *out, const void *hdr, size_t hdr_len,
-		const void *payload, size_t len);
+		const void *payload, size_t len, bool nowait);
 
 /*
  * The program is closing or replacing descriptors [first, last]: if ours

@@ -9,14 +9,14 @@
 static_assert(sizeof(struct tlstap_record) == TLSTAP_RECORD_HDR_LEN,
 	      "struct tlstap_record must match TLSTAP_RECORD_HDR_LEN");
 
-void record_header(struct tlstap_record *hdr, uint8_t dir,
+void record_header(struct tlstap_record *hdr, uint8_t type, uint8_t dir,
 		   const struct session_info *si, uint32_t msg_len,
 		   uint32_t pid, uint64_t timestamp_ns, uint64_t dropped)
 {
 	const struct flow *f = &si->flow;
 	bool from_local = dir == TLSTAP_DIR_WRITE;
 
-	hdr->type = TLSTAP_RECORD_DATA;
+	hdr->type = type;
 	hdr->dir = dir;
 	hdr->family = f->family;
 	hdr->hdr_len = TLSTAP_RECORD_HDR_LEN;

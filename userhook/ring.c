@@ -573,7 +573,8 @@ static struct ring *make(struct ring_table *t, struct ring_thread *th)
 	return NULL;
 }
 
-static struct ring *thread_ring(struct ring_table *t, struct ring_thread *th)
+static struct ring *thread_ring(struct ring_table *t, struct ring_thread *th,
+				unsigned int flags)
 {
 	struct ring *r = th->ring;
 
@@ -586,7 +587,7 @@ static struct ring *thread_ring(struct ring_table *t, struct ring_thread *th)
 			return NULL;	/* a close_range() or dup2() in flight */
 		end(t, th, false);	/* the program closed it */
 	}
-	return make(t, th);
+	return flags & RING_PUT_NO_MAKE ? NULL : make(t, th);
 }
 
 /*
@@ -703,7 +704,8 @@ static bool wait_room(struct ring_table *t, struct ring_thread *th,
 /* The record into r, or why not. */
 static enum ring_result put(struct ring_table *t, struct ring_thread *th,
 			    struct ring *r, const struct record_meta *m,
-			    const uint8_t *msg, size_t len, size_t *taken)
+			    const uint8_t *msg, size_t len, size_t *taken,
+			    unsigned int flags)
 {
 	uint32_t max = capring_read_once(r->cons->max_msg_len), n, flen;
 	uint8_t *rec;
@@ -725,7 +727,7 @@ static enum ring_result put(struct ring_table *t, struct ring_thread *th,
 		}
 		if (!wake_if_needed(t, th, r))
 			return RING_UNUSED;
-		if (!t->block) {
+		if (!t->block || (flags & RING_PUT_NO_WAIT)) {
 			*taken = n;
 			return RING_DROPPED;
 		}
@@ -737,8 +739,8 @@ static enum ring_result put(struct ring_table *t, struct ring_thread *th,
 		r->waiting = false;
 	}
 	/* The header straight into the frame, the plaintext copied once. */
-	record_header((struct tlstap_record *)rec, m->dir, m->si, n, m->pid,
-		      m->timestamp_ns, m->dropped);
+	record_header((struct tlstap_record *)rec, m->type, m->dir, m->si, n,
+		      m->pid, m->timestamp_ns, m->dropped);
 	capring_publish(&r->p, flen);
 	if (n)
 		memcpy(rec + TLSTAP_RECORD_HDR_LEN, msg, n);
@@ -748,8 +750,18 @@ static enum ring_result put(struct ring_table *t, struct ring_thread *th,
 	return RING_SENT;
 }
 
+bool ring_thread_ready(struct ring_table *t)
+{
+	const struct ring_thread *th = &ring_thread;
+	struct ring *r = th->ring;
+
+	return t->enabled && !th->busy && r &&
+	       atomic_load_explicit(&r->fd, memory_order_relaxed) == r->own_fd;
+}
+
 enum ring_result ring_put(struct ring_table *t, const struct record_meta *m,
-			  const void *msg, size_t len, size_t *taken)
+			  const void *msg, size_t len, size_t *taken,
+			  unsigned int flags)
 {
 	struct ring_thread *th = &ring_thread;
 	enum ring_result res = RING_UNUSED;
@@ -760,9 +772,9 @@ enum ring_result ring_put(struct ring_table *t, const struct record_meta *m,
 	/* A signal handler that captures between here and the end writes. */
 	th->busy = true;
 	atomic_signal_fence(memory_order_seq_cst);
-	r = thread_ring(t, th);
+	r = thread_ring(t, th, flags);
 	if (r)
-		res = put(t, th, r, m, msg, len, taken);
+		res = put(t, th, r, m, msg, len, taken, flags);
 	atomic_signal_fence(memory_order_seq_cst);
 	th->busy = false;
 	return res;

@@ -94,14 +94,25 @@ enum ring_result {
 	RING_DROPPED,	/* the ring was full (on_full = drop) */
 };
 
+/* ring_put()'s flags. */
+#define RING_PUT_NO_MAKE	0x1	/* no ring made: none now means UNUSED */
+#define RING_PUT_NO_WAIT	0x2	/* full means DROPPED, even with block */
+
 /*
  * One record of the first bytes of msg, as many as a record in the
  * thread's ring may carry (*taken says how many), for the record meta
- * describes. len 0: a loss report. Makes the thread's ring if it has
- * none. errno may change.
+ * describes. len 0: a loss report, an OPEN, a CLOSE. Makes the thread's
+ * ring if it has none (unless RING_PUT_NO_MAKE). errno may change.
  */
 enum ring_result ring_put(struct ring_table *t, const struct record_meta *m,
-			  const void *msg, size_t len, size_t *taken);
+			  const void *msg, size_t len, size_t *taken,
+			  unsigned int flags);
+
+/*
+ * Whether the calling thread has a ring that ring_put(RING_PUT_NO_MAKE)
+ * may use now. Async-signal-safe.
+ */
+bool ring_thread_ready(struct ring_table *t);
 
 /*
  * The lower layer, for ring_put() and for test programs: opens a ring of

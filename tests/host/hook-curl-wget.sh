@@ -5,7 +5,9 @@
 # tlstap-run -c. Per download: the client's capture is its HTTP request
 # and the whole response (body = the file, as the client also saved it),
 # the server's capture equals it in both directions, and both ends agree
-# on addresses and ports.
+# on addresses and ports; and each end's OPEN and CLOSE name its role
+# right. Then GnuTLS at both ends, wget against gnutls-serv --http: the
+# server's role comes from gnutls_init()'s flags.
 . "$(dirname "$0")/hook/lib.sh"
 
 start_capture
@@ -44,5 +46,23 @@ fetch curl4 127.0.0.1 curl -sk -o
 fetch curl6 ::1 curl -sk -o
 fetch wget4 127.0.0.1 wget -q --no-check-certificate -O
 fetch wget6 ::1 wget -q --no-check-certificate -O
+
+port=$(freeport)
+: >"$T/rec"
+"$RUN" -c "$T/tlstap.conf" -- gnutls-serv --http -q -p "$port" \
+	--x509certfile "$T/cert.pem" --x509keyfile "$T/key.pem" \
+	>"$T/gnutls-serv.log" 2>&1 &
+sp=$!
+BG_PIDS+=("$sp")
+wait_port "$port"
+timeout 60 "$RUN" -c "$T/tlstap.conf" -- wget -q --no-check-certificate \
+	-O "$T/gnutls.out" "https://127.0.0.1:$port/" >"$T/gnutls.log" 2>&1 ||
+	fail "wget against gnutls-serv failed: $(tail -n1 "$T/gnutls.log")"
+grep -q GnuTLS "$T/gnutls.out" || fail "gnutls-serv's page is not what wget saved"
+kill "$sp"
+wait "$sp" 2>/dev/null || true
+settle "$T/rec"
+out=$($RECORDS exchange "$T/rec" --server-pid "$sp" --server-port "$port" \
+	--addr 127.0.0.1 --request "GET / HTTP/1.1") || fail "gnutls-serv: $out"
 stop_reader "$READER_PID"
 echo "PASS $TEST_NAME"

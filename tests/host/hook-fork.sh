@@ -6,7 +6,8 @@
 # record carries the pid that wrote it, the child's new session gets an id
 # from a prefix of its own (never one its parent could hand out), and the
 # first session's records, across both processes, equal what the client
-# logged and the (hooked) server captured, in order. Then vfork()
+# logged and the (hooked) server captured, in order; the parent writes
+# its OPEN and, freeing it at the end, its CLOSE. Then vfork()
 # children (subprocess) that close every descriptor: the program keeps
 # its output descriptor and loses nothing.
 . "$(dirname "$0")/hook/lib.sh"
@@ -52,10 +53,17 @@ try:
     tr.require(second >> 32 != first >> 32,
                "the child's new session reuses the parent's id prefix")
     # Order: the parent's round, then the child's rounds and end.
-    pids = [r.pid for r in cli[first]]
+    pids = [r.pid for r in tr.data(cli[first])]
     k = pids.index(cpid)
     tr.require(k > 0 and set(pids[:k]) == {ppid} and set(pids[k:]) == {cpid},
                f"unexpected writer order {pids}")
+    # The parent opened the inherited connection and, once the child was
+    # done with it, freed the session: its OPEN and CLOSE. The child's
+    # own connection opened; the child left with _exit(): no CLOSE.
+    ends = [(r.type, r.pid) for r in cli[first] if r.type != tr.TYPE_DATA]
+    tr.require(ends == [(tr.TYPE_OPEN, ppid), (tr.TYPE_CLOSE, ppid)],
+               f"inherited connection: OPEN and CLOSE {ends}")
+    tr.lifecycle(recs, open_pids=(cpid,))
     for cid, p in ((first, pport), (second, cport)):
         rs = cli[cid]
         srs = [s for s in srv.values() if tr.remote_port(s) == p][0]

@@ -46,7 +46,7 @@ wait "$cp" 2>/dev/null || true
 [ ! -s "$T/kill.out" ] || before=$(stat -c %s "$T/kill.out")
 kill -CONT "${FWD_PID[kill]}"
 stop_fwd kill
-out=$($RECORDS one-side "$T/kill.out" --pid "$cp" --logs "$T/kill") ||
+out=$($RECORDS one-side "$T/kill.out" --pid "$cp" --logs "$T/kill" --unclosed) ||
 	fail "kill -9: $out"
 [ "$(fwd_counter kill ring_records)" = "$(fwd_counter kill records)" ] ||
 	fail "kill -9: not every record came through the ring"

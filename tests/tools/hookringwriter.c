@@ -44,7 +44,7 @@ static void die(const char *what)
 
 static struct session_info flow(void)
 {
-	struct session_info si = { .conn_id = CONN_ID };
+	struct session_info si = { .conn_id = CONN_ID, .fd = -1 };
 
 	si.flow.family = TLSTAP_FAMILY_IPV4;
 	si.flow.local_port = 40000;
@@ -75,7 +75,8 @@ static uint8_t *start_record(struct ring *r, const struct session_info *si,
 
 	if (!rec)
 		return NULL;
-	record_header((struct tlstap_record *)rec, TLSTAP_DIR_WRITE, si, len,
+	record_header((struct tlstap_record *)rec, TLSTAP_RECORD_DATA,
+		      TLSTAP_DIR_WRITE, si, len,
 		      (uint32_t)getpid(), 1000000000ull + i, dropped);
 	capring_publish(&r->p, TLSTAP_RECORD_HDR_LEN + len);
 	return rec;

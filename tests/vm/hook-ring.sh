@@ -304,7 +304,7 @@ finish kill
 echo 500 >"$SYS/flush_us"
 left=$(cat "$WORK/kill.pending") || fail "kill: the client died early: $(tail -n1 "$WORK/kill.log")"
 [ "$left" -gt 0 ] || fail "kill: the ring was always drained before the client's next look"
-check kill one-side --pid "$cp" --logs "$WORK/kill" --writers
+check kill one-side --pid "$cp" --logs "$WORK/kill" --writers --open-pid "$cp"
 n=$(stat_delta records "$records")
 [ "$(stat_delta ring_records "$ring_records")" -eq "$n" ] ||
 	fail "kill: $(stat_delta ring_records "$ring_records") of $n records came through the ring"

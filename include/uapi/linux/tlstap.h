@@ -89,7 +89,7 @@ struct tlstap_record {
 	__u8	daddr[16];
 	__be64	timestamp_ns;	/* CLOCK_REALTIME of the TLS call's return */
 	__be64	conn_id;	/* stable for the life of the TLS session */
-	__be64	dropped;	/* bytes of this connection lost before this one */
+	__be64	dropped;	/* bytes of this direction lost before this one */
 };
 
 #define TLSTAP_RECORD_HDR_LEN	72

@@ -13,7 +13,7 @@ hook's capture with these logs.
   tlspeer.py client ADDR PORT PREFIX --sizes 5,300000 [--sni NAME]
         [--threads T --conns-per-thread C] [--wait-before-last PATH]
         [--wait-before-close PATH] [--wait-after-first PATH]
-        [--take-over-fds] [--spawn N]
+        [--take-over-fds] [--spawn N] [--close-socket-first PATH]
   tlspeer.py fork ADDR PORT PREFIX        connect, fork mid-session
   tlspeer.py exec ADDR PORT PREFIX        a connection, execve(), another
   tlspeer.py memory PREFIX CERT KEY       two sessions over memory BIOs
@@ -193,6 +193,19 @@ def one_client(a, ctx, seed):
     lg.close()
     if a.wait_before_close:
         wait_for(a.wait_before_close)
+    if a.close_socket_first:
+        # The socket's descriptor closed while the session lives on: the
+        # CLOSE is close()'s, not SSL_free's (detach() frees the session
+        # without closing the descriptor again). The times around it go
+        # to PATH.
+        t0 = time.time_ns()
+        os.close(tls.fileno())
+        time.sleep(0.3)
+        t1 = time.time_ns()
+        tls.detach()
+        with open(a.close_socket_first, "w") as f:
+            f.write(f"{t0} {t1}\n")
+        return
     tls.close()
 
 
@@ -326,6 +339,7 @@ def main():
             p.add_argument(k)
         p.add_argument("--sizes", default="5,300000,17")
         p.add_argument("--sni", default="peer.test")
+        p.add_argument("--close-socket-first", metavar="PATH")
         p.add_argument("--threads", type=int, default=1)
         p.add_argument("--conns-per-thread", type=int, default=1)
         p.add_argument("--wait-before-last", metavar="PATH",

@@ -22,6 +22,10 @@ Used as a library by the hook tests and as a small CLI:
   tlstap_records.py exec RECORDS --logs PREFIX [WRITERS]
   WRITERS: --writers [--uid PID:UID]... [--default-uid UID]: also, every
         record names its writer (JSON lines), as writers() checks
+  Each of these also checks every connection's OPEN and CLOSE
+  (lifecycle()): --unclosed allows connections without their CLOSE,
+  --open-pid PID those of PID (a process that ends with _exit()),
+  --lossy without their OPEN or CLOSE (dropped with other records).
   tlstap_records.py count RECORDS [--pid PID]
   tlstap_records.py pids RECORDS
   tlstap_records.py dump RECORDS
@@ -41,7 +45,9 @@ HDR = struct.Struct(">BBBBHHII16s16sQQQ")
 HDR_LEN = 72
 assert HDR.size == HDR_LEN
 
-TYPE_DATA = 1
+TYPE_DATA, TYPE_OPEN, TYPE_CLOSE = 1, 2, 3
+TYPE_NAMES = {"data": TYPE_DATA, "loss": TYPE_DATA, "open": TYPE_OPEN,
+              "close": TYPE_CLOSE}
 READ, WRITE = 1, 2
 FAMILY_NONE, FAMILY_V4, FAMILY_V6 = 0, 4, 6
 MAX_RECORD = 65536
@@ -62,7 +68,7 @@ def check_record(raw):
     if len(raw) < HDR_LEN:
         return "shorter than the header"
     r = Record(*HDR.unpack_from(raw), data=None)
-    if r.type != TYPE_DATA:
+    if r.type not in (TYPE_DATA, TYPE_OPEN, TYPE_CLOSE):
         return f"type {r.type}"
     if r.dir not in (READ, WRITE):
         return f"dir {r.dir}"
@@ -72,8 +78,10 @@ def check_record(raw):
         return f"hdr_len {r.hdr_len}"
     if r.msg_len > MAX_RECORD:
         return f"msg_len {r.msg_len}"
-    if r.msg_len == 0 and r.dropped == 0:
+    if r.type == TYPE_DATA and r.msg_len == 0 and r.dropped == 0:
         return "msg_len 0 without dropped bytes (only a loss report is empty)"
+    if r.type != TYPE_DATA and (r.msg_len or r.dropped):
+        return f"type {r.type} with msg_len {r.msg_len}, dropped {r.dropped}"
     if len(raw) != HDR_LEN + r.msg_len:
         return f"length {len(raw)} but msg_len {r.msg_len}"
     if r.family == FAMILY_V4 and (any(r.saddr[4:]) or any(r.daddr[4:])):
@@ -130,12 +138,13 @@ def parse_json(path, buf):
             raise CheckFailed(f"{path}:{n}: records lost on the way: {line}")
         data = base64.b64decode(d["data"]) if d["type"] == "data" else b""
         fam = d["family"]
-        fields = (TYPE_DATA, READ if d["dir"] == "read" else WRITE, fam, HDR_LEN,
+        fields = (TYPE_NAMES[d["type"]], READ if d["dir"] == "read" else WRITE,
+                  fam, HDR_LEN,
                   d["sport"], d["dport"], d["len"], d["pid"],
                   packed_addr(fam, d["src"]), packed_addr(fam, d["dst"]),
                   d["time_ns"], d["conn_id"], d["dropped"])
         why = check_record(HDR.pack(*fields) + data)
-        if why is None and (d["type"] == "loss") != (d["len"] == 0):
+        if why is None and (d["type"] == "data") != (d["len"] > 0):
             why = f"type {d['type']} with len {d['len']}"
         if why:
             raise CheckFailed(f"{path}:{n}: bad record: {why}")
@@ -156,7 +165,45 @@ def addr_text(r, which):
 
 
 def stream(records, dir_):
-    return b"".join(r.data for r in records if r.dir == dir_)
+    return b"".join(r.data for r in records if r.dir == dir_ and r.type == TYPE_DATA)
+
+
+def data(records):
+    return [r for r in records if r.type == TYPE_DATA]
+
+
+def lifecycle(records, closed=True, open_pids=(), lossy=False):
+    """Every connection (conn_id) opens with its one OPEN, before any
+    other record of it, and ends with at most one CLOSE, after every
+    other (with closed, exactly one, except the connections of
+    open_pids: processes that end with _exit(), which runs no library
+    destructor). lossy: the output dropped records, OPEN and CLOSE may
+    be among them. OPEN and CLOSE name it from the client to the server
+    (dir: which end the writer is), the same ends its data records
+    name."""
+    for cid, recs in by_conn(records).items():
+        kinds = [r.type for r in recs]
+        nop = kinds.count(TYPE_OPEN)
+        require(nop == 1 and kinds[0] == TYPE_OPEN or lossy and nop == 0,
+                f"connection {cid:x}: records {kinds}, want one OPEN first")
+        ncl = kinds.count(TYPE_CLOSE)
+        require(ncl <= 1 and (not ncl or kinds[-1] == TYPE_CLOSE),
+                f"connection {cid:x}: records {kinds}, want at most one CLOSE, last")
+        require(ncl or not closed or lossy or recs[0].pid in open_pids,
+                f"connection {cid:x} of pid {recs[0].pid}: no CLOSE")
+        ends = {(addr_text(r, "s"), r.sport, addr_text(r, "d"), r.dport)
+                for r in recs if r.type != TYPE_DATA}
+        if not ends:
+            continue
+        require(len(ends) == 1 and len({r.dir for r in recs if r.type != TYPE_DATA}) == 1,
+                f"connection {cid:x}: OPEN and CLOSE disagree: {sorted(ends)}")
+        (ca, cp, sa, sp), = ends
+        for r in data(recs):
+            got = {(addr_text(r, "s"), r.sport), (addr_text(r, "d"), r.dport)}
+            require(got == {(ca, cp), (sa, sp)},
+                    f"connection {cid:x}: a record between {sorted(got)}, "
+                    f"OPEN between {ca}:{cp} and {sa}:{sp}")
+    return len(by_conn(records))
 
 
 def by_conn(records):
@@ -248,7 +295,13 @@ def exchange(records, server_pid, server_port, addr, client_pid=None,
             f"client WRITE dport {c_first.dport}, server listens on {server_port}")
     check_flow(cli, "client", (addr, client_port), (addr, server_port))
     check_flow(srv, "server", (addr, server_port), (addr, client_port))
-    return len(c_write), len(c_read), len(cli)
+    # Each end knows its role: the client's OPEN is a WRITE (it is the
+    # client), the server's a READ; both name the client first.
+    for recs, role in ((cli, WRITE), (srv, READ)):
+        for r in recs:
+            require(r.type == TYPE_DATA or r.dir == role,
+                    f"an OPEN or CLOSE of pid {r.pid} says dir {r.dir}, want {role}")
+    return len(c_write), len(c_read), len(data(cli))
 
 
 def local_port(recs):
@@ -320,6 +373,7 @@ def one_side(records, pid, logs, exact):
     conns_ = by_conn(recs)
     require(len(conns_) == 1, f"pid {pid}: {len(conns_)} connection ids, want 1")
     port = local_port(recs)
+    recs = data(recs)
     sent = read_file(f"{logs}.{port}.sent")
     got = read_file(f"{logs}.{port}.got")
     captured = sum(r.msg_len for r in recs)
@@ -371,7 +425,9 @@ def fork(records, server_pid, logs):
     """tlspeer.py fork against a server of pid server_pid: the parent's
     session, carried on by the child, and the child's own; PREFIX.parent
     and PREFIX.child give their pids and local ports. Both client
-    connections equal the peers' logs and the server's captures."""
+    connections equal the peers' logs and the server's captures. The
+    child leaves with _exit(): its own connection has no CLOSE. Returns
+    its pid."""
     with open(logs + ".parent") as f:
         ppid, _ = map(int, f.read().split())
     with open(logs + ".child") as f:
@@ -391,6 +447,7 @@ def fork(records, server_pid, logs):
                     f"port {p}: client {k} differs from its capture")
         require(stream(rs, WRITE) == stream(srs[0], READ), f"port {p}: c->s")
     require(all(r.dropped == 0 for r in records), "drops reported")
+    return cpid
 
 
 def exec_(records, logs):
@@ -467,7 +524,7 @@ def main():
                    help="losses allowed but every byte captured or counted")
     p.add_argument("--max-record", type=int, help="no record carries more")
     p.add_argument("--loss-report", action="store_true",
-                   help="the last record is a loss report (msg_len 0)")
+                   help="the last data records are loss reports (msg_len 0), one per direction")
     p = sub.add_parser("in-process")
     p.add_argument("records")
     p.add_argument("--logs", required=True)
@@ -480,6 +537,12 @@ def main():
     p.add_argument("--logs", required=True)
     for name in ("exchange", "conns", "one-side", "in-process", "fork", "exec"):
         p = sub.choices[name]
+        p.add_argument("--unclosed", action="store_true",
+                       help="connections may lack their CLOSE (killed writers)")
+        p.add_argument("--lossy", action="store_true",
+                       help="records were dropped: OPEN and CLOSE may be missing")
+        p.add_argument("--open-pid", dest="open_pids", type=int, action="append", default=[],
+                       help="this pid's connections may lack their CLOSE")
         p.add_argument("--writers", action="store_true",
                        help="every record names its writer: its own pid and uid")
         p.add_argument("--uid", action="append", default=[], metavar="PID:UID",
@@ -520,16 +583,24 @@ def main():
                         f"a record carries more than {a.max_record} bytes")
             c, d = one_side(recs, a.pid, a.logs, not a.accounted)
             if a.loss_report:
-                mine = [r for r in recs if r.pid == a.pid]
-                require(mine[-1].msg_len == 0 and mine[-1].dropped > 0,
-                        "the last record is no loss report")
-                require(all(r.msg_len for r in mine[:-1]), "a loss report before the end")
+                # One loss report per direction that lost bytes, at the end.
+                mine = data([r for r in recs if r.pid == a.pid])
+                n = len(mine)
+                while n and mine[n - 1].msg_len == 0:
+                    n -= 1
+                tail = mine[n:]
+                require(tail and all(r.dropped > 0 for r in tail),
+                        "the last data record is no loss report")
+                require(len({r.dir for r in tail}) == len(tail),
+                        "two loss reports for one direction")
+                require(all(r.msg_len for r in mine[:n]), "a loss report before the end")
             print(f"captured {c} B, dropped {d} B")
         elif a.cmd == "in-process":
             in_process(recs, a.logs)
             print("both connections equal the probe's logs")
         elif a.cmd == "fork":
-            fork(recs, a.server_pid, a.logs)
+            # The child leaves with _exit(): its own connection stays open.
+            a.open_pids.append(fork(recs, a.server_pid, a.logs))
             print("parent and child: captures equal the peers' logs")
         elif a.cmd == "exec":
             exec_(recs, a.logs)
@@ -545,6 +616,10 @@ def main():
                       f"fam={r.family} {addr_text(r, 's')}:{r.sport} -> "
                       f"{addr_text(r, 'd')}:{r.dport} len={r.msg_len} "
                       f"dropped={r.dropped} ts={r.ts} data={r.data[:40]!r}")
+        if hasattr(a, "unclosed"):
+            n = lifecycle(recs, not a.unclosed, a.open_pids, a.lossy)
+            print(f"{n} connections: each its OPEN first"
+                  f"{'' if a.unclosed or a.lossy else ', its CLOSE last'}")
         if getattr(a, "writers", False):
             uids = dict(tuple(map(int, u.split(":"))) for u in a.uid)
             pids = writers(recs, uids, a.default_uid)
