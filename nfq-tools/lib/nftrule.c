@@ -51,9 +51,8 @@ int nftrule_text(const struct nftrule *r, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/* Runs one nft script as a transaction; nft's message on failure. */
-static int run(const char *script, const char *what, char *err,
-	       size_t errlen)
+int nftrule_run(const char *script, const char *what, char *err,
+		size_t errlen)
 {
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	int rc = 0;
@@ -355,7 +354,7 @@ int nftrule_install(const struct nftrule *r, char *err, size_t errlen)
 		snprintf(err, errlen, "installing the nft rule: too long");
 		return -1;
 	}
-	if (!run(script, "installing the nft rule", native, sizeof(native)))
+	if (!nftrule_run(script, "installing the nft rule", native, sizeof(native)))
 		return 0;
 	/* No queue expression in this kernel? Then the xtables target. */
 	rc = install_compat(r);
@@ -369,7 +368,7 @@ int nftrule_install(const struct nftrule *r, char *err, size_t errlen)
 
 int nftrule_remove(char *err, size_t errlen)
 {
-	return run(RESET, "removing the nft rule", err, errlen);
+	return nftrule_run(RESET, "removing the nft rule", err, errlen);
 }
 
 /* ------------------------------------------------ what feeds a queue */

@@ -55,4 +55,11 @@ struct nftrule_feed {
 int nftrule_feed(uint16_t queue, struct nftrule_feed *f, char *err,
 		 size_t errlen);
 
+/*
+ * Runs an nft script (nft's language) as one transaction. 0, or -1 with
+ * "what: " and nft's own message in err.
+ */
+int nftrule_run(const char *script, const char *what, char *err,
+		size_t errlen);
+
 #endif
