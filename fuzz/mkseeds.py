@@ -257,6 +257,7 @@ def seeds():
     pcfg = u16(1459) + u8(7) + u8(10) + u8(0)
     v4_out = 1 | 0 << 4 | 1 << 6    # IPv4, 443 -> 50000
     v4_in = 1 | 4 | 8 | 1 << 4 | 0 << 6
+    v4_cli = 1 | 8 | 1 << 4 | 0 << 6    # IPv4, 50000 -> 443, the client's
     s['pcapng'] = {
         'conversation': pcfg + prec(0, v4_out, 0, 80, 0) + prec(0, v4_in, 0, 3000, 1) +
         prec(0, v4_out, 0, 20, 2),
@@ -270,6 +271,11 @@ def seeds():
         b''.join(prec(0, v4_out, c, 50, i) for i, c in enumerate([0, 1, 2, 3, 0, 1])) +
         prec(0, v4_out, 0, 50, 9) + u8(2 | 0x20) + u8(12) + u8(0),
         'none-family': pcfg + prec(0, 0, 0, 60, 0) + prec(0, 4, 0, 60, 1) + prec(4, 0, 0, 60, 0),
+        # OPEN from the client (50000 -> 443), data both ways, a new file
+        # (a rotation), more data, CLOSE; then the same ends again.
+        'open-close-rotated': pcfg + prec(0, v4_cli, 0x40, 0, 0) + prec(0, v4_out, 0, 200, 1) +
+        prec(0, v4_in, 0, 2000, 2) + u8(3 | 4) + prec(0, v4_out, 0, 30, 3) +
+        prec(0, v4_cli, 0xc0, 0, 4) + prec(0, v4_out, 0, 10, 5),
     }
     # --- capring: u8 size, u32 cons, u32 prod, u8 max, u8 mode, answers,
     # writes, then the data area (64 << size bytes) ---------------------------

@@ -1,25 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * The pcapng writer (nfq-tools/lib/pcapng.c) fed arbitrary records (any
- * flow, connection, direction, size, dropped count) from two senders and
- * streams, in any record id order, with LOST ranges and hold timeouts in
- * between, under small limits (MSS, flows, held bytes) so that
- * segmentation and every eviction path run. The file it writes is then
- * read back. Checks: blocks are well formed (section header, one
- * interface, enhanced packet blocks whose two length fields agree and
- * whose options end where the block does); the block and byte counts are
- * the writer's own counters; every packet is a valid IPv4 or IPv6 TCP
- * segment (lengths, IPv4 header checksum, TCP checksum recomputed here)
- * carrying at most MSS bytes; and within a connection the sequence numbers
- * of each direction never go backwards.
+ * The synthetic TCP (nfq-tools/lib/tcpsynth.c) written as pcapng
+ * (nfq-tools/lib/pcapng.c, one file through lib/outfile.c), fed arbitrary
+ * records (any flow, connection, direction, size, dropped count; OPENs
+ * and CLOSEs) from two senders and streams, in any record id order, with
+ * LOST ranges, hold timeouts and new files (a rotated series' file
+ * number changing) in between, under small limits (MTU, flows, held
+ * bytes) so that segmentation and every eviction path run. The file is
+ * then read back. Checks: blocks are well formed (section header, one
+ * Ethernet interface, enhanced packet blocks whose two length fields
+ * agree and whose options end where the block does, comments starting
+ * "tlstap: "); the byte and packet counts are the writers' own counters;
+ * every frame is the synthetic MACs' Ethernet frame of a valid IPv4 or
+ * IPv6 TCP segment (lengths, IPv4 header checksum, TCP checksum
+ * recomputed here) no larger than the MTU; and within a connection the
+ * sequence numbers of each direction never go backwards but at a SYN.
  *
- * Input: u16 mss, u8 max flows, u8 held-bytes limit, u8 hold mode, then
- * operations (record, lost, tick).
+ * Input: u16 MTU, u8 max flows, u8 held-bytes limit, u8 hold mode, then
+ * operations (record, lost, tick or new file).
  */
 #include <limits.h>
+#include <unistd.h>
 
 #include "fuzz.h"
+#include "outfile.h"
 #include "pcapng.h"
+#include "tcpsynth.h"
 
 #define MAX_DIRS	512
 
@@ -31,7 +37,7 @@ struct dir_seq {
 struct reader {
 	const uint8_t *buf;
 	size_t len;
-	uint16_t mss;
+	unsigned int mtu;
 	struct dir_seq dirs[MAX_DIRS];
 	unsigned int ndirs;
 	unsigned long long packets;
@@ -83,6 +89,8 @@ static void check_options(const uint8_t *p, const uint8_t *end, int required)
 		}
 		CHECK((size_t)(end - p) >= ((len + 3u) & ~3u), "option past the block");
 		CHECK(!memchr(p, '\0', len), "option %u holds a NUL", code);
+		CHECK(code != 1 || (len >= 8 && !memcmp(p, "tlstap: ", 8)),
+		      "comment %.*s", (int)len, p);
 		p += (len + 3u) & ~3u;
 	}
 }
@@ -97,7 +105,8 @@ static void check_tcp(struct reader *rd, const uint8_t *pkt, size_t len)
 	size_t payload;
 	uint8_t flags;
 
-	CHECK(len >= 20, "packet of %zu bytes", len);
+	CHECK(len >= 20 && len <= rd->mtu, "packet of %zu bytes, MTU %u", len,
+	      rd->mtu);
 	if (pkt[0] >> 4 == 4) {
 		CHECK(pkt[0] == 0x45 && be16(pkt + 2) == len && pkt[9] == 6,
 		      "IPv4 header");
@@ -123,7 +132,6 @@ static void check_tcp(struct reader *rd, const uint8_t *pkt, size_t len)
 	sum += 6 + (uint32_t)(len - l4);
 	CHECK(fold(sum16(tcp, len - l4, sum)) == 0xffff, "TCP checksum");
 	payload = len - l4 - (tcp[12] >> 4) * 4u;
-	CHECK(payload <= rd->mss, "%zu bytes in a segment, MSS %u", payload, rd->mss);
 
 	memcpy(key, src, alen);
 	memcpy(key + 16, dst, alen);
@@ -144,10 +152,27 @@ static void check_tcp(struct reader *rd, const uint8_t *pkt, size_t len)
 		CHECK((int32_t)(seq - d->next) >= 0,
 		      "sequence number went back by %d", (int32_t)(d->next - seq));
 	}
-	d->next = seq + (uint32_t)payload + !!(flags & 0x02);
+	/* SYN and FIN take a sequence number each. */
+	d->next = seq + (uint32_t)payload + !!(flags & 0x02) + (flags & 0x01);
 }
 
-static void read_file(struct reader *rd, const struct pcapng_stats *st)
+/* An Ethernet frame between the synthetic ends, of the IP version it says. */
+static void check_frame(struct reader *rd, const uint8_t *fr, size_t len)
+{
+	static const uint8_t macs[2][6] = { TCPSYNTH_MAC_CLIENT,
+					    TCPSYNTH_MAC_SERVER };
+	int to_client = !memcmp(fr, macs[0], 6);
+
+	CHECK(len > TCPSYNTH_ETH_HLEN, "frame of %zu bytes", len);
+	CHECK((to_client || !memcmp(fr, macs[1], 6)) &&
+	      !memcmp(fr + 6, macs[to_client], 6), "MAC addresses");
+	CHECK(be16(fr + 12) == ((fr[14] >> 4) == 4 ? 0x0800 : 0x86dd),
+	      "ethertype %#x for IPv%u", be16(fr + 12), fr[14] >> 4);
+	check_tcp(rd, fr + TCPSYNTH_ETH_HLEN, len - TCPSYNTH_ETH_HLEN);
+}
+
+static void read_file(struct reader *rd, const struct pcapng_stats *st,
+		      const struct tcpsynth_stats *ts)
 {
 	const uint8_t *p = rd->buf, *end = rd->buf + rd->len;
 	unsigned int n = 0;
@@ -169,7 +194,8 @@ static void read_file(struct reader *rd, const struct pcapng_stats *st)
 			      rd16(p + 14) == 0, "section header");
 			check_options(p + 24, p + len - 4, 1);
 		} else if (n == 1) {
-			CHECK(type == 1 && len >= 20 && rd16(p + 8) == PCAPNG_LINKTYPE_RAW,
+			CHECK(type == 1 && len >= 20 &&
+			      rd16(p + 8) == PCAPNG_LINKTYPE_ETHERNET,
 			      "interface description");
 			check_options(p + 16, p + len - 4, 1);
 		} else {
@@ -181,15 +207,15 @@ static void read_file(struct reader *rd, const struct pcapng_stats *st)
 			CHECK(cap == rd32(p + 24) && 28 + ((cap + 3u) & ~3u) <= len - 4,
 			      "block %u: captured %u in %u", n, cap, len);
 			check_options(p + 28 + ((cap + 3u) & ~3u), p + len - 4, 0);
-			check_tcp(rd, p + 28, cap);
+			check_frame(rd, p + 28, cap);
 			rd->packets++;
 		}
 		p += len;
 		n++;
 	}
 	CHECK(n >= 2, "no headers");
-	CHECK(rd->packets == st->packets, "%llu packets counted, %llu written",
-	      st->packets, rd->packets);
+	CHECK(rd->packets == ts->packets, "%llu packets counted, %llu written",
+	      ts->packets, rd->packets);
 }
 
 static const struct endpoint senders[2] = {
@@ -197,7 +223,7 @@ static const struct endpoint senders[2] = {
 	{ .family = TLSTAP_FAMILY_IPV6, .addr = { 0xfd, [15] = 9 }, .port = 7419 },
 };
 
-static int op_record(struct pcapng *p, struct input *in, uint8_t op,
+static int op_record(struct tcpsynth *t, struct input *in, uint8_t op,
 		     uint8_t *rec)
 {
 	struct record_info ri = { 0 }, parsed;
@@ -255,6 +281,11 @@ static int op_record(struct pcapng *p, struct input *in, uint8_t op,
 	if (!msg_len && !ri.dropped)
 		ri.dropped = 1;
 	ri.type = TLSTAP_RECORD_DATA;
+	if (dsel & 0x40) {	/* an OPEN or a CLOSE: no bytes, none dropped */
+		ri.type = dsel & 0x80 ? TLSTAP_RECORD_CLOSE : TLSTAP_RECORD_OPEN;
+		msg_len = 0;
+		ri.dropped = 0;
+	}
 	ri.msg_len = msg_len;
 	record_encode_hdr((struct tlstap_record *)rec, &ri);
 	for (uint32_t i = 0; i < msg_len; i++)
@@ -268,42 +299,76 @@ static int op_record(struct pcapng *p, struct input *in, uint8_t op,
 		rr.record_id += input_u32(in);
 	rr.seq_first = rr.record_id;
 	rr.rec = &parsed;
-	return pcapng_record(p, &rr);
+	return tcpsynth_record(t, &rr);
+}
+
+/* The sink: pcapng's, and a file number that the input changes. */
+struct sink {
+	struct pcapng *p;
+	unsigned long file;
+};
+
+static int sink_frame(void *arg, const struct tcpsynth_frame *f)
+{
+	return pcapng_frame(((struct sink *)arg)->p, f);
+}
+
+static int sink_unit_done(void *arg)
+{
+	return pcapng_unit_done(((struct sink *)arg)->p);
+}
+
+static unsigned long sink_file(void *arg)
+{
+	return ((struct sink *)arg)->file;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t rec[TLSTAP_RECORD_HDR_LEN + 3000];
 	static struct reader rd;
-	struct pcapng_config cfg;
+	static char path[64];
+	struct pcapng_config pc = { .prog = "fuzz" };
+	struct tcpsynth_config cfg;
+	struct sink sk = { 0 };
+	struct tcpsynth_sink ts = { .frame = sink_frame,
+				    .unit_done = sink_unit_done,
+				    .file = sink_file, .arg = &sk };
+	struct outfile of;
+	struct tcpsynth *t;
 	struct input in;
-	struct pcapng *p;
-	char *out = NULL;
-	size_t out_len = 0;
+	char err[512];
+	long n;
 	FILE *f;
 
+	if (!path[0])
+		snprintf(path, sizeof(path), "/tmp/tlstap-fuzz-pcapng.%d",
+			 (int)getpid());
 	input_init(&in, data, size);
-	pcapng_config_init(&cfg);
-	cfg.mss = 1 + input_u16(&in) % 2000;
+	tcpsynth_config_init(&cfg);
+	cfg.mtu = TCPSYNTH_MIN_MTU + input_u16(&in) % 2000;
 	cfg.max_flows = 1 + input_u8(&in) % 8;
 	cfg.max_held_bytes = 64u << (input_u8(&in) % 16);
 	/* Hold times that do not depend on the clock: none, or forever. */
 	cfg.hold_ms = input_u8(&in) & 1 ? 0 : UINT_MAX;
-	f = open_memstream(&out, &out_len);
-	CHECK(f, "open_memstream");
-	p = pcapng_new(f, &cfg);
-	CHECK(p, "pcapng_new");
+	CHECK(!outfile_open(&of, "fuzz", path, 1, err, sizeof(err)) &&
+	      !outfile_start(&of, err, sizeof(err)), "%s", err);
+	sk.p = pcapng_new(&pc, &of);
+	CHECK(sk.p && !pcapng_start(sk.p, err, sizeof(err)), "pcapng: %s",
+	      sk.p ? err : "no memory");
+	t = tcpsynth_new(&cfg, &ts);
+	CHECK(t, "tcpsynth_new");
 	while (in.left) {
 		uint8_t op = input_u8(&in);
-		int rc;
+		int rc = 0;
 
 		switch (op & 3) {
 		case 0:
 		case 1:
-			rc = op_record(p, &in, op, rec);
+			rc = op_record(t, &in, op, rec);
 			break;
 		case 2: {
-			struct pcapng_loss l = {
+			struct tcpsynth_loss l = {
 				.sender = &senders[op >> 2 & 1],
 				.stream_id = 1 + (op >> 3 & 1),
 				.record_first = input_u8(&in),
@@ -313,24 +378,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			};
 
 			l.record_last = l.record_first + input_u8(&in);
-			rc = pcapng_lost(p, &l);
+			rc = tcpsynth_lost(t, &l);
 			break;
 		}
 		default:
-			rc = pcapng_tick(p);
+			if (op & 4)
+				sk.file++;	/* as a rotation does */
+			else
+				rc = tcpsynth_tick(t);
 		}
-		CHECK(rc == 0, "pcapng call failed on memory");
+		CHECK(rc == 0, "tcpsynth call failed: %s", pcapng_error(sk.p));
 	}
-	CHECK(pcapng_finish(p) == 0, "pcapng_finish");
-	CHECK(pcapng_stats(p)->held_now == 0 && pcapng_stats(p)->held_bytes_now == 0,
+	CHECK(tcpsynth_finish(t) == 0, "tcpsynth_finish");
+	CHECK(tcpsynth_stats(t)->held_now == 0 &&
+	      tcpsynth_stats(t)->held_bytes_now == 0,
 	      "records still held after finish");
-	CHECK(fclose(f) == 0, "fclose");
+	CHECK(!outfile_flush(&of, err, sizeof(err)), "%s", err);
 	memset(&rd, 0, sizeof(rd));
-	rd.buf = (const uint8_t *)out;
-	rd.len = out_len;
-	rd.mss = cfg.mss;
-	read_file(&rd, pcapng_stats(p));
-	pcapng_free(p);
-	free(out);
+	f = fopen(path, "rb");
+	CHECK(f && !fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 &&
+	      !fseek(f, 0, SEEK_SET), "reading %s back", path);
+	rd.buf = malloc((size_t)n + 1);
+	CHECK(rd.buf && fread((void *)rd.buf, 1, (size_t)n, f) == (size_t)n,
+	      "reading %s", path);
+	fclose(f);
+	rd.len = (size_t)n;
+	rd.mtu = cfg.mtu;
+	read_file(&rd, pcapng_stats(sk.p), tcpsynth_stats(t));
+	free((void *)rd.buf);
+	tcpsynth_free(t);
+	CHECK(!pcapng_close(sk.p, err, sizeof(err)), "%s", err);
+	CHECK(!outfile_close(&of, err, sizeof(err)), "%s", err);
+	unlink(path);
 	return 0;
 }

@@ -41,7 +41,6 @@
 #define PROG "tlstap-nfq"
 #define BATCH 64
 #define SOURCE_BUCKETS 256
-#define PCAPNG_TICK_MS 100
 #define IDLE_WARN_MS 10000
 
 #define die(...) cli_die(PROG, __VA_ARGS__)
@@ -227,6 +226,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		}
 	}
 	cli_no_operands(PROG, argc, argv);
+	recvopts_check(&o->recv, PROG);
 	if (o->action != ACT_RUN && o->install_rule)
 		cli_usage_error(PROG, "--install-rule runs the receiver; it "
 				"does not go with --remove-rule or --print-rule");
@@ -575,8 +575,7 @@ static void print_stats(struct nfqtool *t)
 	statprint_close(&sp);
 	recvout_stats(&t->out, &os);
 	recvstats_output(&sp, &os);
-	if (t->out.pcap)
-		recvstats_pcapng(&sp, pcapng_stats(t->out.pcap));
+	recvout_print_stats(&t->out, &sp);
 	statprint_end(&sp);
 	recvstats_streams(stderr, PROG, t->reasm);
 }
@@ -721,7 +720,7 @@ static void drain_queue(struct nfqtool *t)
 static int poll_timeout_ms(struct nfqtool *t)
 {
 	uint64_t at;
-	int ms = -1;
+	int ms = -1, out_ms = recvout_timeout_ms(&t->out);
 
 	if (t->reasm_deadline) {
 		uint64_t now = now_ns();
@@ -729,9 +728,9 @@ static int poll_timeout_ms(struct nfqtool *t)
 		ms = t->reasm_deadline <= now
 			? 0 : (int)((t->reasm_deadline - now + 999999) / 1000000);
 	}
-	if (t->out.pcap && pcapng_stats(t->out.pcap)->held_now &&
-	    (ms < 0 || ms > PCAPNG_TICK_MS))
-		ms = PCAPNG_TICK_MS;
+	/* Records held, a file of a series due: the outputs' time. */
+	if (out_ms >= 0 && (ms < 0 || ms > out_ms))
+		ms = out_ms;
 	if (t->state_dirty && (ms < 0 || ms > RECVSTATE_INTERVAL_MS))
 		ms = RECVSTATE_INTERVAL_MS;
 	at = idle_due(t);

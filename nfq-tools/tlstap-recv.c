@@ -116,6 +116,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 	cli_no_operands(PROG, argc, argv);
 	if (!have_listen)
 		cli_usage_error(PROG, "no --listen given");
+	recvopts_check(&o->recv, PROG);
 }
 
 /* --------------------------------------------------------------- output */
@@ -211,8 +212,7 @@ static void print_stats(struct recv *rv)
 	statprint_u64(&sp, "nack_send_errors", rv->st.nack_send_errors);
 	recvout_stats(&rv->out, &os);
 	recvstats_output(&sp, &os);
-	if (rv->out.pcap)
-		recvstats_pcapng(&sp, pcapng_stats(rv->out.pcap));
+	recvout_print_stats(&rv->out, &sp);
 	statprint_end(&sp);
 	recvstats_streams(stderr, PROG, rv->reasm);
 }
@@ -519,11 +519,11 @@ int main(int argc, char **argv)
 		};
 		struct signalfd_siginfo si;
 		int ms = poll_timeout(rv->deadline);
+		int out_ms = recvout_timeout_ms(&rv->out);
 
-		/* Records held for earlier ones wait at most their hold time. */
-		if (rv->out.pcap && pcapng_stats(rv->out.pcap)->held_now &&
-		    (ms < 0 || ms > 100))
-			ms = 100;
+		/* Records held, a file of a series due: the outputs' time. */
+		if (out_ms >= 0 && (ms < 0 || ms > out_ms))
+			ms = out_ms;
 		if (rv->state_dirty && (ms < 0 || ms > RECVSTATE_INTERVAL_MS))
 			ms = RECVSTATE_INTERVAL_MS;
 		if (poll(pfd, 2, ms) < 0) {

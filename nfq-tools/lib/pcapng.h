@@ -1,117 +1,105 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * Reassembled records as a pcapng capture that packet tools read as if the
- * TLS session had been cleartext: every connection becomes a synthetic TCP
- * connection (IPv4 or IPv6, LINKTYPE_RAW) with a handshake at first sight,
- * its plaintext as segments in both directions with consistent sequence
- * and acknowledgement numbers and real checksums, and every known loss as
- * a hole in the sequence numbers, so that tools report missing bytes
- * instead of splicing the bytes around them.
+ * The frames of lib/tcpsynth.c as a pcapng capture: a section header
+ * (shb_userappl the tool), one interface (LINKTYPE_ETHERNET, nanosecond
+ * timestamps), then one enhanced packet block per frame, in this host's
+ * byte order. Each record's frames are one unit of lib/outfile.c: in the
+ * file whole or not at all.
  *
- * Records of one sender stream are written in record id order (the order
- * the sender took them), whatever order they complete in: a record that
- * completes early waits for the ones before it until they come, are
- * declared lost (pcapng_lost), or the wait runs out.
+ * One file (a receiver's --out, or standard output), or a series rotated
+ * like dumpcap's ring buffer: a new file once the current one holds
+ * rotate_bytes, or is rotate_seconds old, at a record's boundary. Each
+ * file is a capture of its own (its section header first); connections
+ * go on from one to the next with their sequence numbers. A file is
+ * written under a hidden name and renamed to its own once finished, so
+ * that whoever watches the directory never reads half a file; of the
+ * finished files, the rotate_files newest this run made are kept.
  */
 #ifndef TLSTAP_NFQ_PCAPNG_H
 #define TLSTAP_NFQ_PCAPNG_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
-#include "reasm.h"
+#include "outfile.h"
+#include "tcpsynth.h"
 
-#define PCAPNG_LINKTYPE_RAW	101	/* raw IPv4 or IPv6, no link header */
-#define PCAPNG_DEFAULT_MSS	1460
-#define PCAPNG_MAX_MSS		65000	/* fits an IPv4 total length */
+#define PCAPNG_LINKTYPE_ETHERNET	1
 
 struct pcapng_config {
-	uint16_t mss;			/* largest TCP payload per packet */
-	size_t max_held_bytes;		/* records waiting for earlier ones */
-	unsigned int hold_ms;		/* longest wait for a missing record */
-	unsigned int max_flows;		/* connections tracked at once */
-	const char *application;	/* the SHB's shb_userappl */
-	/*
-	 * Called (if set) once the section header is written (header 1)
-	 * and after each record's packets: units that must reach the file
-	 * whole. 0, or -1 with errno, which fails the call that wrote.
-	 */
-	int (*written)(void *arg, int header);
-	void *written_arg;
+	const char *prog;		/* shb_userappl; the outfiles' messages */
+	const char *series;		/* a series' path pattern; NULL: one file */
+	uint64_t rotate_bytes;		/* a new file past this (0: never) */
+	unsigned int rotate_seconds;	/* or once this old (0: never) */
+	unsigned int rotate_files;	/* finished files kept (0: all) */
 };
 
-/* Fills in the defaults. */
-void pcapng_config_init(struct pcapng_config *cfg);
-
 struct pcapng_stats {
-	unsigned long long records;	/* written, loss reports included */
-	unsigned long long loss_reports;
-	unsigned long long packets, file_bytes;
-	unsigned long long flows, flows_evicted;
-	unsigned long long dropped_gaps;	/* holes from `dropped` */
-	unsigned long long dropped_bytes;
-	unsigned long long lost_ranges;		/* pcapng_lost() calls */
-	unsigned long long lost_records;	/* record ids given up */
-	unsigned long long lost_marks;		/* flow directions marked */
-	unsigned long long held;		/* records that had to wait */
-	unsigned long long held_now, held_bytes_now;
-	unsigned long long hold_expired;	/* waits that ran out */
-	unsigned long long late_records;	/* came after their place */
+	unsigned long long file_bytes;	/* all files */
+	unsigned long long files;	/* finished: renamed to their names */
+	unsigned long long files_removed;	/* beyond rotate_files */
 };
 
 struct pcapng;
 
 /*
- * Writes the section header and interface description to f. NULL with
- * errno set when memory is short or f fails.
+ * One file: out, opened and started by the caller, who flushes and
+ * closes it. NULL with errno set when memory is short.
  */
-struct pcapng *pcapng_new(FILE *f, const struct pcapng_config *cfg);
+struct pcapng *pcapng_new(const struct pcapng_config *cfg,
+			  struct outfile *out);
 
 /*
- * A stream's first record that can come (the core knows where it joined
- * the stream): records are written in id order from there. Without it a
- * stream starts at the first record that comes.
+ * A series (cfg->series "DIR/NAME.EXT": files DIR/NAME_NNNNN_TIME.EXT,
+ * written as DIR/.NAME_NNNNN_TIME.EXT.part, DIR/.NAME.EXT.lock held):
+ * takes the series and creates its first file, writing nothing. NULL
+ * with err saying why.
  */
-int pcapng_stream_start(struct pcapng *p, const struct endpoint *sender,
-			uint32_t stream_id, uint32_t record_id);
+struct pcapng *pcapng_open_series(const struct pcapng_config *cfg, char *err,
+				  size_t errlen);
 
-/* One complete record (pcapng copies what it keeps). 0, or -1 + errno. */
-int pcapng_record(struct pcapng *p, const struct reasm_record *r);
+/* Everything else started: the first file's header. 0, or -1 with err. */
+int pcapng_start(struct pcapng *p, char *err, size_t errlen);
 
-/*
- * Records record_first..record_last (inclusive) of a stream will never
- * come; an end that cannot be known has has_first or has_last 0 (the
- * records before the stream was joined, after its last datagram). Which
- * connections they belonged to is unknown, so every connection last seen
- * on that stream gets a hole (one byte) in both directions where its next
- * data goes, with a comment saying why.
- */
-struct pcapng_loss {
-	const struct endpoint *sender;
-	uint32_t stream_id;
-	uint32_t record_first, record_last;
-	int has_first, has_last;
-	const char *reason;
-};
-int pcapng_lost(struct pcapng *p, const struct pcapng_loss *l);
+/* The tool could not start: removes the file it created; frees p. */
+void pcapng_abandon(struct pcapng *p);
+
+/* tcpsynth's sink (arg: the struct pcapng). 0, or -1 (pcapng_error()). */
+int pcapng_frame(void *arg, const struct tcpsynth_frame *f);
+int pcapng_unit_done(void *arg);
+/* tcpsynth's sink: the number of the file written now (one file: 0). */
+unsigned long pcapng_file(void *arg);
+
+/* Why the last call failed. */
+const char *pcapng_error(const struct pcapng *p);
 
 /*
- * Gives up on records that have been missing for longer than hold_ms
- * (they count as lost, reason "hold-expired") and writes what waited for
- * them. pcapng_record and pcapng_lost do this too; a front end with a
- * timer calls it when nothing arrives. 0, or -1 + errno.
+ * When the current file of a series is due to be finished (CLOCK_MONOTONIC
+ * ns), 0 if never; pcapng_tick() finishes it then and starts the next.
  */
-int pcapng_tick(struct pcapng *p);
+uint64_t pcapng_deadline(const struct pcapng *p);
+int pcapng_tick(struct pcapng *p, uint64_t now_ns, char *err,
+		size_t errlen);
+
+/* A series' current file: its units written; on the disk. */
+int pcapng_flush(struct pcapng *p, char *err, size_t errlen);
+int pcapng_sync(struct pcapng *p, char *err, size_t errlen);
 
 /*
- * Writes every record still waiting (what it waited for counts as lost,
- * reason "end of capture") and flushes f. 0, or -1 + errno.
+ * The end: a series' current file finished (renamed to its name), no
+ * next one begun. 0, or -1 with err.
  */
-int pcapng_finish(struct pcapng *p);
+int pcapng_finish(struct pcapng *p, char *err, size_t errlen);
+
+/* Finishes as pcapng_finish() if need be, frees p even on failure. */
+int pcapng_close(struct pcapng *p, char *err, size_t errlen);
 
 const struct pcapng_stats *pcapng_stats(const struct pcapng *p);
 
-/* Frees p; does not close its FILE. */
-void pcapng_free(struct pcapng *p);
+/* What a series' files could not write, added to *sum (one file: none). */
+void pcapng_outfile_stats(const struct pcapng *p, struct outfile_stats *sum);
+
+/* For the start line: "DIR/NAME_NNNNN_TIME.EXT, a new file every ...". */
+void pcapng_describe(const struct pcapng *p, char *buf, size_t len);
 
 #endif

@@ -95,10 +95,40 @@ int recvopts_parse(struct recvopts *o, const char *prog, int c,
 		o->nallow++;
 		break;
 	}
+	case RECVOPT_ROTATE_SIZE:
+		o->rotate_mb = cli_ulong(prog, "--rotate-size", arg, 1,
+					 1000000);
+		break;
+	case RECVOPT_ROTATE_SECS:
+		o->rotate_seconds = (unsigned int)cli_ulong(
+			prog, "--rotate-seconds", arg, 1, 31 * 86400);
+		break;
+	case RECVOPT_ROTATE_FILES:
+		o->rotate_files = (unsigned int)cli_ulong(prog, "--rotate-files",
+							  arg, 1, 1000000);
+		break;
 	default:
 		return 0;
 	}
 	return 1;
+}
+
+void recvopts_check(const struct recvopts *o, const char *prog)
+{
+	int rotating = o->rotate_mb || o->rotate_seconds || o->rotate_files;
+
+	if (rotating && o->output != RECV_OUT_PCAPNG)
+		cli_usage_error(prog, "--rotate-size, --rotate-seconds, "
+				"--rotate-files: only with --output pcapng");
+	if (rotating && !o->out_path)
+		cli_usage_error(prog, "--rotate-*: --out FILE names the files "
+				"(FILE_NNNNN_TIME.EXT)");
+	if (o->rotate_files && !o->rotate_mb && !o->rotate_seconds)
+		cli_usage_error(prog, "--rotate-files: with --rotate-size or "
+				"--rotate-seconds");
+	if (rotating && o->truncate)
+		cli_usage_error(prog, "--truncate: the files of --rotate-* are "
+				"new ones");
 }
 
 void recvopts_usage(FILE *f)
@@ -106,6 +136,11 @@ void recvopts_usage(FILE *f)
 	fprintf(f,
 "    --output json|raw|pcapng  JSON lines (default), raw records or pcapng\n"
 "    --out FILE            where records go (default stdout); appended to\n"
+"    --rotate-size MB      pcapng: a new file every MB (10^6 bytes), as\n"
+"                          FILE_NNNNN_TIME.EXT, finished ones renamed\n"
+"                          into place\n"
+"    --rotate-seconds S    pcapng: a new file every S seconds\n"
+"    --rotate-files N      keep the N newest files of the series\n"
 "    --lost FILE           LOST lines (records given up) go here (default:\n"
 "                          with the records in JSON output, else stderr)\n"
 "    --truncate            empty the files written (once started) instead\n"

@@ -39,6 +39,10 @@ struct recvopts {
 	unsigned int nack_tries;
 	int rcvbuf;
 	int stats_json;
+	/* pcapng into a series of files (--out the pattern); 0: never. */
+	unsigned long rotate_mb;
+	unsigned int rotate_seconds;
+	unsigned int rotate_files;
 };
 
 /* --rcvbuf's default, for the tools' help lines. */
@@ -49,7 +53,8 @@ enum {
 	RECVOPT_OUTPUT = 0x100, RECVOPT_OUT, RECVOPT_LOST, RECVOPT_LOGDG,
 	RECVOPT_MAXREC, RECVOPT_PENDING, RECVOPT_STREAMS, RECVOPT_NACK_TIMEOUT,
 	RECVOPT_NACK_TRIES, RECVOPT_RCVBUF, RECVOPT_JSON, RECVOPT_TRUNCATE,
-	RECVOPT_STATE, RECVOPT_ALLOW, RECVOPT_END
+	RECVOPT_STATE, RECVOPT_ALLOW, RECVOPT_ROTATE_SIZE, RECVOPT_ROTATE_SECS,
+	RECVOPT_ROTATE_FILES, RECVOPT_END
 };
 
 #define RECVOPTS_LONGOPTS						      \
@@ -66,7 +71,10 @@ enum {
 	{ "stats-json", no_argument, NULL, RECVOPT_JSON },		      \
 	{ "truncate", no_argument, NULL, RECVOPT_TRUNCATE },		      \
 	{ "state", required_argument, NULL, RECVOPT_STATE },		      \
-	{ "allow", required_argument, NULL, RECVOPT_ALLOW }
+	{ "allow", required_argument, NULL, RECVOPT_ALLOW },		      \
+	{ "rotate-size", required_argument, NULL, RECVOPT_ROTATE_SIZE },      \
+	{ "rotate-seconds", required_argument, NULL, RECVOPT_ROTATE_SECS },   \
+	{ "rotate-files", required_argument, NULL, RECVOPT_ROTATE_FILES }
 
 /* The defaults. */
 void recvopts_init(struct recvopts *o);
@@ -78,6 +86,9 @@ void recvopts_init(struct recvopts *o);
  */
 int recvopts_parse(struct recvopts *o, const char *prog, int c,
 		   const char *arg);
+
+/* After the last option: options that do not go together die. */
+void recvopts_check(const struct recvopts *o, const char *prog);
 
 /*
  * The help lines of the options but --log-datagrams and --rcvbuf, whose

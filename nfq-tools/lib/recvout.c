@@ -1,12 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "recvout.h"
+#include "recvstats.h"
 
 static const char *out_name(const struct recvout *ro)
 {
 	return ro->opt->out_path ? ro->opt->out_path : "standard output";
+}
+
+static int series(const struct recvout *ro)
+{
+	const struct recvopts *o = ro->opt;
+
+	return o->output == RECV_OUT_PCAPNG &&
+	       (o->rotate_mb || o->rotate_seconds);
+}
+
+static void pcap_config(const struct recvout *ro, struct pcapng_config *pc)
+{
+	const struct recvopts *o = ro->opt;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->prog = ro->prog;
+	if (series(ro)) {
+		pc->series = o->out_path;
+		pc->rotate_bytes = o->rotate_mb * 1000000ull;
+		pc->rotate_seconds = o->rotate_seconds;
+		pc->rotate_files = o->rotate_files;
+	}
 }
 
 int recvout_open(struct recvout *ro, const struct recvopts *o,
@@ -15,10 +39,19 @@ int recvout_open(struct recvout *ro, const struct recvopts *o,
 	memset(ro, 0, sizeof(*ro));
 	ro->opt = o;
 	ro->prog = prog;
-	if (outfile_open(&ro->out, prog, o->out_path, o->truncate, err,
-			 errlen))
-		goto fail;
-	ro->have_out = 1;
+	if (series(ro)) {
+		struct pcapng_config pc;
+
+		pcap_config(ro, &pc);
+		ro->pcap = pcapng_open_series(&pc, err, errlen);
+		if (!ro->pcap)
+			goto fail;
+	} else {
+		if (outfile_open(&ro->out, prog, o->out_path, o->truncate, err,
+				 errlen))
+			goto fail;
+		ro->have_out = 1;
+	}
 	if (o->dgram_log_path) {
 		if (outfile_open(&ro->log_file, prog, o->dgram_log_path,
 				 o->truncate, err, errlen))
@@ -44,23 +77,50 @@ fail:
 
 void recvout_abandon(struct recvout *ro)
 {
+	char ignored[256];
+
 	if (ro->have_out)
 		outfile_abandon(&ro->out);
 	if (ro->have_log_file)
 		outfile_abandon(&ro->log_file);
 	if (ro->have_lost_file)
 		outfile_abandon(&ro->lost_file);
+	if (ro->opt && series(ro))
+		pcapng_abandon(ro->pcap);
+	else if (ro->pcap)
+		pcapng_close(ro->pcap, ignored, sizeof(ignored));
+	tcpsynth_free(ro->synth);
 	ro->have_out = ro->have_log_file = ro->have_lost_file = 0;
+	ro->pcap = NULL;
+	ro->synth = NULL;
 }
 
-/* pcapng's units: its section header, each record's packets. */
-static int pcap_written(void *arg, int header)
+/* The synthesis, into pcapng. */
+static int start_synth(struct recvout *ro, char *err, size_t errlen)
 {
-	struct recvout *ro = arg;
+	struct tcpsynth_config tc;
+	struct tcpsynth_sink sink = { .frame = pcapng_frame,
+				      .unit_done = pcapng_unit_done,
+				      .file = pcapng_file };
 
-	if (outfile_end_unit(&ro->out, header ? OUTFILE_HEADER : OUTFILE_RECORD,
-			     ro->unit_err, sizeof(ro->unit_err))) {
-		errno = EIO;
+	tcpsynth_config_init(&tc);
+	if (!ro->pcap) {
+		struct pcapng_config pc;
+
+		pcap_config(ro, &pc);
+		ro->pcap = pcapng_new(&pc, &ro->out);
+		if (!ro->pcap) {
+			snprintf(err, errlen, "pcapng: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (pcapng_start(ro->pcap, err, errlen))
+		return -1;
+	sink.arg = ro->pcap;
+	ro->synth = tcpsynth_new(&tc, &sink);
+	if (!ro->synth) {
+		snprintf(err, errlen, "starting the pcapng output: %s",
+			 strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -68,34 +128,22 @@ static int pcap_written(void *arg, int header)
 
 int recvout_start(struct recvout *ro, char *err, size_t errlen)
 {
-	if (outfile_start(&ro->out, err, errlen) ||
+	if ((ro->have_out && outfile_start(&ro->out, err, errlen)) ||
 	    (ro->have_log_file && outfile_start(&ro->log_file, err, errlen)) ||
 	    (ro->have_lost_file && outfile_start(&ro->lost_file, err, errlen)))
 		return -1;
-	if (ro->opt->output == RECV_OUT_PCAPNG) {
-		struct pcapng_config pc;
-
-		pcapng_config_init(&pc);
-		pc.application = ro->prog;
-		pc.written = pcap_written;
-		pc.written_arg = ro;
-		ro->pcap = pcapng_new(ro->out.f, &pc);
-		if (!ro->pcap) {
-			snprintf(err, errlen, "starting the pcapng output on "
-				 "%s: %s", out_name(ro), ro->unit_err[0] ?
-				 ro->unit_err : strerror(errno));
-			return -1;
-		}
-	}
+	if (ro->opt->output == RECV_OUT_PCAPNG && start_synth(ro, err, errlen))
+		return -1;
 	/* The header at once: a reader of the file sees a capture. */
 	return recvout_flush(ro, err, errlen);
 }
 
-static int unit_failed(struct recvout *ro, char *err, size_t errlen,
-		       const char *what)
+/* The synthesis failed: why (a sink's message, else errno's). */
+static int synth_failed(struct recvout *ro, char *err, size_t errlen,
+			const char *what)
 {
-	if (ro->unit_err[0])
-		snprintf(err, errlen, "%s", ro->unit_err);
+	if (ro->pcap && pcapng_error(ro->pcap)[0])
+		snprintf(err, errlen, "%s", pcapng_error(ro->pcap));
 	else
 		snprintf(err, errlen, "%s %s: %s", what, out_name(ro),
 			 strerror(errno));
@@ -107,21 +155,25 @@ int recvout_record(struct recvout *ro, const struct reasm_record *r,
 {
 	switch (ro->opt->output) {
 	case RECV_OUT_JSON:
-		if (jsonout_record(&ro->json, r))
-			return unit_failed(ro, err, errlen,
-					   "writing a record to");
+		if (jsonout_record(&ro->json, r)) {
+			snprintf(err, errlen, "writing a record to %s: %s",
+				 out_name(ro), strerror(errno));
+			return -1;
+		}
 		break;
 	case RECV_OUT_RAW:
 		if (fwrite(r->rec->bytes, 1, r->rec->len, ro->out.f) !=
-		    r->rec->len)
-			return unit_failed(ro, err, errlen,
-					   "writing a record to");
+		    r->rec->len) {
+			snprintf(err, errlen, "writing a record to %s: %s",
+				 out_name(ro), strerror(errno));
+			return -1;
+		}
 		break;
 	default:
-		/* pcapng ends each record's unit itself (pcap_written). */
-		return pcapng_record(ro->pcap, r)
-			       ? unit_failed(ro, err, errlen,
-					     "writing a record to")
+		/* The sink ends each record's unit itself. */
+		return tcpsynth_record(ro->synth, r)
+			       ? synth_failed(ro, err, errlen,
+					      "writing a record to")
 			       : 0;
 	}
 	return outfile_end_unit(&ro->out, OUTFILE_RECORD, err, errlen);
@@ -130,7 +182,7 @@ int recvout_record(struct recvout *ro, const struct reasm_record *r,
 int recvout_lost(struct recvout *ro, const struct reasm_lost *l, char *err,
 		 size_t errlen)
 {
-	struct pcapng_loss pl = {
+	struct tcpsynth_loss tl = {
 		.sender = l->sender,
 		.stream_id = l->stream_id,
 		.record_first = l->record_first,
@@ -149,18 +201,18 @@ int recvout_lost(struct recvout *ro, const struct reasm_lost *l, char *err,
 	}
 	if (of && outfile_end_unit(of, OUTFILE_LOST, err, errlen))
 		return -1;
-	if (ro->pcap && pcapng_lost(ro->pcap, &pl))
-		return unit_failed(ro, err, errlen,
-				   "writing a LOST marker to");
+	if (ro->synth && tcpsynth_lost(ro->synth, &tl))
+		return synth_failed(ro, err, errlen,
+				    "writing a LOST marker to");
 	return 0;
 }
 
 int recvout_stream_start(struct recvout *ro, const struct reasm_start *s,
 			 char *err, size_t errlen)
 {
-	if (!ro->pcap || !s->has_record ||
-	    !pcapng_stream_start(ro->pcap, s->sender, s->stream_id,
-				 s->record_id))
+	if (!ro->synth || !s->has_record ||
+	    !tcpsynth_stream_start(ro->synth, s->sender, s->stream_id,
+				   s->record_id))
 		return 0;
 	snprintf(err, errlen, "pcapng: %s", strerror(errno));
 	return -1;
@@ -171,11 +223,22 @@ int recvout_logged(struct recvout *ro, char *err, size_t errlen)
 	return outfile_end_unit(&ro->log_file, OUTFILE_LOG, err, errlen);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int recvout_flush(struct recvout *ro, char *err, size_t errlen)
 {
-	if (ro->pcap && pcapng_tick(ro->pcap))
-		return unit_failed(ro, err, errlen, "writing");
-	if (outfile_flush(&ro->out, err, errlen) ||
+	if (ro->synth && tcpsynth_tick(ro->synth))
+		return synth_failed(ro, err, errlen, "writing");
+	if (ro->pcap && (pcapng_tick(ro->pcap, now_ns(), err, errlen) ||
+			 pcapng_flush(ro->pcap, err, errlen)))
+		return -1;
+	if ((ro->have_out && outfile_flush(&ro->out, err, errlen)) ||
 	    (ro->have_log_file && outfile_flush(&ro->log_file, err, errlen)) ||
 	    (ro->have_lost_file &&
 	     outfile_flush(&ro->lost_file, err, errlen)))
@@ -188,10 +251,29 @@ int recvout_flush(struct recvout *ro, char *err, size_t errlen)
 	return 0;
 }
 
+int recvout_timeout_ms(const struct recvout *ro)
+{
+	uint64_t due = ro->pcap ? pcapng_deadline(ro->pcap) : 0, now, left;
+	int ms = -1;
+
+	/* Records held for earlier ones wait at most their hold time. */
+	if (ro->synth && tcpsynth_stats(ro->synth)->held_now)
+		ms = 100;
+	if (due) {
+		now = now_ns();
+		/* Rounded up: waking early would only spin. */
+		left = due > now ? (due - now + 999999) / 1000000 : 0;
+		if (ms < 0 || left < (uint64_t)ms)
+			ms = (int)(left > 86400000 ? 86400000 : left);
+	}
+	return ms;
+}
+
 int recvout_sync(struct recvout *ro, char *err, size_t errlen)
 {
 	return recvout_flush(ro, err, errlen) ||
-	       outfile_sync(&ro->out, err, errlen) ||
+	       (ro->have_out && outfile_sync(&ro->out, err, errlen)) ||
+	       (ro->pcap && pcapng_sync(ro->pcap, err, errlen)) ||
 	       (ro->have_log_file && outfile_sync(&ro->log_file, err, errlen)) ||
 	       (ro->have_lost_file &&
 		outfile_sync(&ro->lost_file, err, errlen)) ? -1 : 0;
@@ -199,9 +281,10 @@ int recvout_sync(struct recvout *ro, char *err, size_t errlen)
 
 int recvout_finish(struct recvout *ro, char *err, size_t errlen)
 {
-	if (ro->pcap && pcapng_finish(ro->pcap))
-		return unit_failed(ro, err, errlen, "writing");
-	return recvout_flush(ro, err, errlen);
+	if (ro->synth && tcpsynth_finish(ro->synth))
+		return synth_failed(ro, err, errlen, "writing");
+	return recvout_flush(ro, err, errlen) ||
+	       (ro->pcap && pcapng_finish(ro->pcap, err, errlen)) ? -1 : 0;
 }
 
 int recvout_close(struct recvout *ro, char *err, size_t errlen)
@@ -209,7 +292,11 @@ int recvout_close(struct recvout *ro, char *err, size_t errlen)
 	int rc = 0;
 
 	jsonout_free(&ro->json);
-	pcapng_free(ro->pcap);
+	tcpsynth_free(ro->synth);
+	ro->synth = NULL;
+	/* One file: ro->out, closed below; a series: its last file. */
+	if (ro->pcap && pcapng_close(ro->pcap, err, errlen))
+		rc = -1;
 	ro->pcap = NULL;
 	if (ro->have_out && outfile_close(&ro->out, err, errlen))
 		rc = -1;
@@ -237,6 +324,15 @@ void recvout_stats(const struct recvout *ro, struct outfile_stats *sum)
 			sum->unwritten[k] += files[i]->st.unwritten[k];
 		sum->write_errors += files[i]->st.write_errors;
 	}
+	if (ro->pcap)
+		pcapng_outfile_stats(ro->pcap, sum);
+}
+
+void recvout_print_stats(const struct recvout *ro, struct statprint *sp)
+{
+	if (!ro->synth)
+		return;
+	recvstats_synth(sp, tcpsynth_stats(ro->synth), pcapng_stats(ro->pcap));
 }
 
 void recvout_describe(const struct recvout *ro, char *buf, size_t len)
@@ -247,7 +343,13 @@ void recvout_describe(const struct recvout *ro, char *buf, size_t len)
 	};
 	const char *how = !ro->opt->out_path ? ""
 			  : ro->opt->truncate ? " (truncated)" : " (appended)";
+	char files[600];
 
+	if (series(ro)) {
+		pcapng_describe(ro->pcap, files, sizeof(files));
+		snprintf(buf, len, "pcapng to %s", files);
+		return;
+	}
 	snprintf(buf, len, "%s to %s%s", formats[ro->opt->output],
 		 out_name(ro), how);
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * A receiver's outputs, as tlstap-recv and tlstap-nfq write them: whole
- * records as JSON lines, raw records or pcapng (--output, --out); LOST
- * lines with the records in JSON output, else on --lost FILE or stderr,
- * and in pcapng also as marks in the flows; the datagram log
- * (--log-datagrams, whose lines the tool writes itself).
+ * records as JSON lines, raw records, or synthetic TCP connections
+ * (lib/tcpsynth.c) in pcapng, one file or a rotated series (--output,
+ * --out, --rotate-*); LOST lines with the
+ * records in JSON output, else on --lost FILE or stderr, and for the
+ * connections also as marks in them; the datagram log (--log-datagrams,
+ * whose lines the tool writes itself).
  *
  * Files are lib/outfile.c's: opened (appending, locked) without a byte
  * written, started (--truncate, the pcapng header) only once the tool has
@@ -22,6 +24,8 @@
 #include "pcapng.h"
 #include "reasm.h"
 #include "recvopts.h"
+#include "statprint.h"
+#include "tcpsynth.h"
 
 struct recvout {
 	const struct recvopts *opt;
@@ -33,8 +37,8 @@ struct recvout {
 	FILE *lost;			/* where LOST lines go */
 	FILE *dgram_log;		/* where the tool writes its log lines */
 	struct jsonout json;
+	struct tcpsynth *synth;		/* --output pcapng */
 	struct pcapng *pcap;		/* --output pcapng */
-	char unit_err[256];		/* pcapng's unit failed: why */
 };
 
 /*
@@ -59,17 +63,33 @@ int recvout_stream_start(struct recvout *ro, const struct reasm_start *s,
 			 char *err, size_t errlen);
 /* The tool wrote one line to dgram_log. */
 int recvout_logged(struct recvout *ro, char *err, size_t errlen);
-/* After every batch: a reader sees each record once it is complete. */
+/*
+ * After every batch: a reader sees each record once it is complete (and a
+ * series' file whose time is up is finished).
+ */
 int recvout_flush(struct recvout *ro, char *err, size_t errlen);
+
+/*
+ * How long the tool may wait for datagrams before recvout_flush() has
+ * work (records held for earlier ones, a series' next file): ms, -1 if
+ * there is none.
+ */
+int recvout_timeout_ms(const struct recvout *ro);
 /* Flushed and on the disk (before a state file says so). */
 int recvout_sync(struct recvout *ro, char *err, size_t errlen);
-/* At the end: what pcapng still holds is written, everything flushed. */
+/*
+ * At the end: what the synthesis still holds is written, everything
+ * flushed, a series' last file finished.
+ */
 int recvout_finish(struct recvout *ro, char *err, size_t errlen);
 /* Closes the files it opened and frees the rest, even on failure. */
 int recvout_close(struct recvout *ro, char *err, size_t errlen);
 
 /* What could not be written, all files together. */
 void recvout_stats(const struct recvout *ro, struct outfile_stats *sum);
+
+/* The synthesis's group of counters ("pcapng"), if it has one. */
+void recvout_print_stats(const struct recvout *ro, struct statprint *sp);
 
 /* For the start line: "json to FILE (appended)" and so on. */
 void recvout_describe(const struct recvout *ro, char *buf, size_t len);

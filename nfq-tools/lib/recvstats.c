@@ -61,24 +61,30 @@ void recvstats_output(struct statprint *sp, const struct outfile_stats *o)
 	statprint_close(sp);
 }
 
-void recvstats_pcapng(struct statprint *sp, const struct pcapng_stats *p)
+void recvstats_synth(struct statprint *sp, const struct tcpsynth_stats *s,
+		     const struct pcapng_stats *p)
 {
 	statprint_group(sp, "pcapng");
-	statprint_u64(sp, "records", p->records);
-	statprint_u64(sp, "loss_reports", p->loss_reports);
-	statprint_u64(sp, "packets", p->packets);
+	statprint_u64(sp, "records", s->records);
+	statprint_u64(sp, "loss_reports", s->loss_reports);
+	statprint_u64(sp, "opens", s->opens);
+	statprint_u64(sp, "closes", s->closes);
+	statprint_u64(sp, "closes_unknown", s->closes_unknown);
+	statprint_u64(sp, "packets", s->packets);
 	statprint_u64(sp, "file_bytes", p->file_bytes);
-	statprint_u64(sp, "flows", p->flows);
-	statprint_u64(sp, "flows_evicted", p->flows_evicted);
-	statprint_u64(sp, "dropped_gaps", p->dropped_gaps);
-	statprint_u64(sp, "dropped_bytes", p->dropped_bytes);
-	statprint_u64(sp, "lost_ranges", p->lost_ranges);
-	statprint_u64(sp, "lost_records", p->lost_records);
-	statprint_u64(sp, "lost_marks", p->lost_marks);
-	statprint_u64(sp, "held", p->held);
-	statprint_u64(sp, "held_now", p->held_now);
-	statprint_u64(sp, "hold_expired", p->hold_expired);
-	statprint_u64(sp, "late_records", p->late_records);
+	statprint_u64(sp, "files", p->files);
+	statprint_u64(sp, "files_removed", p->files_removed);
+	statprint_u64(sp, "flows", s->flows);
+	statprint_u64(sp, "flows_evicted", s->flows_evicted);
+	statprint_u64(sp, "dropped_gaps", s->dropped_gaps);
+	statprint_u64(sp, "dropped_bytes", s->dropped_bytes);
+	statprint_u64(sp, "lost_ranges", s->lost_ranges);
+	statprint_u64(sp, "lost_records", s->lost_records);
+	statprint_u64(sp, "lost_marks", s->lost_marks);
+	statprint_u64(sp, "held", s->held);
+	statprint_u64(sp, "held_now", s->held_now);
+	statprint_u64(sp, "hold_expired", s->hold_expired);
+	statprint_u64(sp, "late_records", s->late_records);
 	statprint_close(sp);
 }
 

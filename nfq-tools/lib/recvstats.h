@@ -11,6 +11,7 @@
 
 #include "outfile.h"
 #include "pcapng.h"
+#include "tcpsynth.h"
 #include "ratelog.h"
 #include "reasm.h"
 #include "statprint.h"
@@ -21,8 +22,9 @@ void recvstats_reasm(struct statprint *sp, const struct reasm_stats *s);
 /* What the output files could not take, as the group "output". */
 void recvstats_output(struct statprint *sp, const struct outfile_stats *o);
 
-/* The pcapng writer's, as the group "pcapng". */
-void recvstats_pcapng(struct statprint *sp, const struct pcapng_stats *p);
+/* The synthesis's and the pcapng writer's, as the group "pcapng". */
+void recvstats_synth(struct statprint *sp, const struct tcpsynth_stats *s,
+		     const struct pcapng_stats *p);
 
 /*
  * A stream that starts where the receiver cannot see its beginning, one

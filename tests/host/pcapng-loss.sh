@@ -3,15 +3,18 @@
 # The pcapng output where things go wrong: hand-made datagrams
 # (tests/host/pcap/scenario.py) reach tlstap-nfq --output pcapng in a
 # target namespace: reordered and duplicated datagrams, a 70000-byte HTTP
-# response in two records, a socket-less session, IPv6, `dropped` bytes,
-# a loss report, a datagram that never comes (NACKed, unanswered, given
-# up as a LOST range) and an aborted record (never reported lost: the
-# writer's hold time runs out). Checked with tshark (check_pcap.py): every
-# connection a whole TCP connection with its plaintext in record order,
-# exactly the holes the documented rules give, a tlstap comment on every
-# packet after a hole, checksums good, nothing malformed; and the counters
-# agree (records, one LOST range, also as a LOST line on stderr, one
-# expired hold, nothing late).
+# response in two records, OPEN and CLOSE records (one whose client is
+# the end with the lower port, one closing with a hole still pending, one
+# of a connection never seen), a socket-less session, IPv6, `dropped`
+# bytes, a loss report, a datagram that never comes (NACKed, unanswered,
+# given up as a LOST range) and an aborted record (never reported lost:
+# the writer's hold time runs out). Checked with tshark (check_pcap.py):
+# every connection a whole TCP connection with its plaintext in record
+# order, its handshake from the client the OPEN names, its FIN exchange
+# from the end that closed, exactly the holes the documented rules give,
+# a tlstap comment on every packet after a hole, checksums good, nothing
+# malformed; and the counters agree (records, OPENs and CLOSEs, one LOST
+# range, also as a LOST line on stderr, one expired hold, nothing late).
 . "$(dirname "$0")/nfq/lib.sh"
 . "$(dirname "$0")/pcap/nfqlib.sh"
 
@@ -40,6 +43,10 @@ has_rule R1 && fail "the nft rule is still there after tlstap-nfq exited"
 [ "$(nfq_stat nfq pcapng hold_expired)" = 1 ] ||
 	fail "pcapng.hold_expired $(nfq_stat nfq pcapng hold_expired), want 1"
 [ "$(nfq_stat nfq pcapng late_records)" = 0 ] || fail "records came too late"
+for c in opens=2 closes=4 closes_unknown=1; do
+	[ "$(nfq_stat nfq pcapng "${c%=*}")" = "${c#*=}" ] ||
+		fail "pcapng.${c%=*} $(nfq_stat nfq pcapng "${c%=*}"), want ${c#*=}"
+done
 grep -q '^{"type":"lost",.*"record_first":3,"record_last":3,.*"reason":"timeout"}$' \
 	"$TMP/nfq.err" || fail "no LOST line for the lost record on stderr"
 [ "$(nfq_stat nfq pcapng held)" -gt 0 ] ||

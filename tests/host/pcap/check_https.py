@@ -5,13 +5,15 @@
 Usage: check_https.py PCAPNG SERVER_PORT=FILE...
 
 Every TCP connection in the file must be one of the exchanges: its
-server port names the file that was downloaded. Per connection: tshark's
-TCP stream, reassembled from the segments' sequence numbers, carries the
-client's request (a GET request line ... blank line) and the server's
-response, whose body is the file, byte for byte; no sequence hole; and,
-over the whole file, no malformed packet, no expert error, every IP and
-TCP checksum good. Prints one line per connection; on failure a line
-starting with FAIL, exit 1."""
+server port names the file that was downloaded. Per connection: it opens
+with the client's SYN, the SYN-ACK and the ACK and ends with the
+client's FIN (the hooked client ended it), the server's FIN and the last
+ACK; tshark's TCP stream, reassembled from the segments' sequence
+numbers, carries the client's request (a GET request line ... blank
+line) and the server's response, whose body is the file, byte for byte;
+no sequence hole; and, over the whole file, no malformed packet, no
+expert error, every IP and TCP checksum good. Prints one line per
+connection; on failure a line starting with FAIL, exit 1."""
 
 import subprocess
 import sys
@@ -59,6 +61,17 @@ def main():
         if int(syn["tcp.flags"], 16) & 0x12 != 0x02:
             fail("stream %s does not start with a SYN" % sid)
         sport = int(syn["tcp.dstport"])
+        shake = [(int(p["tcp.srcport"]) == sport, int(p["tcp.flags"], 16) & 0x17)
+                 for p in pkts[:3]]
+        end = [(int(p["tcp.srcport"]) == sport, int(p["tcp.flags"], 16) & 0x17)
+               for p in pkts[-3:]]
+        if shake != [(False, 0x02), (True, 0x12), (False, 0x10)]:
+            fail("stream %s: no SYN, SYN-ACK, ACK from the client first: %s"
+                 % (sid, shake))
+        if end != [(False, 0x11), (True, 0x11), (False, 0x10)] or \
+                sum(int(p["tcp.flags"], 16) & 0x01 for p in pkts) != 2:
+            fail("stream %s: does not end with the client's FIN, the "
+                 "server's, the ACK: %s" % (sid, end))
         if sport not in files:
             fail("stream %s: server port %d is none of %s" % (sid, sport, sorted(files)))
         data = {}

@@ -8,17 +8,24 @@ Usage: scenario.py ADDR PORT EXPECT.json
 
 Streams (each from its own UDP source port, so each is a sender stream):
   40001  reordered and duplicated datagrams: an HTTP exchange over IPv4
-         with a 70000-byte response in two records, a socket-less (NONE)
-         session, an IPv6 session whose server speaks first, a record with
-         `dropped` bytes and a loss report;
+         with a 70000-byte response in two records, opened and closed
+         (OPEN, CLOSE: the client's FIN first), a socket-less (NONE)
+         session, an IPv6 session whose server speaks first, opened by an
+         OPEN that makes the end with the lower port its client (the
+         OPEN's word beats the port rule), a record with `dropped` bytes,
+         a loss report, and a CLOSE from the server (its FIN first, the
+         client's after the reported hole); a CLOSE of a connection never
+         seen (nothing in the capture);
   40002  one datagram (one record) never sent: the receiver NACKs, nobody
          answers, the core gives it up as a LOST range; the two flows seen
-         on that stream get a one-byte hole in both directions;
+         on that stream get a one-byte hole in both directions; one of
+         them closes with its hole still pending: before its FIN;
   40003  a record whose chunk carries the ABORTED flag: the core drops it
          without a LOST range, the pcapng writer waits its hold time (5 s)
          and then marks the flow the same way.
-EXPECT.json: per flow its two ends and, per direction, a list of
-["data", hex] and ["hole", n] items in order."""
+EXPECT.json: per flow its two ends, the end that closes first (null:
+never closed) and, per direction, a list of ["data", hex] and
+["hole", n] items in order."""
 
 import json
 import random
@@ -59,6 +66,19 @@ class Flow:
         self.items = {"local": [], "peer": []}   # by the sending end
         self.pending = {"local": 0, "peer": 0}
         self.seen_on = None
+        self.closer = None
+
+    def lifecycle(self, rtype, client, ts):
+        """An OPEN or CLOSE: from the client to the server, dir WRITE
+        when the writer (the local end) is the client."""
+        fam = self.family
+        local = ref.addr_bytes(fam, self.local)
+        peer = ref.addr_bytes(fam, self.peer)
+        if client == "local":
+            return ref.record(rtype, ref.DIR_WRITE, fam, self.lport, self.pport,
+                              b"", 4242, local, peer, ts, self.conn_id, 0)
+        return ref.record(rtype, ref.DIR_READ, fam, self.pport, self.lport,
+                          b"", 4242, peer, local, ts, self.conn_id, 0)
 
     def record(self, direction, msg, ts, dropped=0):
         fam = self.family
@@ -92,8 +112,22 @@ class Oracle:
 
     def lost(self, stream):
         for f in self.flows:
-            if f.seen_on == stream:
+            if f.seen_on == stream and not f.closer:
                 f.pending = {"local": 1, "peer": 1}
+
+    def open(self, flow, stream, client):
+        """The OPEN names the client, whatever the ports say."""
+        flow.client = client
+        flow.seen_on = stream
+
+    def close(self, flow):
+        """The writer (local end) sends the first FIN; holes still
+        pending go before the FINs."""
+        for side in ("local", "peer"):
+            if flow.pending[side]:
+                flow.items[side].append(["hole", flow.pending[side]])
+                flow.pending[side] = 0
+        flow.closer = "local"
 
 
 def chunk_hdr(rec, rid, off, ln, flags=0):
@@ -140,20 +174,34 @@ def main():
     oracle.flows += [a, n, v6]
     body = rng.randbytes(70000)
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n"
-    s1 = [  # (flow, direction, msg, dropped)
+    ghost = Flow(ref.FAMILY_IPV4, "10.1.0.9", 50009, "192.0.2.9", 443, 109)
+    s1 = [  # (flow, direction or OPEN/CLOSE, msg, dropped or the client)
+        (a, "open", None, "local"),
         (a, ref.DIR_WRITE, b"GET /a HTTP/1.1\r\nHost: a.example\r\n\r\n", 0),
         (a, ref.DIR_READ, head + body[:30000], 0),
         (a, ref.DIR_READ, body[30000:], 0),
+        (a, "close", None, "local"),
         (n, ref.DIR_WRITE, b"memory bio hello", 0),
         (n, ref.DIR_READ, b"memory bio reply", 0),
+        (v6, "open", None, "peer"),
         (v6, ref.DIR_READ, b"220 server speaks first\r\n", 0),
         (v6, ref.DIR_WRITE, b"EHLO client\r\n", 1000),
         (v6, ref.DIR_READ, b"", 5000),        # loss report
+        (v6, "close", None, "peer"),
+        (ghost, "close", None, "local"),    # never opened: nothing
     ]
     recs1 = []
-    for rid, (f, d, msg, dropped) in enumerate(s1):
-        recs1.append((rid, f.record(d, msg, next(ts), dropped)))
-        oracle.write(f, 1, d, msg, dropped)
+    for rid, (f, d, msg, extra) in enumerate(s1):
+        if d == "open":
+            recs1.append((rid, f.lifecycle(ref.RECORD_OPEN, extra, next(ts))))
+            oracle.open(f, 1, extra)
+        elif d == "close":
+            recs1.append((rid, f.lifecycle(ref.RECORD_CLOSE, extra, next(ts))))
+            if f is not ghost:
+                oracle.close(f)
+        else:
+            recs1.append((rid, f.record(d, msg, next(ts), extra)))
+            oracle.write(f, 1, d, msg, extra)
     dg1 = pack(recs1, 0x1001)
     # The first datagram first: a receiver starts a stream at the first
     # one it sees (PROTOCOL.md 5.1); the rest in any order.
@@ -174,10 +222,15 @@ def main():
         (b, ref.DIR_READ, b"abcdefghijklmnopqrst"),
         (c, ref.DIR_READ, b"reply to C"),
         (b, ref.DIR_WRITE, b"GET /b2 HTTP/1.1\r\nHost: b.example\r\n\r\n"),
+        (c, "close", b""),      # its WRITE hole still pending
     ]
     lost_rid = 3
     recs2 = []
     for rid, (f, d, msg) in enumerate(s2):
+        if d == "close":
+            recs2.append((rid, f.lifecycle(ref.RECORD_CLOSE, "local", next(ts))))
+            oracle.close(f)
+            continue
         recs2.append((rid, f.record(d, msg, next(ts), 0)))
         if rid == lost_rid:
             oracle.lost(2)
@@ -220,7 +273,8 @@ def main():
         sv = "peer" if cl == "local" else "local"
         out.append({"conn_id": f.conn_id, "client": list(f.ends[cl]),
                     "server": list(f.ends[sv]), "c2s": f.items[cl],
-                    "s2c": f.items[sv]})
+                    "s2c": f.items[sv],
+                    "closer": list(f.ends[f.closer]) if f.closer else None})
     with open(expect_path, "w") as fh:
         json.dump({"flows": out,
                    "records": len(recs1) + len(recs2) - 1 + len(recs3) - 1,
