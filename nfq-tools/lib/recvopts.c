@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "recvopts.h"
+#include "tapout.h"
 
 #define DEFAULT_MAX_PENDING	(64u << 20)
 #define DEFAULT_MAX_STREAMS	256
@@ -21,7 +22,8 @@ void recvopts_init(struct recvopts *o)
 	o->rcvbuf = RECVOPTS_DEFAULT_RCVBUF;
 }
 
-static enum recv_output parse_output(const char *prog, const char *arg)
+static enum recv_output parse_output(struct recvopts *o, const char *prog,
+				     const char *arg)
 {
 	if (!strcmp(arg, "json"))
 		return RECV_OUT_JSON;
@@ -29,8 +31,17 @@ static enum recv_output parse_output(const char *prog, const char *arg)
 		return RECV_OUT_RAW;
 	if (!strcmp(arg, "pcapng"))
 		return RECV_OUT_PCAPNG;
-	cli_usage_error(prog, "--output: want json, raw or pcapng, not '%s'",
-			arg);
+	if (!strncmp(arg, "tap:", 4)) {
+		o->tap_name = arg + 4;
+		if (!tapout_name_ok(o->tap_name))
+			cli_usage_error(prog, "--output tap:NAME: '%s' is no "
+					"interface name (1 to %d letters, "
+					"digits, '_', '-', '.')",
+					o->tap_name, IFNAMSIZ - 1);
+		return RECV_OUT_TAP;
+	}
+	cli_usage_error(prog, "--output: want json, raw, pcapng or tap:NAME, "
+			"not '%s'", arg);
 }
 
 int recvopts_parse(struct recvopts *o, const char *prog, int c,
@@ -38,7 +49,7 @@ int recvopts_parse(struct recvopts *o, const char *prog, int c,
 {
 	switch (c) {
 	case RECVOPT_OUTPUT:
-		o->output = parse_output(prog, arg);
+		o->output = parse_output(o, prog, arg);
 		break;
 	case RECVOPT_OUT:
 		o->out_path = arg;
@@ -129,12 +140,18 @@ void recvopts_check(const struct recvopts *o, const char *prog)
 	if (rotating && o->truncate)
 		cli_usage_error(prog, "--truncate: the files of --rotate-* are "
 				"new ones");
+	if (o->output == RECV_OUT_TAP && o->out_path)
+		cli_usage_error(prog, "--out: --output tap:%s writes to the "
+				"interface", o->tap_name);
 }
 
 void recvopts_usage(FILE *f)
 {
 	fprintf(f,
-"    --output json|raw|pcapng  JSON lines (default), raw records or pcapng\n"
+"    --output json|raw|pcapng|tap:NAME\n"
+"                          JSON lines (default), raw records, pcapng, or\n"
+"                          frames onto the TAP interface NAME (made if\n"
+"                          missing; CAP_NET_ADMIN)\n"
 "    --out FILE            where records go (default stdout); appended to\n"
 "    --rotate-size MB      pcapng: a new file every MB (10^6 bytes), as\n"
 "                          FILE_NNNNN_TIME.EXT, finished ones renamed\n"

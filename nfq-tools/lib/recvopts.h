@@ -17,7 +17,7 @@
 #include "addr.h"
 #include "reasm.h"
 
-enum recv_output { RECV_OUT_JSON, RECV_OUT_RAW, RECV_OUT_PCAPNG };
+enum recv_output { RECV_OUT_JSON, RECV_OUT_RAW, RECV_OUT_PCAPNG, RECV_OUT_TAP };
 
 #define RECVOPTS_MAX_ALLOW	64
 /* Evicted streams remembered, per stream tracked (--max-streams). */
@@ -25,6 +25,7 @@ enum recv_output { RECV_OUT_JSON, RECV_OUT_RAW, RECV_OUT_PCAPNG };
 
 struct recvopts {
 	enum recv_output output;
+	const char *tap_name;		/* --output tap:NAME */
 	const char *out_path;		/* NULL: stdout */
 	const char *lost_path;		/* NULL: see recvout_open() */
 	const char *dgram_log_path;	/* NULL: none */

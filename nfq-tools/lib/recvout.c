@@ -39,6 +39,7 @@ int recvout_open(struct recvout *ro, const struct recvopts *o,
 	memset(ro, 0, sizeof(*ro));
 	ro->opt = o;
 	ro->prog = prog;
+	ro->tap.fd = -1;
 	if (series(ro)) {
 		struct pcapng_config pc;
 
@@ -46,6 +47,10 @@ int recvout_open(struct recvout *ro, const struct recvopts *o,
 		ro->pcap = pcapng_open_series(&pc, err, errlen);
 		if (!ro->pcap)
 			goto fail;
+	} else if (o->output == RECV_OUT_TAP) {
+		if (tapout_open(&ro->tap, prog, o->tap_name, err, errlen))
+			goto fail;
+		ro->have_tap = 1;
 	} else {
 		if (outfile_open(&ro->out, prog, o->out_path, o->truncate, err,
 				 errlen))
@@ -90,12 +95,15 @@ void recvout_abandon(struct recvout *ro)
 	else if (ro->pcap)
 		pcapng_close(ro->pcap, ignored, sizeof(ignored));
 	tcpsynth_free(ro->synth);
+	if (ro->have_tap)
+		tapout_close(&ro->tap, ignored, sizeof(ignored));
 	ro->have_out = ro->have_log_file = ro->have_lost_file = 0;
+	ro->have_tap = 0;
 	ro->pcap = NULL;
 	ro->synth = NULL;
 }
 
-/* The synthesis, into pcapng. */
+/* The synthesis, into pcapng or onto the TAP interface. */
 static int start_synth(struct recvout *ro, char *err, size_t errlen)
 {
 	struct tcpsynth_config tc;
@@ -104,23 +112,32 @@ static int start_synth(struct recvout *ro, char *err, size_t errlen)
 				      .file = pcapng_file };
 
 	tcpsynth_config_init(&tc);
-	if (!ro->pcap) {
-		struct pcapng_config pc;
-
-		pcap_config(ro, &pc);
-		ro->pcap = pcapng_new(&pc, &ro->out);
+	if (ro->have_tap) {
+		tc.mtu = ro->tap.mtu;
+		sink.frame = tapout_frame;
+		sink.unit_done = NULL;
+		sink.file = NULL;
+		sink.arg = &ro->tap;
+	} else {
 		if (!ro->pcap) {
-			snprintf(err, errlen, "pcapng: %s", strerror(errno));
-			return -1;
+			struct pcapng_config pc;
+
+			pcap_config(ro, &pc);
+			ro->pcap = pcapng_new(&pc, &ro->out);
+			if (!ro->pcap) {
+				snprintf(err, errlen, "pcapng: %s",
+					 strerror(errno));
+				return -1;
+			}
 		}
+		if (pcapng_start(ro->pcap, err, errlen))
+			return -1;
+		sink.arg = ro->pcap;
 	}
-	if (pcapng_start(ro->pcap, err, errlen))
-		return -1;
-	sink.arg = ro->pcap;
 	ro->synth = tcpsynth_new(&tc, &sink);
 	if (!ro->synth) {
-		snprintf(err, errlen, "starting the pcapng output: %s",
-			 strerror(errno));
+		snprintf(err, errlen, "starting the %s output: %s",
+			 ro->have_tap ? "tap" : "pcapng", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -132,7 +149,8 @@ int recvout_start(struct recvout *ro, char *err, size_t errlen)
 	    (ro->have_log_file && outfile_start(&ro->log_file, err, errlen)) ||
 	    (ro->have_lost_file && outfile_start(&ro->lost_file, err, errlen)))
 		return -1;
-	if (ro->opt->output == RECV_OUT_PCAPNG && start_synth(ro, err, errlen))
+	if ((ro->opt->output == RECV_OUT_PCAPNG || ro->have_tap) &&
+	    start_synth(ro, err, errlen))
 		return -1;
 	/* The header at once: a reader of the file sees a capture. */
 	return recvout_flush(ro, err, errlen);
@@ -145,7 +163,8 @@ static int synth_failed(struct recvout *ro, char *err, size_t errlen,
 	if (ro->pcap && pcapng_error(ro->pcap)[0])
 		snprintf(err, errlen, "%s", pcapng_error(ro->pcap));
 	else
-		snprintf(err, errlen, "%s %s: %s", what, out_name(ro),
+		snprintf(err, errlen, "%s %s: %s", what,
+			 ro->have_tap ? ro->tap.name : out_name(ro),
 			 strerror(errno));
 	return -1;
 }
@@ -214,7 +233,8 @@ int recvout_stream_start(struct recvout *ro, const struct reasm_start *s,
 	    !tcpsynth_stream_start(ro->synth, s->sender, s->stream_id,
 				   s->record_id))
 		return 0;
-	snprintf(err, errlen, "pcapng: %s", strerror(errno));
+	snprintf(err, errlen, "%s: %s", ro->have_tap ? "tap" : "pcapng",
+		 strerror(errno));
 	return -1;
 }
 
@@ -298,6 +318,8 @@ int recvout_close(struct recvout *ro, char *err, size_t errlen)
 	if (ro->pcap && pcapng_close(ro->pcap, err, errlen))
 		rc = -1;
 	ro->pcap = NULL;
+	if (ro->have_tap && tapout_close(&ro->tap, err, errlen))
+		rc = -1;
 	if (ro->have_out && outfile_close(&ro->out, err, errlen))
 		rc = -1;
 	if (ro->have_log_file && outfile_close(&ro->log_file, err, errlen))
@@ -305,6 +327,7 @@ int recvout_close(struct recvout *ro, char *err, size_t errlen)
 	if (ro->have_lost_file && outfile_close(&ro->lost_file, err, errlen))
 		rc = -1;
 	ro->have_out = ro->have_log_file = ro->have_lost_file = 0;
+	ro->have_tap = 0;
 	ro->lost = ro->dgram_log = NULL;
 	return rc;
 }
@@ -332,7 +355,9 @@ void recvout_print_stats(const struct recvout *ro, struct statprint *sp)
 {
 	if (!ro->synth)
 		return;
-	recvstats_synth(sp, tcpsynth_stats(ro->synth), pcapng_stats(ro->pcap));
+	recvstats_synth(sp, tcpsynth_stats(ro->synth),
+			ro->pcap ? pcapng_stats(ro->pcap) : NULL,
+			ro->have_tap ? &ro->tap.st : NULL);
 }
 
 void recvout_describe(const struct recvout *ro, char *buf, size_t len)
@@ -345,6 +370,13 @@ void recvout_describe(const struct recvout *ro, char *buf, size_t len)
 			  : ro->opt->truncate ? " (truncated)" : " (appended)";
 	char files[600];
 
+	if (ro->have_tap) {
+		snprintf(buf, len, "frames onto the TAP interface %s (%s, MTU "
+			 "%u, no address, what it receives dropped after its "
+			 "taps)", ro->tap.name,
+			 ro->tap.created ? "made" : "existing", ro->tap.mtu);
+		return;
+	}
 	if (series(ro)) {
 		pcapng_describe(ro->pcap, files, sizeof(files));
 		snprintf(buf, len, "pcapng to %s", files);

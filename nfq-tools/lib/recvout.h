@@ -2,8 +2,8 @@
 /*
  * A receiver's outputs, as tlstap-recv and tlstap-nfq write them: whole
  * records as JSON lines, raw records, or synthetic TCP connections
- * (lib/tcpsynth.c) in pcapng, one file or a rotated series (--output,
- * --out, --rotate-*); LOST lines with the
+ * (lib/tcpsynth.c) in pcapng, one file or a rotated series, or onto a
+ * TAP interface (--output, --out, --rotate-*); LOST lines with the
  * records in JSON output, else on --lost FILE or stderr, and for the
  * connections also as marks in them; the datagram log (--log-datagrams,
  * whose lines the tool writes itself).
@@ -11,7 +11,7 @@
  * Files are lib/outfile.c's: opened (appending, locked) without a byte
  * written, started (--truncate, the pcapng header) only once the tool has
  * everything else, and written a record (line, block) at a time, whole
- * or not at all.
+ * or not at all. The TAP interface is set up when the files are opened.
  */
 #ifndef TLSTAP_NFQ_RECVOUT_H
 #define TLSTAP_NFQ_RECVOUT_H
@@ -25,6 +25,7 @@
 #include "reasm.h"
 #include "recvopts.h"
 #include "statprint.h"
+#include "tapout.h"
 #include "tcpsynth.h"
 
 struct recvout {
@@ -37,8 +38,10 @@ struct recvout {
 	FILE *lost;			/* where LOST lines go */
 	FILE *dgram_log;		/* where the tool writes its log lines */
 	struct jsonout json;
-	struct tcpsynth *synth;		/* --output pcapng */
+	struct tcpsynth *synth;		/* --output pcapng, tap */
 	struct pcapng *pcap;		/* --output pcapng */
+	struct tapout tap;		/* --output tap */
+	int have_tap;
 };
 
 /*
@@ -46,7 +49,10 @@ struct recvout {
  * user, errno's text included).
  */
 
-/* Opens (creates, locks) the files; writes and truncates nothing. */
+/*
+ * Opens (creates, locks) the files, writing and truncating nothing, and
+ * sets the TAP interface up.
+ */
 int recvout_open(struct recvout *ro, const struct recvopts *o,
 		 const char *prog, char *err, size_t errlen);
 /* Everything else started: --truncate, the pcapng header. */
@@ -88,7 +94,7 @@ int recvout_close(struct recvout *ro, char *err, size_t errlen);
 /* What could not be written, all files together. */
 void recvout_stats(const struct recvout *ro, struct outfile_stats *sum);
 
-/* The synthesis's group of counters ("pcapng"), if it has one. */
+/* The synthesis's group of counters ("pcapng", "tap"), if it has one. */
 void recvout_print_stats(const struct recvout *ro, struct statprint *sp);
 
 /* For the start line: "json to FILE (appended)" and so on. */

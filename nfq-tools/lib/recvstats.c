@@ -62,18 +62,25 @@ void recvstats_output(struct statprint *sp, const struct outfile_stats *o)
 }
 
 void recvstats_synth(struct statprint *sp, const struct tcpsynth_stats *s,
-		     const struct pcapng_stats *p)
+		     const struct pcapng_stats *p, const struct tapout_stats *t)
 {
-	statprint_group(sp, "pcapng");
+	statprint_group(sp, p ? "pcapng" : "tap");
 	statprint_u64(sp, "records", s->records);
 	statprint_u64(sp, "loss_reports", s->loss_reports);
 	statprint_u64(sp, "opens", s->opens);
 	statprint_u64(sp, "closes", s->closes);
 	statprint_u64(sp, "closes_unknown", s->closes_unknown);
 	statprint_u64(sp, "packets", s->packets);
-	statprint_u64(sp, "file_bytes", p->file_bytes);
-	statprint_u64(sp, "files", p->files);
-	statprint_u64(sp, "files_removed", p->files_removed);
+	if (p) {
+		statprint_u64(sp, "file_bytes", p->file_bytes);
+		statprint_u64(sp, "files", p->files);
+		statprint_u64(sp, "files_removed", p->files_removed);
+	}
+	if (t) {
+		statprint_u64(sp, "frames", t->frames);
+		statprint_u64(sp, "frame_bytes", t->bytes);
+		statprint_u64(sp, "write_errors", t->write_errors);
+	}
 	statprint_u64(sp, "flows", s->flows);
 	statprint_u64(sp, "flows_evicted", s->flows_evicted);
 	statprint_u64(sp, "dropped_gaps", s->dropped_gaps);

@@ -11,6 +11,7 @@
 
 #include "outfile.h"
 #include "pcapng.h"
+#include "tapout.h"
 #include "tcpsynth.h"
 #include "ratelog.h"
 #include "reasm.h"
@@ -22,9 +23,12 @@ void recvstats_reasm(struct statprint *sp, const struct reasm_stats *s);
 /* What the output files could not take, as the group "output". */
 void recvstats_output(struct statprint *sp, const struct outfile_stats *o);
 
-/* The synthesis's and the pcapng writer's, as the group "pcapng". */
+/*
+ * The synthesis's and its sink's, as the group "pcapng" (p given) or
+ * "tap" (t given).
+ */
 void recvstats_synth(struct statprint *sp, const struct tcpsynth_stats *s,
-		     const struct pcapng_stats *p);
+		     const struct pcapng_stats *p, const struct tapout_stats *t);
 
 /*
  * A stream that starts where the receiver cannot see its beginning, one
