@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # The receivers' records/s and CPU per record: tlstap-recv (UDP socket)
 # against tlstap-nfq (NFQUEUE, its own rule, drop verdict), each writing
-# JSON lines or pcapng, for 1 KiB and 16 KiB records. tlstap-fwd (stdin,
+# JSON lines, pcapng (one file, or rotated every 10 MB) or frames onto a
+# TAP interface, for 1 KiB and 16 KiB records. tlstap-fwd (stdin,
 # from a prepared block of 1000 flows) sends to the receiver in another
 # namespace over a veth; the run ends when the receiver has output every
 # record. Figures: records/s from the first record written to the last
@@ -34,10 +35,23 @@ def last_json(text, key):
                 return v
     raise SystemExit("no counters: " + text[-300:])
 
+def output_args(out):
+    """The receiver's output options for one of OUTPUTS; a clean slate."""
+    if out == "tap":
+        return ["--output", "tap:tlstapbench"]
+    if out == "pcapng-rotated":
+        ring = tmp + "/ring"
+        subprocess.run(["rm", "-rf", ring], check=True)
+        os.mkdir(ring)
+        return ["--output", "pcapng", "--out", ring + "/bench.pcapng",
+                "--rotate-size", "10", "--rotate-files", "4"]
+    path = "%s/bench.%s" % (tmp, out)
+    if os.path.exists(path):
+        os.unlink(path)
+    return ["--output", out, "--out", path]
+
 def run(kind, out, size, n):
-    path = "%s/bench.%s" % (tmp, "pcapng" if out == "pcapng" else "json")
-    common = ["--output", out, "--out", path, "--stats-json",
-              "--max-pending", str(256 << 20)]
+    common = output_args(out) + ["--stats-json", "--max-pending", str(256 << 20)]
     if kind == "tlstap-recv":
         cmd = [bins + "/tlstap-recv", "--listen", "10.77.1.2:7419", "--rcvbuf",
                str(256 << 20)] + common
@@ -101,6 +115,10 @@ def run(kind, out, size, n):
             "nacks": core["nacks_sent"], "rtx": f["retransmits"],
             "lost": n - core["records"]}
 
+# pcapng-rotated: a new file every 10 MB, the 4 newest kept; tap: frames
+# onto a TAP interface the receiver makes, with no listener on it (every
+# frame written, then dropped by its nft table).
+OUTPUTS = ("json", "pcapng", "pcapng-rotated", "tap")
 print("| receiver | output | record | records | records/s | receiver CPU us/record | NACKs | retransmissions | records not output |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 # No more records than the receiver's socket buffer or queue (256 MiB,
@@ -109,8 +127,13 @@ print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 # not how it recovers from overflowing its buffer (see rel-bench.sh).
 for size, n in ((1024, 40000), (16384, 3000)):   # whole blocks of 1000
     for kind in ("tlstap-recv", "tlstap-nfq"):
-        for out in ("json", "pcapng"):
-            rs = [run(kind, out, size, n) for _ in range(int(rounds))]
+        # Rounds alternate the outputs: the host's load drifts.
+        res = {out: [] for out in OUTPUTS}
+        for _ in range(int(rounds)):
+            for out in OUTPUTS:
+                res[out].append(run(kind, out, size, n))
+        for out in OUTPUTS:
+            rs = res[out]
             med = lambda k: statistics.median(r[k] for r in rs)
             print("| %s | %s | %d B | %d | %.0f | %.2f | %d | %d | %s |" % (
                 kind, out, size, n, med("rps"), med("cpu_us"), med("nacks"),
