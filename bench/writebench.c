@@ -193,7 +193,7 @@ static int ring_write(struct bench *b, unsigned int flow)
 	size_t taken;
 
 	if (ring_put(b->rings, &m, rec + TLSTAP_RECORD_HDR_LEN, b->size,
-		     &taken) != RING_SENT || taken != b->size) {
+		     &taken, 0) != RING_SENT || taken != b->size) {
 		fprintf(stderr, "writebench: no capture ring on %s, or a "
 			"record larger than it takes\n", b->path);
 		return -1;
