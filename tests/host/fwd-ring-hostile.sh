@@ -45,7 +45,7 @@ out, pid, prefix = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 pieces = {"read": [], "write": []}
 for line in open(out):
     l = json.loads(line)
-    if l.get("pid") != pid:
+    if l.get("pid") != pid or l["type"] in ("open", "close"):
         continue
     if l["type"] != "data" or l["dropped"]:
         sys.exit(f"the client's connection lost bytes: {line}")
