@@ -34,6 +34,13 @@ mount -t overlay overlay \
 trap 'umount -l /dev 2>/dev/null; cleanup_test' EXIT
 rm -f /dev/log /dev/tlstap
 
+# nobody must be able to load the library: a checkout under a private
+# directory (mktemp -d, a home) is out of its reach.
+mkdir "$T/lib"
+cp "$LIB" "$T/lib/"
+chmod -R a+rX "$T/lib"
+LIB=$T/lib/${LIB##*/}
+
 make_cert
 mkdir "$T/www"
 head -c 300000 /dev/urandom >"$T/www/big.bin"
