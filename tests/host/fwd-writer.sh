@@ -16,11 +16,14 @@ NOBODY=65534
 build_tools
 make -s -C "$SRC/userhook" SANITIZE=1 >"$TMP/hook-build.log" 2>&1 ||
 	fail "userhook build failed: $(tail -n 3 "$TMP/hook-build.log")"
-LIB=$SRC/userhook/build-san/libtlstap.so
 setup_topology 1
 ins() { ip netns exec "$(ns S)" "$@"; }
-# The client runs as nobody: it must reach the inputs and its files here.
+# The client runs as nobody: it must reach the inputs, its files and the
+# library here (a checkout under a private directory is out of its reach).
 chmod 755 "$TMP"
+cp "$SRC/userhook/build-san/libtlstap.so" "$TMP/"
+chmod 644 "$TMP/libtlstap.so"
+LIB=$TMP/libtlstap.so
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 2 -subj /CN=localhost \
