@@ -126,7 +126,7 @@ bad() {
 bad "--hook: want input or forward" "$NFQ" --hook sideways --install-rule
 bad "--tos: '0' is not a number in 1..255" "$NFQ" --tos 0 --install-rule
 bad "does not go with" "$NFQ" --install-rule --remove-rule
-bad "--output: want json, raw or pcapng" "$NFQ" --output xml
+bad "--output: want json, raw, pcapng or tap:NAME" "$NFQ" --output xml
 bad "needs CAP_NET_ADMIN" setpriv --reuid=65534 --regid=65534 --clear-groups \
 	--inh-caps=-all --bounding-set=-all "$NFQ" --install-rule
 echo "PASS: $TEST_NAME (rule through the $kind)"
