@@ -184,6 +184,7 @@ static int ring_write(struct bench *b, unsigned int flow)
 	const uint8_t *rec = b->rec[flow];
 	const struct tlstap_record *h = (const struct tlstap_record *)rec;
 	struct record_meta m = {
+		.type = TLSTAP_RECORD_DATA,
 		.dir = h->dir,
 		.si = &b->si[flow],
 		.pid = ntohl(h->pid),
