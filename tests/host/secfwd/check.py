@@ -11,7 +11,8 @@ JSON is tlstap-recv's output (--output json). Waits up to SECONDS until
 every exchange's plaintext has arrived, then checks, and prints one line
 of figures, or "FAIL: reason" with exit status 1:
 
-- every line is a data record without dropped bytes, all from one
+- every line is a data record (or a connection's OPEN or CLOSE) without
+  dropped bytes, all from one
   tlstap-fwd stream sent from ADDR, record ids 0..n-1 in file order (the
   byte stream kept every record whole and in order), and every record
   belongs to one of the exchanges;
@@ -192,10 +193,12 @@ def check(args, exchanges):
         time.sleep(0.1)
     require(recs, "no records arrived")
     for n, r in enumerate(recs):
-        require(r["type"] == "data", f"record {n} is a {r['type']} record")
+        require(r["type"] in ("data", "open", "close"),
+                f"record {n} is a {r['type']} record")
         require(r["dropped"] == 0, f"record {n} reports {r['dropped']} dropped bytes")
-        require(r["len"] == len(r["_data"]) > 0,
-                f"record {n}: len {r['len']} but {len(r['_data'])} bytes of data")
+        want_data = r["type"] == "data"
+        require(r["len"] == len(r["_data"]) and (r["len"] > 0) == want_data,
+                f"record {n} ({r['type']}): len {r['len']} but {len(r['_data'])} bytes of data")
         require(r["record_id"] == n,
                 f"line {n + 1} holds record id {r['record_id']}: a record was "
                 f"lost, cut or reordered")
