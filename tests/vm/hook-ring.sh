@@ -178,6 +178,12 @@ chgrp "$DEV_GID" /dev/tlstap
 chmod 0660 /dev/tlstap
 chmod 755 "$WORK"
 install -d -o "$NOBODY" -g "$NOBODY" "$WORK/nobody"
+# nobody runs copies of the client and the library: a checkout under a
+# private directory is out of its reach.
+install -d -m 755 "$WORK/shared"
+install -m 644 "$HOOK/tlspeer.py" "$LIB" "$WORK/shared/"
+NOBODY_PEER="$PY $WORK/shared/tlspeer.py"
+NOBODY_LIB=$WORK/shared/${LIB##*/}
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 -subj /CN=localhost \
 	>"$WORK/cert.log" 2>&1 || fail "cannot make a certificate"
@@ -192,8 +198,8 @@ begin thr
 conf thr "on_full = block"
 server thr 8441 yes --conns 8
 setpriv --reuid="$NOBODY" --regid="$NOBODY" --groups="$DEV_GID" \
-	env LD_PRELOAD="$LIB" TLSTAP_CONF="$WORK/thr.conf" timeout 300 \
-	$PEER client 127.0.0.1 8441 "$WORK/nobody/thr.cli" --sizes 3,70000,1000,17 \
+	env LD_PRELOAD="$NOBODY_LIB" TLSTAP_CONF="$WORK/thr.conf" timeout 300 \
+	$NOBODY_PEER client 127.0.0.1 8441 "$WORK/nobody/thr.cli" --sizes 3,70000,1000,17 \
 	--threads 4 --conns-per-thread 2 >"$WORK/thr.log" 2>&1 ||
 	fail "threads: client failed: $(tail -n1 "$WORK/thr.log")"
 wait "$sp" || fail "threads: server failed: $(tail -n1 "$WORK/thr.srv.err")"
@@ -420,8 +426,8 @@ begin wronly
 conf wronly "on_full = block"
 server wronly 8449 no
 setpriv --reuid="$NOBODY" --regid="$NOBODY" --groups="$DEV_GID" \
-	env LD_PRELOAD="$LIB" TLSTAP_CONF="$WORK/wronly.conf" \
-	$PEER client 127.0.0.1 8449 "$WORK/nobody/wronly" --sizes 10,20000,300 \
+	env LD_PRELOAD="$NOBODY_LIB" TLSTAP_CONF="$WORK/wronly.conf" \
+	$NOBODY_PEER client 127.0.0.1 8449 "$WORK/nobody/wronly" --sizes 10,20000,300 \
 	>"$WORK/wronly.log" 2>&1 &
 cp=$!
 wait "$cp" || fail "write-only: client failed: $(tail -n1 "$WORK/wronly.log")"
