@@ -2496,10 +2496,14 @@ int main(int argc, char **argv)
 	say_started(f);
 
 	status = run(f);
-	if (f->opt.print_target)
+	if (f->opt.print_target) {
 		fflush(stdout);
-	else
+	} else {
+		/* What capture rings hold goes out before the end, too. */
+		for (unsigned int i = 0; i < MAX_CONNS; i++)
+			ring_release(f, &f->conns[i]);
 		finish_all(f);
+	}
 	if (status == EXIT_FRAMING)
 		fprintf(stderr, PROG ": input framing lost: exiting with "
 			"status %d (restart to resume)\n", EXIT_FRAMING);

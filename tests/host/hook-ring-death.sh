@@ -14,7 +14,7 @@
 
 make_cert
 port=$(freeport)
-bg $PEER server 127.0.0.1 "$port" "$T/cert.pem" "$T/key.pem" "$T/srv" --conns 1
+bg $PEER server 127.0.0.1 "$port" "$T/cert.pem" "$T/key.pem" "$T/srv" --conns 2
 wait_port "$port"
 
 # waiting PATH: until the client says it waits for PATH.
@@ -52,6 +52,39 @@ out=$($RECORDS one-side "$T/kill.out" --pid "$cp" --logs "$T/kill" --unclosed) |
 	fail "kill -9: not every record came through the ring"
 [ "$(fwd_counter kill rings)" = 0 ] || fail "kill -9: the ring was not let go"
 echo "kill -9: every record delivered (${before:-0} bytes before the end, $(stat -c %s "$T/kill.out") after)"
+
+# tlstap-fwd told to stop while a live producer's ring holds records it
+# never walked (it was stopped): they go out before it exits.
+start_fwd term raw
+write_conf "$T/term.conf" <<CONF
+global:
+  if = $T/term.sock
+CONF
+env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/term.conf" $PEER client 127.0.0.1 \
+	"$port" "$T/term" --sizes 100,3000,50000,7,20000 \
+	--wait-after-first "$T/term.go1" --wait-before-close "$T/term.go2" \
+	>"$T/term.log" 2>&1 &
+cp=$!
+BG_PIDS+=($cp)
+waiting "$T/term.go1"
+kill -STOP "${FWD_PID[term]}"
+touch "$T/term.go1"
+waiting "$T/term.go2"
+kill -TERM "${FWD_PID[term]}"
+kill -CONT "${FWD_PID[term]}"
+rc=0
+wait "${FWD_PID[term]}" || rc=$?
+[ $rc = 0 ] || fail "term: tlstap-fwd exited with $rc: $(tail -n 5 "$T/term.fwd")"
+touch "$T/term.go2"
+wait "$cp" || fail "term: the client failed: $(tail -n1 "$T/term.log")"
+settle "$T/term.out"
+kill -TERM "${RECV_PID[term]}"
+wait "${RECV_PID[term]}" || fail "term: tlstap-recv failed: $(tail -n 5 "$T/term.recv")"
+out=$($RECORDS one-side "$T/term.out" --pid "$cp" --logs "$T/term" --unclosed) ||
+	fail "term: $out"
+[ "$(fwd_counter term ring_records)" = "$(fwd_counter term records)" ] ||
+	fail "term: not every record came through the ring"
+echo "SIGTERM: every record the ring held delivered ($(stat -c %s "$T/term.out") bytes)"
 
 start_fwd die json
 rc=0
