@@ -22,7 +22,12 @@ SECONDS_PER_RUN=${SECONDS:-3}
 NS=tlstap-lat-$$
 RUN=$(mktemp -d)
 fwd_pid=
+KO=${TLSTAP_KO:-$SRC/kmod/tlstap.ko}
 module=0
+modprobe -q udp_tunnel || true
+modprobe -q ip6_udp_tunnel || true
+modprobe -q veth || true
+[ -d "$SYS" ] || insmod "$KO" 2>/dev/null || true
 [ -d "$SYS" ] && module=1
 
 cleanup() {
@@ -64,7 +69,8 @@ run() { # VARIANT RATE
 	local lp=$!
 	while ! grep -q listening "$RUN/lat.out" 2>/dev/null; do sleep 0.05; done
 	# shellcheck disable=SC2086  # $ring is one word or none
-	"$WB" $ring --rate "$2" "$path" 1024 "$n" >/dev/null
+	"$WB" $ring --rate "$2" "$path" 1024 "$n" >/dev/null ||
+		echo "latency.sh: $1 at $2/s: writebench failed" >&2
 	wait "$lp" || { echo "latency.sh: $1 at $2/s: $(cat "$RUN/lat.out")" >&2; exit 1; }
 	out=$(tail -n 1 "$RUN/lat.out")
 	echo "variant=$1 rate=$2 $out"
