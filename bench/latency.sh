@@ -9,7 +9,7 @@
 # CLOCK_REALTIME just before it commits the record: one clock, one
 # machine). Prints one "variant=... rate=... records=... lat_us_p50=...
 # lat_us_p99=... lat_us_max=..." line per run. ROUNDS (2), RATES ("1000
-# 20000"), SECONDS per run (3).
+# 20000"), RUN_SECONDS per run (3; not SECONDS, which is bash's own).
 set -eu
 SRC=${TLSTAP_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 SYS=/sys/class/misc/tlstap
@@ -18,7 +18,7 @@ LAT=$SRC/bench/reclatency
 FWD=$SRC/nfq-tools/build/tlstap-fwd
 ROUNDS=${ROUNDS:-2}
 RATES=${RATES:-1000 20000}
-SECONDS_PER_RUN=${SECONDS:-3}
+SECONDS_PER_RUN=${RUN_SECONDS:-3}
 NS=tlstap-lat-$$
 RUN=$(mktemp -d)
 fwd_pid=
