@@ -26,50 +26,51 @@ waiting() {
 	fail "the client never got to $1"
 }
 
-start_fwd kill raw
-write_conf "$T/kill.conf" <<CONF
+# held_client NAME: tlstap-fwd NAME and a hooked client into it, which
+# has made its ring; tlstap-fwd is stopped (SIGSTOP) while the client
+# commits the rest of its records; the client waits before it closes.
+# Sets cp.
+held_client() {
+	start_fwd "$1" raw
+	write_conf "$T/$1.conf" <<CONF
 global:
-  if = $T/kill.sock
+  if = $T/$1.sock
 CONF
-env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/kill.conf" $PEER client 127.0.0.1 \
-	"$port" "$T/kill" --sizes 100,3000,50000,7,20000 \
-	--wait-after-first "$T/kill.go1" --wait-before-close "$T/kill.go2" \
-	>"$T/kill.log" 2>&1 &
-cp=$!
-BG_PIDS+=($cp)
-waiting "$T/kill.go1"
-kill -STOP "${FWD_PID[kill]}"
-touch "$T/kill.go1"
-waiting "$T/kill.go2"
+	env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/$1.conf" $PEER client 127.0.0.1 \
+		"$port" "$T/$1" --sizes 100,3000,50000,7,20000 \
+		--wait-after-first "$T/$1.go1" --wait-before-close "$T/$1.go2" \
+		>"$T/$1.log" 2>&1 &
+	cp=$!
+	BG_PIDS+=("$cp")
+	waiting "$T/$1.go1"
+	kill -STOP "${FWD_PID[$1]}"
+	touch "$T/$1.go1"
+	waiting "$T/$1.go2"
+}
+
+# delivered NAME WHAT: the client's whole stream came out of NAME's
+# tlstap-fwd, every record through the ring.
+delivered() {
+	local out
+	out=$($RECORDS one-side "$T/$1.out" --pid "$cp" --logs "$T/$1" --unclosed) ||
+		fail "$2: $out"
+	[ "$(fwd_counter "$1" ring_records)" = "$(fwd_counter "$1" records)" ] ||
+		fail "$2: not every record came through the ring"
+}
+
+held_client kill
 kill -KILL "$cp"
 wait "$cp" 2>/dev/null || true
 [ ! -s "$T/kill.out" ] || before=$(stat -c %s "$T/kill.out")
 kill -CONT "${FWD_PID[kill]}"
 stop_fwd kill
-out=$($RECORDS one-side "$T/kill.out" --pid "$cp" --logs "$T/kill" --unclosed) ||
-	fail "kill -9: $out"
-[ "$(fwd_counter kill ring_records)" = "$(fwd_counter kill records)" ] ||
-	fail "kill -9: not every record came through the ring"
+delivered kill "kill -9"
 [ "$(fwd_counter kill rings)" = 0 ] || fail "kill -9: the ring was not let go"
 echo "kill -9: every record delivered (${before:-0} bytes before the end, $(stat -c %s "$T/kill.out") after)"
 
 # tlstap-fwd told to stop while a live producer's ring holds records it
 # never walked (it was stopped): they go out before it exits.
-start_fwd term raw
-write_conf "$T/term.conf" <<CONF
-global:
-  if = $T/term.sock
-CONF
-env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/term.conf" $PEER client 127.0.0.1 \
-	"$port" "$T/term" --sizes 100,3000,50000,7,20000 \
-	--wait-after-first "$T/term.go1" --wait-before-close "$T/term.go2" \
-	>"$T/term.log" 2>&1 &
-cp=$!
-BG_PIDS+=($cp)
-waiting "$T/term.go1"
-kill -STOP "${FWD_PID[term]}"
-touch "$T/term.go1"
-waiting "$T/term.go2"
+held_client term
 kill -TERM "${FWD_PID[term]}"
 kill -CONT "${FWD_PID[term]}"
 rc=0
@@ -80,10 +81,7 @@ wait "$cp" || fail "term: the client failed: $(tail -n1 "$T/term.log")"
 settle "$T/term.out"
 kill -TERM "${RECV_PID[term]}"
 wait "${RECV_PID[term]}" || fail "term: tlstap-recv failed: $(tail -n 5 "$T/term.recv")"
-out=$($RECORDS one-side "$T/term.out" --pid "$cp" --logs "$T/term" --unclosed) ||
-	fail "term: $out"
-[ "$(fwd_counter term ring_records)" = "$(fwd_counter term records)" ] ||
-	fail "term: not every record came through the ring"
+delivered term "term"
 echo "SIGTERM: every record the ring held delivered ($(stat -c %s "$T/term.out") bytes)"
 
 start_fwd die json
