@@ -71,21 +71,7 @@ ip netns exec "$(ns R1)" nft add rule inet tlstap_hole in udp dport 7419 \
 	fail "nft victim rule in R1"
 touch "$TMP/resume"
 wait "$writer" || fail "test writer failed"
-# Records and the LOST line together: a line per record id.
-for ((i = 0; i < 100; i++)); do
-	python3 - "$TMP/recv1.json" "$N" <<'PY' && break
-import json, sys
-ids = set()
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r["type"] == "lost":
-        ids.update(range(r["record_first"], r["record_last"] + 1))
-    else:
-        ids.add(r["record_id"])
-sys.exit(0 if len(ids) >= int(sys.argv[2]) else 1)
-PY
-	sleep 0.1
-done
+records_accounted "$TMP/recv1.json" "$N" 10
 sleep 0.5
 stop_bg fwd
 stop_bg recv1

@@ -149,6 +149,27 @@ wait_status() {
 	[ "$status" = "$2" ] || fail "$1 exited with status $status, want $2: $(tail -n 3 "$TMP/$1.err")"
 }
 
+# records_accounted FILE N SECONDS: waits up to SECONDS until the JSON
+# lines of FILE account for N record ids, each a record or inside a LOST
+# line's range; the caller's checks judge what is still missing after.
+records_accounted() {
+	local _
+	for _ in $(seq $(($3 * 10))); do
+		python3 - "$1" "$2" <<'PY' && return 0
+import json, sys
+ids = set()
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["type"] == "lost":
+        ids.update(range(r["record_first"], r["record_last"] + 1))
+    else:
+        ids.add(r["record_id"])
+sys.exit(0 if len(ids) >= int(sys.argv[2]) else 1)
+PY
+		sleep 0.1
+	done
+}
+
 # wait_udp_bound NAME NS PORT: until background job NAME (start_bg) has
 # a UDP socket bound to PORT in namespace NS ("-": the root one); fails
 # after 30 s, or at once if NAME ended.
