@@ -28,6 +28,7 @@
 #include "capring.h"
 #include "device.h"
 #include "record.h"
+#include "send.h"
 
 /* Frames per ring per walk: then the other rings' turn. */
 #define CAPTURE_MAX_FRAMES	256
@@ -235,25 +236,41 @@ struct take_ctx {
 	struct tlstap *tt;
 	const struct tlstap_writer *writer;
 	u32 max_record;
+	/* The targets given records in this turn (under tt->srcu). */
+	unsigned int ntouched;
+	struct tlstap_target *touched[TLSTAP_MAX_TARGETS];
 };
+
+static void touch(struct take_ctx *x, struct tlstap_target *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < x->ntouched; i++)
+		if (x->touched[i] == t)
+			return;
+	if (x->ntouched < ARRAY_SIZE(x->touched))
+		x->touched[x->ntouched++] = t;
+}
 
 /*
  * Hands a record on to its target, the plaintext copied from msg (in the
  * ring) without blocking. A full target ring keeps it in ours, for the
  * next walk.
  */
-static int queue(struct tlstap *tt, const struct tlstap_writer *writer,
-		 const struct tlstap_record *rec,
+static int queue(struct take_ctx *x, const struct tlstap_record *rec,
 		 const struct tlstap_record_info *ri, const u8 *msg)
 {
 	struct kvec kv = { .iov_base = (void *)msg, .iov_len = ri->msg_len };
+	struct tlstap *tt = x->tt;
+	struct tlstap_target *t;
 	struct iov_iter from;
 	int err;
 
 	iov_iter_kvec(&from, ITER_SOURCE, &kv, 1, ri->msg_len);
-	err = tlstap_queue_record(tt, rec, ri, writer, &from, true);
+	err = tlstap_queue_record(tt, rec, ri, x->writer, &from, true, &t);
 	switch (err) {
 	case 0:
+		touch(x, t);
 		tlstap_stat_inc(tt, TLSTAP_STAT_RECORDS);
 		tlstap_stat_add(tt, TLSTAP_STAT_BYTES, ri->len);
 		tlstap_stat_inc(tt, TLSTAP_STAT_RING_RECORDS);
@@ -274,8 +291,8 @@ static int queue(struct tlstap *tt, const struct tlstap_writer *writer,
  * A loss report for a record whose plaintext is lost: its header with
  * msg_len 0 and dropped grown by msg_len (PROTOCOL.md 7.1).
  */
-static int queue_lost(struct tlstap *tt, const struct tlstap_writer *writer,
-		      const struct tlstap_record *rec, u32 msg_len)
+static int queue_lost(struct take_ctx *x, const struct tlstap_record *rec,
+		      u32 msg_len)
 {
 	struct tlstap_record lost = *rec;
 	struct tlstap_record_info ri;
@@ -289,7 +306,7 @@ static int queue_lost(struct tlstap *tt, const struct tlstap_writer *writer,
 	/* Valid: rec was, and dropped > 0 (rec's, or msg_len was not 0). */
 	if (tlstap_record_parse(&lost, 0, &ri))
 		return -EINVAL;
-	return queue(tt, writer, &lost, &ri, NULL);
+	return queue(x, &lost, &ri, NULL);
 }
 
 /* capring_drain()'s take(): f->rec is our copy, f->msg still the ring's. */
@@ -303,12 +320,12 @@ static int take(void *ctx, const struct capring_frame *f)
 	if (err && err != -EMSGSIZE)
 		return err;
 	if (!err && f->committed) {
-		err = queue(x->tt, x->writer, &f->rec, &ri, f->msg);
+		err = queue(x, &f->rec, &ri, f->msg);
 		if (err != -EMSGSIZE)
 			return err;
 	}
 	/* Never committed, or too large: lost, and said so. */
-	err = queue_lost(x->tt, x->writer, &f->rec, f->msg_len);
+	err = queue_lost(x, &f->rec, f->msg_len);
 	if (err == CAPRING_TAKEN)
 		tlstap_stat_inc(x->tt, f->committed ? TLSTAP_STAT_DROP_OVERSIZE :
 						      TLSTAP_STAT_RING_ABANDONED);
@@ -325,8 +342,10 @@ static void capture_end(struct tlstap_capture *ring, const char *why)
 }
 
 /*
- * One turn of one ring. Returns whether the turn ended at its bound: the
- * ring may hold more.
+ * One turn of one ring. Its records waited up to a tick in the ring
+ * already, so the targets' open slots go now, not a flush interval later:
+ * a record leaves within one tick (PROTOCOL.md 7.2). Returns whether the
+ * turn ended at its bound: the ring may hold more.
  */
 static bool capture_drain(struct tlstap_capture *ring, bool *took)
 {
@@ -349,6 +368,8 @@ static bool capture_drain(struct tlstap_capture *ring, bool *took)
 	idx = srcu_read_lock(&tt->srcu);
 	n = capring_drain(&ring->view, &cons, CAPTURE_MAX_FRAMES, ring->final,
 			  take, &x, &why);
+	while (x.ntouched)
+		tlstap_send_flush_now(x.touched[--x.ntouched]);
 	srcu_read_unlock(&tt->srcu, idx);
 	moved = cons != ring->cons;
 	if (moved) {

@@ -93,12 +93,14 @@ static int fill_record(struct tlstap_target *t,
  * Returns 0; -EDESTADDRREQ (no target), -EMSGSIZE (larger than the
  * target's ring), -EAGAIN (its ring is full and nonblock), -ENOMEM, or
  * -ERESTARTSYS; or -EFAULT when from faulted, the record then sent
- * aborted. Called under tt->srcu.
+ * aborted. *queued_to (if not NULL) is then its target, valid as long as
+ * the caller stays under tt->srcu, which it must hold.
  */
 int tlstap_queue_record(struct tlstap *tt, const struct tlstap_record *rec,
 			const struct tlstap_record_info *ri,
 			const struct tlstap_writer *writer,
-			struct iov_iter *from, bool nonblock)
+			struct iov_iter *from, bool nonblock,
+			struct tlstap_target **queued_to)
 {
 	struct tlstap_target *t, *waiting_on = NULL;
 	struct tlstap_ring_waiter waiter;
@@ -150,6 +152,8 @@ int tlstap_queue_record(struct tlstap *tt, const struct tlstap_record *rec,
 		tlstap_send_kick(t);
 	if (res.opened)
 		tlstap_send_arm_flush(t, READ_ONCE(t->ring.flush_at));
+	if (queued_to)
+		*queued_to = t;
 	return err;
 }
 
@@ -209,7 +213,8 @@ static ssize_t tlstap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 			err = -EINVAL;
 			break;
 		}
-		err = tlstap_queue_record(tt, &rec, &ri, &writer, from, nonblock);
+		err = tlstap_queue_record(tt, &rec, &ri, &writer, from, nonblock,
+					  NULL);
 		if (err)
 			break;
 		tlstap_stat_inc(tt, TLSTAP_STAT_RECORDS);

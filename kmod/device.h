@@ -11,6 +11,7 @@
 
 struct tlstap;
 struct tlstap_capture;
+struct tlstap_target;
 
 /* An open /dev/tlstap. */
 struct tlstap_file {
@@ -25,7 +26,8 @@ void tlstap_device_unregister(struct tlstap *tt);
 int tlstap_queue_record(struct tlstap *tt, const struct tlstap_record *rec,
 			const struct tlstap_record_info *ri,
 			const struct tlstap_writer *writer,
-			struct iov_iter *from, bool nonblock);
+			struct iov_iter *from, bool nonblock,
+			struct tlstap_target **queued_to);
 void tlstap_count_drop(struct tlstap *tt, int err);
 
 #endif /* _TLSTAP_DEVICE_H */

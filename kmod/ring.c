@@ -240,6 +240,22 @@ bool tlstap_ring_commit(struct tlstap_ring *r,
 }
 
 /*
+ * The open slot goes at the next collect, whatever its flush time.
+ * Returns whether there was one.
+ */
+bool tlstap_ring_expire(struct tlstap_ring *r)
+{
+	bool open;
+
+	spin_lock(&r->lock);
+	open = r->open;
+	if (open)
+		r->flush_at = 0;
+	spin_unlock(&r->lock);
+	return open;
+}
+
+/*
  * Closes the open slot if its flush time has come (or flush_all), then
  * returns how many slots from *first on are ready to send, at most max.
  * *flush_at is when the slot still open must go, or 0.

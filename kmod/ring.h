@@ -111,6 +111,7 @@ bool tlstap_ring_turn(struct tlstap_ring *r, struct tlstap_ring_waiter *w);
 void tlstap_ring_leave(struct tlstap_ring *r, struct tlstap_ring_waiter *w);
 bool tlstap_ring_commit(struct tlstap_ring *r,
 			const struct tlstap_reservation *res);
+bool tlstap_ring_expire(struct tlstap_ring *r);
 u32 tlstap_ring_collect(struct tlstap_ring *r, u32 max, bool flush_all,
 			u32 *first, ktime_t *flush_at);
 void tlstap_ring_advance(struct tlstap_ring *r, u32 n);

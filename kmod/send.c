@@ -51,6 +51,13 @@ void tlstap_send_arm_flush(struct tlstap_target *t, ktime_t at)
 		hrtimer_start(&t->flush_timer, at, HRTIMER_MODE_ABS);
 }
 
+/* What t's open slot holds goes now, not at its flush time. */
+void tlstap_send_flush_now(struct tlstap_target *t)
+{
+	if (tlstap_ring_expire(&t->ring))
+		tlstap_send_kick(t);
+}
+
 static void account(struct tlstap_target *t, u32 datagrams, u32 bytes,
 		    int err)
 {

@@ -236,6 +236,13 @@ def write_conf(a, output, ring):
     os.chmod(a.dir + "/tlstap.conf", 0o644)
 
 
+def sessions(st):
+    """The OPEN and CLOSE records among a sender's records (its receiver
+    tells them apart; without one they count as captured records)."""
+    rv = st.get("receiver")
+    return rv["opens"] + rv["closes"] if rv else 0
+
+
 def module_stats():
     """The module's counters (sysfs: one "name value" per line)."""
     st = {}
@@ -542,7 +549,7 @@ def measure(a, variant, perf_out=None, count_syscalls=False):
     expect = 2 * r["served"]   # one SSL_read and one SSL_write per request
     if variant in DEV_INPUTS:
         st = r["fwd"]
-        r["captured"] = st["records"]
+        r["captured"] = st["records"] - sessions(st)
         drops = {k: v for k, v in st.items()
                  if k.startswith("drop_") or k in ("tx_errors",
                                                    "rings_ended")}
@@ -557,8 +564,8 @@ def measure(a, variant, perf_out=None, count_syscalls=False):
                                  st["records"], json.dumps(rv)))
     elif fwd:
         st = r["fwd"]
-        data = st["records"] - st.get("loss_reports", 0)
-        r["captured"] = data
+        r["captured"] = (st["records"] - st.get("loss_reports", 0)
+                         - sessions(st))
         if st["malformed"] or st["send_errors"] or st["dropped_datagrams"]:
             raise BenchError("tlstap-fwd: malformed %d, send errors %d, "
                              "dropped datagrams %d" % (st["malformed"],

@@ -172,11 +172,34 @@ static void ring_waiter_need_follows_capacity(struct kunit *test)
 	tlstap_ring_free(&r);
 }
 
+/* An open slot waits for its flush time, unless expired (capture rings). */
+static void ring_expire_sends_the_open_slot(struct kunit *test)
+{
+	struct tlstap_ring r;
+	ktime_t flush_at;
+	u32 first;
+
+	ring_setup(test, &r);
+	KUNIT_EXPECT_FALSE(test, tlstap_ring_expire(&r));
+	KUNIT_ASSERT_EQ(test, write_record(&r, 10, NULL), 0);
+	KUNIT_EXPECT_EQ(test, tlstap_ring_collect(&r, RING_SLOTS, false, &first,
+						  &flush_at), 0U);
+	KUNIT_EXPECT_NE(test, flush_at, 0);
+	KUNIT_EXPECT_TRUE(test, tlstap_ring_expire(&r));
+	KUNIT_EXPECT_EQ(test, tlstap_ring_collect(&r, RING_SLOTS, false, &first,
+						  &flush_at), 1U);
+	KUNIT_EXPECT_EQ(test, flush_at, 0);
+	tlstap_ring_advance(&r, 1);
+	KUNIT_EXPECT_FALSE(test, tlstap_ring_expire(&r));
+	tlstap_ring_free(&r);
+}
+
 static struct kunit_case ring_cases[] = {
 	KUNIT_CASE(ring_reserve_until_full),
 	KUNIT_CASE(ring_first_waiter_keeps_its_room),
 	KUNIT_CASE(ring_leave_passes_the_turn),
 	KUNIT_CASE(ring_waiter_need_follows_capacity),
+	KUNIT_CASE(ring_expire_sends_the_open_slot),
 	{}
 };
 
