@@ -41,7 +41,9 @@
 
 # The running kernel's headers, else the newest Debian 6.1 headers.
 KDIR ?= $(shell $(CURDIR)/scripts/kdir 2>/dev/null)
-USERSPACE_DIRS := userhook nfq-tools tests/tools bench
+USERSPACE_DIRS := userhook fwd ctl nfq-tools tests/tools bench
+# The tools' directories: each installs its programs into SBINDIR.
+TOOL_DIRS := fwd ctl nfq-tools
 
 # Installation, by the GNU conventions: nothing outside PREFIX, but with
 # PREFIX=/usr the configuration goes to /etc, as a distribution's. The
@@ -130,11 +132,11 @@ MAN_SED := sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 	-e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
 	-e 's|@UDEVRULESDIR@|$(UDEVRULESDIR)|g'
 
-# The plain (not sanitized) build of userhook and nfq-tools. A man page
-# goes with its tool: tlstapctl's only once nfq-tools builds tlstapctl.
+# The plain (not sanitized) build of userhook and the tools. A man page
+# goes with its tool: a section 8 page only with its program installed.
 install:
 	$(MAKE) -C userhook install $(USERHOOK_INSTALL_VARS)
-	$(MAKE) -C nfq-tools install $(INSTALL_VARS)
+	@set -e; for dir in $(TOOL_DIRS); do $(MAKE) -C $$dir install $(INSTALL_VARS); done
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man4 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	@set -e; for page in $(MAN1) $(MAN4) $(MAN5) $(MAN8); do \
@@ -188,7 +190,7 @@ install-system:
 # (files may belong to it).
 uninstall:
 	$(MAKE) -C userhook uninstall $(USERHOOK_INSTALL_VARS)
-	$(MAKE) -C nfq-tools uninstall $(INSTALL_VARS)
+	@set -e; for dir in $(TOOL_DIRS); do $(MAKE) -C $$dir uninstall $(INSTALL_VARS); done
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(MAN1)) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man4/,$(MAN4)) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5)) \
@@ -222,7 +224,7 @@ clean:
 ifneq ($(KDIR),)
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 else
-	find kmod \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+	find kmod shared \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
 		-o -name '.*.cmd' -o -name '.*.d' -o -name modules.order \) -delete
 	rm -f Module.symvers modules.order
 endif

@@ -74,7 +74,7 @@ def run(src, work, sender, loss, rnd, n):
     else:
         dest = tag + ".fifo"
         os.mkfifo(dest)
-        fwd = subprocess.Popen([build + "/tlstap-fwd", "--fifo", dest,
+        fwd = subprocess.Popen([src + "/fwd/build/tlstap-fwd", "--fifo", dest,
                                 "--target", TARGET, "--no-gso", "--port", "7420",
                                 "--hash-key", KEY, "--stats-json"]
                                + (["--replay-bytes", os.environ["REPLAY"]]

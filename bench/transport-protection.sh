@@ -22,7 +22,7 @@
 # (records/s, default 1000), ROUNDS (3).
 set -eu
 SRC=${TLSTAP_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
-FWD=$SRC/nfq-tools/build/tlstap-fwd
+FWD=$SRC/fwd/build/tlstap-fwd
 RECV=$SRC/nfq-tools/build/tlstap-recv
 RECORDS=${RECORDS:-10000}
 SIZE=${SIZE:-1024}

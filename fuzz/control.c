@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	input_init(&in, data, size);
 	nslots = 2 + input_u8(&in) % 31;
-	slot_cap = WIRE_MIN_DATAGRAM + input_u16(&in) % 2048;
+	slot_cap = TLSTAP_MIN_DGRAM + input_u16(&in) % 2048;
 	if (txring_init(&ring, slot_cap, nslots, input_u32(&in)))
 		return 0;
 	/* A stream that has been running: its seqs start anywhere. */

@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(wire_status_name(st) != NULL, "no name");
 	if (st != WIRE_OK)
 		return 0;
-	CHECK(msg.len == size && size <= WIRE_MAX_DATAGRAM, "len %u of %zu",
+	CHECK(msg.len == size && size <= TLSTAP_MAX_DGRAM, "len %u of %zu",
 	      msg.len, size);
 	CHECK(msg.body == data + TLSTAP_MSG_HDR_LEN &&
 	      msg.body_len == size - TLSTAP_MSG_HDR_LEN, "body");

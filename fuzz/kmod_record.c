@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kmod/record.c's parser (compiled from the module's own source against
+ * kmod/recinfo.c (compiled from the module's own source against
  * fuzz/kshim) behind an interface the harness can call without the
  * kernel's types: the record harness checks that tlstap-fwd's parser and
  * /dev/tlstap's accept and refuse the same headers.
  */
 #include "kmod_record.h"
-#include "record.h"
+#include "recinfo.h"
 
 #include <string.h>
 

@@ -351,7 +351,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct reasm_ops ops = { on_record, on_lost, on_nack, NULL };
 	static struct state s;
-	static uint8_t dgram[WIRE_MAX_DATAGRAM];
+	static uint8_t dgram[TLSTAP_MAX_DGRAM];
 	static const uint32_t max_msg_lens[] = { TLSTAP_DEFAULT_MAX_RECORD, 100,
 						 4096, 0 };
 	struct reasm_dgram_info info;

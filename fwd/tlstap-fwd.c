@@ -399,7 +399,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 	 */
 	o->port = 0;
 	o->max_record = TLSTAP_DEFAULT_MAX_RECORD;
-	o->max_datagram = WIRE_MAX_DATAGRAM;
+	o->max_datagram = TLSTAP_MAX_DGRAM;
 	o->replay_bytes = 4u << 20;
 	o->heartbeat_ms = 100;
 	o->retransmit_rate = REPLAY_DEFAULT_RATE;
@@ -460,8 +460,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 			break;
 		case O_MAXDG:
 			o->max_datagram = parse_ulong("--max-datagram", optarg,
-						      WIRE_MIN_DATAGRAM,
-						      WIRE_MAX_DATAGRAM);
+						      TLSTAP_MIN_DGRAM,
+						      TLSTAP_MAX_DGRAM);
 			break;
 		case O_REPLAY:
 			o->replay_bytes = parse_ulong("--replay-bytes", optarg,
@@ -646,7 +646,7 @@ static int query_dgram_size(struct fwd *f, struct target *t, size_t *size)
 	s = (long)mtu - t->hdr_overhead;
 	if (s > (long)f->opt.max_datagram)
 		s = (long)f->opt.max_datagram;
-	if (s < (long)WIRE_MIN_DATAGRAM) {
+	if (s < (long)TLSTAP_MIN_DGRAM) {
 		ratelog(&f->log, "%s: path MTU %d leaves room for no datagram",
 			t->name, mtu);
 		return -1;
@@ -754,7 +754,7 @@ static unsigned int build_send_batch(struct fwd *f, struct target *t)
 			const uint8_t *q = txring_datagram(&t->ring, seq + count,
 							   &len);
 
-			if (len > first_len || total + len > WIRE_MAX_DATAGRAM)
+			if (len > first_len || total + len > TLSTAP_MAX_DGRAM)
 				break;
 			f->out_iov[niov + count].iov_base = (void *)q;
 			f->out_iov[niov + count].iov_len = len;

@@ -10,8 +10,8 @@ int txring_init(struct txring *r, size_t slot_cap, uint32_t nslots,
 		uint32_t stream_id)
 {
 	memset(r, 0, sizeof(*r));
-	if (nslots < 2 || nslots > (1u << 31) || slot_cap < WIRE_MIN_DATAGRAM ||
-	    slot_cap > WIRE_MAX_DATAGRAM) {
+	if (nslots < 2 || nslots > (1u << 31) || slot_cap < TLSTAP_MIN_DGRAM ||
+	    slot_cap > TLSTAP_MAX_DGRAM) {
 		errno = EINVAL;
 		return -1;
 	}

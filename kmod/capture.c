@@ -27,7 +27,7 @@
 #include "capture.h"
 #include "capring.h"
 #include "device.h"
-#include "record.h"
+#include "recinfo.h"
 #include "send.h"
 
 /* Frames per ring per walk: then the other rings' turn. */

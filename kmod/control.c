@@ -21,7 +21,7 @@
 #include "target.h"
 #include "socket.h"
 #include "send.h"
-#include "wire.h"
+#include "dgram.h"
 
 #define TLSTAP_HEARTBEATS	3	/* after the last DATA, then silence */
 
@@ -51,7 +51,7 @@ static struct tlstap_target *nack_target(struct tlstap *tt,
 /* Softirq, skb at its UDP header. Consumes skb. */
 void tlstap_control_rcv(struct tlstap *tt, struct sk_buff *skb)
 {
-	struct tlstap_range ranges[TLSTAP_NACK_MAX_RANGES];
+	struct wire_range ranges[TLSTAP_NACK_MAX_RANGES];
 	u32 off = skb_transport_offset(skb) + sizeof(struct udphdr);
 	struct tlstap_target *t;
 	int n, idx, i, queued;
@@ -200,23 +200,13 @@ static void retransmit(struct tlstap_target *t, u32 seq, struct page *page,
 	tlstap_stat_inc(t->tt, TLSTAP_STAT_RETRANSMITS);
 }
 
-static void send_gap(struct tlstap_target *t, const struct tlstap_range *gaps,
+static void send_gap(struct tlstap_target *t, const struct wire_range *gaps,
 		     unsigned int n)
 {
-	u8 *buf = t->gap_msg;
-	u32 len = TLSTAP_MSG_HDR_LEN + n * sizeof(struct tlstap_seq_range);
-	unsigned int i;
+	size_t len = wire_build_ranges(t->gap_msg, TLSTAP_MSG_GAP,
+				       t->stream_id, gaps, n);
 
-	tlstap_wire_msg_hdr(buf, TLSTAP_MSG_GAP, 0, t->stream_id, 0, len, n);
-	for (i = 0; i < n; i++) {
-		struct tlstap_seq_range r = {
-			.first = cpu_to_be32(gaps[i].first),
-			.last = cpu_to_be32(gaps[i].last),
-		};
-
-		memcpy(buf + TLSTAP_MSG_HDR_LEN + i * sizeof(r), &r, sizeof(r));
-	}
-	if (!send_linear(t, buf, len, NULL, 0, 0))
+	if (!send_linear(t, t->gap_msg, len, NULL, 0, 0))
 		tlstap_stat_add(t->tt, TLSTAP_STAT_GAPS, n);
 }
 
@@ -226,10 +216,10 @@ static void send_gap(struct tlstap_target *t, const struct tlstap_range *gaps,
  * receivers reject it whole; queued NACKs need not ascend among themselves.
  * A seq that cannot join the GAP under those rules sends it first.
  */
-static void gap_add(struct tlstap_target *t, struct tlstap_range *gaps,
+static void gap_add(struct tlstap_target *t, struct wire_range *gaps,
 		    unsigned int *n, u32 seq)
 {
-	struct tlstap_range *last = *n ? &gaps[*n - 1] : NULL;
+	struct wire_range *last = *n ? &gaps[*n - 1] : NULL;
 
 	if (last && last->last + 1 == seq &&
 	    seq - last->first < TLSTAP_NACK_MAX_SPAN) {
@@ -248,7 +238,7 @@ static void gap_add(struct tlstap_target *t, struct tlstap_range *gaps,
 
 static void serve_nacks(struct tlstap_target *t)
 {
-	struct tlstap_range *nacks = t->nacks_work, *gaps = t->gaps_work;
+	struct wire_range *nacks = t->nacks_work, *gaps = t->gaps_work;
 	unsigned int n, i, ngaps = 0;
 	u32 seq, next = t->ring.next_seq;
 
@@ -287,8 +277,7 @@ out:
 static void send_heartbeat(struct tlstap_target *t)
 {
 	struct tlstap_ring *r = &t->ring;
-	struct tlstap_heartbeat hb = { 0 };
-	u8 buf[TLSTAP_MSG_HDR_LEN + sizeof(hb)];
+	u8 buf[WIRE_HEARTBEAT_LEN];
 	u32 retained, oldest;
 
 	spin_lock(&r->lock);
@@ -297,10 +286,7 @@ static void send_heartbeat(struct tlstap_target *t)
 			    r->next_seq;
 	spin_unlock(&r->lock);
 
-	hb.oldest_seq = cpu_to_be32(oldest);
-	tlstap_wire_msg_hdr(buf, TLSTAP_MSG_HEARTBEAT, 0, t->stream_id,
-			    r->next_seq - 1, sizeof(buf), 0);
-	memcpy(buf + TLSTAP_MSG_HDR_LEN, &hb, sizeof(hb));
+	wire_build_heartbeat(buf, t->stream_id, r->next_seq - 1, oldest);
 	if (!send_linear(t, buf, sizeof(buf), NULL, 0, 0))
 		tlstap_stat_inc(t->tt, TLSTAP_STAT_HEARTBEATS);
 }

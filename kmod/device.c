@@ -21,11 +21,11 @@
 
 #include "tlstap.h"
 #include "device.h"
-#include "record.h"
+#include "recinfo.h"
 #include "flowtable.h"
 #include "target.h"
 #include "send.h"
-#include "wire.h"
+#include "dgram.h"
 #include "capture.h"
 
 /* Copies [off, off + len) of the record: its header, then the iter. */

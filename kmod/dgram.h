@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Datagram sizing, header encoding and record placement: pure logic. */
-#ifndef _TLSTAP_WIRE_H
-#define _TLSTAP_WIRE_H
+/*
+ * The module's datagrams: their size for a path MTU, where a record's
+ * chunks go, and the module's side of the wire format of shared/wire.c.
+ */
+#ifndef _TLSTAP_DGRAM_H
+#define _TLSTAP_DGRAM_H
 
 #include <linux/types.h>
 #include <linux/tlstap.h>
 
-#include "record.h"
+#include "wire.h"
+#include "recinfo.h"
 
 /* A ring slot, in a page of its own: the largest datagram we build. */
 #define TLSTAP_SLOT_SIZE	TLSTAP_MAX_MODULE_DGRAM
-/* Below this a datagram could not carry a chunk with useful data. */
-#define TLSTAP_MIN_CAPACITY	TLSTAP_MIN_DGRAM
 
 u32 tlstap_wire_capacity(u32 mtu, bool ipv6);
 
@@ -39,23 +41,10 @@ struct tlstap_wire_plan {
 
 void tlstap_wire_plan(u32 room, u32 cap, u32 len, struct tlstap_wire_plan *p);
 
-void tlstap_wire_msg_hdr(void *buf, u8 type, u8 flags, u32 stream_id,
-			 u32 seq, u16 len, u16 count);
-
-/* The largest NACK or GAP (bounds from the uapi header). */
-#define TLSTAP_NACK_MAX_LEN	(TLSTAP_MSG_HDR_LEN + \
-				 TLSTAP_NACK_MAX_RANGES * sizeof(struct tlstap_seq_range))
-
-/* A sequence number range, inclusive, in host order. */
-struct tlstap_range {
-	u32 first;
-	u32 last;
-};
-
 int tlstap_wire_parse_nack(const u8 *buf, u32 len, u32 *stream_id,
-			   struct tlstap_range *ranges);
+			   struct wire_range *ranges);
 void tlstap_wire_chunk_hdr(void *buf, const struct tlstap_record_info *ri,
 			   const struct tlstap_writer *writer, u32 record_id,
 			   u32 offset, u16 len, u8 flags);
 
-#endif /* _TLSTAP_WIRE_H */
+#endif /* _TLSTAP_DGRAM_H */

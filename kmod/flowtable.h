@@ -7,7 +7,7 @@
 #include <linux/siphash.h>
 #include <linux/tlstap.h>
 
-#include "record.h"
+#include "recinfo.h"
 
 struct tlstap;
 struct tlstap_target;

@@ -16,7 +16,7 @@
 #include <linux/list.h>
 #include <linux/math.h>
 
-#include "wire.h"
+#include "dgram.h"
 
 struct tlstap_slot {
 	struct page *page;

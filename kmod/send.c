@@ -17,7 +17,7 @@
 #include "target.h"
 #include "send.h"
 #include "socket.h"
-#include "wire.h"
+#include "dgram.h"
 #include "control.h"
 #include "neigh.h"
 
@@ -125,7 +125,7 @@ static void recut_finish(struct recut *rc)
 	if (!rc->skb)
 		return;
 	len = rc->skb->len;
-	tlstap_wire_msg_hdr(rc->skb->data, TLSTAP_MSG_DATA, 0, t->stream_id,
+	wire_put_msg_hdr(rc->skb->data, TLSTAP_MSG_DATA, 0, t->stream_id,
 			    r->next_seq++, len, rc->count);
 	account(t, 1, len, tlstap_socket_send(t->tt, t, rc->skb));
 	rc->skb = NULL;
@@ -210,7 +210,7 @@ static void send_slots(struct tlstap_target *t, u32 first, u32 n, u32 cap)
 		}
 		s->seq = r->next_seq++;
 		s->nseq = 1;
-		tlstap_wire_msg_hdr(page_address(s->page), TLSTAP_MSG_DATA, 0,
+		wire_put_msg_hdr(page_address(s->page), TLSTAP_MSG_DATA, 0,
 				    t->stream_id, s->seq, s->len, s->count);
 		if (k && run_continues(tlstap_ring_slot(r, run),
 				       tlstap_ring_slot(r, i - 1), s, k, bytes)) {

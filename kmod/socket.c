@@ -20,7 +20,7 @@
 #include "socket.h"
 #include "target.h"
 #include "flowtable.h"
-#include "wire.h"
+#include "dgram.h"
 #include "control.h"
 
 /* Everything sent to our port is a receiver's NACK, or is dropped. */
@@ -230,7 +230,7 @@ u32 tlstap_socket_capacity(struct tlstap *tt, struct tlstap_target *t)
 		dst_release(dst);
 	}
 	cap = tlstap_wire_capacity(mtu, t->ep.family == TLSTAP_FAMILY_IPV6);
-	return cap ?: TLSTAP_MIN_CAPACITY;
+	return cap ?: TLSTAP_MIN_DGRAM;
 }
 
 /* Consumes skb. */

@@ -17,7 +17,7 @@
 #include "steering.h"
 #include "socket.h"
 #include "send.h"
-#include "wire.h"
+#include "dgram.h"
 #include "control.h"
 #include "netlink.h"
 #include "neigh.h"

@@ -12,7 +12,7 @@
 
 #include "ring.h"
 #include "target_parse.h"
-#include "wire.h"
+#include "dgram.h"
 
 struct tlstap;
 
@@ -37,7 +37,7 @@ struct tlstap_target {
 	/* NACKed ranges, queued in softirq for the worker. */
 	spinlock_t nack_lock;
 	unsigned int nnacks;
-	struct tlstap_range nacks[TLSTAP_NACK_MAX_RANGES];
+	struct wire_range nacks[TLSTAP_NACK_MAX_RANGES];
 
 	/* Worker only: retransmission budget, heartbeats, scratch. */
 	u64 tokens;
@@ -45,8 +45,8 @@ struct tlstap_target {
 	struct timer_list hb_timer;
 	bool hb_due;
 	unsigned int hb_sent;
-	struct tlstap_range nacks_work[TLSTAP_NACK_MAX_RANGES];
-	struct tlstap_range gaps_work[TLSTAP_NACK_MAX_RANGES];
+	struct wire_range nacks_work[TLSTAP_NACK_MAX_RANGES];
+	struct wire_range gaps_work[TLSTAP_NACK_MAX_RANGES];
 	u8 gap_msg[TLSTAP_NACK_MAX_LEN];
 
 	/* Written by the worker only. */

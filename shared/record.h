@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * Strict parsing of capture records (struct tlstap_record + plaintext):
- * the userspace twin of kmod/record.c, with the same rules, so that a
- * record tlstap-fwd accepts is one /dev/tlstap would accept.
+ * Capture records (struct tlstap_record + plaintext): the one set of
+ * validation rules and the one header encoder, compiled into tlstap.ko,
+ * tlstap-fwd and the receivers, so that a record one accepts is a record
+ * every other accepts.
  */
-#ifndef TLSTAP_NFQ_RECORD_H
-#define TLSTAP_NFQ_RECORD_H
+#ifndef _TLSTAP_RECORD_H
+#define _TLSTAP_RECORD_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "kcompat.h"
 #include <linux/tlstap.h>
 
 enum record_status {
@@ -35,6 +35,24 @@ struct record_flow {
 	uint8_t daddr[16];
 };
 
+/*
+ * Checks a record header, the rules in their one order; the plaintext's
+ * presence is the caller's (record_parse() checks it).
+ */
+enum record_status record_check_hdr(const struct tlstap_record *hdr,
+				    uint32_t max_msg_len);
+
+/* Checks the flow fields exactly as for a record header. */
+enum record_status record_flow_check(const struct record_flow *flow);
+
+/*
+ * The errno the module answers a write with: 0, -EINVAL for a malformed
+ * header, -EMSGSIZE for a plaintext longer than the maximum.
+ */
+int record_status_errno(enum record_status st);
+
+const char *record_status_name(enum record_status st);
+
 /* A parsed record: host-order copies of the header, pointers into buf. */
 struct record_info {
 	uint8_t type;		/* enum tlstap_record_type */
@@ -50,7 +68,7 @@ struct record_info {
 };
 
 /* A data record with no plaintext tells that dropped bytes were lost. */
-static inline int record_is_loss_report(const struct record_info *r)
+static inline bool record_is_loss_report(const struct record_info *r)
 {
 	return r->type == TLSTAP_RECORD_DATA && r->msg_len == 0;
 }
@@ -65,13 +83,8 @@ static inline int record_is_loss_report(const struct record_info *r)
 enum record_status record_parse(const void *buf, size_t avail,
 				uint32_t max_msg_len, struct record_info *out);
 
-/* Checks the flow fields exactly as for a record header. */
-enum record_status record_flow_check(const struct record_flow *flow);
-
-const char *record_status_name(enum record_status st);
-
 /* Writes a record header for info (type, flow, msg_len, pid, times) into hdr. */
 void record_encode_hdr(struct tlstap_record *hdr,
 		       const struct record_info *info);
 
-#endif
+#endif /* _TLSTAP_RECORD_H */

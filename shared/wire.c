@@ -3,32 +3,65 @@
  * Field-by-field network order, chunks unaligned (memcpy only): a parsed
  * datagram is trusted only after every one of its chunks checked out.
  */
-#include <endian.h>
-#include <string.h>
-
 #include "wire.h"
 
-_Static_assert(sizeof(struct tlstap_msg_hdr) == TLSTAP_MSG_HDR_LEN,
-	       "msg header size");
-_Static_assert(sizeof(struct tlstap_chunk_hdr) == TLSTAP_CHUNK_HDR_LEN,
-	       "chunk header size");
+static_assert(sizeof(struct tlstap_msg_hdr) == TLSTAP_MSG_HDR_LEN);
+static_assert(sizeof(struct tlstap_chunk_hdr) == TLSTAP_CHUNK_HDR_LEN);
+static_assert(sizeof(struct tlstap_seq_range) == 8);
+static_assert(sizeof(struct tlstap_heartbeat) == 8);
+static_assert(TLSTAP_MIN_DGRAM ==
+	      TLSTAP_MSG_HDR_LEN + TLSTAP_CHUNK_HDR_LEN + 64);
+static_assert(TLSTAP_NACK_MAX_LEN ==
+	      TLSTAP_MSG_HDR_LEN +
+	      TLSTAP_NACK_MAX_RANGES * sizeof(struct tlstap_seq_range));
+
+void wire_put_msg_hdr(void *buf, uint8_t type, uint8_t flags,
+		      uint32_t stream_id, uint32_t seq, uint16_t len,
+		      uint16_t count)
+{
+	struct tlstap_msg_hdr h = {
+		.type = type,
+		.version = TLSTAP_WIRE_VERSION,
+		.hdr_len = TLSTAP_MSG_HDR_LEN,
+		.flags = flags,
+		.stream_id = cpu_to_be32(stream_id),
+		.seq = cpu_to_be32(seq),
+		.len = cpu_to_be16(len),
+		.count = cpu_to_be16(count),
+	};
+
+	memcpy(buf, &h, sizeof(h));
+}
+
+void wire_put_chunk_hdr(void *buf, const struct wire_chunk_meta *m,
+			uint32_t offset, uint16_t len)
+{
+	struct tlstap_chunk_hdr c = {
+		.record_id = cpu_to_be32(m->record_id),
+		.record_len = cpu_to_be32(m->record_len),
+		.offset = cpu_to_be32(offset),
+		.len = cpu_to_be16(len),
+		.family = m->flow.family,
+		.dir = m->flow.dir,
+		.sport = cpu_to_be16(m->flow.sport),
+		.dport = cpu_to_be16(m->flow.dport),
+		.flags = m->flags,
+		.writer_pid = cpu_to_be32(m->writer_pid),
+		.writer_uid = cpu_to_be32(m->writer_uid),
+	};
+
+	memcpy(c.saddr, m->flow.saddr, sizeof(c.saddr));
+	memcpy(c.daddr, m->flow.daddr, sizeof(c.daddr));
+	memcpy(buf, &c, sizeof(c));
+}
 
 void wire_builder_start(struct wire_builder *b, uint8_t *buf, size_t cap,
 			uint32_t stream_id, uint32_t seq, uint8_t flags)
 {
-	struct tlstap_msg_hdr h = {
-		.type = TLSTAP_MSG_DATA,
-		.version = TLSTAP_WIRE_VERSION,
-		.hdr_len = TLSTAP_MSG_HDR_LEN,
-		.flags = flags,
-		.stream_id = htobe32(stream_id),
-		.seq = htobe32(seq),
-	};
-
-	memcpy(buf, &h, sizeof(h));
+	wire_put_msg_hdr(buf, TLSTAP_MSG_DATA, flags, stream_id, seq, 0, 0);
 	b->buf = buf;
 	b->cap = cap;
-	b->len = sizeof(h);
+	b->len = TLSTAP_MSG_HDR_LEN;
 	b->count = 0;
 }
 
@@ -42,32 +75,16 @@ size_t wire_builder_room(const struct wire_builder *b)
 void wire_builder_add(struct wire_builder *b, const struct wire_chunk_meta *m,
 		      uint32_t offset, const void *data, size_t len)
 {
-	struct tlstap_chunk_hdr c = {
-		.record_id = htobe32(m->record_id),
-		.record_len = htobe32(m->record_len),
-		.offset = htobe32(offset),
-		.len = htobe16((uint16_t)len),
-		.family = m->flow.family,
-		.dir = m->flow.dir,
-		.sport = htobe16(m->flow.sport),
-		.dport = htobe16(m->flow.dport),
-		.flags = m->flags,
-		.writer_pid = htobe32(m->writer_pid),
-		.writer_uid = htobe32(m->writer_uid),
-	};
-
-	memcpy(c.saddr, m->flow.saddr, 16);
-	memcpy(c.daddr, m->flow.daddr, 16);
-	memcpy(b->buf + b->len, &c, sizeof(c));
-	memcpy(b->buf + b->len + sizeof(c), data, len);
-	b->len += sizeof(c) + len;
+	wire_put_chunk_hdr(b->buf + b->len, m, offset, (uint16_t)len);
+	memcpy(b->buf + b->len + TLSTAP_CHUNK_HDR_LEN, data, len);
+	b->len += TLSTAP_CHUNK_HDR_LEN + len;
 	b->count++;
 }
 
 size_t wire_builder_finish(struct wire_builder *b)
 {
-	uint16_t len = htobe16((uint16_t)b->len);
-	uint16_t count = htobe16(b->count);
+	uint16_t len = cpu_to_be16((uint16_t)b->len);
+	uint16_t count = cpu_to_be16(b->count);
 
 	memcpy(b->buf + offsetof(struct tlstap_msg_hdr, len), &len, 2);
 	memcpy(b->buf + offsetof(struct tlstap_msg_hdr, count), &count, 2);
@@ -115,7 +132,7 @@ enum wire_status wire_parse_msg(const void *buf, size_t len,
 		return WIRE_BAD_VERSION;
 	if (h.hdr_len != TLSTAP_MSG_HDR_LEN)
 		return WIRE_BAD_HDR_LEN;
-	if (be16toh(h.len) != len || len > WIRE_MAX_DATAGRAM)
+	if (be16_to_cpu(h.len) != len || len > TLSTAP_MAX_DGRAM)
 		return WIRE_BAD_LEN;
 	if (h.flags & ~(h.type == TLSTAP_MSG_DATA ? TLSTAP_MSG_F_RETRANSMIT : 0))
 		return WIRE_BAD_FLAGS;
@@ -125,7 +142,7 @@ enum wire_status wire_parse_msg(const void *buf, size_t len,
 		if (h.seq)
 			return WIRE_BAD_SEQ;
 		if (len - sizeof(h) !=
-		    (size_t)be16toh(h.count) * sizeof(struct tlstap_seq_range))
+		    (size_t)be16_to_cpu(h.count) * sizeof(struct tlstap_seq_range))
 			return WIRE_BAD_BODY_LEN;
 		break;
 	case TLSTAP_MSG_HEARTBEAT:
@@ -139,10 +156,10 @@ enum wire_status wire_parse_msg(const void *buf, size_t len,
 	out->type = h.type;
 	out->version = h.version;
 	out->flags = h.flags;
-	out->stream_id = be32toh(h.stream_id);
-	out->seq = be32toh(h.seq);
-	out->len = be16toh(h.len);
-	out->count = be16toh(h.count);
+	out->stream_id = be32_to_cpu(h.stream_id);
+	out->seq = be32_to_cpu(h.seq);
+	out->len = be16_to_cpu(h.len);
+	out->count = be16_to_cpu(h.count);
 	out->body = (const uint8_t *)buf + sizeof(h);
 	out->body_len = len - sizeof(h);
 	return WIRE_OK;
@@ -157,19 +174,19 @@ static int decode_chunk(const struct wire_msg *msg, size_t pos,
 	if (msg->body_len - pos < sizeof(c))
 		return 0;
 	memcpy(&c, msg->body + pos, sizeof(c));
-	out->meta.record_id = be32toh(c.record_id);
-	out->meta.record_len = be32toh(c.record_len);
+	out->meta.record_id = be32_to_cpu(c.record_id);
+	out->meta.record_len = be32_to_cpu(c.record_len);
 	out->meta.flow.family = c.family;
 	out->meta.flow.dir = c.dir;
-	out->meta.flow.sport = be16toh(c.sport);
-	out->meta.flow.dport = be16toh(c.dport);
+	out->meta.flow.sport = be16_to_cpu(c.sport);
+	out->meta.flow.dport = be16_to_cpu(c.dport);
 	memcpy(out->meta.flow.saddr, c.saddr, 16);
 	memcpy(out->meta.flow.daddr, c.daddr, 16);
 	out->meta.flags = c.flags;
-	out->meta.writer_pid = be32toh(c.writer_pid);
-	out->meta.writer_uid = be32toh(c.writer_uid);
-	out->offset = be32toh(c.offset);
-	out->len = be16toh(c.len);
+	out->meta.writer_pid = be32_to_cpu(c.writer_pid);
+	out->meta.writer_uid = be32_to_cpu(c.writer_uid);
+	out->offset = be32_to_cpu(c.offset);
+	out->len = be16_to_cpu(c.len);
 	out->data = msg->body + pos + sizeof(c);
 	*reserved = msg->body + pos + offsetof(struct tlstap_chunk_hdr, reserved);
 	return 1;
@@ -231,8 +248,8 @@ struct wire_range wire_get_range(const struct wire_msg *msg, unsigned int i)
 	struct wire_range out;
 
 	memcpy(&r, msg->body + (size_t)i * sizeof(r), sizeof(r));
-	out.first = be32toh(r.first);
-	out.last = be32toh(r.last);
+	out.first = be32_to_cpu(r.first);
+	out.last = be32_to_cpu(r.last);
 	return out;
 }
 
@@ -261,23 +278,16 @@ size_t wire_build_ranges(uint8_t *buf, uint8_t type, uint32_t stream_id,
 			 const struct wire_range *ranges, unsigned int n)
 {
 	size_t len = TLSTAP_MSG_HDR_LEN + n * sizeof(struct tlstap_seq_range);
-	struct tlstap_msg_hdr h = {
-		.type = type,
-		.version = TLSTAP_WIRE_VERSION,
-		.hdr_len = TLSTAP_MSG_HDR_LEN,
-		.stream_id = htobe32(stream_id),
-		.len = htobe16((uint16_t)len),
-		.count = htobe16((uint16_t)n),
-	};
 
-	memcpy(buf, &h, sizeof(h));
+	wire_put_msg_hdr(buf, type, 0, stream_id, 0, (uint16_t)len,
+			 (uint16_t)n);
 	for (unsigned int i = 0; i < n; i++) {
 		struct tlstap_seq_range r = {
-			.first = htobe32(ranges[i].first),
-			.last = htobe32(ranges[i].last),
+			.first = cpu_to_be32(ranges[i].first),
+			.last = cpu_to_be32(ranges[i].last),
 		};
 
-		memcpy(buf + sizeof(h) + i * sizeof(r), &r, sizeof(r));
+		memcpy(buf + TLSTAP_MSG_HDR_LEN + i * sizeof(r), &r, sizeof(r));
 	}
 	return len;
 }
@@ -291,7 +301,7 @@ enum wire_status wire_check_heartbeat(const struct wire_msg *msg,
 		return WIRE_BAD_HEARTBEAT;
 	memcpy(&hb, msg->body, sizeof(hb));
 	out->highest = msg->seq;
-	out->oldest = be32toh(hb.oldest_seq);
+	out->oldest = be32_to_cpu(hb.oldest_seq);
 	if (hb.reserved || (int32_t)(out->oldest - (out->highest + 1)) > 0)
 		return WIRE_BAD_HEARTBEAT;
 	return WIRE_OK;
@@ -300,17 +310,10 @@ enum wire_status wire_check_heartbeat(const struct wire_msg *msg,
 size_t wire_build_heartbeat(uint8_t *buf, uint32_t stream_id,
 			    uint32_t highest, uint32_t oldest)
 {
-	struct tlstap_msg_hdr h = {
-		.type = TLSTAP_MSG_HEARTBEAT,
-		.version = TLSTAP_WIRE_VERSION,
-		.hdr_len = TLSTAP_MSG_HDR_LEN,
-		.stream_id = htobe32(stream_id),
-		.seq = htobe32(highest),
-		.len = htobe16(WIRE_HEARTBEAT_LEN),
-	};
-	struct tlstap_heartbeat hb = { .oldest_seq = htobe32(oldest) };
+	struct tlstap_heartbeat hb = { .oldest_seq = cpu_to_be32(oldest) };
 
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), &hb, sizeof(hb));
+	wire_put_msg_hdr(buf, TLSTAP_MSG_HEARTBEAT, 0, stream_id, highest,
+			 WIRE_HEARTBEAT_LEN, 0);
+	memcpy(buf + TLSTAP_MSG_HDR_LEN, &hb, sizeof(hb));
 	return WIRE_HEARTBEAT_LEN;
 }

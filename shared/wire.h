@@ -1,21 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * The UDP wire format of include/uapi/linux/tlstap.h: building DATA
- * datagrams chunk by chunk, and parsing any datagram strictly.
+ * The UDP wire format of include/uapi/linux/tlstap.h: the one encoder of
+ * message and chunk headers, the DATA builder, NACK, GAP and HEARTBEAT
+ * builders, and the strict parser of any datagram, compiled into
+ * tlstap.ko, tlstap-fwd and the receivers alike.
  */
-#ifndef TLSTAP_NFQ_WIRE_H
-#define TLSTAP_NFQ_WIRE_H
+#ifndef _TLSTAP_WIRE_H
+#define _TLSTAP_WIRE_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "kcompat.h"
 #include <linux/tlstap.h>
 
 #include "record.h"
-
-/* Largest UDP payload over IPv4: the largest datagram of the protocol. */
-#define WIRE_MAX_DATAGRAM	65507
-/* Smallest datagram worth building, as the module's TLSTAP_MIN_CAPACITY. */
-#define WIRE_MIN_DATAGRAM	(TLSTAP_MSG_HDR_LEN + TLSTAP_CHUNK_HDR_LEN + 64)
 
 /* What a chunk says about its record, host order. */
 struct wire_chunk_meta {
@@ -35,6 +31,15 @@ struct wire_chunk {
 	uint16_t len;
 	const uint8_t *data;
 };
+
+/* Writes a message header; len and count may be filled in later. */
+void wire_put_msg_hdr(void *buf, uint8_t type, uint8_t flags,
+		      uint32_t stream_id, uint32_t seq, uint16_t len,
+		      uint16_t count);
+
+/* Writes the header of a chunk of len bytes at offset of its record. */
+void wire_put_chunk_hdr(void *buf, const struct wire_chunk_meta *m,
+			uint32_t offset, uint16_t len);
 
 /* A DATA datagram under construction in a caller-owned buffer. */
 struct wire_builder {
@@ -66,7 +71,7 @@ enum wire_status {
 	WIRE_BAD_TYPE,
 	WIRE_BAD_VERSION,
 	WIRE_BAD_HDR_LEN,
-	WIRE_BAD_LEN,		/* len is not the datagram's length, or > 65507 */
+	WIRE_BAD_LEN,		/* not the datagram's length, or > TLSTAP_MAX_DGRAM */
 	WIRE_BAD_FLAGS,
 	WIRE_BAD_SEQ,		/* NACK or GAP with a seq other than 0 */
 	WIRE_BAD_COUNT,		/* DATA without chunks, HEARTBEAT with some */
@@ -162,4 +167,4 @@ size_t wire_build_heartbeat(uint8_t *buf, uint32_t stream_id,
 int wire_next_chunk(const struct wire_msg *msg, size_t *pos,
 		    struct wire_chunk *out);
 
-#endif
+#endif /* _TLSTAP_WIRE_H */

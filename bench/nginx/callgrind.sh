@@ -42,10 +42,10 @@ done
 make -s -C "$HERE" || fail "building wbench failed"
 make -s -C "$SRC/userhook" O="$BUILD/userhook" "$BUILD/userhook/libtlstap.so" ||
 	fail "building libtlstap.so failed"
-make -s -C "$SRC/nfq-tools" O="$BUILD/nfq-tools" "$BUILD/nfq-tools/tlstap-fwd" ||
+make -s -C "$SRC/fwd" O="$BUILD/fwd" "$BUILD/fwd/tlstap-fwd" ||
 	fail "building tlstap-fwd failed"
 LIB=$BUILD/userhook/libtlstap.so
-FWD=$BUILD/nfq-tools/tlstap-fwd
+FWD=$BUILD/fwd/tlstap-fwd
 WBENCH=$BUILD/wbench
 
 T=$(mktemp -d /tmp/tlstap-callgrind.XXXXXX)

@@ -116,8 +116,9 @@ fi
 # Private build directories: the checkout's own build/ may be in use.
 make -s -C "$SRC/userhook" O="$BUILD/userhook" "$BUILD/userhook/libtlstap.so" ||
 	fail "building libtlstap.so failed"
-make -s -C "$SRC/nfq-tools" O="$BUILD/nfq-tools" "$BUILD/nfq-tools/tlstap-fwd" \
-	"$BUILD/nfq-tools/tlstap-recv" || fail "building tlstap-fwd, tlstap-recv failed"
+{ make -s -C "$SRC/fwd" O="$BUILD/fwd" "$BUILD/fwd/tlstap-fwd" &&
+	make -s -C "$SRC/nfq-tools" O="$BUILD/nfq-tools" "$BUILD/nfq-tools/tlstap-recv"; } ||
+	fail "building tlstap-fwd, tlstap-recv failed"
 
 T=$(mktemp -d /tmp/tlstap-nginx-bench.XXXXXX)
 NS=tlstap-nginx-bench-$$
@@ -215,7 +216,7 @@ echo "run.sh: nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(wrk -v 2>&1 | head -n1 
 if [ "$RATE" = 0 ]; then load="wrk -t1 -c$CONNECTIONS -d${DURATION}s"; else load="h2load --h1 at $RATE req/s, up to $CONNECTIONS connections, ${DURATION}s"; fi
 echo "run.sh: $ROUNDS rounds x {$VARIANTS}, $load; nginx worker on CPU $NGINX_CPU, wrk and the capture side on CPU $LOAD_CPU; receiver $RECEIVER; net.unix.max_dgram_qlen $(cat /proc/sys/net/unix/max_dgram_qlen), net.core.wmem_max $(cat /proc/sys/net/core/wmem_max)"
 taskset -c "$LOAD_CPU" python3 "$HERE/rounds.py" --dir "$T" \
-	--lib "$BUILD/userhook/libtlstap.so" --fwd "$BUILD/nfq-tools/tlstap-fwd" \
+	--lib "$BUILD/userhook/libtlstap.so" --fwd "$BUILD/fwd/tlstap-fwd" \
 	--bt "$HERE/sslsniff.bt" "${recv[@]}" \
 	--perfsplit "$HERE/perfsplit.py" --netns "$NS" --rounds "$ROUNDS" \
 	--duration "$DURATION" --connections "$CONNECTIONS" \

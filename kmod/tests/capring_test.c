@@ -9,7 +9,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
-#include "../capring.h"
+#include "capring.h"
 
 #define SMALL_RING	4096U	/* any power of two will do for the walk */
 #define LOG_MAX		600

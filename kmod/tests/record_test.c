@@ -4,7 +4,7 @@
 #include <linux/prandom.h>
 #include <linux/string.h>
 
-#include "../record.h"
+#include "../recinfo.h"
 
 #define MAX_MSG 65536
 

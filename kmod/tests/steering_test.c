@@ -10,7 +10,7 @@
 #include <linux/slab.h>
 #include <asm/unaligned.h>
 
-#include "../steering.h"
+#include "steering.h"
 
 #define FLOWS 100000
 

@@ -3,7 +3,7 @@
 #include <kunit/test.h>
 #include <linux/string.h>
 
-#include "../wire.h"
+#include "../dgram.h"
 
 static void wire_capacity(struct kunit *test)
 {
@@ -18,10 +18,10 @@ static void wire_capacity(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(65536, true),
 			(u32)TLSTAP_SLOT_SIZE);
 	/* Too small to carry a chunk: refused, never underflowed. */
-	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(28 + TLSTAP_MIN_CAPACITY,
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(28 + TLSTAP_MIN_DGRAM,
 						   false),
-			(u32)TLSTAP_MIN_CAPACITY);
-	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(27 + TLSTAP_MIN_CAPACITY,
+			(u32)TLSTAP_MIN_DGRAM);
+	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(27 + TLSTAP_MIN_DGRAM,
 						   false), 0U);
 	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(68, false), 0U);
 	KUNIT_EXPECT_EQ(test, tlstap_wire_capacity(0, true), 0U);
@@ -66,7 +66,7 @@ static void wire_plan_cases(struct kunit *test)
 /* Every split adds up and no piece exceeds its datagram. */
 static void wire_plan_sweep(struct kunit *test)
 {
-	static const u32 caps[] = { TLSTAP_MIN_CAPACITY, 548, 1232, 1452, 1472,
+	static const u32 caps[] = { TLSTAP_MIN_DGRAM, 548, 1232, 1452, 1472,
 				    (u32)TLSTAP_SLOT_SIZE };
 	static const u32 rooms[] = { 0, 1, 64, 65, 66, 200, 1000 };
 	struct tlstap_wire_plan p;
@@ -132,7 +132,7 @@ static void wire_headers(struct kunit *test)
 	};
 
 	memset(buf, 0xaa, sizeof(buf));
-	tlstap_wire_msg_hdr(buf, TLSTAP_MSG_DATA, 0, 0xdeadbeef, 258, 1472, 3);
+	wire_put_msg_hdr(buf, TLSTAP_MSG_DATA, 0, 0xdeadbeef, 258, 1472, 3);
 	KUNIT_EXPECT_EQ(test, memcmp(buf, want_msg, sizeof(want_msg)), 0);
 	KUNIT_EXPECT_EQ(test, buf[16], 0xaa);
 
@@ -154,7 +154,7 @@ static u32 nack(u8 *buf, u32 stream, const u32 (*r)[2], u16 n)
 {
 	u32 len = TLSTAP_MSG_HDR_LEN + n * 8, i;
 
-	tlstap_wire_msg_hdr(buf, TLSTAP_MSG_NACK, 0, stream, 0, len, n);
+	wire_put_msg_hdr(buf, TLSTAP_MSG_NACK, 0, stream, 0, len, n);
 	for (i = 0; i < n; i++) {
 		__be32 v[2] = { cpu_to_be32(r[i][0]), cpu_to_be32(r[i][1]) };
 
@@ -171,7 +171,7 @@ static void wire_nack(struct kunit *test)
 	static const u32 reversed[1][2] = { { 9, 5 } };
 	static const u32 toolong[1][2] = { { 0, 1024 } };
 	static const u32 unordered[2][2] = { { 20, 21 }, { 5, 6 } };
-	struct tlstap_range r[TLSTAP_NACK_MAX_RANGES];
+	struct wire_range r[TLSTAP_NACK_MAX_RANGES];
 	u8 buf[TLSTAP_NACK_MAX_LEN + 8];
 	u32 len, stream = 0;
 
@@ -203,7 +203,7 @@ static void wire_nack(struct kunit *test)
 	len = nack(buf, 1, good, 0);
 	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, len, &stream, r),
 			-EINVAL);
-	tlstap_wire_msg_hdr(buf, TLSTAP_MSG_NACK, 0, 1, 0,
+	wire_put_msg_hdr(buf, TLSTAP_MSG_NACK, 0, 1, 0,
 			    TLSTAP_MSG_HDR_LEN + 8 * 65, 65);
 	KUNIT_EXPECT_EQ(test, tlstap_wire_parse_nack(buf, TLSTAP_MSG_HDR_LEN +
 						     8 * 65, &stream, r), -EINVAL);

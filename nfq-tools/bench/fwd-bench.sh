@@ -22,8 +22,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 # shellcheck source=bench/lib/netns.sh
 . "$SRC/bench/lib/netns.sh"
-make -s -C "$SRC/nfq-tools"
-BIN=$SRC/nfq-tools/build
+make -s -C "$SRC/fwd"
+BIN=$SRC/fwd/build
 NS="tlstap-bench-$$"
 SOCK=$(mktemp -u /tmp/fwd-bench.XXXXXX)
 trap 'ip netns del "$NS" 2>/dev/null; rm -f "$SOCK"' EXIT

@@ -17,7 +17,7 @@
 # Usage: nfq-tools/bench/nfq-bench.sh [ROUNDS] (as root); medians.
 . "$(dirname "$0")/../../tests/host/nfq/lib.sh"
 ROUNDS=${1:-3}
-make -s -C "$SRC/nfq-tools" >"$TMP/build.log" 2>&1 ||
+{ make -s -C "$SRC/nfq-tools" && make -s -C "$SRC/fwd"; } >"$TMP/build.log" 2>&1 ||
 	fail "build failed: $(tail -n 3 "$TMP/build.log")"
 setup_topology 1
 
@@ -72,7 +72,7 @@ def run(kind, out, size, n):
         ref.record(1, 1 + i % 2, 4, 443 if i % 2 else 40000 + i, 40000 + i if i % 2 else 443,
                    msg, 1000, ref.addr_bytes(4, "10.0.%d.%d" % (i // 250, i % 250 + 1)),
                    ref.addr_bytes(4, "192.0.2.1"), i, i + 1, 0) for i in range(1000))
-    fwd = subprocess.Popen(["ip", "netns", "exec", ns_s, bins + "/tlstap-fwd", "--stdin",
+    fwd = subprocess.Popen(["ip", "netns", "exec", ns_s, src + "/fwd/build/tlstap-fwd", "--stdin",
                             "--target", "10.77.1.2:7419", "--hash-key", "00" * 16,
                             "--replay-bytes", str(256 << 20), "--stats-json"],
                            stdin=subprocess.PIPE, stderr=subprocess.PIPE)

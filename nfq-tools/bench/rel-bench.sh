@@ -17,7 +17,7 @@
 RECORDS=${1:-10000}
 ROUNDS=${2:-3}
 REPLAY=${REPLAY:-4194304}	# tlstap-fwd --replay-bytes
-make -s -C "$SRC/nfq-tools" >"$TMP/build.log" 2>&1 ||
+{ make -s -C "$SRC/nfq-tools" && make -s -C "$SRC/fwd"; } >"$TMP/build.log" 2>&1 ||
 	fail "build failed: $(tail -n 3 "$TMP/build.log")"
 BIN=$SRC/nfq-tools/build
 
@@ -33,7 +33,7 @@ run() {
 	fi
 	start_bg "recv-$loss-$round" R1 "$BIN/tlstap-recv" --listen "[::]:7419" \
 		--out "$TMP/recv-$loss-$round.json" --stats-json
-	start_bg "fwd-$loss-$round" S "$BIN/tlstap-fwd" --unix "$TMP/in-$loss-$round.sock" \
+	start_bg "fwd-$loss-$round" S "$SRC/fwd/build/tlstap-fwd" --unix "$TMP/in-$loss-$round.sock" \
 		--hash-key "$HASH_KEY" --target 10.77.1.2:7419 --stats-json \
 		--replay-bytes "$REPLAY"
 	wait_for_file "$TMP/in-$loss-$round.sock"

@@ -738,7 +738,7 @@ static size_t control_msg(uint8_t *buf, uint8_t type, uint32_t seq,
 
 static void test_wire_control(void)
 {
-	static uint8_t buf[WIRE_MAX_DATAGRAM + 8], rec[WIRE_MAX_DATAGRAM];
+	static uint8_t buf[TLSTAP_MAX_DGRAM + 8], rec[TLSTAP_MAX_DGRAM];
 	struct wire_msg msg;
 	struct wire_builder b;
 	struct wire_chunk_meta m;
@@ -787,24 +787,24 @@ static void test_wire_control(void)
 
 	/* The largest datagram, 65507 bytes, is accepted; one more is not. */
 	n = make_record(rec, TLSTAP_FAMILY_IPV4, TLSTAP_DIR_WRITE,
-			WIRE_MAX_DATAGRAM - 16 - 64 - 72, 1, 9);
+			TLSTAP_MAX_DGRAM - 16 - 64 - 72, 1, 9);
 	record_parse(rec, n, 65536, &ri);
 	memset(&m, 0, sizeof(m));
 	m.record_len = ri.len;
 	m.flow = ri.flow;
-	wire_builder_start(&b, buf, WIRE_MAX_DATAGRAM, 1, 0, 0);
+	wire_builder_start(&b, buf, TLSTAP_MAX_DGRAM, 1, 0, 0);
 	CHECK(wire_builder_room(&b) == n, "room %zu for %zu",
 	      wire_builder_room(&b), n);
 	wire_builder_add(&b, &m, 0, rec, n);
 	n = wire_builder_finish(&b);
-	CHECK(n == WIRE_MAX_DATAGRAM && check_dgram(buf, n) == WIRE_OK,
+	CHECK(n == TLSTAP_MAX_DGRAM && check_dgram(buf, n) == WIRE_OK,
 	      "a %zu-byte datagram", n);
-	n = control_msg(buf, TLSTAP_MSG_NACK, 0, (WIRE_MAX_DATAGRAM - 16) / 8,
-			(WIRE_MAX_DATAGRAM - 16) / 8 * 8);
+	n = control_msg(buf, TLSTAP_MSG_NACK, 0, (TLSTAP_MAX_DGRAM - 16) / 8,
+			(TLSTAP_MAX_DGRAM - 16) / 8 * 8);
 	CHECK(wire_parse_msg(buf, n, &msg) == WIRE_OK, "a %zu-byte NACK", n);
-	n = control_msg(buf, TLSTAP_MSG_NACK, 0, (WIRE_MAX_DATAGRAM - 16) / 8 + 1,
-			((WIRE_MAX_DATAGRAM - 16) / 8 + 1) * 8);
-	CHECK(n > WIRE_MAX_DATAGRAM && wire_parse_msg(buf, n, &msg) ==
+	n = control_msg(buf, TLSTAP_MSG_NACK, 0, (TLSTAP_MAX_DGRAM - 16) / 8 + 1,
+			((TLSTAP_MAX_DGRAM - 16) / 8 + 1) * 8);
+	CHECK(n > TLSTAP_MAX_DGRAM && wire_parse_msg(buf, n, &msg) ==
 	      WIRE_BAD_LEN, "a %zu-byte NACK accepted", n);
 }
 

@@ -34,14 +34,14 @@ through_stdin() {
 	shift
 	timeout 120 python3 "$GEN" "$@" --stream - --expect "$TMP/$name.expect" \
 		2>"$TMP/$name.summary" |
-		ip netns exec "$(ns S)" timeout 120 "$BIN/tlstap-fwd" --stdin \
+		ip netns exec "$(ns S)" timeout 120 "$FWD_BIN/tlstap-fwd" --stdin \
 			"${fwd_args[@]}" 2>"$TMP/fwd-$name.err"
 	status="${PIPESTATUS[*]}"
 }
 
 # 1. seqpacket, 4 writers at once.
 start_receivers 2
-start_bg fwd-seqpacket S "$BIN/tlstap-fwd" --seqpacket "$TMP/in.seq" "${fwd_args[@]}"
+start_bg fwd-seqpacket S "$FWD_BIN/tlstap-fwd" --seqpacket "$TMP/in.seq" "${fwd_args[@]}"
 wait_for_file "$TMP/in.seq"
 timeout 120 python3 "$GEN" --seed 11 --flows 40 --records 300 \
 	--seqpacket "$TMP/in.seq" --writers 4 --malformed 4 \
@@ -54,7 +54,7 @@ check_case seqpacket "\"$TMP/seq.expect\"" "\"$TMP/seq.summary\""
 
 # 2. FIFO, two writers one after the other.
 start_receivers 2
-start_bg fwd-fifo S "$BIN/tlstap-fwd" --fifo "$TMP/in.fifo" "${fwd_args[@]}"
+start_bg fwd-fifo S "$FWD_BIN/tlstap-fwd" --fifo "$TMP/in.fifo" "${fwd_args[@]}"
 wait_for_file "$TMP/in.fifo"
 for run in 1 2; do
 	timeout 120 python3 "$GEN" --seed "2$run" --flows 30 --records 200 \

@@ -35,7 +35,7 @@ wait_for_udp() { # PORT
 wait_for_udp 7419
 
 # No --port: start_fwd would give the tests' 7419.
-start_bg fwd H "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
+start_bg fwd H "$FWD_BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
 	--stats-json --no-gso --max-datagram 1400 --target "$T1"
 for ((i = 0; i < 200; i++)); do
 	[ -e "$TMP/in.sock" ] && break
@@ -52,7 +52,7 @@ sleep 0.5
 stop_bg fwd
 
 # An explicit port that the receiver holds: refused, with the way out.
-if ip netns exec "$(ns H)" timeout 10 "$BIN/tlstap-fwd" --unix "$TMP/x.sock" \
+if ip netns exec "$(ns H)" timeout 10 "$FWD_BIN/tlstap-fwd" --unix "$TMP/x.sock" \
 	--target "$T1" --port 7419 2>"$TMP/busy.err"; then
 	fail "tlstap-fwd --port 7419 started beside the receiver"
 fi

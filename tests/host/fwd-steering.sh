@@ -19,7 +19,7 @@ check_set() {
 	local name=$1 key=$2 args=() t
 	shift 2
 	for t in "$@"; do args+=(--target "$t"); done
-	timeout 60 "$BIN/tlstap-fwd" --print-target --stdin --hash-key "$key" \
+	timeout 60 "$FWD_BIN/tlstap-fwd" --print-target --stdin --hash-key "$key" \
 		"${args[@]}" <"$TMP/records.bin" >"$TMP/$name.out" \
 		2>"$TMP/$name.err" || fail "$name: tlstap-fwd failed: $(head -n 1 "$TMP/$name.err")"
 	python3 "$NFQ_HELPERS/check_targets.py" "$key" "$TMP/expect.json" "$@" \
@@ -39,7 +39,7 @@ done
 check_set many ffeeddccbbaa99887766554433221100 "${many[@]}"
 
 # No key: a random one, printed; it reproduces the choices.
-timeout 60 "$BIN/tlstap-fwd" --print-target --stdin --target 10.0.0.2:7419 \
+timeout 60 "$FWD_BIN/tlstap-fwd" --print-target --stdin --target 10.0.0.2:7419 \
 	--target "[2001:db8::5]:7419,weight=2" <"$TMP/records.bin" \
 	>"$TMP/random.out" 2>"$TMP/random.err" || fail "random key: tlstap-fwd failed"
 key=$(grep -o 'random key [0-9a-f]\{32\}' "$TMP/random.err" | cut -d' ' -f3)
@@ -53,7 +53,7 @@ echo "random key: $(cat "$TMP/random.check")"
 refuse() {
 	local want=$1
 	shift
-	if timeout 10 "$BIN/tlstap-fwd" --print-target --stdin "$@" </dev/null \
+	if timeout 10 "$FWD_BIN/tlstap-fwd" --print-target --stdin "$@" </dev/null \
 		>/dev/null 2>"$TMP/refuse.err"; then
 		fail "accepted: $*"
 	fi

@@ -44,7 +44,7 @@ run_case() {
 	local kind=$1 option=$2 path=$3 records
 	start_bg "recv-$kind" R1 "$BIN/tlstap-recv" --listen 10.77.1.2:7419 \
 		--out "$TMP/$kind.json" --stats-json
-	start_bg "fwd-$kind" S "$BIN/tlstap-fwd" "$option" "$path" --mode 0666 \
+	start_bg "fwd-$kind" S "$FWD_BIN/tlstap-fwd" "$option" "$path" --mode 0666 \
 		--hash-key "$HASH_KEY" --target 10.77.1.2:7419 --stats-json
 	wait_for_file "$path"
 	sleep 0.3

@@ -162,7 +162,7 @@ grep -q 'capture ring of 1048576 bytes refused: Cannot allocate memory' "$T/mem4
 # --- a datagram socket and a FIFO keep write(): no ring.
 for kind in unix fifo; do
 	rm -f "$T/$kind.in"
-	ASAN_OPTIONS=$FWD_ASAN_OPTIONS "$NFQ_BIN/tlstap-fwd" --"$kind" "$T/$kind.in" \
+	ASAN_OPTIONS=$FWD_ASAN_OPTIONS "$FWD_BIN/tlstap-fwd" --"$kind" "$T/$kind.in" \
 		--mode 0666 --port 0 --target 127.0.0.1:9 --print-target --stats-json \
 		>"$T/$kind.targets" 2>"$T/$kind.fwd" &
 	fp=$!

@@ -81,7 +81,7 @@ fenced "$T/install.log" make -C "$SRC" install DESTDIR="$ROOT" PREFIX=/usr ||
 	fail "make install failed: $(grep -m1 -E 'rror' "$T/install.log" || tail -n1 "$T/install.log")"
 [ ! -s "$F/system.log" ] || fail "make install with DESTDIR ran: $(tr '\n' ' ' <"$F/system.log")"
 
-# The files and their modes; tlstapctl once nfq-tools builds it.
+# The files and their modes; tlstapctl once ctl/ builds it.
 expected="644 etc/default/tlstap-recv
 644 etc/tlstap.conf
 755 usr/bin/tlstap-run
@@ -98,7 +98,7 @@ expected="644 etc/default/tlstap-recv
 644 usr/share/man/man8/tlstap-fwd.8
 644 usr/share/man/man8/tlstap-nfq.8
 644 usr/share/man/man8/tlstap-recv.8"
-if [ -x "$SRC/nfq-tools/build/tlstapctl" ]; then
+if [ -x "$SRC/ctl/build/tlstapctl" ]; then
 	expected="$expected
 755 usr/sbin/tlstapctl
 644 usr/share/man/man8/tlstapctl.8"

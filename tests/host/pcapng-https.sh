@@ -35,7 +35,7 @@ CONF
 
 start_bg recv R1 "$BIN/tlstap-recv" --listen 10.77.1.2:7419 --output pcapng \
 	--out "$TMP/out.pcapng" --stats-json
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --mode 0666 \
+start_bg fwd S "$FWD_BIN/tlstap-fwd" --unix "$TMP/in.sock" --mode 0666 \
 	--hash-key "$HASH_KEY" --target 10.77.1.2:7419 --stats-json
 wait_for_file "$TMP/in.sock"
 for hp in 127.0.0.1:4433 "[::1]:4434"; do

@@ -22,7 +22,7 @@ wait_udp_bound capture R 7500
 timeout 60 python3 "$NFQ_HELPERS/gen_records.py" --seed 8 --flows 20 \
 	--records 150 --none-every 0 --stream - --expect "$TMP/expect.json" \
 	2>"$TMP/summary.json" |
-	ip netns exec "$(ns R)" timeout 60 "$BIN/tlstap-fwd" --stdin \
+	ip netns exec "$(ns R)" timeout 60 "$FWD_BIN/tlstap-fwd" --stdin \
 		--target 127.0.0.1:7500 --max-datagram 1400 --port 7600 \
 		--hash-key "$HASH_KEY" 2>"$TMP/fwd.err" ||
 	fail "capture run failed: $(tail -n 1 "$TMP/fwd.err")"

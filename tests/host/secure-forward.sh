@@ -28,12 +28,12 @@ command -v openssl >/dev/null && command -v curl >/dev/null ||
 # Sanitizer builds, as the other host tests use.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-for dir in userhook nfq-tools; do
+for dir in userhook fwd nfq-tools; do
 	make -s -C "$SRC/$dir" SANITIZE=1 >"$D/build-$dir.log" 2>&1 ||
 		fail "building $dir: $(tail -n 2 "$D/build-$dir.log" | tr '\n' ' ')"
 done
 RUN=$SRC/userhook/build-san/tlstap-run
-FWD=$SRC/nfq-tools/build-san/tlstap-fwd
+FWD=$SRC/fwd/build-san/tlstap-fwd
 RECV=$SRC/nfq-tools/build-san/tlstap-recv
 
 setup_hosts

@@ -65,7 +65,7 @@ start_bg recv R1 "$BIN/tlstap-recv" --listen 10.77.1.2:7419 \
 	--output "tap:$TAP" --stats-json
 wait_iface R1 "$TAP"
 start_capture cap R1 "$TAP"
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --mode 0666 \
+start_bg fwd S "$FWD_BIN/tlstap-fwd" --unix "$TMP/in.sock" --mode 0666 \
 	--hash-key "$HASH_KEY" --target 10.77.1.2:7419 --stats-json
 wait_for_file "$TMP/in.sock"
 start_bg nginx S "$NGINX" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf"

@@ -56,7 +56,7 @@ start_bg recv R1 "$BIN/tlstap-recv" --listen 10.77.1.2:7419 \
 wait_iface R1 "$TAP"
 start_capture cap R1 "$TAP"
 start_capture wire R1 eth0
-start_bg fwd S "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --mode 0666 \
+start_bg fwd S "$FWD_BIN/tlstap-fwd" --unix "$TMP/in.sock" --mode 0666 \
 	--hash-key "$HASH_KEY" --target 10.77.1.2:7419 --stats-json
 wait_for_file "$TMP/in.sock"
 for hp in 10.77.1.1:4433 "[fd77:1::1]:4434" 10.77.1.1:4435; do

@@ -33,6 +33,8 @@ make -s -C "$SRC/userhook" SANITIZE=1 >"$TMP/build-userhook.log" 2>&1 ||
 tool_path() { # NAME
 	case $1 in
 	tlstap-run) echo "$RUN_BIN" ;;
+	tlstap-fwd) echo "$FWD_BIN/$1" ;;
+	tlstapctl) echo "$CTL_BIN/$1" ;;
 	*) echo "$BIN/$1" ;;
 	esac
 }
@@ -139,12 +141,12 @@ def fail(msg):
 
 def source_options(tool):
     """The options of a tool's getopt tables, its macros' included."""
-    path = (src + "/userhook/tlstap-run.c" if tool == "tlstap-run"
-            else "%s/nfq-tools/%s.c" % (src, tool))
+    dirs = {"tlstap-run": "userhook", "tlstap-fwd": "fwd", "tlstapctl": "ctl"}
+    path = "%s/%s/%s.c" % (src, dirs.get(tool, "nfq-tools"), tool)
     text = open(path).read()
     for macro in set(MACRO.findall(text)):
-        for h in ("cli.h", "recvopts.h"):
-            h = open(src + "/nfq-tools/lib/" + h).read()
+        for h in ("lib/cli.h", "nfq-tools/lib/recvopts.h"):
+            h = open(src + "/" + h).read()
             if "#define " + macro in h:
                 text += h
     opts = set()
@@ -245,7 +247,7 @@ usr1_then_stop() {
 start_bg recv R "$BIN/tlstap-recv" --listen "$L" --allow 127.0.0.0/8 \
 	--out "$TMP/recv.json"
 wait_said recv "tlstap-recv: listening"
-ip netns exec "$(ns R)" timeout 60 "$BIN/tlstap-fwd" --stdin --target "$L" \
+ip netns exec "$(ns R)" timeout 60 "$FWD_BIN/tlstap-fwd" --stdin --target "$L" \
 	--heartbeat-ms 0 --linger-ms 0 <"$TMP/records.bin" 2>"$TMP/fwd.err" ||
 	fail "tlstap-fwd: $(tail -n 3 "$TMP/fwd.err")"
 wait_records 1 "$TMP/recv.json"
@@ -254,11 +256,11 @@ start_bg recv-json R "$BIN/tlstap-recv" --listen "$L" --allow 127.0.0.0/8 \
 	--out "$TMP/recv-json.json" --stats-json
 wait_said recv-json "tlstap-recv: listening"
 usr1_then_stop recv-json tlstap-recv json
-start_bg fwd-usr1 R "$BIN/tlstap-fwd" --unix "$TMP/in.sock" --target "$L" \
+start_bg fwd-usr1 R "$FWD_BIN/tlstap-fwd" --unix "$TMP/in.sock" --target "$L" \
 	--hash-key "$HASH_KEY"
 wait_said fwd-usr1 "tlstap-fwd: reading"
 usr1_then_stop fwd-usr1 tlstap-fwd text
-start_bg fwd-json R "$BIN/tlstap-fwd" --unix "$TMP/in2.sock" --target "$L" \
+start_bg fwd-json R "$FWD_BIN/tlstap-fwd" --unix "$TMP/in2.sock" --target "$L" \
 	--hash-key "$HASH_KEY" --stats-json
 wait_said fwd-json "tlstap-fwd: reading"
 usr1_then_stop fwd-json tlstap-fwd json

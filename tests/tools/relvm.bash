@@ -7,7 +7,7 @@
 # started costs a good fraction of a second: builtins where they do.
 
 BUILD=$TLSTAP_SRC/nfq-tools/build
-FWD=$BUILD/tlstap-fwd
+FWD=$TLSTAP_SRC/fwd/build/tlstap-fwd
 NFQ=$BUILD/tlstap-nfq
 KEY=3c0ffee5a17ed00d0123456789abcdef
 T1=10.77.1.2:7419

@@ -64,7 +64,7 @@
 
 #include <linux/tlstap.h>
 
-#include "../../kmod/capring.h"
+#include "../../shared/capring.h"
 
 #define MAX_THREADS	16
 #define ROOM_WAIT_MS	30000	/* a module that gives no room in 30 s is broken */

@@ -6,7 +6,7 @@
 # events carry no key); unloading the module ends the monitor.
 . "$TLSTAP_SRC/tests/lib/vm.sh"
 
-CTL=$TLSTAP_SRC/nfq-tools/build/tlstapctl
+CTL=$TLSTAP_SRC/ctl/build/tlstapctl
 NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
 
 ctl() {

@@ -12,7 +12,7 @@
 # matched with bash builtins, and tlstapctl runs only where it is tested.
 . "$TLSTAP_SRC/tests/lib/vm.sh"
 
-CTL=$TLSTAP_SRC/nfq-tools/build/tlstapctl
+CTL=$TLSTAP_SRC/ctl/build/tlstapctl
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 KNOBS="tos max_record flush_us ring_kb heartbeat_ms retransmit_pps"
 declare -A MIN=([tos]=1 [max_record]=1 [flush_us]=1 [ring_kb]=64

@@ -6,7 +6,7 @@
 # tlstap-fwd --print-target says for the same records.
 . "$TLSTAP_SRC/tests/lib/vm.sh"
 
-FWD=${TLSTAP_FWD:-$TLSTAP_SRC/nfq-tools/build/tlstap-fwd}
+FWD=${TLSTAP_FWD:-$TLSTAP_SRC/fwd/build/tlstap-fwd}
 KEY=5a17ee5ed0c0ffee0123456789abcdef
 
 load_module

@@ -9,7 +9,7 @@
 # and in total (stats); they are not counted as transmit errors.
 . "$TLSTAP_SRC/tests/lib/vm.sh"
 
-CTL=$TLSTAP_SRC/nfq-tools/build/tlstapctl
+CTL=$TLSTAP_SRC/ctl/build/tlstapctl
 
 # target_field ADDR FIELD: a counter of one target's line in the targets file.
 target_field() {
@@ -38,7 +38,7 @@ stop_recv
 cat "$SYS/stats" "$SYS/targets"
 
 # t1's records: what the module's steering sends it (tlstap-fwd says which).
-"$TLSTAP_SRC/nfq-tools/build/tlstap-fwd" --print-target --stdin \
+"$TLSTAP_SRC/fwd/build/tlstap-fwd" --print-target --stdin \
 	--hash-key 0f0e0d0c0b0a09080706050403020100 --target 10.77.1.2:7419 \
 	--target 10.77.2.2:7419 --target "[fd77:3::2]:7419" \
 	<"$WORK/expected.bin" >"$WORK/steer.txt" || fail "tlstap-fwd --print-target"

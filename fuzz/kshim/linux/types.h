@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Userspace stand-ins for the kernel headers kmod/record.c includes. */
+/* The kernel types kmod/recinfo.h uses, for userspace. */
 #ifndef TLSTAP_KSHIM_TYPES_H
 #define TLSTAP_KSHIM_TYPES_H
 #include_next <linux/types.h>

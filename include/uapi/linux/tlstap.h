@@ -118,11 +118,12 @@ enum tlstap_msg_type {
  * 2^32; NACK and GAP carry seq 0. A datagram is at most the path MTU (a
  * target whose path MTU cannot carry TLSTAP_MIN_DGRAM bytes cannot be
  * served: its sends fail and are counted) and, from the module, at most
- * TLSTAP_MAX_MODULE_DGRAM bytes; a receiver accepts up to 65507 bytes and
- * rejects anything larger.
+ * TLSTAP_MAX_MODULE_DGRAM bytes; a receiver accepts up to TLSTAP_MAX_DGRAM
+ * bytes (the largest UDP payload over IPv4) and rejects anything larger.
  */
 #define TLSTAP_MAX_MODULE_DGRAM	4096
 #define TLSTAP_MIN_DGRAM	144	/* msg + chunk header + 64 bytes */
+#define TLSTAP_MAX_DGRAM	65507
 struct tlstap_msg_hdr {
 	__u8	type;		/* enum tlstap_msg_type */
 	__u8	version;	/* TLSTAP_WIRE_VERSION */
@@ -189,6 +190,8 @@ struct tlstap_seq_range {
 
 #define TLSTAP_NACK_MAX_RANGES	64
 #define TLSTAP_NACK_MAX_SPAN	1024
+/* The largest NACK or GAP: a header and TLSTAP_NACK_MAX_RANGES ranges. */
+#define TLSTAP_NACK_MAX_LEN	(TLSTAP_MSG_HDR_LEN + TLSTAP_NACK_MAX_RANGES * 8)
 
 /* HEARTBEAT body: the oldest seq the sender can still retransmit. */
 struct tlstap_heartbeat {

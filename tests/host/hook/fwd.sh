@@ -6,12 +6,15 @@
 # the test's own (the hooked programs stay outside: a Unix socket path
 # reaches across namespaces).
 #
-# Gives: $NFQ_BIN, $RINGWRITER (tests/tools/hookringwriter, ASan), $NS,
+# Gives: $NFQ_BIN, $FWD_BIN, $RINGWRITER (tests/tools/hookringwriter, ASan), $NS,
 # start_fwd, stop_fwd, fwd_counter, cpu_ticks.
 
 NFQ_BIN=$SRC/nfq-tools/build-san
-make -s -C "$SRC/nfq-tools" SANITIZE=1 >"$T/build-nfq.log" 2>&1 ||
-	fail "nfq-tools build failed: $(tail -n 3 "$T/build-nfq.log" | tr '\n' ' ')"
+FWD_BIN=$SRC/fwd/build-san
+for dir in nfq-tools fwd; do
+	make -s -C "$SRC/$dir" SANITIZE=1 >"$T/build-$dir.log" 2>&1 ||
+		fail "$dir build failed: $(tail -n 3 "$T/build-$dir.log" | tr '\n' ' ')"
+done
 make -s -C "$SRC/tests/tools" SANITIZE=1 >"$T/build-tools.log" 2>&1 ||
 	fail "tests/tools build failed: $(tail -n 3 "$T/build-tools.log" | tr '\n' ' ')"
 # shellcheck disable=SC2034  # used by the sourcing script
@@ -42,7 +45,7 @@ start_fwd() {
 		--out "$T/$name.out" --stats-json 2>"$T/$name.recv" &
 	RECV_PID[$name]=$!
 	BG_PIDS+=($!)
-	ASAN_OPTIONS=$FWD_ASAN_OPTIONS ip netns exec "$NS" "$NFQ_BIN/tlstap-fwd" \
+	ASAN_OPTIONS=$FWD_ASAN_OPTIONS ip netns exec "$NS" "$FWD_BIN/tlstap-fwd" \
 		--seqpacket "$T/$name.sock" --mode 0666 --port 0 \
 		--target "127.0.0.1:$FWD_PORT" \
 		--hash-key 000102030405060708090a0b0c0d0e0f --stats-json "$@" \

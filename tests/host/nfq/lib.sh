@@ -13,6 +13,8 @@ NFQ_HELPERS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/host/lib/common.sh
 . "$NFQ_HELPERS/../lib/common.sh"
 BIN=$SRC/nfq-tools/build-san
+FWD_BIN=$SRC/fwd/build-san
+CTL_BIN=$SRC/ctl/build-san
 TMP=$(mktemp -d "/tmp/tlstap-$TEST_NAME.XXXXXX")
 TEST_TMP=$TMP
 NS_PREFIX="tlstap-$$"
@@ -25,8 +27,11 @@ HASH_KEY=000102030405060708090a0b0c0d0e0f
 [ "$(id -u)" = 0 ] || fail "must run as root (network namespaces)"
 
 build_tools() {
-	make -s -C "$SRC/nfq-tools" SANITIZE=1 >"$TMP/build.log" 2>&1 ||
-		fail "build failed: $(tail -n 3 "$TMP/build.log")"
+	local dir
+	for dir in nfq-tools fwd ctl; do
+		make -s -C "$SRC/$dir" SANITIZE=1 >"$TMP/build.log" 2>&1 ||
+			fail "$dir build failed: $(tail -n 3 "$TMP/build.log")"
+	done
 }
 
 ns() { echo "$NS_PREFIX-$1"; }
@@ -222,7 +227,7 @@ stop_receivers() {
 start_fwd() {
 	local name=$1 where=$2 sock=$3
 	shift 3
-	start_bg "$name" "$where" "$BIN/tlstap-fwd" --unix "$sock" \
+	start_bg "$name" "$where" "$FWD_BIN/tlstap-fwd" --unix "$sock" \
 		--hash-key "$HASH_KEY" --port 7419 --stats-json "$@"
 	wait_for_file "$sock"
 }

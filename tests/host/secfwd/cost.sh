@@ -20,11 +20,11 @@ LIFETIME=3600
 . "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-3}
 
-for dir in nfq-tools bench; do
+for dir in fwd nfq-tools bench; do
 	make -s -C "$SRC/$dir" >"$D/build-$dir.log" 2>&1 ||
 		fail "building $dir: $(tail -n 2 "$D/build-$dir.log" | tr '\n' ' ')"
 done
-FWD=$SRC/nfq-tools/build/tlstap-fwd
+FWD=$SRC/fwd/build/tlstap-fwd
 RECV=$SRC/nfq-tools/build/tlstap-recv
 WB=$SRC/bench/writebench
 

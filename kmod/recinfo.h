@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Strict validation of the records writers hand to /dev/tlstap. */
-#ifndef _TLSTAP_RECORD_H
-#define _TLSTAP_RECORD_H
+/*
+ * What the module keeps of a record header that shared/record.c's rules
+ * accepted, and who handed the record over.
+ */
+#ifndef _TLSTAP_RECINFO_H
+#define _TLSTAP_RECINFO_H
 
 #include <linux/types.h>
 #include <linux/tlstap.h>
@@ -31,4 +34,4 @@ struct tlstap_writer {
 int tlstap_record_parse(const struct tlstap_record *rec, u32 max_msg_len,
 			struct tlstap_record_info *info);
 
-#endif /* _TLSTAP_RECORD_H */
+#endif /* _TLSTAP_RECINFO_H */
