@@ -25,6 +25,7 @@
 #include "addr.h"
 #include "cli.h"
 #include "genl.h"
+#include "names.h"
 
 #define PROG "tlstapctl"
 #define errorf(...) cli_error(PROG, __VA_ARGS__)
@@ -42,55 +43,31 @@ struct knob {
 	uint32_t min, max;	/* a settable number's range */
 };
 
-static const struct knob knobs[] = {
-	{ "port", TLSTAP_A_PORT, KNOB_U16, 0, 0, 0 },
-	{ "tos", TLSTAP_A_TOS, KNOB_U8, 1, TLSTAP_TOS_MIN, TLSTAP_TOS_MAX },
-	{ "max_record", TLSTAP_A_MAX_RECORD, KNOB_U32, 1,
-	  TLSTAP_MAX_RECORD_MIN, TLSTAP_MAX_RECORD_MAX },
-	{ "flush_us", TLSTAP_A_FLUSH_US, KNOB_U32, 1,
-	  TLSTAP_FLUSH_US_MIN, TLSTAP_FLUSH_US_MAX },
-	{ "ring_kb", TLSTAP_A_RING_KB, KNOB_U32, 1,
-	  TLSTAP_RING_KB_MIN, TLSTAP_RING_KB_MAX },
-	{ "heartbeat_ms", TLSTAP_A_HEARTBEAT_MS, KNOB_U32, 1,
-	  TLSTAP_HEARTBEAT_MS_MIN, TLSTAP_HEARTBEAT_MS_MAX },
-	{ "retransmit_pps", TLSTAP_A_RETRANSMIT_PPS, KNOB_U32, 1,
-	  TLSTAP_RETRANSMIT_PPS_MIN, TLSTAP_RETRANSMIT_PPS_MAX },
-	{ "hash_key", TLSTAP_A_HASH_KEY, KNOB_KEY, 1, 0, 0 },
-};
+/*
+ * What tlstapctl show lists, in its order: the port, the numeric knobs
+ * of shared/names.c, the hash key. Filled in by knobs_init().
+ */
+#define NKNOBS (1 + TLSTAP_KNOB_COUNT + 1)
+static struct knob knobs[NKNOBS];
 
-#define NKNOBS (sizeof(knobs) / sizeof(knobs[0]))
+static void knobs_init(void)
+{
+	unsigned int i;
 
-/* In the order and with the names of sysfs's stats file. */
-static const struct {
-	const char *name;
-	uint16_t attr;
-} stats[] = {
-	{ "records", TLSTAP_STATS_A_RECORDS },
-	{ "bytes", TLSTAP_STATS_A_BYTES },
-	{ "datagrams", TLSTAP_STATS_A_DATAGRAMS },
-	{ "drop_invalid", TLSTAP_STATS_A_DROP_INVALID },
-	{ "drop_oversize", TLSTAP_STATS_A_DROP_OVERSIZE },
-	{ "drop_no_target", TLSTAP_STATS_A_DROP_NO_TARGET },
-	{ "drop_ring_full", TLSTAP_STATS_A_DROP_RING_FULL },
-	{ "drop_fault", TLSTAP_STATS_A_DROP_FAULT },
-	{ "drop_nomem", TLSTAP_STATS_A_DROP_NOMEM },
-	{ "tx_errors", TLSTAP_STATS_A_TX_ERRORS },
-	{ "resegmented", TLSTAP_STATS_A_RESEGMENTED },
-	{ "gso_batches", TLSTAP_STATS_A_GSO_BATCHES },
-	{ "nacks_received", TLSTAP_STATS_A_NACKS_RECEIVED },
-	{ "nack_rejected", TLSTAP_STATS_A_NACK_REJECTED },
-	{ "nack_ratelimited", TLSTAP_STATS_A_NACK_RATELIMITED },
-	{ "retransmits", TLSTAP_STATS_A_RETRANSMITS },
-	{ "gaps_sent", TLSTAP_STATS_A_GAPS_SENT },
-	{ "heartbeats", TLSTAP_STATS_A_HEARTBEATS },
-	{ "rings_created", TLSTAP_STATS_A_RINGS_CREATED },
-	{ "ring_records", TLSTAP_STATS_A_RING_RECORDS },
-	{ "ring_wakeups", TLSTAP_STATS_A_RING_WAKEUPS },
-	{ "rings_ended", TLSTAP_STATS_A_RINGS_ENDED },
-	{ "ring_abandoned", TLSTAP_STATS_A_RING_ABANDONED },
-	{ "icmp_unreachable", TLSTAP_STATS_A_ICMP_UNREACHABLE },
-	{ "resolve_timeouts", TLSTAP_STATS_A_RESOLVE_TIMEOUTS },
-};
+	knobs[0] = (struct knob){ "port", TLSTAP_A_PORT, KNOB_U16, 0, 0, 0 };
+	for (i = 0; i < TLSTAP_KNOB_COUNT; i++) {
+		const struct tlstap_knob_name *n = &tlstap_knob_names[i];
+
+		knobs[1 + i] = (struct knob){
+			n->name, n->attr, n->size == 1 ? KNOB_U8 : KNOB_U32,
+			1, n->min, n->max,
+		};
+	}
+	knobs[NKNOBS - 1] = (struct knob){
+		"hash_key", TLSTAP_A_HASH_KEY, KNOB_KEY, 1, 0, 0,
+	};
+}
+
 
 /* enum tlstap_target_state, named as sysfs's targets file names them. */
 static const char *const target_states[] = {
@@ -99,7 +76,7 @@ static const char *const target_states[] = {
 	[TLSTAP_TARGET_UNRESOLVED] = "unresolved",
 };
 
-#define NSTATS (sizeof(stats) / sizeof(stats[0]))
+#define NSTATS TLSTAP_STAT_COUNT
 
 struct target_info {
 	struct endpoint ep;
@@ -456,11 +433,11 @@ static int stats_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_ERROR;
 	}
 	for (i = 0; i < NSTATS; i++) {
-		if (!st[stats[i].attr]) {
+		if (!st[tlstap_stat_names[i].attr]) {
 			errno = EBADMSG;
 			return MNL_CB_ERROR;
 		}
-		v[i] = mnl_attr_get_u64(st[stats[i].attr]);
+		v[i] = mnl_attr_get_u64(st[tlstap_stat_names[i].attr]);
 	}
 	return MNL_CB_OK;
 }
@@ -820,12 +797,12 @@ static int cmd_stats(struct genl_sock *gs, int json)
 	if (json) {
 		printf("{\"global\":{");
 		for (i = 0; i < NSTATS; i++)
-			printf("%s\"%s\":%" PRIu64, i ? "," : "", stats[i].name,
+			printf("%s\"%s\":%" PRIu64, i ? "," : "", tlstap_stat_names[i].name,
 			       v[i]);
 		printf("},\"targets\":[");
 	} else {
 		for (i = 0; i < NSTATS; i++)
-			printf("%s %" PRIu64 "\n", stats[i].name, v[i]);
+			printf("%s %" PRIu64 "\n", tlstap_stat_names[i].name, v[i]);
 	}
 	for (i = 0; i < l.n; i++) {
 		const struct target_info *t = &l.v[i];
@@ -1022,6 +999,7 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int rc;
 
+	knobs_init();
 	if (argc < 2)
 		cli_usage_error(PROG, "no command: target, set, get, show, "
 				"stats or monitor");

@@ -7,45 +7,51 @@
 #include <linux/bitops.h>
 #include <linux/stddef.h>
 #include <linux/string.h>
+#include <asm/unaligned.h>
 
 #include "tlstap.h"
 #include "config.h"
 #include "flowtable.h"
 #include "netlink.h"
 
-#define KNOB(knob, field, nl_attr, type, lo, hi)		\
-	[knob] = {						\
-		.name = #field,					\
-		.attr = nl_attr,				\
-		.nla_type = type,				\
-		.offset = offsetof(struct tlstap, field),	\
-		.range = { .min = lo, .max = hi },		\
-	}
-
-struct tlstap_knob_info tlstap_knobs[TLSTAP_KNOB_COUNT] __ro_after_init = {
-	KNOB(TLSTAP_KNOB_TOS, tos, TLSTAP_A_TOS, NLA_U8,
-	     TLSTAP_TOS_MIN, TLSTAP_TOS_MAX),
-	KNOB(TLSTAP_KNOB_MAX_RECORD, max_record, TLSTAP_A_MAX_RECORD, NLA_U32,
-	     TLSTAP_MAX_RECORD_MIN, TLSTAP_MAX_RECORD_MAX),
-	KNOB(TLSTAP_KNOB_FLUSH_US, flush_us, TLSTAP_A_FLUSH_US, NLA_U32,
-	     TLSTAP_FLUSH_US_MIN, TLSTAP_FLUSH_US_MAX),
-	KNOB(TLSTAP_KNOB_RING_KB, ring_kb, TLSTAP_A_RING_KB, NLA_U32,
-	     TLSTAP_RING_KB_MIN, TLSTAP_RING_KB_MAX),
-	KNOB(TLSTAP_KNOB_HEARTBEAT_MS, heartbeat_ms, TLSTAP_A_HEARTBEAT_MS,
-	     NLA_U32, TLSTAP_HEARTBEAT_MS_MIN, TLSTAP_HEARTBEAT_MS_MAX),
-	KNOB(TLSTAP_KNOB_RETRANSMIT_PPS, retransmit_pps,
-	     TLSTAP_A_RETRANSMIT_PPS, NLA_U32,
-	     TLSTAP_RETRANSMIT_PPS_MIN, TLSTAP_RETRANSMIT_PPS_MAX),
+/* Where each knob lives in struct tlstap: all u32. */
+static const size_t knob_offset[TLSTAP_KNOB_COUNT] = {
+	[TLSTAP_KNOB_TOS] = offsetof(struct tlstap, tos),
+	[TLSTAP_KNOB_MAX_RECORD] = offsetof(struct tlstap, max_record),
+	[TLSTAP_KNOB_FLUSH_US] = offsetof(struct tlstap, flush_us),
+	[TLSTAP_KNOB_RING_KB] = offsetof(struct tlstap, ring_kb),
+	[TLSTAP_KNOB_HEARTBEAT_MS] = offsetof(struct tlstap, heartbeat_ms),
+	[TLSTAP_KNOB_RETRANSMIT_PPS] = offsetof(struct tlstap, retransmit_pps),
 };
+
+struct netlink_range_validation tlstap_knob_ranges[TLSTAP_KNOB_COUNT] __ro_after_init;
+
+void __init tlstap_config_init(void)
+{
+	unsigned int k;
+
+	for (k = 0; k < TLSTAP_KNOB_COUNT; k++) {
+		tlstap_knob_ranges[k].min = tlstap_knob_names[k].min;
+		tlstap_knob_ranges[k].max = tlstap_knob_names[k].max;
+	}
+}
 
 static u32 *knob_ptr(struct tlstap *tt, enum tlstap_knob knob)
 {
-	return (u32 *)((u8 *)tt + tlstap_knobs[knob].offset);
+	return (u32 *)((u8 *)tt + knob_offset[knob]);
 }
 
 u32 tlstap_knob_get(struct tlstap *tt, enum tlstap_knob knob)
 {
 	return READ_ONCE(*knob_ptr(tt, knob));
+}
+
+void tlstap_set_hash_key(struct tlstap *tt, const u8 key[TLSTAP_HASH_KEY_LEN])
+{
+	memcpy(tt->hash_key_bytes, key, TLSTAP_HASH_KEY_LEN);
+	/* The reference SipHash key layout, as tlstap-fwd reads it too. */
+	tt->hash_key.key[0] = get_unaligned_le64(key);
+	tt->hash_key.key[1] = get_unaligned_le64(key + 8);
 }
 
 void tlstap_hash_key_get(struct tlstap *tt, u8 key[TLSTAP_HASH_KEY_LEN])
@@ -70,8 +76,8 @@ int tlstap_config_apply(struct tlstap *tt,
 	int err = 0;
 
 	for_each_set_bit(k, &change->knobs, TLSTAP_KNOB_COUNT)
-		if (change->val[k] < tlstap_knobs[k].range.min ||
-		    change->val[k] > tlstap_knobs[k].range.max)
+		if (change->val[k] < tlstap_knob_names[k].min ||
+		    change->val[k] > tlstap_knob_names[k].max)
 			return -EINVAL;
 
 	mutex_lock(&tt->config_lock);

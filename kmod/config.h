@@ -10,29 +10,19 @@
 #include <net/netlink.h>
 #include <linux/tlstap.h>
 
+#include "names.h"
+
 struct tlstap;
 
-enum tlstap_knob {
-	TLSTAP_KNOB_TOS,
-	TLSTAP_KNOB_MAX_RECORD,
-	TLSTAP_KNOB_FLUSH_US,
-	TLSTAP_KNOB_RING_KB,
-	TLSTAP_KNOB_HEARTBEAT_MS,
-	TLSTAP_KNOB_RETRANSMIT_PPS,
-	TLSTAP_KNOB_COUNT
-};
 
-struct tlstap_knob_info {
-	const char *name;		/* its sysfs file */
-	u16 attr;			/* its TLSTAP_A_* */
-	u8 nla_type;			/* NLA_U8 or NLA_U32 */
-	size_t offset;			/* of its u32 in struct tlstap */
-	/* Valid values, inclusive; the netlink policy checks the same. */
-	struct netlink_range_validation range;
-};
+/*
+ * The knobs' ranges (shared/names.c's), where the netlink policy can point
+ * at them: not const only because 6.1's nla_policy points at a non-const
+ * range. Filled in by tlstap_config_init().
+ */
+extern struct netlink_range_validation tlstap_knob_ranges[TLSTAP_KNOB_COUNT];
 
-/* Not const only because 6.1's nla_policy points at a non-const range. */
-extern struct tlstap_knob_info tlstap_knobs[TLSTAP_KNOB_COUNT];
+void tlstap_config_init(void);
 
 /* Some knobs and maybe the hash key, applied together or not at all. */
 struct tlstap_config_change {
@@ -47,5 +37,6 @@ int tlstap_config_apply(struct tlstap *tt,
 			const struct tlstap_config_change *change,
 			enum tlstap_origin origin);
 void tlstap_hash_key_get(struct tlstap *tt, u8 key[TLSTAP_HASH_KEY_LEN]);
+void tlstap_set_hash_key(struct tlstap *tt, const u8 key[TLSTAP_HASH_KEY_LEN]);
 
 #endif /* _TLSTAP_CONFIG_H */

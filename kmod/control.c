@@ -84,7 +84,7 @@ void tlstap_control_rcv(struct tlstap *tt, struct sk_buff *skb)
 		tlstap_stat_inc(tt, TLSTAP_STAT_NACK_RATELIMITED);
 	tlstap_send_kick(t);
 	srcu_read_unlock(&tt->srcu, idx);
-	tlstap_stat_inc(tt, TLSTAP_STAT_NACKS);
+	tlstap_stat_inc(tt, TLSTAP_STAT_NACKS_RECEIVED);
 	consume_skb(skb);
 	return;
 
@@ -207,7 +207,7 @@ static void send_gap(struct tlstap_target *t, const struct wire_range *gaps,
 				       t->stream_id, gaps, n);
 
 	if (!send_linear(t, t->gap_msg, len, NULL, 0, 0))
-		tlstap_stat_add(t->tt, TLSTAP_STAT_GAPS, n);
+		tlstap_stat_add(t->tt, TLSTAP_STAT_GAPS_SENT, n);
 }
 
 /*

@@ -7,7 +7,6 @@
 #include <linux/slab.h>
 #include <linux/random.h>
 #include <linux/mm.h>
-#include <asm/unaligned.h>
 
 #include "tlstap.h"
 #include "device.h"
@@ -18,6 +17,7 @@
 #include "netlink.h"
 #include "capture.h"
 #include "neigh.h"
+#include "config.h"
 
 #define TLSTAP_DEFAULT_FLUSH_US	500
 #define TLSTAP_DEFAULT_RING_KB	4096
@@ -32,56 +32,8 @@ bool tlstap_gso = true;
 module_param_named(gso, tlstap_gso, bool, 0644);
 MODULE_PARM_DESC(gso, "Send runs of full datagrams as one UDP GSO skb");
 
-const char *const tlstap_stat_names[TLSTAP_STAT_COUNT] = {
-	[TLSTAP_STAT_RECORDS] = "records",
-	[TLSTAP_STAT_BYTES] = "bytes",
-	[TLSTAP_STAT_DATAGRAMS] = "datagrams",
-	[TLSTAP_STAT_DROP_INVALID] = "drop_invalid",
-	[TLSTAP_STAT_DROP_OVERSIZE] = "drop_oversize",
-	[TLSTAP_STAT_DROP_NO_TARGET] = "drop_no_target",
-	[TLSTAP_STAT_DROP_RING_FULL] = "drop_ring_full",
-	[TLSTAP_STAT_DROP_FAULT] = "drop_fault",
-	[TLSTAP_STAT_DROP_NOMEM] = "drop_nomem",
-	[TLSTAP_STAT_TX_ERRORS] = "tx_errors",
-	[TLSTAP_STAT_RESEGMENTED] = "resegmented",
-	[TLSTAP_STAT_GSO_BATCHES] = "gso_batches",
-	[TLSTAP_STAT_NACKS] = "nacks_received",
-	[TLSTAP_STAT_NACK_REJECTED] = "nack_rejected",
-	[TLSTAP_STAT_NACK_RATELIMITED] = "nack_ratelimited",
-	[TLSTAP_STAT_RETRANSMITS] = "retransmits",
-	[TLSTAP_STAT_GAPS] = "gaps_sent",
-	[TLSTAP_STAT_HEARTBEATS] = "heartbeats",
-	[TLSTAP_STAT_RINGS_CREATED] = "rings_created",
-	[TLSTAP_STAT_RING_RECORDS] = "ring_records",
-	[TLSTAP_STAT_RING_WAKEUPS] = "ring_wakeups",
-	[TLSTAP_STAT_RINGS_ENDED] = "rings_ended",
-	[TLSTAP_STAT_RING_ABANDONED] = "ring_abandoned",
-	[TLSTAP_STAT_ICMP_UNREACHABLE] = "icmp_unreachable",
-	[TLSTAP_STAT_RESOLVE_TIMEOUTS] = "resolve_timeouts",
-};
 
 static struct tlstap *tlstap;
-
-void tlstap_stats_read(struct tlstap *tt, u64 sum[TLSTAP_STAT_COUNT])
-{
-	int cpu, i;
-
-	memset(sum, 0, TLSTAP_STAT_COUNT * sizeof(*sum));
-	for_each_possible_cpu(cpu) {
-		const struct tlstap_stats *s = per_cpu_ptr(tt->stats, cpu);
-
-		for (i = 0; i < TLSTAP_STAT_COUNT; i++)
-			sum[i] += READ_ONCE(s->v[i]);
-	}
-}
-
-void tlstap_set_hash_key(struct tlstap *tt, const u8 key[TLSTAP_HASH_KEY_LEN])
-{
-	memcpy(tt->hash_key_bytes, key, TLSTAP_HASH_KEY_LEN);
-	/* The reference SipHash key layout, as tlstap-fwd reads it too. */
-	tt->hash_key.key[0] = get_unaligned_le64(key);
-	tt->hash_key.key[1] = get_unaligned_le64(key + 8);
-}
 
 /*
  * All rings together, targets' and capture rings, may pin at most this
@@ -156,6 +108,8 @@ static int __init tlstap_init(void)
 	err = tlstap_neigh_init(tt);
 	if (err)
 		goto err_socket;
+	tlstap_config_init();
+	tlstap_sysfs_init();
 	/* Before the device: sysfs writes announce through the family. */
 	err = tlstap_netlink_init(tt);
 	if (err)

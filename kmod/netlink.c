@@ -20,34 +20,6 @@
 static struct tlstap *nl_tt;
 static struct genl_family tlstap_genl_family;
 
-static const u16 stat_attr[TLSTAP_STAT_COUNT] = {
-	[TLSTAP_STAT_RECORDS] = TLSTAP_STATS_A_RECORDS,
-	[TLSTAP_STAT_BYTES] = TLSTAP_STATS_A_BYTES,
-	[TLSTAP_STAT_DATAGRAMS] = TLSTAP_STATS_A_DATAGRAMS,
-	[TLSTAP_STAT_DROP_INVALID] = TLSTAP_STATS_A_DROP_INVALID,
-	[TLSTAP_STAT_DROP_OVERSIZE] = TLSTAP_STATS_A_DROP_OVERSIZE,
-	[TLSTAP_STAT_DROP_NO_TARGET] = TLSTAP_STATS_A_DROP_NO_TARGET,
-	[TLSTAP_STAT_DROP_RING_FULL] = TLSTAP_STATS_A_DROP_RING_FULL,
-	[TLSTAP_STAT_DROP_FAULT] = TLSTAP_STATS_A_DROP_FAULT,
-	[TLSTAP_STAT_DROP_NOMEM] = TLSTAP_STATS_A_DROP_NOMEM,
-	[TLSTAP_STAT_TX_ERRORS] = TLSTAP_STATS_A_TX_ERRORS,
-	[TLSTAP_STAT_RESEGMENTED] = TLSTAP_STATS_A_RESEGMENTED,
-	[TLSTAP_STAT_GSO_BATCHES] = TLSTAP_STATS_A_GSO_BATCHES,
-	[TLSTAP_STAT_NACKS] = TLSTAP_STATS_A_NACKS_RECEIVED,
-	[TLSTAP_STAT_NACK_REJECTED] = TLSTAP_STATS_A_NACK_REJECTED,
-	[TLSTAP_STAT_NACK_RATELIMITED] = TLSTAP_STATS_A_NACK_RATELIMITED,
-	[TLSTAP_STAT_RETRANSMITS] = TLSTAP_STATS_A_RETRANSMITS,
-	[TLSTAP_STAT_GAPS] = TLSTAP_STATS_A_GAPS_SENT,
-	[TLSTAP_STAT_HEARTBEATS] = TLSTAP_STATS_A_HEARTBEATS,
-	[TLSTAP_STAT_RINGS_CREATED] = TLSTAP_STATS_A_RINGS_CREATED,
-	[TLSTAP_STAT_RING_RECORDS] = TLSTAP_STATS_A_RING_RECORDS,
-	[TLSTAP_STAT_RING_WAKEUPS] = TLSTAP_STATS_A_RING_WAKEUPS,
-	[TLSTAP_STAT_RINGS_ENDED] = TLSTAP_STATS_A_RINGS_ENDED,
-	[TLSTAP_STAT_RING_ABANDONED] = TLSTAP_STATS_A_RING_ABANDONED,
-	[TLSTAP_STAT_ICMP_UNREACHABLE] = TLSTAP_STATS_A_ICMP_UNREACHABLE,
-	[TLSTAP_STAT_RESOLVE_TIMEOUTS] = TLSTAP_STATS_A_RESOLVE_TIMEOUTS,
-};
-
 static const struct nla_policy target_add_policy[TLSTAP_TARGET_A_MAX + 1] = {
 	[TLSTAP_TARGET_A_ADDR4] = NLA_POLICY_EXACT_LEN(4),
 	[TLSTAP_TARGET_A_ADDR6] = NLA_POLICY_EXACT_LEN(16),
@@ -71,26 +43,30 @@ static const struct nla_policy target_del_req_policy[TLSTAP_A_MAX + 1] = {
 	[TLSTAP_A_TARGET] = NLA_POLICY_NESTED(target_del_policy),
 };
 
-#define KNOB_POLICY(type, knob) \
-	NLA_POLICY_FULL_RANGE(type, &tlstap_knobs[knob].range)
-
-static const struct nla_policy config_set_policy[TLSTAP_A_MAX + 1] = {
-	[TLSTAP_A_TOS] = KNOB_POLICY(NLA_U8, TLSTAP_KNOB_TOS),
-	[TLSTAP_A_MAX_RECORD] = KNOB_POLICY(NLA_U32, TLSTAP_KNOB_MAX_RECORD),
-	[TLSTAP_A_FLUSH_US] = KNOB_POLICY(NLA_U32, TLSTAP_KNOB_FLUSH_US),
-	[TLSTAP_A_RING_KB] = KNOB_POLICY(NLA_U32, TLSTAP_KNOB_RING_KB),
-	[TLSTAP_A_HEARTBEAT_MS] = KNOB_POLICY(NLA_U32,
-					      TLSTAP_KNOB_HEARTBEAT_MS),
-	[TLSTAP_A_RETRANSMIT_PPS] = KNOB_POLICY(NLA_U32,
-						TLSTAP_KNOB_RETRANSMIT_PPS),
+/* The knobs' entries are filled in from shared/names.c at init. */
+static struct nla_policy config_set_policy[TLSTAP_A_MAX + 1] __ro_after_init = {
 	[TLSTAP_A_HASH_KEY] = NLA_POLICY_EXACT_LEN(TLSTAP_HASH_KEY_LEN),
 };
 
+static void __init config_set_policy_init(void)
+{
+	unsigned int k;
+
+	for (k = 0; k < TLSTAP_KNOB_COUNT; k++) {
+		struct nla_policy *p =
+			&config_set_policy[tlstap_knob_names[k].attr];
+
+		p->type = tlstap_knob_names[k].size == 1 ? NLA_U8 : NLA_U32;
+		p->validation_type = NLA_VALIDATE_RANGE_PTR;
+		p->range = &tlstap_knob_ranges[k];
+	}
+}
+
 static int put_knob(struct sk_buff *skb, enum tlstap_knob knob, u32 val)
 {
-	const struct tlstap_knob_info *k = &tlstap_knobs[knob];
+	const struct tlstap_knob_name *k = &tlstap_knob_names[knob];
 
-	if (k->nla_type == NLA_U8)
+	if (k->size == 1)
 		return nla_put_u8(skb, k->attr, val);
 	return nla_put_u32(skb, k->attr, val);
 }
@@ -327,11 +303,11 @@ static int config_set_doit(struct sk_buff *skb, struct genl_info *info)
 	int err;
 
 	for (k = 0; k < TLSTAP_KNOB_COUNT; k++) {
-		attr = info->attrs[tlstap_knobs[k].attr];
+		attr = info->attrs[tlstap_knob_names[k].attr];
 		if (!attr)
 			continue;
 		change.knobs |= BIT(k);
-		change.val[k] = tlstap_knobs[k].nla_type == NLA_U8 ?
+		change.val[k] = tlstap_knob_names[k].size == 1 ?
 				nla_get_u8(attr) : nla_get_u32(attr);
 	}
 	attr = info->attrs[TLSTAP_A_HASH_KEY];
@@ -382,7 +358,7 @@ static int stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!nest)
 		goto out;
 	for (i = 0; i < TLSTAP_STAT_COUNT; i++)
-		if (nla_put_u64_64bit(msg, stat_attr[i], sum[i],
+		if (nla_put_u64_64bit(msg, tlstap_stat_names[i].attr, sum[i],
 				      TLSTAP_STATS_A_PAD))
 			goto out;
 	nla_nest_end(msg, nest);
@@ -521,11 +497,12 @@ void tlstap_netlink_notify_target(const struct tlstap_target *t, u8 cmd,
 		event_send(msg, hdr, put_target(msg, t, false));
 }
 
-int tlstap_netlink_init(struct tlstap *tt)
+int __init tlstap_netlink_init(struct tlstap *tt)
 {
 	/* Every counter has its attribute. */
 	BUILD_BUG_ON(TLSTAP_STATS_A_MAX - TLSTAP_STATS_A_PAD != TLSTAP_STAT_COUNT);
 
+	config_set_policy_init();
 	nl_tt = tt;
 	return genl_register_family(&tlstap_genl_family);
 }

@@ -38,15 +38,23 @@ static ssize_t targets_store(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RW(targets);
 
-static ssize_t knob_show(struct device *dev, enum tlstap_knob knob, char *buf)
+static enum tlstap_knob attr_knob(struct device_attribute *attr)
 {
-	return sysfs_emit(buf, "%u\n", tlstap_knob_get(dev_tt(dev), knob));
+	return (uintptr_t)container_of(attr, struct dev_ext_attribute, attr)->var;
+}
+
+static ssize_t knob_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	return sysfs_emit(buf, "%u\n",
+			  tlstap_knob_get(dev_tt(dev), attr_knob(attr)));
 }
 
 /* Limits are checked by tlstap_config_apply(), as for netlink. */
-static ssize_t knob_store(struct device *dev, enum tlstap_knob knob,
+static ssize_t knob_store(struct device *dev, struct device_attribute *attr,
 			  const char *buf, size_t count)
 {
+	enum tlstap_knob knob = attr_knob(attr);
 	struct tlstap_config_change change = { .knobs = BIT(knob) };
 	int err;
 
@@ -56,26 +64,8 @@ static ssize_t knob_store(struct device *dev, enum tlstap_knob knob,
 	return err ?: count;
 }
 
-#define TLSTAP_KNOB_ATTR(name, knob)					\
-static ssize_t name##_show(struct device *dev,				\
-			   struct device_attribute *attr, char *buf)	\
-{									\
-	return knob_show(dev, knob, buf);				\
-}									\
-static ssize_t name##_store(struct device *dev,				\
-			    struct device_attribute *attr,		\
-			    const char *buf, size_t count)		\
-{									\
-	return knob_store(dev, knob, buf, count);			\
-}									\
-static DEVICE_ATTR_RW(name)
-
-TLSTAP_KNOB_ATTR(tos, TLSTAP_KNOB_TOS);
-TLSTAP_KNOB_ATTR(max_record, TLSTAP_KNOB_MAX_RECORD);
-TLSTAP_KNOB_ATTR(flush_us, TLSTAP_KNOB_FLUSH_US);
-TLSTAP_KNOB_ATTR(ring_kb, TLSTAP_KNOB_RING_KB);
-TLSTAP_KNOB_ATTR(heartbeat_ms, TLSTAP_KNOB_HEARTBEAT_MS);
-TLSTAP_KNOB_ATTR(retransmit_pps, TLSTAP_KNOB_RETRANSMIT_PPS);
+/* One file per knob, named by shared/names.c: tlstap_sysfs_init(). */
+static struct dev_ext_attribute knob_attrs[TLSTAP_KNOB_COUNT] __ro_after_init;
 
 static ssize_t hash_key_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
@@ -116,22 +106,16 @@ static ssize_t stats_show(struct device *dev, struct device_attribute *attr,
 	tlstap_stats_read(dev_tt(dev), sum);
 	for (i = 0; i < TLSTAP_STAT_COUNT; i++)
 		len += sysfs_emit_at(buf, len, "%s %llu\n",
-				     tlstap_stat_names[i], sum[i]);
+				     tlstap_stat_names[i].name, sum[i]);
 	return len;
 }
 static DEVICE_ATTR_RO(stats);
 
-static struct attribute *tlstap_attrs[] = {
+/* The knobs' files go after these three (tlstap_sysfs_init()). */
+static struct attribute *tlstap_attrs[3 + TLSTAP_KNOB_COUNT + 1] __ro_after_init = {
 	&dev_attr_targets.attr,
-	&dev_attr_tos.attr,
-	&dev_attr_max_record.attr,
-	&dev_attr_flush_us.attr,
-	&dev_attr_ring_kb.attr,
-	&dev_attr_heartbeat_ms.attr,
-	&dev_attr_retransmit_pps.attr,
 	&dev_attr_hash_key.attr,
 	&dev_attr_stats.attr,
-	NULL,
 };
 
 static const struct attribute_group tlstap_attr_group = {
@@ -142,3 +126,20 @@ const struct attribute_group *tlstap_attr_groups[] = {
 	&tlstap_attr_group,
 	NULL,
 };
+
+void __init tlstap_sysfs_init(void)
+{
+	unsigned int k;
+
+	for (k = 0; k < TLSTAP_KNOB_COUNT; k++) {
+		struct dev_ext_attribute *ea = &knob_attrs[k];
+
+		sysfs_attr_init(&ea->attr.attr);
+		ea->attr.attr.name = tlstap_knob_names[k].name;
+		ea->attr.attr.mode = 0644;
+		ea->attr.show = knob_show;
+		ea->attr.store = knob_store;
+		ea->var = (void *)(uintptr_t)k;
+		tlstap_attrs[3 + k] = &ea->attr.attr;
+	}
+}

@@ -7,4 +7,7 @@
 
 extern const struct attribute_group *tlstap_attr_groups[];
 
+/* Before the device is registered. */
+void tlstap_sysfs_init(void);
+
 #endif /* _TLSTAP_SYSFS_H */

@@ -42,7 +42,7 @@ struct tlstap {
 
 	/*
 	 * Knobs read locklessly on the fast path (READ_ONCE), written
-	 * under config_lock by config.c only; all u32 (see tlstap_knobs).
+	 * under config_lock by config.c only; all u32 (see config.c).
 	 */
 	u32 tos;
 	u32 max_record;
@@ -61,7 +61,6 @@ struct tlstap {
 	struct tlstap_captures captures;
 };
 
-void tlstap_set_hash_key(struct tlstap *tt, const u8 key[TLSTAP_HASH_KEY_LEN]);
 bool tlstap_ring_pages_charge(struct tlstap *tt, unsigned long n);
 void tlstap_ring_pages_uncharge(struct tlstap *tt, unsigned long n);
 
