@@ -7,7 +7,7 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
-#include "genl.h"
+#include "nlclient.h"
 
 /* Requests are small; dumps come in pages of up to 32 KiB. */
 #define REQ_BUF_LEN 8192
@@ -16,8 +16,8 @@
 struct transact {
 	mnl_cb_t cb;
 	void *data;
-	const struct genl_req *req;
-	struct genl_error *e;
+	const struct nlc_req *req;
+	struct nlc_error *e;
 	int interrupted;
 };
 
@@ -61,7 +61,7 @@ static int policy_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-static const char *label_at(const struct genl_req *req, uint32_t offset)
+static const char *label_at(const struct nlc_req *req, uint32_t offset)
 {
 	unsigned int i;
 
@@ -73,7 +73,7 @@ static const char *label_at(const struct genl_req *req, uint32_t offset)
 
 /* The extended ACK attributes start at offset in nlh's payload. */
 static void parse_extack(const struct nlmsghdr *nlh, unsigned int offset,
-			 const struct genl_req *req, struct genl_error *e)
+			 const struct nlc_req *req, struct nlc_error *e)
 {
 	const struct nlattr *tb[NLMSGERR_ATTR_MAX + 1] = { NULL };
 	const struct nlattr *pol[NL_POLICY_TYPE_ATTR_MAX + 1] = { NULL };
@@ -156,7 +156,7 @@ static mnl_cb_t ctl_cbs[NLMSG_MIN_TYPE] = {
 	[NLMSG_DONE] = done_cb,
 };
 
-void genl_req_init(struct genl_sock *gs, struct genl_req *req, uint8_t cmd,
+void nlc_req_init(struct nlc_sock *gs, struct nlc_req *req, uint8_t cmd,
 		   uint16_t flags)
 {
 	struct genlmsghdr *genl;
@@ -170,10 +170,10 @@ void genl_req_init(struct genl_sock *gs, struct genl_req *req, uint8_t cmd,
 	genl->version = gs->version;
 }
 
-void genl_req_label(struct genl_req *req, const struct nlattr *attr,
+void nlc_req_label(struct nlc_req *req, const struct nlattr *attr,
 		    const char *name)
 {
-	if (req->nlabels == GENL_REQ_MAX_LABELS)
+	if (req->nlabels == NLC_REQ_MAX_LABELS)
 		return;
 	req->labels[req->nlabels].offset =
 		(uint32_t)((const char *)attr - (const char *)req->nlh);
@@ -181,8 +181,8 @@ void genl_req_label(struct genl_req *req, const struct nlattr *attr,
 	req->nlabels++;
 }
 
-int genl_transact(struct genl_sock *gs, struct genl_req *req, mnl_cb_t cb,
-		  void *data, struct genl_error *e)
+int nlc_transact(struct nlc_sock *gs, struct nlc_req *req, mnl_cb_t cb,
+		  void *data, struct nlc_error *e)
 {
 	struct transact t = { .cb = cb, .data = data, .req = req, .e = e };
 	struct nlmsghdr *nlh = req->nlh;
@@ -268,14 +268,14 @@ static int family_attr_cb(const struct nlattr *attr, void *data)
 
 static int family_cb(const struct nlmsghdr *nlh, void *data)
 {
-	return mnl_attr_parse(nlh, GENL_HDRLEN_ALIGNED, family_attr_cb, data);
+	return mnl_attr_parse(nlh, NLC_HDRLEN_ALIGNED, family_attr_cb, data);
 }
 
-static int get_family(struct genl_sock *gs, const char *family,
+static int get_family(struct nlc_sock *gs, const char *family,
 		      struct family_info *fi)
 {
-	struct genl_error e;
-	struct genl_req req;
+	struct nlc_error e;
+	struct nlc_req req;
 	uint16_t own_id = gs->family_id;
 	uint8_t own_version = gs->version;
 	int rc;
@@ -283,11 +283,11 @@ static int get_family(struct genl_sock *gs, const char *family,
 	/* The controller is a family too, with a fixed id. */
 	gs->family_id = GENL_ID_CTRL;
 	gs->version = 1;
-	genl_req_init(gs, &req, CTRL_CMD_GETFAMILY, 0);
+	nlc_req_init(gs, &req, CTRL_CMD_GETFAMILY, 0);
 	gs->family_id = own_id;
 	gs->version = own_version;
 	mnl_attr_put_strz(req.nlh, CTRL_ATTR_FAMILY_NAME, family);
-	rc = genl_transact(gs, &req, family_cb, fi, &e);
+	rc = nlc_transact(gs, &req, family_cb, fi, &e);
 	if (!rc && !fi->id) {
 		errno = EBADMSG;
 		return -1;
@@ -295,7 +295,7 @@ static int get_family(struct genl_sock *gs, const char *family,
 	return rc;
 }
 
-int genl_group_id(struct genl_sock *gs, const char *family,
+int nlc_group_id(struct nlc_sock *gs, const char *family,
 		  const char *group, uint32_t *id)
 {
 	struct family_info fi = { .group = group };
@@ -310,7 +310,7 @@ int genl_group_id(struct genl_sock *gs, const char *family,
 	return 0;
 }
 
-int genl_join(struct genl_sock *gs, uint32_t group)
+int nlc_join(struct nlc_sock *gs, uint32_t group)
 {
 	int g = (int)group;
 
@@ -318,7 +318,7 @@ int genl_join(struct genl_sock *gs, uint32_t group)
 				     sizeof(g));
 }
 
-int genl_open(struct genl_sock *gs, const char *family, uint8_t version)
+int nlc_open(struct nlc_sock *gs, const char *family, uint8_t version)
 {
 	struct family_info fi = { 0 };
 	int one = 1, saved;
@@ -347,12 +347,12 @@ int genl_open(struct genl_sock *gs, const char *family, uint8_t version)
 
 fail:
 	saved = errno;
-	genl_close(gs);
+	nlc_close(gs);
 	errno = saved;
 	return -1;
 }
 
-void genl_close(struct genl_sock *gs)
+void nlc_close(struct nlc_sock *gs)
 {
 	if (gs->nl)
 		mnl_socket_close(gs->nl);
@@ -361,7 +361,7 @@ void genl_close(struct genl_sock *gs)
 	memset(gs, 0, sizeof(*gs));
 }
 
-int genl_recv_events(struct genl_sock *gs, mnl_cb_t cb, void *data)
+int nlc_recv_events(struct nlc_sock *gs, mnl_cb_t cb, void *data)
 {
 	ssize_t n;
 

@@ -24,7 +24,7 @@
 
 #include "addr.h"
 #include "cli.h"
-#include "genl.h"
+#include "nlclient.h"
 #include "names.h"
 
 #define PROG "tlstapctl"
@@ -102,10 +102,7 @@ struct config {
 };
 
 /* The command line, read before the module is asked anything. */
-enum verb {
-	VERB_TARGET_ADD, VERB_TARGET_DEL, VERB_TARGET_FLUSH, VERB_TARGET_LIST,
-	VERB_SET, VERB_GET, VERB_SHOW, VERB_STATS, VERB_MONITOR,
-};
+enum target_op { TARGET_ADD, TARGET_DEL, TARGET_FLUSH, TARGET_LIST };
 
 struct setting {
 	const struct knob *k;
@@ -114,7 +111,7 @@ struct setting {
 };
 
 struct request {
-	enum verb verb;
+	enum target_op target_op;
 	char what[256];		/* a change, as messages name it */
 	struct endpoint ep;	/* target add, del */
 	uint64_t weight;
@@ -160,7 +157,7 @@ static void usage(FILE *f)
 }
 
 /* What the kernel said about the request `what`, on one line. */
-static void kernel_error(const char *what, const struct genl_error *e)
+static void kernel_error(const char *what, const struct nlc_error *e)
 {
 	int err = e->err ? e->err : errno;
 
@@ -324,7 +321,7 @@ static int parse_top(const struct nlmsghdr *nlh,
 		     const struct nlattr *tb[TLSTAP_A_MAX + 1])
 {
 	memset(tb, 0, (TLSTAP_A_MAX + 1) * sizeof(*tb));
-	return mnl_attr_parse(nlh, GENL_HDRLEN_ALIGNED, top_attr_cb, tb) < 0 ?
+	return mnl_attr_parse(nlh, NLC_HDRLEN_ALIGNED, top_attr_cb, tb) < 0 ?
 	       -1 : 0;
 }
 
@@ -444,17 +441,17 @@ static int stats_cb(const struct nlmsghdr *nlh, void *data)
 
 /* ---- requests ----------------------------------------------------- */
 
-static int get_targets(struct genl_sock *gs, struct target_list *l)
+static int get_targets(struct nlc_sock *gs, struct target_list *l)
 {
-	struct genl_error e;
-	struct genl_req req;
+	struct nlc_error e;
+	struct nlc_req req;
 	int tries;
 
 	for (tries = 0; tries < DUMP_TRIES; tries++) {
 		l->n = 0;
 		l->bad = 0;
-		genl_req_init(gs, &req, TLSTAP_CMD_TARGET_GET, NLM_F_DUMP);
-		if (!genl_transact(gs, &req, target_list_cb, l, &e)) {
+		nlc_req_init(gs, &req, TLSTAP_CMD_TARGET_GET, NLM_F_DUMP);
+		if (!nlc_transact(gs, &req, target_list_cb, l, &e)) {
 			if (!l->bad)
 				return 0;
 			errorf("target list: a target the kernel sent could not be read");
@@ -467,14 +464,14 @@ static int get_targets(struct genl_sock *gs, struct target_list *l)
 	return -1;
 }
 
-static int get_config(struct genl_sock *gs, struct config *c)
+static int get_config(struct nlc_sock *gs, struct config *c)
 {
-	struct genl_error e;
-	struct genl_req req;
+	struct nlc_error e;
+	struct nlc_req req;
 
 	memset(c, 0, sizeof(*c));
-	genl_req_init(gs, &req, TLSTAP_CMD_CONFIG_GET, 0);
-	if (genl_transact(gs, &req, config_cb, c, &e)) {
+	nlc_req_init(gs, &req, TLSTAP_CMD_CONFIG_GET, 0);
+	if (nlc_transact(gs, &req, config_cb, c, &e)) {
 		kernel_error("get configuration", &e);
 		return -1;
 	}
@@ -482,13 +479,13 @@ static int get_config(struct genl_sock *gs, struct config *c)
 }
 
 /* 0, 1 when not permitted (said by the caller), or -1 (said here). */
-static int get_hash_key(struct genl_sock *gs, struct config *c, int quiet_eperm)
+static int get_hash_key(struct nlc_sock *gs, struct config *c, int quiet_eperm)
 {
-	struct genl_error e;
-	struct genl_req req;
+	struct nlc_error e;
+	struct nlc_req req;
 
-	genl_req_init(gs, &req, TLSTAP_CMD_HASH_KEY_GET, 0);
-	if (genl_transact(gs, &req, config_cb, c, &e)) {
+	nlc_req_init(gs, &req, TLSTAP_CMD_HASH_KEY_GET, 0);
+	if (nlc_transact(gs, &req, config_cb, c, &e)) {
 		if (quiet_eperm && e.err == EPERM)
 			return 1;
 		kernel_error("get hash_key", &e);
@@ -497,19 +494,19 @@ static int get_hash_key(struct genl_sock *gs, struct config *c, int quiet_eperm)
 	return 0;
 }
 
-static int simple_request(struct genl_sock *gs, struct genl_req *req,
+static int simple_request(struct nlc_sock *gs, struct nlc_req *req,
 			  const char *what)
 {
-	struct genl_error e;
+	struct nlc_error e;
 
-	if (genl_transact(gs, req, NULL, NULL, &e)) {
+	if (nlc_transact(gs, req, NULL, NULL, &e)) {
 		kernel_error(what, &e);
 		return -1;
 	}
 	return 0;
 }
 
-static void put_endpoint(struct genl_req *req, const struct endpoint *ep)
+static void put_endpoint(struct nlc_req *req, const struct endpoint *ep)
 {
 	struct nlattr *a;
 
@@ -518,10 +515,10 @@ static void put_endpoint(struct genl_req *req, const struct endpoint *ep)
 		mnl_attr_put(req->nlh, TLSTAP_TARGET_A_ADDR6, 16, ep->addr);
 	else
 		mnl_attr_put(req->nlh, TLSTAP_TARGET_A_ADDR4, 4, ep->addr);
-	genl_req_label(req, a, "address");
+	nlc_req_label(req, a, "address");
 	a = (struct nlattr *)mnl_nlmsg_get_payload_tail(req->nlh);
 	mnl_attr_put_u16(req->nlh, TLSTAP_TARGET_A_PORT, ep->port);
-	genl_req_label(req, a, "port");
+	nlc_req_label(req, a, "port");
 }
 
 /* ---- the command line --------------------------------------------- */
@@ -532,18 +529,18 @@ static void parse_target_args(int argc, char **argv, struct request *rq)
 	char err[160];
 
 	if (!strcmp(verb, "list") && argc == 1) {
-		rq->verb = VERB_TARGET_LIST;
+		rq->target_op = TARGET_LIST;
 		return;
 	}
 	if (!strcmp(verb, "flush") && argc == 1) {
-		rq->verb = VERB_TARGET_FLUSH;
+		rq->target_op = TARGET_FLUSH;
 		snprintf(rq->what, sizeof(rq->what), "target flush");
 		return;
 	}
 	if (!strcmp(verb, "add") && (argc == 2 || argc == 4))
-		rq->verb = VERB_TARGET_ADD;
+		rq->target_op = TARGET_ADD;
 	else if (!strcmp(verb, "del") && argc == 2)
-		rq->verb = VERB_TARGET_DEL;
+		rq->target_op = TARGET_DEL;
 	else
 		cli_usage_error(PROG, "usage: " PROG " " USAGE_TARGET);
 	snprintf(rq->what, sizeof(rq->what), "target %s %s", verb, argv[1]);
@@ -568,7 +565,6 @@ static void parse_set_args(int argc, char **argv, struct request *rq)
 
 	if (argc < 2 || argc % 2)
 		cli_usage_error(PROG, "usage: " PROG " " USAGE_SET);
-	rq->verb = VERB_SET;
 	len = (size_t)snprintf(rq->what, sizeof(rq->what), "set");
 	for (i = 0; i < argc; i += 2) {
 		const struct knob *k = knob_by_name(argv[i]);
@@ -605,44 +601,42 @@ static void parse_set_args(int argc, char **argv, struct request *rq)
 	}
 }
 
-/* The command and its arguments; a usage error ends the process. */
-static void parse_request(const char *cmd, int argc, char **argv,
-			  struct request *rq)
+static void parse_get_args(int argc, char **argv, struct request *rq)
 {
-	memset(rq, 0, sizeof(*rq));
-	if (!strcmp(cmd, "target")) {
-		parse_target_args(argc, argv, rq);
-	} else if (!strcmp(cmd, "set")) {
-		parse_set_args(argc, argv, rq);
-	} else if (!strcmp(cmd, "get")) {
-		if (argc != 1)
-			cli_usage_error(PROG, "usage: " PROG " get KNOB");
-		rq->verb = VERB_GET;
-		rq->get = knob_by_name(argv[0]);
-		if (!rq->get)
-			unknown_knob(argv[0], 0);
-	} else if (!strcmp(cmd, "show")) {
-		if (argc)
-			cli_usage_error(PROG, "usage: " PROG " show");
-		rq->verb = VERB_SHOW;
-	} else if (!strcmp(cmd, "stats")) {
-		if (argc == 1 && !strcmp(argv[0], "--json"))
-			rq->json = 1;
-		else if (argc)
-			cli_usage_error(PROG, "usage: " PROG " stats [--json]");
-		rq->verb = VERB_STATS;
-	} else if (!strcmp(cmd, "monitor")) {
-		if (argc)
-			cli_usage_error(PROG, "usage: " PROG " monitor");
-		rq->verb = VERB_MONITOR;
-	} else {
-		cli_usage_error(PROG, "unknown command '%s'", cmd);
-	}
+	if (argc != 1)
+		cli_usage_error(PROG, "usage: " PROG " get KNOB");
+	rq->get = knob_by_name(argv[0]);
+	if (!rq->get)
+		unknown_knob(argv[0], 0);
+}
+
+static void parse_show_args(int argc, char **argv, struct request *rq)
+{
+	(void)argv;
+	(void)rq;
+	if (argc)
+		cli_usage_error(PROG, "usage: " PROG " show");
+}
+
+static void parse_stats_args(int argc, char **argv, struct request *rq)
+{
+	if (argc == 1 && !strcmp(argv[0], "--json"))
+		rq->json = 1;
+	else if (argc)
+		cli_usage_error(PROG, "usage: " PROG " stats [--json]");
+}
+
+static void parse_monitor_args(int argc, char **argv, struct request *rq)
+{
+	(void)argv;
+	(void)rq;
+	if (argc)
+		cli_usage_error(PROG, "usage: " PROG " monitor");
 }
 
 /* ---- commands ----------------------------------------------------- */
 
-static int cmd_target_list(struct genl_sock *gs)
+static int cmd_target_list(struct nlc_sock *gs)
 {
 	struct target_list l = { 0 };
 	char addr[ENDPOINT_STRLEN];
@@ -662,16 +656,18 @@ static int cmd_target_list(struct genl_sock *gs)
 	return rc;
 }
 
-static int cmd_target(struct genl_sock *gs, const struct request *rq)
+static int cmd_target(struct nlc_sock *gs, const struct request *rq)
 {
-	struct genl_req req;
+	struct nlc_req req;
 	struct nlattr *nest, *a;
 
-	if (rq->verb == VERB_TARGET_FLUSH) {
-		genl_req_init(gs, &req, TLSTAP_CMD_TARGET_FLUSH, 0);
+	if (rq->target_op == TARGET_LIST)
+		return cmd_target_list(gs);
+	if (rq->target_op == TARGET_FLUSH) {
+		nlc_req_init(gs, &req, TLSTAP_CMD_TARGET_FLUSH, 0);
 		return simple_request(gs, &req, rq->what);
 	}
-	genl_req_init(gs, &req, rq->verb == VERB_TARGET_ADD ?
+	nlc_req_init(gs, &req, rq->target_op == TARGET_ADD ?
 		      TLSTAP_CMD_TARGET_ADD : TLSTAP_CMD_TARGET_DEL, 0);
 	/* Unlabelled: the kernel's messages about it say "target". */
 	nest = mnl_attr_nest_start(req.nlh, TLSTAP_A_TARGET);
@@ -680,18 +676,18 @@ static int cmd_target(struct genl_sock *gs, const struct request *rq)
 		a = (struct nlattr *)mnl_nlmsg_get_payload_tail(req.nlh);
 		mnl_attr_put_u32(req.nlh, TLSTAP_TARGET_A_WEIGHT,
 				 (uint32_t)rq->weight);
-		genl_req_label(&req, a, "weight");
+		nlc_req_label(&req, a, "weight");
 	}
 	mnl_attr_nest_end(req.nlh, nest);
 	return simple_request(gs, &req, rq->what);
 }
 
-static int cmd_set(struct genl_sock *gs, const struct request *rq)
+static int cmd_set(struct nlc_sock *gs, const struct request *rq)
 {
-	struct genl_req req;
+	struct nlc_req req;
 	size_t i;
 
-	genl_req_init(gs, &req, TLSTAP_CMD_CONFIG_SET, 0);
+	nlc_req_init(gs, &req, TLSTAP_CMD_CONFIG_SET, 0);
 	for (i = 0; i < rq->nset; i++) {
 		const struct setting *st = &rq->set[i];
 		struct nlattr *a;
@@ -711,7 +707,7 @@ static int cmd_set(struct genl_sock *gs, const struct request *rq)
 				     st->key);
 			break;
 		}
-		genl_req_label(&req, a, st->k->name);
+		nlc_req_label(&req, a, st->k->name);
 	}
 	return simple_request(gs, &req, rq->what);
 }
@@ -724,8 +720,9 @@ static void print_knob(const struct config *c, size_t i)
 		printf("%" PRIu64, c->val[i]);
 }
 
-static int cmd_get(struct genl_sock *gs, const struct knob *k)
+static int cmd_get(struct nlc_sock *gs, const struct request *rq)
 {
+	const struct knob *k = rq->get;
 	struct config c;
 
 	if (k->kind == KNOB_KEY) {
@@ -744,7 +741,7 @@ static int cmd_get(struct genl_sock *gs, const struct knob *k)
 	return 0;
 }
 
-static int cmd_show(struct genl_sock *gs)
+static int cmd_show(struct nlc_sock *gs, const struct request *rq)
 {
 	struct target_list l = { 0 };
 	char addr[ENDPOINT_STRLEN];
@@ -752,6 +749,7 @@ static int cmd_show(struct genl_sock *gs)
 	int key_rc, rc = -1;
 	size_t i;
 
+	(void)rq;	/* show takes no arguments */
 	if (get_config(gs, &c))
 		return -1;
 	key_rc = get_hash_key(gs, &c, 1);
@@ -778,17 +776,18 @@ out:
 	return rc;
 }
 
-static int cmd_stats(struct genl_sock *gs, int json)
+static int cmd_stats(struct nlc_sock *gs, const struct request *rq)
 {
+	int json = rq->json;
 	struct target_list l = { 0 };
 	char addr[ENDPOINT_STRLEN];
 	uint64_t v[NSTATS];
-	struct genl_error e;
-	struct genl_req req;
+	struct nlc_error e;
+	struct nlc_req req;
 	size_t i;
 
-	genl_req_init(gs, &req, TLSTAP_CMD_STATS_GET, 0);
-	if (genl_transact(gs, &req, stats_cb, v, &e)) {
+	nlc_req_init(gs, &req, TLSTAP_CMD_STATS_GET, 0);
+	if (nlc_transact(gs, &req, stats_cb, v, &e)) {
 		kernel_error("stats", &e);
 		return -1;
 	}
@@ -875,7 +874,7 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 		const struct nlattr *ctb[CTRL_ATTR_MAX + 1] = { NULL };
 
 		if (genl->cmd == CTRL_CMD_DELFAMILY &&
-		    mnl_attr_parse(nlh, GENL_HDRLEN_ALIGNED, ctrl_attr_cb,
+		    mnl_attr_parse(nlh, NLC_HDRLEN_ALIGNED, ctrl_attr_cb,
 				   ctb) >= 0 &&
 		    ctb[CTRL_ATTR_FAMILY_ID] &&
 		    mnl_attr_get_u16(ctb[CTRL_ATTR_FAMILY_ID]) == m->family_id) {
@@ -919,31 +918,32 @@ bad:
 	return MNL_CB_OK;
 }
 
-static int cmd_monitor(struct genl_sock *gs)
+static int cmd_monitor(struct nlc_sock *gs, const struct request *rq)
 {
 	struct monitor m = { .family_id = gs->family_id };
 	uint32_t events, ctrl;
 	int rc;
 
+	(void)rq;	/* monitor takes no arguments */
 	/*
 	 * Both ids first: an event arriving while the socket still waits
 	 * for an answer would be taken for part of it.
 	 */
-	if (genl_group_id(gs, TLSTAP_GENL_NAME, TLSTAP_GENL_MCGRP_EVENTS,
+	if (nlc_group_id(gs, TLSTAP_GENL_NAME, TLSTAP_GENL_MCGRP_EVENTS,
 			  &events) ||
 	    /* The controller tells when the module goes away. */
-	    genl_group_id(gs, "nlctrl", "notify", &ctrl)) {
+	    nlc_group_id(gs, "nlctrl", "notify", &ctrl)) {
 		errorf("monitor: multicast groups: %s", strerror(errno));
 		return -1;
 	}
-	if (genl_join(gs, events) || genl_join(gs, ctrl)) {
+	if (nlc_join(gs, events) || nlc_join(gs, ctrl)) {
 		errorf("monitor: join the multicast groups: %s",
 		       strerror(errno));
 		return -1;
 	}
 	fputs(PROG ": monitoring tlstap events\n", stderr);
 	for (;;) {
-		rc = genl_recv_events(gs, event_cb, &m);
+		rc = nlc_recv_events(gs, event_cb, &m);
 		if (rc < 0 && errno == ENOBUFS) {
 			/* Said in the stream, where what was missed belongs. */
 			printf("events lost\n");
@@ -969,32 +969,37 @@ static int cmd_monitor(struct genl_sock *gs)
 	return -1;
 }
 
-static int run(struct genl_sock *gs, const struct request *rq)
+/*
+ * The commands, as wg has them: each reads its arguments (a usage error
+ * ends the process) before the module is asked anything, then runs.
+ */
+static const struct command {
+	const char *name;
+	void (*parse)(int argc, char **argv, struct request *rq);
+	int (*run)(struct nlc_sock *gs, const struct request *rq);
+} commands[] = {
+	{ "target", parse_target_args, cmd_target },
+	{ "set", parse_set_args, cmd_set },
+	{ "get", parse_get_args, cmd_get },
+	{ "show", parse_show_args, cmd_show },
+	{ "stats", parse_stats_args, cmd_stats },
+	{ "monitor", parse_monitor_args, cmd_monitor },
+};
+
+static const struct command *command_by_name(const char *name)
 {
-	switch (rq->verb) {
-	case VERB_TARGET_LIST:
-		return cmd_target_list(gs);
-	case VERB_TARGET_ADD:
-	case VERB_TARGET_DEL:
-	case VERB_TARGET_FLUSH:
-		return cmd_target(gs, rq);
-	case VERB_SET:
-		return cmd_set(gs, rq);
-	case VERB_GET:
-		return cmd_get(gs, rq->get);
-	case VERB_SHOW:
-		return cmd_show(gs);
-	case VERB_STATS:
-		return cmd_stats(gs, rq->json);
-	case VERB_MONITOR:
-		return cmd_monitor(gs);
-	}
-	return -1;
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
 }
 
 int main(int argc, char **argv)
 {
-	struct genl_sock gs;
+	const struct command *c;
+	struct nlc_sock gs;
 	struct request rq;
 	const char *cmd;
 	int rc;
@@ -1011,8 +1016,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "--version"))
 		cli_version(PROG);
-	parse_request(cmd, argc - 2, argv + 2, &rq);
-	if (genl_open(&gs, TLSTAP_GENL_NAME, TLSTAP_GENL_VERSION)) {
+	c = command_by_name(cmd);
+	if (!c)
+		cli_usage_error(PROG, "unknown command '%s'", cmd);
+	memset(&rq, 0, sizeof(rq));
+	c->parse(argc - 2, argv + 2, &rq);
+	if (nlc_open(&gs, TLSTAP_GENL_NAME, TLSTAP_GENL_VERSION)) {
 		if (errno == ENOENT)
 			errorf("the tlstap module is not loaded (no generic netlink family \"%s\" in this network namespace)",
 			       TLSTAP_GENL_NAME);
@@ -1020,8 +1029,8 @@ int main(int argc, char **argv)
 			errorf("generic netlink: %s", strerror(errno));
 		return 1;
 	}
-	rc = run(&gs, &rq);
-	genl_close(&gs);
+	rc = c->run(&gs, &rq);
+	nlc_close(&gs);
 	if (fflush(stdout)) {
 		errorf("stdout: %s", strerror(errno));
 		return 1;
