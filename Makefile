@@ -6,10 +6,13 @@
 #   make deps         install every Debian package the project needs: the
 #                     sets run, build and test of scripts/debian-packages
 #                     (scripts/install-deps, as make check and .ci/run)
-#   make check        deps (all three sets), build (userspace with
+#   make check        deps (all three sets), style, build (userspace with
 #                     SANITIZE=1), fuzzing, host tests, KUnit (under KASAN
 #                     and UBSAN) and VM tests; ends with "N passed, N failed"
 #   make host-test    build userspace with SANITIZE=1 and run tests/host/
+#   make style        checkpatch (Linux 6.1's) on kmod/, shared/ and the
+#                     userspace C, shellcheck on every script; 0 findings
+#                     wanted (scripts/style)
 #   make fuzz         the libFuzzer harnesses of fuzz/, FUZZ_SECONDS each
 #                     (default 10; FUZZ_TESTS="name1 name2" to select)
 #   make kunit        KUnit suites under UML (KUNIT_FILTER=glob to select)
@@ -76,7 +79,7 @@ INSTALL_VARS = PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BINDIR=$(BINDIR) SBINDIR=$(SB
 USERHOOK_INSTALL_VARS = $(INSTALL_VARS) LIBDIR=$(PKGLIBDIR) \
 	SYSCONFDIR=$(SYSCONFDIR) O=build-install
 
-.PHONY: all module userspace deps check host-test fuzz kunit kunit-san vm-test \
+.PHONY: all module userspace deps check style host-test fuzz kunit kunit-san vm-test \
 	bench clean install install-system uninstall dkms-install dkms-uninstall \
 	demo demo-vm
 
@@ -97,7 +100,10 @@ deps:
 	$(CURDIR)/scripts/install-deps run build test
 
 check:
-	$(CURDIR)/tests/run deps module userspace fuzz host kunit-san vm
+	$(CURDIR)/tests/run deps style module userspace fuzz host kunit-san vm
+
+style:
+	$(CURDIR)/scripts/style
 
 host-test:
 	HOST_TESTS='$(HOST_TESTS)' $(CURDIR)/tests/run userspace host

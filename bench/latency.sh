@@ -59,7 +59,7 @@ for _ in $(seq 50); do
 done
 
 run() { # VARIANT RATE
-	local n=$(($2 * SECONDS_PER_RUN)) path ring= out
+	local n=$(($2 * SECONDS_PER_RUN)) path ring='' out
 	case $1 in
 	kmod*) path=/dev/tlstap ;;
 	*) path=$RUN/fwd.sock ;;

@@ -195,8 +195,7 @@ static int ring_write(struct bench *b, unsigned int flow)
 
 	if (ring_put(b->rings, &m, rec + TLSTAP_RECORD_HDR_LEN, b->size,
 		     &taken, 0) != RING_SENT || taken != b->size) {
-		fprintf(stderr, "writebench: no capture ring on %s, or a "
-			"record larger than it takes\n", b->path);
+		fprintf(stderr, "writebench: no capture ring on %s, or a record larger than it takes\n", b->path);
 		return -1;
 	}
 	return 0;
@@ -267,8 +266,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: writebench [--ring] [--rate R] PATH SIZE "
-			"COUNT [SETTLE]\n");
+		fprintf(stderr, "usage: writebench [--ring] [--rate R] PATH SIZE COUNT [SETTLE]\n");
 		return 2;
 	}
 	b.path = argv[1];
@@ -325,9 +323,7 @@ int main(int argc, char **argv)
 		   (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
 		   ((ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) +
 		    (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec)) / 1e6;
-	printf("size=%u records=%lu wall_s=%.3f rec_per_s=%.0f "
-	       "write_ns_p50=%u write_ns_p99=%u cpu_us_per_rec=%.2f "
-	       "writer_us_per_rec=%.2f\n",
+	printf("size=%u records=%lu wall_s=%.3f rec_per_s=%.0f write_ns_p50=%u write_ns_p99=%u cpu_us_per_rec=%.2f writer_us_per_rec=%.2f\n",
 	       b.size, b.count, wall, b.count / wall,
 	       b.lat_ns[b.count / 2], b.lat_ns[b.count * 99 / 100],
 	       (busy1 - busy0) * 1e6 / sysconf(_SC_CLK_TCK) / b.count,

@@ -550,8 +550,7 @@ static void parse_target_args(int argc, char **argv, struct request *rq)
 		/* In range for the attribute; the kernel checks 1..W. */
 		if (strcmp(argv[2], "weight") ||
 		    parse_uint(argv[3], UINT32_MAX, &rq->weight))
-			cli_usage_error(PROG, "%s: want 'weight N', not '%s %s'; "
-					"N is 1..%u", rq->what, argv[2],
+			cli_usage_error(PROG, "%s: want 'weight N', not '%s %s'; N is 1..%u", rq->what, argv[2],
 					argv[3], TLSTAP_MAX_WEIGHT);
 		rq->has_weight = 1;
 	}
@@ -589,13 +588,11 @@ static void parse_set_args(int argc, char **argv, struct request *rq)
 		st->k = k;
 		if (k->kind == KNOB_KEY) {
 			if (parse_key(argv[i + 1], st->key))
-				cli_usage_error(PROG, "set hash_key: want %d "
-						"hex digits",
+				cli_usage_error(PROG, "set hash_key: want %d hex digits",
 						2 * TLSTAP_HASH_KEY_LEN);
 		} else if (parse_uint(argv[i + 1], k->kind == KNOB_U8 ?
 				      UINT8_MAX : UINT32_MAX, &st->val)) {
-			cli_usage_error(PROG, "set %s: '%s' is not a number in "
-					"%u..%u", k->name, argv[i + 1], k->min,
+			cli_usage_error(PROG, "set %s: '%s' is not a number in %u..%u", k->name, argv[i + 1], k->min,
 					k->max);
 		}
 	}
@@ -808,8 +805,7 @@ static int cmd_stats(struct nlc_sock *gs, const struct request *rq)
 
 		endpoint_format(&t->ep, addr, sizeof(addr));
 		if (json)
-			printf("%s{\"target\":\"%s\",\"weight\":%u,"
-			       "\"stream_id\":%u,\"packets\":%" PRIu64
+			printf("%s{\"target\":\"%s\",\"weight\":%u,\"stream_id\":%u,\"packets\":%" PRIu64
 			       ",\"bytes\":%" PRIu64 ",\"errors\":%" PRIu64
 			       ",\"icmp_unreachable\":%" PRIu64
 			       ",\"state\":\"%s\"}",
@@ -1006,8 +1002,7 @@ int main(int argc, char **argv)
 
 	knobs_init();
 	if (argc < 2)
-		cli_usage_error(PROG, "no command: target, set, get, show, "
-				"stats or monitor");
+		cli_usage_error(PROG, "no command: target, set, get, show, stats or monitor");
 	cmd = argv[1];
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
 	    !strcmp(cmd, "-h")) {

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * The capture ring's consumer walk (kmod/capring.c, the source tlstap.ko
+ * The capture ring's consumer walk (shared/capring.c, the source tlstap.ko
  * and tlstap-fwd share) over arbitrary ring bytes and positions, with
  * the producer writing into the ring while the walk runs (a byte of the
  * data area or the producer position changed at every frame handed on).
  * Either take() answers as the input says (taken, later, refused), or
- * tlstap-fwd's own take (nfq-tools/lib/fwdring.c: record parsing, loss
+ * tlstap-fwd's own take (fwd/fwdring.c: record parsing, loss
  * reports for frames never committed or too long) runs.
  *
  * Checks: every frame handed on lies inside the data area, after the

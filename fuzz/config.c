@@ -28,8 +28,7 @@ static int name_ok(const char *name)
 	if (!len || len > CONFIG_MAX_NAME)
 		return 0;
 	for (size_t i = 0; i < len; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789_.+-", name[i]))
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-", name[i]))
 			return 0;
 	return 1;
 }

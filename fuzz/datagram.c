@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * The receivers' datagram parser (nfq-tools/lib/wire.c) on one UDP
+ * The receivers' datagram parser (shared/wire.c) on one UDP
  * payload: wire_parse_msg, then the check of its type (wire_check_data
  * with the chunk walk, wire_check_ranges for NACK and GAP,
  * wire_check_heartbeat). Checks: an accepted datagram is exactly its

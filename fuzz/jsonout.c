@@ -378,12 +378,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {
 			struct record_info ri = { 0 }, parsed;
 			struct reasm_record rr = { .sender = &sender };
+			static const uint8_t families[] = {
+				TLSTAP_FAMILY_NONE, TLSTAP_FAMILY_IPV4,
+				TLSTAP_FAMILY_IPV6,
+			};
 			const uint8_t *msg;
 			size_t msg_len;
 
-			ri.flow.family = (uint8_t[]){ TLSTAP_FAMILY_NONE,
-						      TLSTAP_FAMILY_IPV4,
-						      TLSTAP_FAMILY_IPV6 }[(kind >> 1) % 3];
+			ri.flow.family = families[(kind >> 1) % 3];
 			ri.flow.dir = kind & 8 ? TLSTAP_DIR_READ : TLSTAP_DIR_WRITE;
 			if (ri.flow.family != TLSTAP_FAMILY_NONE) {
 				size_t alen = ri.flow.family == TLSTAP_FAMILY_IPV4 ? 4 : 16;

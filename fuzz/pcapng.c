@@ -229,11 +229,13 @@ static int op_record(struct tcpsynth *t, struct input *in, uint8_t op,
 	struct record_info ri = { 0 }, parsed;
 	struct reasm_record rr = { .sender = &senders[op >> 2 & 1] };
 	uint8_t shape = input_u8(in), dsel = input_u8(in);
+	static const uint8_t families[] = {
+		TLSTAP_FAMILY_NONE, TLSTAP_FAMILY_IPV4, TLSTAP_FAMILY_IPV6,
+		TLSTAP_FAMILY_IPV4,
+	};
 	uint32_t msg_len = input_u16(in) % 3000;
 
-	ri.flow.family = (uint8_t[]){ TLSTAP_FAMILY_NONE, TLSTAP_FAMILY_IPV4,
-				      TLSTAP_FAMILY_IPV6,
-				      TLSTAP_FAMILY_IPV4 }[shape & 3];
+	ri.flow.family = families[shape & 3];
 	ri.flow.dir = shape & 4 ? TLSTAP_DIR_READ : TLSTAP_DIR_WRITE;
 	if (ri.flow.family != TLSTAP_FAMILY_NONE) {
 		/* Few ends, so that records meet in the same connections. */

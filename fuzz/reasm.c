@@ -179,8 +179,7 @@ static void on_lost(void *arg, const struct reasm_lost *l)
 						    rid);
 
 		CHECK(!prev || prev->lost,
-		      "LOST range %u..%u of stream %u holds record %u, handed "
-		      "out", l->record_first, l->record_last, l->stream_id,
+		      "LOST range %u..%u of stream %u holds record %u, handed out", l->record_first, l->record_last, l->stream_id,
 		      rid);
 		if (!prev)
 			remember(s, sender, l->stream_id, rid, 1);

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * The userspace record parser (nfq-tools/lib/record.c) as tlstap-fwd
+ * The userspace record parser (shared/record.c) as tlstap-fwd
  * uses it on what arrives at its input: a message of whole records
  * (datagram and seqpacket sockets) and a byte stream read in arbitrary
  * pieces (stream socket, FIFO). Checks: an accepted record lies inside
  * the input and re-encodes to the very header bytes it was parsed from;
  * the stream framing yields exactly the records the message framing
  * does, however the bytes are split; and every header gets the verdict
- * kmod/record.c (the /dev/tlstap parser, built from its source) gives it.
+ * kmod/recinfo.c (the /dev/tlstap parser, built from its source) gives it.
  *
  * Input: u8 max_msg_len choice, u8 number of split points, that many u16
  * piece lengths, then the bytes.

@@ -50,6 +50,13 @@ static int send_ring_msg(int conn_fd, uint8_t type, uint32_t status,
 	       (ssize_t)sizeof(m) ? 0 : -1;
 }
 
+/* Where a ring's records are copied to: made with the first ring. */
+static bool ring_sink_alloc(struct fwd *f)
+{
+	f->ring_sink.buf = malloc(FWDRING_BUF_LEN(f->opt.max_record));
+	return f->ring_sink.buf;
+}
+
 /* CREATE on connection ci: a ring (its memfd passed), or why not. */
 static void ring_create(struct fwd *f, unsigned int ci,
 			const struct tlstap_capring_msg *m)
@@ -68,8 +75,7 @@ static void ring_create(struct fwd *f, unsigned int ci,
 		status = EINVAL;
 	else if (fwdring_bytes(m->size) > f->opt.ring_memory - f->ring_bytes)
 		status = ENOMEM;
-	else if (!f->ring_sink.buf &&
-		 !(f->ring_sink.buf = malloc(FWDRING_BUF_LEN(f->opt.max_record))))
+	else if (!f->ring_sink.buf && !ring_sink_alloc(f))
 		status = ENOMEM;
 	else
 		status = (uint32_t)fwdring_create(&c->ring, m->size,
@@ -132,8 +138,7 @@ static bool ring_walk(struct fwd *f, struct conn *c, uint32_t max, bool final)
 
 	if (fwdring_drain(&c->ring, max, final, &f->ring_sink) < 0) {
 		f->st.rings_ended++;
-		ratelog(&f->log, "capture ring of pid %u (uid %u) ended, "
-			"drained no more: %s%s%s", c->ring.pid, c->ring.uid,
+		ratelog(&f->log, "capture ring of pid %u (uid %u) ended, drained no more: %s%s%s", c->ring.pid, c->ring.uid,
 			c->ring.why, c->ring.bad ? ": " : "",
 			c->ring.bad ? record_status_name(c->ring.bad) : "");
 	}
@@ -284,8 +289,7 @@ static void accept_conns(struct fwd *f)
 		for (i = 0; i < MAX_CONNS && f->conns[i].fd >= 0; i++)
 			;
 		if (i == MAX_CONNS) {
-			ratelog(&f->log, "%d writers already connected: "
-				"refusing one", MAX_CONNS);
+			ratelog(&f->log, "%d writers already connected: refusing one", MAX_CONNS);
 			close(fd);
 			continue;
 		}
@@ -294,8 +298,7 @@ static void accept_conns(struct fwd *f)
 		len = sizeof(f->conns[i].cred);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &f->conns[i].cred,
 			       &len)) {
-			ratelog(&f->log, "SO_PEERCRED on %s: %s: its writer is "
-				"unknown", f->opt.in_path, strerror(errno));
+			ratelog(&f->log, "SO_PEERCRED on %s: %s: its writer is unknown", f->opt.in_path, strerror(errno));
 			f->conns[i].cred = writer_unknown;
 		}
 		if (epoll_add_input(f, fd, i))

@@ -2,7 +2,7 @@
 /*
  * tlstap-fwd's end of a capture ring (docs/PROTOCOL.md section 7): a
  * memfd made on a producer's CREATE, its size sealed, mapped here and
- * passed to the producer, drained with kmod/capring.c's walk.
+ * passed to the producer, drained with shared/capring.c's walk.
  *
  * The producer may write any byte of the ring at any time. Nothing of it
  * is read back but prod_pos, the frames (through capring_drain()'s

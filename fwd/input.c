@@ -66,10 +66,7 @@ static int dgram_queue_pollable(struct fwd *f)
 		fclose(fp);
 	if (ok && qlen >= DGRAM_POLL_MIN_QLEN)
 		return 1;
-	fprintf(stderr, PROG ": net.unix.max_dgram_qlen is %u: %s queues that "
-		"many records at most, so it is not polled and every record "
-		"wakes " PROG " (raise the sysctl to %u or more before starting, "
-		"or use --seqpacket)\n", qlen, f->opt.in_path,
+	fprintf(stderr, PROG ": net.unix.max_dgram_qlen is %u: %s queues that many records at most, so it is not polled and every record wakes " PROG " (raise the sysctl to %u or more before starting, or use --seqpacket)\n", qlen, f->opt.in_path,
 		DGRAM_POLL_MIN_QLEN);
 	return 0;
 }

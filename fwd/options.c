@@ -67,8 +67,7 @@ static void parse_target(struct options *o, const char *arg)
 	if (comma) {
 		*comma = '\0';
 		if (strncmp(comma + 1, "weight=", 7))
-			cli_usage_error(PROG, "--target '%s': want "
-					"ADDR:PORT[,weight=W]", arg);
+			cli_usage_error(PROG, "--target '%s': want ADDR:PORT[,weight=W]", arg);
 		weight = (uint32_t)parse_ulong("--target weight", comma + 8, 1,
 					       TLSTAP_MAX_WEIGHT);
 	}
@@ -84,8 +83,7 @@ static void set_input(struct options *o, enum input_kind kind,
 	static int given;
 
 	if (given++)
-		cli_usage_error(PROG, "give one input: --unix, --seqpacket, "
-				"--fifo or --stdin");
+		cli_usage_error(PROG, "give one input: --unix, --seqpacket, --fifo or --stdin");
 	o->in_kind = kind;
 	o->in_path = path;
 }
@@ -177,15 +175,13 @@ void parse_options(struct options *o, int argc, char **argv)
 			unsigned long m = strtoul(optarg, &end, 8);
 
 			if (*end || end == optarg || m > 0777)
-				cli_usage_error(PROG, "--mode: '%s' is not an "
-						"octal mode, 0..0777", optarg);
+				cli_usage_error(PROG, "--mode: '%s' is not an octal mode, 0..0777", optarg);
 			o->mode = (mode_t)m;
 			break;
 		}
 		case O_KEY:
 			if (steer_parse_key(optarg, o->hash_key))
-				cli_usage_error(PROG, "--hash-key: want 32 hex "
-						"digits, not '%s'", optarg);
+				cli_usage_error(PROG, "--hash-key: want 32 hex digits, not '%s'", optarg);
 			o->hash_key_given = 1;
 			break;
 		case O_TOS:

@@ -50,8 +50,7 @@ static void print_target(struct fwd *f, const struct record_info *r,
 		addr_format(r->flow.family, r->flow.saddr, src, sizeof(src));
 		addr_format(r->flow.family, r->flow.daddr, dst, sizeof(dst));
 	}
-	printf("target=%u addr=%s hash=%016llx bucket=%u family=%u dir=%s "
-	       "src=%s sport=%u dst=%s dport=%u conn_id=%llu len=%u\n",
+	printf("target=%u addr=%s hash=%016llx bucket=%u family=%u dir=%s src=%s sport=%u dst=%s dport=%u conn_id=%llu len=%u\n",
 	       idx, f->targets[idx].name, (unsigned long long)hash,
 	       steer_bucket(hash), r->flow.family,
 	       r->flow.dir == TLSTAP_DIR_READ ? "read" : "write", src,
@@ -163,8 +162,7 @@ int process_stream(struct fwd *f)
 			char where[96];
 
 			snprintf(where, sizeof(where),
-				 "at stream offset %llu; the stream cannot be "
-				 "resynchronised",
+				 "at stream offset %llu; the stream cannot be resynchronised",
 				 f->stream_offset + pos);
 			report_malformed(f, st, f->stream_len - pos, where);
 			pos = f->stream_len;

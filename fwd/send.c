@@ -245,8 +245,7 @@ static int handle_send_error(struct fwd *f, struct target *t, int err,
 		if (!target_repack(f, t, size))
 			return 1;
 	} else if ((err == EINVAL || err == EIO) && dgrams > 1) {
-		ratelog(&f->log, "%s: UDP GSO refused (%s), sending datagrams "
-			"one by one", t->name, strerror(err));
+		ratelog(&f->log, "%s: UDP GSO refused (%s), sending datagrams one by one", t->name, strerror(err));
 		t->gso = 0;
 		return 1;
 	} else if (err == ENOBUFS || err == EAGAIN) {
@@ -282,8 +281,7 @@ uint64_t unreachable_due(struct fwd *f, uint64_t now)
 				next = at;
 			continue;
 		}
-		ratelog(&f->log, "%s: ICMP destination unreachable (%s): %llu "
-			"new, %llu in all", t->name, t->icmp_what,
+		ratelog(&f->log, "%s: ICMP destination unreachable (%s): %llu new, %llu in all", t->name, t->icmp_what,
 			t->st.icmp_unreachable - t->icmp_logged,
 			t->st.icmp_unreachable);
 		t->icmp_logged = t->st.icmp_unreachable;
@@ -344,8 +342,7 @@ static int target_held(struct fwd *f, struct target *t)
 		return 1;
 	t->state = TLSTAP_TARGET_UNRESOLVED;
 	f->st.resolve_timeouts++;
-	ratelog(&f->log, "%s: the next hop is not resolved after %u ms: "
-		"sending anyway", t->name, TLSTAP_RESOLVE_MS);
+	ratelog(&f->log, "%s: the next hop is not resolved after %u ms: sending anyway", t->name, TLSTAP_RESOLVE_MS);
 	return 0;
 }
 
@@ -455,13 +452,9 @@ void __attribute__((noreturn)) die_bind(struct fwd *f, const char *who)
 		die("%s: binding source port %u: %s", who, f->src_port,
 		    strerror(err));
 	if (f->opt.port)
-		die("%s: binding source port %u: %s (another program has it, "
-		    "a receiver on this host perhaps: give another --port, or "
-		    "none for an ephemeral one)", who, f->src_port,
+		die("%s: binding source port %u: %s (another program has it, a receiver on this host perhaps: give another --port, or none for an ephemeral one)", who, f->src_port,
 		    strerror(err));
-	die("%s: binding source port %u: %s (the kernel chose it for the "
-	    "first target's socket, another program holds it for this "
-	    "family: start again)", who, f->src_port, strerror(err));
+	die("%s: binding source port %u: %s (the kernel chose it for the first target's socket, another program holds it for this family: start again)", who, f->src_port, strerror(err));
 }
 
 void open_target(struct fwd *f, struct target *t)

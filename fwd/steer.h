@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * Target choice exactly as tlstap.ko makes it: kmod/steering.c for the
+ * Target choice exactly as tlstap.ko makes it: shared/steering.c for the
  * flow key and the Maglev table, OpenSSL's SipHash-2-4 for the hashes.
  */
 #ifndef TLSTAP_NFQ_STEER_H

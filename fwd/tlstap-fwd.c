@@ -26,7 +26,7 @@
  * forwarder costs nothing. A record waits at most --poll-us, as it waits
  * for tlstap.ko's flush interval.
  *
- * Capture rings (docs/PROTOCOL.md 7, lib/fwdring.c): a producer on a
+ * Capture rings (docs/PROTOCOL.md 7, fwdring.c): a producer on a
  * seqpacket connection may ask for one with CREATE and then put its
  * records into shared memory, which tlstap-fwd drains on the same
  * --poll-us timer, so that the producer makes no system call per record.
@@ -137,20 +137,17 @@ static void say_started(const struct fwd *f)
 			 " and %u more", f->ntargets - START_LINE_TARGETS);
 	if (!f->opt.hash_key_given) {
 		/* Flows map to targets unlike any other sender's. */
-		used = (size_t)snprintf(key, sizeof(key), "; steering by the "
-					"random key ");
+		used = (size_t)snprintf(key, sizeof(key), "; steering by the random key ");
 		for (int i = 0; i < TLSTAP_HASH_KEY_LEN; i++)
 			used += (size_t)snprintf(key + used, sizeof(key) - used,
 						 "%02x", f->opt.hash_key[i]);
 	}
 	if (f->opt.print_target)
-		fprintf(stderr, PROG ": reading %s%s%s; printing the target of "
-			"each record (%s), sending nothing%s\n",
+		fprintf(stderr, PROG ": reading %s%s%s; printing the target of each record (%s), sending nothing%s\n",
 			inputs[f->opt.in_kind], f->opt.in_path ? " " : "",
 			f->opt.in_path ? f->opt.in_path : "", targets, key);
 	else
-		fprintf(stderr, PROG ": reading %s%s%s; sending from UDP port "
-			"%u (NACKs come back there) to %s%s\n",
+		fprintf(stderr, PROG ": reading %s%s%s; sending from UDP port %u (NACKs come back there) to %s%s\n",
 			inputs[f->opt.in_kind], f->opt.in_path ? " " : "",
 			f->opt.in_path ? f->opt.in_path : "", f->src_port,
 			targets, key);
@@ -290,8 +287,7 @@ int main(int argc, char **argv)
 		finish_all(f);
 	}
 	if (status == EXIT_FRAMING)
-		fprintf(stderr, PROG ": input framing lost: exiting with "
-			"status %d (restart to resume)\n", EXIT_FRAMING);
+		fprintf(stderr, PROG ": input framing lost: exiting with status %d (restart to resume)\n", EXIT_FRAMING);
 	print_stats(f);
 	if (f->created_path && unlink(f->opt.in_path))
 		fprintf(stderr, PROG ": removing %s: %s\n", f->opt.in_path,

@@ -113,14 +113,13 @@ socklen_t endpoint_to_sockaddr(const struct endpoint *ep,
 		sin->sin_port = htons(ep->port);
 		memcpy(&sin->sin_addr, ep->addr, 4);
 		return sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(ep->port);
-		memcpy(&sin6->sin6_addr, ep->addr, 16);
-		return sizeof(*sin6);
 	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(ep->port);
+	memcpy(&sin6->sin6_addr, ep->addr, 16);
+	return sizeof(*sin6);
 }
 
 int endpoint_from_sockaddr(const struct sockaddr *sa, struct endpoint *ep)
@@ -186,16 +185,14 @@ int addr_prefix_parse(const char *s, struct addr_prefix *p, char *err,
 		v = strtoul(slash + 1, &end, 10);
 		if (slash[1] < '0' || slash[1] > '9' || errno || *end ||
 		    v > max) {
-			snprintf(err, errlen, "'%s': the prefix length is not a "
-				 "number from 0 to %u", s, max);
+			snprintf(err, errlen, "'%s': the prefix length is not a number from 0 to %u", s, max);
 			return -1;
 		}
 		p->len = (uint8_t)v;
 	}
 	for (unsigned int bit = p->len; bit < max; bit++) {
 		if (p->addr[bit / 8] & (0x80 >> (bit % 8))) {
-			snprintf(err, errlen, "'%s': bits set past the prefix "
-				 "length %u", s, p->len);
+			snprintf(err, errlen, "'%s': bits set past the prefix length %u", s, p->len);
 			return -1;
 		}
 	}

@@ -18,7 +18,8 @@ struct tls_ops {
 	/* Cheap, every call: changes when the transport changes. */
 	uintptr_t (*token)(const void *session);
 	/* Once per session: its socket, or -1 when the transport does not
-	 * say (the sockets the call used are tried next). */
+	 * say (the sockets the call used are tried next).
+	 */
 	int (*fd)(const void *session);
 	/* Once per session, only when there are excludes: "" if none. */
 	void (*server_name)(const void *session,
@@ -131,8 +132,10 @@ static inline bool capture_call_start(struct capture_frame *f,
  */
 void capture_end(const void *session);
 
-/* The session is gone or reset: its connection ends as in capture_end(),
- * its cache is forgotten. errno kept. */
+/*
+ * The session is gone or reset: its connection ends as in capture_end(),
+ * its cache is forgotten. errno kept.
+ */
 void capture_forget(const void *session);
 
 /*

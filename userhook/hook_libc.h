@@ -17,7 +17,8 @@
 #define TLSTAP_HOOK_LIBC_H
 
 /* Resolves the real functions at load time: these are async-signal-safe
- * and may first be called from a signal handler, where dlsym() is not. */
+ * and may first be called from a signal handler, where dlsym() is not.
+ */
 void hook_libc_resolve(void);
 
 #endif /* TLSTAP_HOOK_LIBC_H */

@@ -21,7 +21,8 @@
 #include "resolve.h"
 
 /* The transport's identity: a new BIO (SSL_set_fd, SSL_set_bio) is a new
- * connection. A plain getter: it runs no BIO callback. */
+ * connection. A plain getter: it runs no BIO callback.
+ */
 static uintptr_t ossl_token(const void *session)
 {
 	SSL *ssl = (SSL *)session;
@@ -201,7 +202,8 @@ static int (*ssl_bio_write)(BIO *, const char *, size_t, size_t *);
 static long (*ssl_bio_ctrl)(BIO *, int, long, void *);
 
 /* The SSL behind an SSL BIO: asked of its own ctrl, so that no BIO
- * callback of the program sees the question. */
+ * callback of the program sees the question.
+ */
 static SSL *ssl_of_bio(BIO *bio)
 {
 	SSL *ssl = NULL;
@@ -240,21 +242,45 @@ static int ssl_bio_write_capture(BIO *bio, const char *buf, size_t size,
 	return ret;
 }
 
-#define GET(name) __typeof__(&name) p_##name = REAL(name)
-
 /* A copy of the real method with capturing read and write, or NULL. */
 static BIO_METHOD *capturing_ssl_method(const BIO_METHOD *real)
 {
-	GET(BIO_meth_new); GET(BIO_meth_free);
-	GET(BIO_meth_get_read_ex); GET(BIO_meth_get_write_ex);
-	GET(BIO_meth_get_puts); GET(BIO_meth_get_gets); GET(BIO_meth_get_ctrl);
-	GET(BIO_meth_get_create); GET(BIO_meth_get_destroy);
-	GET(BIO_meth_get_callback_ctrl);
-	GET(BIO_meth_set_read_ex); GET(BIO_meth_set_write_ex);
-	GET(BIO_meth_set_puts); GET(BIO_meth_set_gets); GET(BIO_meth_set_ctrl);
-	GET(BIO_meth_set_create); GET(BIO_meth_set_destroy);
-	GET(BIO_meth_set_callback_ctrl);
-	GET(ERR_set_mark); GET(ERR_pop_to_mark);
+	__typeof__(&BIO_meth_new) p_BIO_meth_new = REAL(BIO_meth_new);
+	__typeof__(&BIO_meth_free) p_BIO_meth_free = REAL(BIO_meth_free);
+	__typeof__(&BIO_meth_get_read_ex) p_BIO_meth_get_read_ex =
+		REAL(BIO_meth_get_read_ex);
+	__typeof__(&BIO_meth_get_write_ex) p_BIO_meth_get_write_ex =
+		REAL(BIO_meth_get_write_ex);
+	__typeof__(&BIO_meth_get_puts) p_BIO_meth_get_puts =
+		REAL(BIO_meth_get_puts);
+	__typeof__(&BIO_meth_get_gets) p_BIO_meth_get_gets =
+		REAL(BIO_meth_get_gets);
+	__typeof__(&BIO_meth_get_ctrl) p_BIO_meth_get_ctrl =
+		REAL(BIO_meth_get_ctrl);
+	__typeof__(&BIO_meth_get_create) p_BIO_meth_get_create =
+		REAL(BIO_meth_get_create);
+	__typeof__(&BIO_meth_get_destroy) p_BIO_meth_get_destroy =
+		REAL(BIO_meth_get_destroy);
+	__typeof__(&BIO_meth_get_callback_ctrl) p_BIO_meth_get_callback_ctrl =
+		REAL(BIO_meth_get_callback_ctrl);
+	__typeof__(&BIO_meth_set_read_ex) p_BIO_meth_set_read_ex =
+		REAL(BIO_meth_set_read_ex);
+	__typeof__(&BIO_meth_set_write_ex) p_BIO_meth_set_write_ex =
+		REAL(BIO_meth_set_write_ex);
+	__typeof__(&BIO_meth_set_puts) p_BIO_meth_set_puts =
+		REAL(BIO_meth_set_puts);
+	__typeof__(&BIO_meth_set_gets) p_BIO_meth_set_gets =
+		REAL(BIO_meth_set_gets);
+	__typeof__(&BIO_meth_set_ctrl) p_BIO_meth_set_ctrl =
+		REAL(BIO_meth_set_ctrl);
+	__typeof__(&BIO_meth_set_create) p_BIO_meth_set_create =
+		REAL(BIO_meth_set_create);
+	__typeof__(&BIO_meth_set_destroy) p_BIO_meth_set_destroy =
+		REAL(BIO_meth_set_destroy);
+	__typeof__(&BIO_meth_set_callback_ctrl) p_BIO_meth_set_callback_ctrl =
+		REAL(BIO_meth_set_callback_ctrl);
+	__typeof__(&ERR_set_mark) p_ERR_set_mark = REAL(ERR_set_mark);
+	__typeof__(&ERR_pop_to_mark) p_ERR_pop_to_mark = REAL(ERR_pop_to_mark);
 	BIO_METHOD *m;
 	int ok;
 

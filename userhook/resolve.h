@@ -12,7 +12,7 @@
 /* The next definition of name after this library, or NULL. errno kept. */
 void *resolve_symbol(const char *name);
 
-static inline void *resolve_cached(_Atomic(void *) *slot, const char *name)
+static inline void *resolve_cached(_Atomic(void *)*slot, const char *name)
 {
 	void *fn = atomic_load_explicit(slot, memory_order_acquire);
 

@@ -220,7 +220,8 @@ void ring_table_fork_child(struct ring_table *t)
 
 		/* The mappings stayed with the parent (MADV_DONTFORK,
 		 * VM_DONTCOPY); our copies of the descriptors would keep
-		 * the parent's rings from ending. */
+		 * the parent's rings from ending.
+		 */
 		if (fd >= 0)
 			close_raw(fd);
 		atomic_store(&r->fd, RING_FD_NONE);

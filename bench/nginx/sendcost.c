@@ -44,6 +44,7 @@ struct cfg {
 	long n, size, gap_ns, poll_ns;
 	int wcpu, rcpu, sndbuf;
 	int wfd, rfd;
+
 	_Atomic int done;
 	long drops;
 	long received;
@@ -149,8 +150,7 @@ int main(int argc, char **argv)
 	int sv[2];
 
 	if (argc < 9) {
-		fprintf(stderr, "usage: sendcost KIND MODE N SIZE GAP_US "
-			"POLL_US WCPU RCPU [SNDBUF]\n");
+		fprintf(stderr, "usage: sendcost KIND MODE N SIZE GAP_US POLL_US WCPU RCPU [SNDBUF]\n");
 		return 2;
 	}
 	c.kind = argv[1];
@@ -170,8 +170,10 @@ int main(int argc, char **argv)
 		c.wfd = sv[0];
 		c.rfd = sv[1];
 		if (type == SOCK_DGRAM) {
-			/* A socketpair's peers are each other's: the queue
-			 * limit would not apply. Use a bound receiver. */
+			/*
+			 * A socketpair's peers are each other's: the queue
+			 * limit would not apply. Use a bound receiver.
+			 */
 			struct sockaddr_un a = { .sun_family = AF_UNIX };
 
 			close(sv[0]);
@@ -255,14 +257,14 @@ int main(int argc, char **argv)
 	atomic_store(&c.done, 1);
 	pthread_join(rt, NULL);
 	qsort(lat, c.n, sizeof(*lat), cmp_u64);
-	/* Preemptions by other programs land in the top percent: the trimmed
-	 * mean (lowest 98%) keeps the calls that woke the reader. */
+	/*
+	 * Preemptions by other programs land in the top percent: the trimmed
+	 * mean (lowest 98%) keeps the calls that woke the reader.
+	 */
 	sum = 0;
 	for (long i = 0; i < c.n * 98 / 100; i++)
 		sum += lat[i];
-	printf("%-9s %-5s size %5ld gap %3ld us: call median %5.2f us mean "
-	       "%5.2f us (lowest 98%%) p99 %6.2f us; writer CPU %6.2f us/rec (incl. gap); "
-	       "reader CPU %5.2f us/rec, %lu wake-ups; dropped %ld of %ld\n",
+	printf("%-9s %-5s size %5ld gap %3ld us: call median %5.2f us mean %5.2f us (lowest 98%%) p99 %6.2f us; writer CPU %6.2f us/rec (incl. gap); reader CPU %5.2f us/rec, %lu wake-ups; dropped %ld of %ld\n",
 	       c.kind, c.mode, c.size, c.gap_ns / 1000, lat[c.n / 2] / 1e3,
 	       (double)sum / (c.n * 98 / 100) / 1e3, lat[c.n * 99 / 100] / 1e3,
 	       (w1 - w0) / c.n * 1e6, c.reader_cpu_s / c.n * 1e6, c.wakeups,

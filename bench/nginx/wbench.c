@@ -70,8 +70,7 @@ static void *serve(void *arg)
 		int n = SSL_read(srv->ssl, buf, sizeof(buf));
 
 		if (n <= 0) {
-			fprintf(stderr, "wbench: SSL_read failed after %lld of "
-				"%lld bytes: SSL error %d\n", srv->got,
+			fprintf(stderr, "wbench: SSL_read failed after %lld of %lld bytes: SSL error %d\n", srv->got,
 				srv->expect, SSL_get_error(srv->ssl, n));
 			ERR_print_errors_fp(stderr);
 			srv->error = 1;
@@ -194,8 +193,7 @@ int main(int argc, char **argv)
 		die("pthread_join: %s", strerror(err));
 	if (srv.error)
 		return 1;
-	printf("calls %ld size %ld writer_cpu_ns_per_call %.0f "
-	       "wall_ns_per_call %.0f\n", calls, size, cpu / calls * 1e9,
+	printf("calls %ld size %ld writer_cpu_ns_per_call %.0f wall_ns_per_call %.0f\n", calls, size, cpu / calls * 1e9,
 	       wall / calls * 1e9);
 	SSL_free(cl);
 	SSL_free(srv.ssl);

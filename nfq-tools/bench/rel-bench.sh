@@ -23,7 +23,8 @@ BIN=$SRC/nfq-tools/build
 
 # run LOSS ROUND: one delivery, its figures as a JSON line in $TMP/runs.
 run() {
-	local loss=$1 round=$2 t0 t1 t2 want got pid
+	local loss=$1 round=$2 t0 t1 t2 want got
+	# shellcheck disable=SC2034  # read by ../../tests/host/nfq/lib.sh
 	NS_PREFIX="tlstap-relbench-$$-$loss-$round"
 	setup_topology 1
 	if [ "$loss" = 0 ]; then

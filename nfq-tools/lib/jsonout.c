@@ -92,13 +92,7 @@ int jsonout_record(struct jsonout *j, const struct reasm_record *r)
 		snprintf(dst, sizeof(dst), "\"%s\"", a);
 	}
 	if (fprintf(j->f,
-		    "{\"type\":\"%s\",\"time\":\"%s\",\"time_ns\":%llu,"
-		    "\"sender\":\"%s\","
-		    "\"stream\":%u,\"record_id\":%u,\"seq_first\":%u,"
-		    "\"pid\":%u,\"writer_pid\":%s,\"writer_uid\":%s,"
-		    "\"conn_id\":%llu,\"dir\":\"%s\","
-		    "\"family\":%u,\"src\":%s,\"sport\":%u,\"dst\":%s,"
-		    "\"dport\":%u,\"len\":%u,\"dropped\":%llu",
+		    "{\"type\":\"%s\",\"time\":\"%s\",\"time_ns\":%llu,\"sender\":\"%s\",\"stream\":%u,\"record_id\":%u,\"seq_first\":%u,\"pid\":%u,\"writer_pid\":%s,\"writer_uid\":%s,\"conn_id\":%llu,\"dir\":\"%s\",\"family\":%u,\"src\":%s,\"sport\":%u,\"dst\":%s,\"dport\":%u,\"len\":%u,\"dropped\":%llu",
 		    type_name(ri), time,
 		    (unsigned long long)ri->timestamp_ns, sender, r->stream_id,
 		    r->record_id, r->seq_first, ri->pid, writer_pid, writer_uid,
@@ -122,9 +116,7 @@ int jsonout_lost(FILE *f, const struct reasm_lost *l)
 	u32_text(first, sizeof(first), l->has_record_first, l->record_first);
 	u32_text(last, sizeof(last), l->has_record_last, l->record_last);
 	return fprintf(f,
-		       "{\"type\":\"lost\",\"sender\":\"%s\",\"stream\":%u,"
-		       "\"record_first\":%s,\"record_last\":%s,"
-		       "\"seq_first\":%u,\"seq_last\":%u,\"reason\":\"%s\"}\n",
+		       "{\"type\":\"lost\",\"sender\":\"%s\",\"stream\":%u,\"record_first\":%s,\"record_last\":%s,\"seq_first\":%u,\"seq_last\":%u,\"reason\":\"%s\"}\n",
 		       sender, l->stream_id, first, last, l->seq_first,
 		       l->seq_last, reasm_lost_reason_name(l->reason)) < 0
 		       ? -1 : 0;

@@ -76,9 +76,7 @@ static int send_config(struct nfqueue *q, struct nlmsghdr *nlh,
 
 			/* The kernel says EPERM for both. */
 			if (e == EPERM && holder)
-				snprintf(err, errlen, "queue %u: %s: another "
-					 "program (netlink port %u) holds this "
-					 "queue", q->cfg.num, what, holder);
+				snprintf(err, errlen, "queue %u: %s: another program (netlink port %u) holds this queue", q->cfg.num, what, holder);
 			else
 				snprintf(err, errlen, "queue %u: %s: %s%s",
 					 q->cfg.num, what, strerror(e),

@@ -80,8 +80,7 @@ int outfile_open(struct outfile *o, const char *prog, const char *path,
 	o->size = sb.st_size;
 	if (o->regular && flock(o->fd, LOCK_EX | LOCK_NB)) {
 		if (errno == EWOULDBLOCK) {
-			snprintf(err, errlen, "%s: another process is writing "
-				 "it (it is locked): refusing to share it",
+			snprintf(err, errlen, "%s: another process is writing it (it is locked): refusing to share it",
 				 name(o));
 			return -1;
 		}

@@ -83,7 +83,7 @@ int outfile_start(struct outfile *o, char *err, size_t errlen);
 void outfile_abandon(struct outfile *o);
 
 /*
- * What was written to f since the last unit is one unit of kind kind.
+ * What was written to f since the last unit is one unit of the given kind.
  * 0, or -1 with err (memory is short, or a fatal write error).
  */
 int outfile_end_unit(struct outfile *o, enum outfile_unit kind, char *err,

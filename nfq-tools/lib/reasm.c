@@ -28,6 +28,7 @@ struct stream;
 
 struct pending {
 	struct pending *hnext;			/* stream's hash chain */
+
 	TAILQ_ENTRY(pending) age;		/* global, oldest first */
 	struct stream *stream;
 	struct wire_chunk_meta meta;		/* from its first chunk */
@@ -42,6 +43,7 @@ struct pending {
 
 struct stream {
 	struct stream *hnext;
+
 	TAILQ_ENTRY(stream) lru;		/* most recent first */
 	struct endpoint sender;
 	uint32_t stream_id;
@@ -66,6 +68,7 @@ struct stream {
  */
 struct evicted {
 	struct evicted *hnext;
+
 	TAILQ_ENTRY(evicted) lru;		/* most recent first */
 	struct reasm_saved_stream ss;		/* its arrays its own */
 };
@@ -77,10 +80,13 @@ struct reasm {
 	void *arg;
 	struct reasm_stats st;
 	struct stream *streams[STREAM_BUCKETS];
+
 	TAILQ_HEAD(stream_list, stream) lru;		/* of streams */
 	unsigned int nstreams;
+
 	TAILQ_HEAD(, pending) age;		/* of pendings */
 	struct evicted *evicted[STREAM_BUCKETS];
+
 	TAILQ_HEAD(evicted_list, evicted) evicted_lru;
 	unsigned int nevicted;
 	unsigned long long saved_gen;		/* reasm_changed() */
@@ -1417,8 +1423,7 @@ void reasm_dgram_info_json(FILE *f, const struct reasm_dgram_info *info)
 	fprintf(f, ",\"verdict\":\"%s\",\"status\":\"%s\"",
 		verdict_name(info->verdict), wire_status_name(info->status));
 	if (info->verdict != REASM_INVALID && info->verdict != REASM_REFUSED)
-		fprintf(f, ",\"type\":%u,\"flags\":%u,\"stream\":%u,"
-			"\"seq\":%u,\"count\":%u,\"seq_verdict\":\"%s\"",
+		fprintf(f, ",\"type\":%u,\"flags\":%u,\"stream\":%u,\"seq\":%u,\"count\":%u,\"seq_verdict\":\"%s\"",
 			info->type, info->flags, info->stream_id, info->seq,
 			info->count, seq_verdict_name(info->seq_verdict));
 }

@@ -143,8 +143,7 @@ static int parse_stream(struct reader *rd, char **w, unsigned int n,
 	ss->evicted = !strcmp(w[0], "evicted");
 	if (n != 9 || strcmp(w[3], "seq") || strcmp(w[5], "top") ||
 	    strcmp(w[7], "records"))
-		return bad(rd, "want '%s SENDER STREAM_ID seq N top EDGE "
-			   "records N|-'", w[0]);
+		return bad(rd, "want '%s SENDER STREAM_ID seq N top EDGE records N|-'", w[0]);
 	if (endpoint_parse(w[1], 0, &ss->sender, err, sizeof(err)))
 		return bad(rd, "sender %s", err);
 	if (parse_u32(w[2], &ss->stream_id) || parse_u32(w[4], &ss->seq_next))
@@ -215,8 +214,7 @@ static int parse_notdone(struct reader *rd, char **w, unsigned int n,
 	    ir.first - base > ir.last - base ||
 	    (ss->nnotdone &&
 	     ir.first - base <= ss->notdone[ss->nnotdone - 1].last - base))
-		return bad(rd, "notdone %u..%u: not ascending within the %u "
-			   "record ids below %u", ir.first, ir.last,
+		return bad(rd, "notdone %u..%u: not ascending within the %u record ids below %u", ir.first, ir.last,
 			   SEQTRACK_WINDOW, ss->record_next);
 	grown = realloc(ss->notdone, (ss->nnotdone + 1) * sizeof(*grown));
 	if (!grown)
@@ -286,11 +284,9 @@ static int parse_file(struct recvstate *st, FILE *f, struct reader *rd)
 
 			if (strncmp(line, magic, sizeof(magic) - 1) ||
 			    parse_u32(line + sizeof(magic) - 1, &version))
-				return bad(rd, "not a tlstap receiver state "
-					   "file");
+				return bad(rd, "not a tlstap receiver state file");
 			if (version != RECVSTATE_VERSION)
-				return bad(rd, "format version %u; this "
-					   "program reads version %d",
+				return bad(rd, "format version %u; this program reads version %d",
 					   version, RECVSTATE_VERSION);
 			continue;
 		}
@@ -327,8 +323,7 @@ static int parse_file(struct recvstate *st, FILE *f, struct reader *rd)
 		} else if (!strcmp(w[0], "end")) {
 			if (n != 2 || parse_u32(w[1], &want_end) ||
 			    want_end != st->nstreams)
-				return bad(rd, "'end' does not count the %u "
-					   "streams above", st->nstreams);
+				return bad(rd, "'end' does not count the %u streams above", st->nstreams);
 			ended = 1;
 		} else {
 			return bad(rd, "unknown item '%s'", w[0]);
@@ -368,8 +363,7 @@ int recvstate_open(struct recvstate *st, const char *path, char *err,
 		return failed(err, errlen, "opening", st->lock_path);
 	if (flock(st->lock_fd, LOCK_EX | LOCK_NB)) {
 		if (errno == EWOULDBLOCK) {
-			snprintf(err, errlen, "state file %s: another process "
-				 "uses it (%s is locked)", path, st->lock_path);
+			snprintf(err, errlen, "state file %s: another process uses it (%s is locked)", path, st->lock_path);
 			return -1;
 		}
 		return failed(err, errlen, "locking", st->lock_path);
@@ -411,8 +405,7 @@ int recvstate_restore(struct recvstate *st, struct reasm *r, char *err,
 {
 	for (unsigned int i = 0; i < st->nstreams; i++) {
 		if (reasm_restore(r, &st->streams[i])) {
-			snprintf(err, errlen, "restoring state file %s: out of "
-				 "memory", st->path);
+			snprintf(err, errlen, "restoring state file %s: out of memory", st->path);
 			free_streams(st);
 			return -1;
 		}

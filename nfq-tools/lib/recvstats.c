@@ -105,18 +105,14 @@ void recvstats_start(struct ratelog *log, const struct reasm_start *s)
 	switch (s->how) {
 	case REASM_START_JOINED:
 		if (s->by_heartbeat)
-			ratelog(log, "stream %s/%u: starting at seq %u, after "
-				"the highest its HEARTBEAT names: earlier "
-				"datagrams are not asked for", sender,
+			ratelog(log, "stream %s/%u: starting at seq %u, after the highest its HEARTBEAT names: earlier datagrams are not asked for", sender,
 				s->stream_id, s->seq);
 		else
-			ratelog(log, "stream %s/%u: starting at seq %u%s: "
-				"earlier datagrams are not asked for", sender,
+			ratelog(log, "stream %s/%u: starting at seq %u%s: earlier datagrams are not asked for", sender,
 				s->stream_id, s->seq, rec);
 		break;
 	case REASM_START_RESUMED:
-		ratelog(log, "stream %s/%u: resumed at seq %u%s after it was "
-			"evicted", sender, s->stream_id, s->seq, rec);
+		ratelog(log, "stream %s/%u: resumed at seq %u%s after it was evicted", sender, s->stream_id, s->seq, rec);
 		break;
 	default:
 		break;

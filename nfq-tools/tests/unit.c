@@ -1426,27 +1426,10 @@ static void test_jsonout(void)
 	CHECK(!fclose(f), "fclose");
 	jsonout_free(&j);
 	CHECK(text && !strcmp(text,
-"{\"type\":\"data\",\"time\":\"2023-11-14T22:13:20.123456789Z\","
-"\"time_ns\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
-"\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
-"\"writer_pid\":31337,\"writer_uid\":1000,\"conn_id\":1,\"dir\":\"write\",\"family\":4,\"src\":\"10.0.0.1\","
-"\"sport\":443,\"dst\":\"10.0.0.2\",\"dport\":50001,\"len\":5,"
-"\"dropped\":7,\"data\":\"YWhvdn0=\"}\n"
-"{\"type\":\"loss\",\"time\":\"2000-02-29T00:00:00.000000005Z\","
-"\"time_ns\":951782400000000005,\"sender\":\"127.0.0.1:7419\","
-"\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
-"\"writer_pid\":null,\"writer_uid\":null,\"conn_id\":9,\"dir\":\"read\",\"family\":0,\"src\":null,\"sport\":0,"
-"\"dst\":null,\"dport\":0,\"len\":0,\"dropped\":7}\n"
-"{\"type\":\"open\",\"time\":\"2023-11-14T22:13:20.123456789Z\","
-"\"time_ns\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
-"\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
-"\"writer_pid\":null,\"writer_uid\":null,\"conn_id\":9,\"dir\":\"read\",\"family\":4,\"src\":\"10.0.0.1\","
-"\"sport\":443,\"dst\":\"10.0.0.2\",\"dport\":50009,\"len\":0,\"dropped\":0}\n"
-"{\"type\":\"close\",\"time\":\"2023-11-14T22:13:20.123456789Z\","
-"\"time_ns\":1700000000123456789,\"sender\":\"127.0.0.1:7419\","
-"\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,"
-"\"writer_pid\":null,\"writer_uid\":null,\"conn_id\":9,\"dir\":\"read\",\"family\":4,\"src\":\"10.0.0.1\","
-"\"sport\":443,\"dst\":\"10.0.0.2\",\"dport\":50009,\"len\":0,\"dropped\":0}\n"),
+"{\"type\":\"data\",\"time\":\"2023-11-14T22:13:20.123456789Z\",\"time_ns\":1700000000123456789,\"sender\":\"127.0.0.1:7419\",\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,\"writer_pid\":31337,\"writer_uid\":1000,\"conn_id\":1,\"dir\":\"write\",\"family\":4,\"src\":\"10.0.0.1\",\"sport\":443,\"dst\":\"10.0.0.2\",\"dport\":50001,\"len\":5,\"dropped\":7,\"data\":\"YWhvdn0=\"}\n"
+"{\"type\":\"loss\",\"time\":\"2000-02-29T00:00:00.000000005Z\",\"time_ns\":951782400000000005,\"sender\":\"127.0.0.1:7419\",\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,\"writer_pid\":null,\"writer_uid\":null,\"conn_id\":9,\"dir\":\"read\",\"family\":0,\"src\":null,\"sport\":0,\"dst\":null,\"dport\":0,\"len\":0,\"dropped\":7}\n"
+"{\"type\":\"open\",\"time\":\"2023-11-14T22:13:20.123456789Z\",\"time_ns\":1700000000123456789,\"sender\":\"127.0.0.1:7419\",\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,\"writer_pid\":null,\"writer_uid\":null,\"conn_id\":9,\"dir\":\"read\",\"family\":4,\"src\":\"10.0.0.1\",\"sport\":443,\"dst\":\"10.0.0.2\",\"dport\":50009,\"len\":0,\"dropped\":0}\n"
+"{\"type\":\"close\",\"time\":\"2023-11-14T22:13:20.123456789Z\",\"time_ns\":1700000000123456789,\"sender\":\"127.0.0.1:7419\",\"stream\":3405691582,\"record_id\":4,\"seq_first\":2,\"pid\":4242,\"writer_pid\":null,\"writer_uid\":null,\"conn_id\":9,\"dir\":\"read\",\"family\":4,\"src\":\"10.0.0.1\",\"sport\":443,\"dst\":\"10.0.0.2\",\"dport\":50009,\"len\":0,\"dropped\":0}\n"),
 	      "JSON lines:\n%s", text ? text : "(none)");
 	free(text);
 
@@ -1467,12 +1450,8 @@ static void test_jsonout(void)
 		CHECK(f && !jsonout_lost(f, &l), "open LOST line");
 		CHECK(f && !fclose(f), "fclose");
 		CHECK(text && !strcmp(text,
-"{\"type\":\"lost\",\"sender\":\"127.0.0.1:7419\",\"stream\":7,"
-"\"record_first\":4,\"record_last\":9,\"seq_first\":10,\"seq_last\":12,"
-"\"reason\":\"gap\"}\n"
-"{\"type\":\"lost\",\"sender\":\"127.0.0.1:7419\",\"stream\":7,"
-"\"record_first\":4,\"record_last\":null,\"seq_first\":10,"
-"\"seq_last\":12,\"reason\":\"timeout\"}\n"),
+"{\"type\":\"lost\",\"sender\":\"127.0.0.1:7419\",\"stream\":7,\"record_first\":4,\"record_last\":9,\"seq_first\":10,\"seq_last\":12,\"reason\":\"gap\"}\n"
+"{\"type\":\"lost\",\"sender\":\"127.0.0.1:7419\",\"stream\":7,\"record_first\":4,\"record_last\":null,\"seq_first\":10,\"seq_last\":12,\"reason\":\"timeout\"}\n"),
 		      "LOST lines:\n%s", text ? text : "(none)");
 		free(text);
 	}
@@ -2003,8 +1982,7 @@ static void test_lost_exact(void)
 			nrec_lost += touched[r];
 			CHECK(in_lost[r] == touched[r] &&
 			      c.emitted[r] == !touched[r],
-			      "round %u record %u: touched %u, in LOST %u, "
-			      "emitted %u", round, r, touched[r], in_lost[r],
+			      "round %u record %u: touched %u, in LOST %u, emitted %u", round, r, touched[r], in_lost[r],
 			      c.emitted[r]);
 		}
 		CHECK(c.nlost <= 1024, "round %u: %u LOST ranges", round,
@@ -2014,8 +1992,7 @@ static void test_lost_exact(void)
 		      reasm_stats(ra)->lost_ranges == c.nlost &&
 		      reasm_stats(ra)->pending_bytes == 0 &&
 		      !reasm_timer(ra, T0 + 100 * MS),
-		      "round %u: lost %llu/%u datagrams %llu/%u records, "
-		      "pending %llu", round, reasm_stats(ra)->lost_datagrams,
+		      "round %u: lost %llu/%u datagrams %llu/%u records, pending %llu", round, reasm_stats(ra)->lost_datagrams,
 		      nlost, reasm_stats(ra)->lost_records, nrec_lost,
 		      reasm_stats(ra)->pending_bytes);
 		reasm_free(ra);
@@ -2188,8 +2165,7 @@ static void test_stream_start(void)
 	ra = rel_reasm(&c);
 	relstream_send(&st, ra, 1, T0, 1);
 	CHECK(reasm_stats(ra)->streams == 0 && c.nstarts == 0 &&
-	      reasm_stats(ra)->before_start == 1, "a retransmission started a "
-	      "stream");
+	      reasm_stats(ra)->before_start == 1, "a retransmission started a stream");
 	relstream_send(&st, ra, 0, T0, 0);
 	CHECK(c.nstarts == 1 && c.starts[0].how == REASM_START_NEW &&
 	      c.starts[0].record_id == 0 &&
@@ -2535,20 +2511,14 @@ static void test_state_file(void)
 		{ "tlstap-receiver-state 1\n", "no 'end'" },
 		{ "tlstap-receiver-state 1\nend 0", "line 2: cut short" },
 		{ "tlstap-receiver-state 1\nend 1\n", "does not count" },
-		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 "
-		  "top never records -\nrange 9 9 never unknown missing\n"
+		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 top never records -\nrange 9 9 never unknown missing\n"
 		  "end 1\n", "line 3: range 9..9: not within" },
-		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 "
-		  "top never records -\nrange 4 5 never unknown missing\n"
+		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 top never records -\nrange 4 5 never unknown missing\n"
 		  "range 5 6 never unknown lost\nend 1\n", "line 4" },
-		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 "
-		  "top never records -\nnotdone 1 2\nend 1\n",
+		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 top never records -\nnotdone 1 2\nend 1\n",
 		  "without records" },
-		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 "
-		  "top known:x records 3\nend 1\n", "top 'known:x'" },
-		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 "
-		  "top never records 3\nevicted 10.0.0.1:7419 5 seq 1 top "
-		  "never records -\nend 2\n", "twice" },
+		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 top known:x records 3\nend 1\n", "top 'known:x'" },
+		{ "tlstap-receiver-state 1\nstream 10.0.0.1:7419 5 seq 9 top never records 3\nevicted 10.0.0.1:7419 5 seq 1 top never records -\nend 2\n", "twice" },
 		{ "tlstap-receiver-state 1\nrange 1 2 never never gap\nend 0\n",
 		  "outside a stream" },
 		{ "tlstap-receiver-state 1\nstreams 1\nend 0\n",
@@ -2572,10 +2542,8 @@ static void test_state_file(void)
 	}
 	/* Well formed, with every item. */
 	f = fopen(path, "w");
-	fputs("tlstap-receiver-state 1\nstream [fd00::1]:7419 5 seq 9 top "
-	      "known:4 records 7\nrange 2 3 known:1 unknown missing\n"
-	      "range 5 5 unknown never gap\nnotdone 3 4\nevicted "
-	      "10.0.0.1:7419 5 seq 1 top never records -\nend 2\n", f);
+	fputs("tlstap-receiver-state 1\nstream [fd00::1]:7419 5 seq 9 top known:4 records 7\nrange 2 3 known:1 unknown missing\n"
+	      "range 5 5 unknown never gap\nnotdone 3 4\nevicted 10.0.0.1:7419 5 seq 1 top never records -\nend 2\n", f);
 	fclose(f);
 	CHECK(!recvstate_open(&rs, path, err, sizeof(err)) &&
 	      rs.nstreams == 2 && rs.nevicted == 1, "well formed: %s", err);
@@ -2724,8 +2692,7 @@ static void test_nack_limits(void)
 	reasm_timer(ra, T0);
 	for (unsigned int i = 0; i < c.nnacked && i < 64; i++)
 		total += c.nacked[i].last - c.nacked[i].first + 1;
-	CHECK(c.nnack == 2 && c.nnacked == 100, "100 holes: %u NACKs, %u "
-	      "ranges", c.nnack, c.nnacked);
+	CHECK(c.nnack == 2 && c.nnacked == 100, "100 holes: %u NACKs, %u ranges", c.nnack, c.nnacked);
 	CHECK(total == 64, "first NACK covers %u seqs", total);
 	reasm_free(ra);
 }
@@ -3017,8 +2984,7 @@ static void test_nack_answered(void)
 			memset(&rs, 0, sizeof(rs));
 			replay_answer(&st.ring, &tb, &msg, now, note_resend, &rs,
 				      gap, &ngap, &rc);
-			CHECK(!ngap && rs.n <= 4096, "GAP with everything held, "
-			      "or %u resent at once", rs.n);
+			CHECK(!ngap && rs.n <= 4096, "GAP with everything held, or %u resent at once", rs.n);
 			for (unsigned int k = 0; k < rs.n; k++) {
 				CHECK(missing[rs.seqs[k]], "seq %u resent twice",
 				      rs.seqs[k]);
@@ -3046,8 +3012,7 @@ static void test_nack_answered(void)
 				c.lost[l].record_first + 1;
 	}
 	for (unsigned int i = 0; i < st.nrec; i++)
-		CHECK(c.emitted[i] == !touched[i], "record %u: emitted %u, "
-		      "touched %u", i, c.emitted[i], touched[i]);
+		CHECK(c.emitted[i] == !touched[i], "record %u: emitted %u, touched %u", i, c.emitted[i], touched[i]);
 	CHECK(c.nrec + lost_records == st.nrec &&
 	      reasm_stats(ra)->lost_datagrams == hole - resent &&
 	      reasm_stats(ra)->pending_bytes == 0,
@@ -3166,10 +3131,7 @@ static void test_statprint(void)
 		"    two:\n"
 		"      on                                       no\n"
 		"  z                                18446744073709551615\n",
-		"{\"a\":1,\"by\":{\"x\":2,\"yy\":12345678},\"b\":4,"
-		"\"g\":{\"c\":5,\"in\":{\"d\":6},\"e\":7},\"h\":{},"
-		"\"list\":[{\"name\":\"one \\\"1\\\"\",\"on\":true},"
-		"{\"on\":false}],\"z\":18446744073709551615}\n",
+		"{\"a\":1,\"by\":{\"x\":2,\"yy\":12345678},\"b\":4,\"g\":{\"c\":5,\"in\":{\"d\":6},\"e\":7},\"h\":{},\"list\":[{\"name\":\"one \\\"1\\\"\",\"on\":true},{\"on\":false}],\"z\":18446744073709551615}\n",
 	};
 
 	for (int json = 0; json < 2; json++) {

@@ -24,7 +24,7 @@ CONF
 
 "$RINGWRITER" scribble "$T/host.sock" 4 "$$" >"$T/scribble.json" 2>"$T/scribble.err" &
 wp=$!
-BG_PIDS+=($wp)
+BG_PIDS+=("$wp")
 sizes=$($PY -c 'print(",".join(str(100 + 37 * i % 5000) for i in range(4000)))')
 # No timeout(1) in between: the records' pid must be the client's.
 env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/host.conf" $PEER client \

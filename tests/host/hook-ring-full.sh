@@ -50,7 +50,7 @@ held() {
 		"$port" "$T/$name" --sizes "$sizes" --wait-after-first "$T/$name.go1" \
 		"$hold" "$T/$name.go2" >"$T/$name.log" 2>&1 &
 	cp=$!
-	BG_PIDS+=($cp)
+	BG_PIDS+=("$cp")
 	waiting "$T/$name.go1"
 	kill -STOP "${FWD_PID[$name]}"
 	touch "$T/$name.go1"
@@ -79,7 +79,7 @@ env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/block.conf" $PEER client 127.0.0.1 \
 	"$port" "$T/block" --sizes 10,300000,300000,10 \
 	--wait-after-first "$T/block.go1" >"$T/block.log" 2>&1 &
 cp=$!
-BG_PIDS+=($cp)
+BG_PIDS+=("$cp")
 waiting "$T/block.go1"
 kill -STOP "${FWD_PID[block]}"
 touch "$T/block.go1"

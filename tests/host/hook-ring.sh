@@ -166,7 +166,7 @@ for kind in unix fifo; do
 		--mode 0666 --port 0 --target 127.0.0.1:9 --print-target --stats-json \
 		>"$T/$kind.targets" 2>"$T/$kind.fwd" &
 	fp=$!
-	BG_PIDS+=($fp)
+	BG_PIDS+=("$fp")
 	for _ in $(seq 100); do [ -e "$T/$kind.in" ] && break; sleep 0.05; done
 	conf "$kind" "$T/$kind.in"
 	port=$(freeport)

@@ -219,7 +219,7 @@ for v in ok fail; do
 	[ $v = fail ] && opt=("${FAILING[@]}")
 	name=typo-$v
 	plain=plain
-	[ $v = fail ] && plain=plain-fail
+	[ $v = fail ] && plain='plain-fail'
 	run "$name" "$RUN" -c "$T/good.conf" -i "$T/rec.sokc" -- curl -sSk "${opt[@]}" "$URL"
 	like_plain "$name" "$plain"
 	pid=$(cat "$T/$name.pid")

@@ -57,6 +57,7 @@ done
 echo "target mode: $(nfq_stat nfq1 nfq nacks_sent)+$(nfq_stat nfq2 nfq nacks_sent) NACKs, $(fwd_json fwd retransmits) retransmissions"
 
 # --- 2. middlebox, the target silent
+# shellcheck disable=SC2034  # read by setup_middlebox (nfq/lib.sh)
 MB_S=S2
 setup_middlebox
 middlebox_loss 5

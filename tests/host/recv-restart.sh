@@ -134,6 +134,7 @@ dropped=$(sed -n 's/.*counter packets \([0-9]*\).*/\1/p' "$TMP/nft.txt" | head -
 nacks=$(sed -n 's/.*counter packets \([0-9]*\).*/\1/p' "$TMP/nft.txt" | tail -n 1)
 [ "$dropped" -ge 1 ] && [ "$nacks" -ge 1 ] ||
 	fail "the rules dropped $dropped datagrams and $nacks NACKs, want both"
+# shellcheck disable=SC2046  # the state files' names have no spaces
 ! grep -q '"type":"lost"' "$TMP/u1.err" $(ls "$state"/records*.json) ||
 	fail "the unit gave records up when it stopped"
 [ -s "$state/state" ] || fail "no state file in the state directory: $(ls "$state")"

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Shell helpers for the VM tests: sourced, not run. The guest runs each
 # test as root with TLSTAP_KO (the module) and TLSTAP_SRC (the checkout).
 set -eu
 
 SYS=/sys/class/misc/tlstap
+# shellcheck disable=SC2034  # used by the tests sourcing this
 TOOLS=$TLSTAP_SRC/tests/tools
 RECV=${TLSTAP_RECV:-$TLSTAP_SRC/nfq-tools/build/tlstap-recv}
 WORK=$(mktemp -d)

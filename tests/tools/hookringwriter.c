@@ -2,7 +2,7 @@
 /*
  * hookringwriter: a capture-ring producer for what no real program does,
  * built on userhook's ring module (ring_open(), the CREATE handshake with
- * tlstap-fwd) and kmod/capring.h's producer steps.
+ * tlstap-fwd) and shared/capring.h's producer steps.
  *
  *   hookringwriter die SOCKET N LEN DROPPED
  *	N records of LEN bytes committed, one ABANDONED (LEN bytes), one more
@@ -109,8 +109,7 @@ static int cmd_die(const char *sock, unsigned int n, uint32_t len,
 	}
 	while (!(rec = start_record(r, &si, i, len, dropped)))
 		usleep(1000);
-	printf("{\"pid\":%d,\"conn_id\":%llu,\"records\":%u,\"len\":%u,"
-	       "\"abandoned\":%u,\"lost\":%llu}\n", getpid(),
+	printf("{\"pid\":%d,\"conn_id\":%llu,\"records\":%u,\"len\":%u,\"abandoned\":%u,\"lost\":%llu}\n", getpid(),
 	       (unsigned long long)CONN_ID, n + 1, len, len,
 	       (unsigned long long)(dropped + len));
 	fflush(stdout);

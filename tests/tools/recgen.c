@@ -201,15 +201,32 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "d:o:n:f:m:b:s:N")) != -1) {
 		switch (c) {
-		case 'd': o.dev = optarg; break;
-		case 'o': o.expected = optarg; break;
-		case 'n': o.records = strtoul(optarg, NULL, 0); break;
-		case 'f': o.flows = strtoul(optarg, NULL, 0); break;
-		case 'm': o.max_len = strtoul(optarg, NULL, 0); break;
-		case 'b': o.batch = strtoul(optarg, NULL, 0); break;
-		case 's': o.seed = strtoul(optarg, NULL, 0); break;
-		case 'N': o.nonblock = 1; break;
-		default: return usage(argv[0]);
+		case 'd':
+			o.dev = optarg;
+			break;
+		case 'o':
+			o.expected = optarg;
+			break;
+		case 'n':
+			o.records = strtoul(optarg, NULL, 0);
+			break;
+		case 'f':
+			o.flows = strtoul(optarg, NULL, 0);
+			break;
+		case 'm':
+			o.max_len = strtoul(optarg, NULL, 0);
+			break;
+		case 'b':
+			o.batch = strtoul(optarg, NULL, 0);
+			break;
+		case 's':
+			o.seed = strtoul(optarg, NULL, 0);
+			break;
+		case 'N':
+			o.nonblock = 1;
+			break;
+		default:
+			return usage(argv[0]);
 		}
 	}
 	if (!o.flows || !o.batch || !o.max_len)
@@ -234,7 +251,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "recgen: open %s: %s\n", o.dev, strerror(errno));
 		goto out;
 	}
-	if (o.expected && !(exp = fopen(o.expected, "w"))) {
+	if (o.expected)
+		exp = fopen(o.expected, "w");
+	if (o.expected && !exp) {
 		fprintf(stderr, "recgen: %s: %s\n", o.expected, strerror(errno));
 		goto out;
 	}

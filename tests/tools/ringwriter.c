@@ -2,7 +2,7 @@
 /*
  * ringwriter: a capture ring producer for the VM tests. It opens
  * /dev/tlstap, makes the file's ring with mmap() (docs/PROTOCOL.md 7.3) and
- * writes records into it with kmod/capring.h's producer steps, the same
+ * writes records into it with shared/capring.h's producer steps, the same
  * code libtlstap.so runs, waking the module as the protocol says. Every
  * record the module must deliver (and every loss report it must send in
  * place of one) is appended, byte for byte, to the --expected file, so
@@ -1139,20 +1139,47 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd': o.dev = optarg; break;
-		case 'y': o.sysfs = optarg; break;
-		case 's': o.size = (uint32_t)num(optarg); break;
-		case 'n': o.records = num(optarg); break;
-		case 'm': o.msg_len = (uint32_t)num(optarg); break;
-		case 'a': o.abandon_every = num(optarg); break;
-		case 'o': o.oversize_every = num(optarg); break;
-		case 't': o.threads = (unsigned int)num(optarg); break;
-		case 'S': o.seconds = (unsigned int)num(optarg); break;
-		case 'r': o.seed = num(optarg); break;
-		case 'i': o.id = (unsigned int)num(optarg); break;
-		case 'e': o.end = optarg; break;
-		case 'x': o.expected = optarg; break;
-		default: usage();
+		case 'd':
+			o.dev = optarg;
+			break;
+		case 'y':
+			o.sysfs = optarg;
+			break;
+		case 's':
+			o.size = (uint32_t)num(optarg);
+			break;
+		case 'n':
+			o.records = num(optarg);
+			break;
+		case 'm':
+			o.msg_len = (uint32_t)num(optarg);
+			break;
+		case 'a':
+			o.abandon_every = num(optarg);
+			break;
+		case 'o':
+			o.oversize_every = num(optarg);
+			break;
+		case 't':
+			o.threads = (unsigned int)num(optarg);
+			break;
+		case 'S':
+			o.seconds = (unsigned int)num(optarg);
+			break;
+		case 'r':
+			o.seed = num(optarg);
+			break;
+		case 'i':
+			o.id = (unsigned int)num(optarg);
+			break;
+		case 'e':
+			o.end = optarg;
+			break;
+		case 'x':
+			o.expected = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc - 1 || !capring_size_valid(o.size) || !o.msg_len ||

@@ -351,20 +351,36 @@ static size_t build(struct writer *w, enum op_kind k)
 		len = make_valid(w, b, BUF_SIZE / 2);
 		v = ntohl(((struct tlstap_record *)b)->msg_len);
 		switch (rnd_below(&w->rnd, 4)) {
-		case 0: v += 1 + rnd_below(&w->rnd, 100); break;
-		case 1: v = v ? v - 1 - rnd_below(&w->rnd, v) : 1; break;
-		case 2: v = rnd_below(&w->rnd, RECORD_CAP); break;
-		default: v = (uint32_t)rnd_next(&w->rnd); break;
+		case 0:
+			v += 1 + rnd_below(&w->rnd, 100);
+			break;
+		case 1:
+			v = v ? v - 1 - rnd_below(&w->rnd, v) : 1;
+			break;
+		case 2:
+			v = rnd_below(&w->rnd, RECORD_CAP);
+			break;
+		default:
+			v = (uint32_t)rnd_next(&w->rnd);
+			break;
 		}
 		((struct tlstap_record *)b)->msg_len = htonl(v);
 		return len;
 	case OP_HUGE_LEN:
 		len = make_record(w, b, 1 + rnd_below(&w->rnd, 100), false);
 		switch (rnd_below(&w->rnd, 4)) {
-		case 0: v = 0xffffffffU; break;
-		case 1: v = TLSTAP_DEFAULT_MAX_RECORD + 1; break;
-		case 2: v = 16U << 20; break;
-		default: v = 0x80000000U | (uint32_t)rnd_next(&w->rnd); break;
+		case 0:
+			v = 0xffffffffU;
+			break;
+		case 1:
+			v = TLSTAP_DEFAULT_MAX_RECORD + 1;
+			break;
+		case 2:
+			v = 16U << 20;
+			break;
+		default:
+			v = 0x80000000U | (uint32_t)rnd_next(&w->rnd);
+			break;
 		}
 		((struct tlstap_record *)b)->msg_len = htonl(v);
 		return len;
@@ -421,8 +437,7 @@ static void credit(struct writer *w, const uint8_t *buf, size_t accepted)
 		pos += len;
 	}
 	if (pos != accepted) {
-		fprintf(stderr, "stresswriter: writer %u: the module accepted "
-			"%zu bytes, not a whole number of records (%zu)\n",
+		fprintf(stderr, "stresswriter: writer %u: the module accepted %zu bytes, not a whole number of records (%zu)\n",
 			w->id, accepted, pos);
 		exit(2);
 	}
@@ -850,8 +865,12 @@ static void put_random_attr(struct nlmsghdr *nlh, uint64_t *r, uint16_t type,
 		break;
 	case 2:		/* edges, small numbers, and random ones */
 		switch (rnd_below(r, 4)) {
-		case 0: v32 = rnd_below(r, 256); break;
-		case 1: v32 = 0xffffffffU - rnd_below(r, 2); break;
+		case 0:
+			v32 = rnd_below(r, 256);
+			break;
+		case 1:
+			v32 = 0xffffffffU - rnd_below(r, 2);
+			break;
 		case 2:
 			/*
 			 * Powers of two, but none a valid ring_kb above 512:
@@ -863,7 +882,9 @@ static void put_random_attr(struct nlmsghdr *nlh, uint64_t *r, uint16_t type,
 			if (v32 > 512 && v32 <= 1U << 20)
 				v32 = 1U << 21;
 			break;
-		default: v32 = rnd_next(r); break;
+		default:
+			v32 = rnd_next(r);
+			break;
 		}
 		mnl_attr_put_u32(nlh, type, v32);
 		break;
@@ -1227,18 +1248,41 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 's': seconds = parse_num("--seconds", optarg, 86400); break;
-		case 'w': nw = parse_num("--writers", optarg, MAX_WRITERS); break;
-		case 'S': seed = parse_num("--seed", optarg, ULONG_MAX); break;
-		case 'd': sh.dev = optarg; break;
-		case 'y': sh.sysfs = optarg; break;
-		case 'p': sh.param = optarg; break;
-		case 'P': parse_pool(&sh.pool, optarg); break;
-		case 'g': sh.genl = true; break;
-		case 'a': accepted = optarg; break;
-		case 'r': report_path = optarg; break;
-		case 'c': check_file = optarg; break;
-		default: usage();
+		case 's':
+			seconds = parse_num("--seconds", optarg, 86400);
+			break;
+		case 'w':
+			nw = parse_num("--writers", optarg, MAX_WRITERS);
+			break;
+		case 'S':
+			seed = parse_num("--seed", optarg, ULONG_MAX);
+			break;
+		case 'd':
+			sh.dev = optarg;
+			break;
+		case 'y':
+			sh.sysfs = optarg;
+			break;
+		case 'p':
+			sh.param = optarg;
+			break;
+		case 'P':
+			parse_pool(&sh.pool, optarg);
+			break;
+		case 'g':
+			sh.genl = true;
+			break;
+		case 'a':
+			accepted = optarg;
+			break;
+		case 'r':
+			report_path = optarg;
+			break;
+		case 'c':
+			check_file = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (check_file)

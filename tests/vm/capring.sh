@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Capture rings: mmap() of /dev/tlstap (docs/PROTOCOL.md 7), written by
-# tests/tools/ringwriter with kmod/capring.h's producer steps. Every case
+# tests/tools/ringwriter with shared/capring.h's producer steps. Every case
 # is checked exactly against what tlstap-recv output (tests/tools/
 # ringcheck.py: every record the writer committed, byte for byte, once;
 # a loss report with its dropped count for each one lost; nothing else):

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2154  # out, listed...: assigned by slurp()
 # tlstapctl and the module's generic netlink family: every command works;
 # every bad input (address, weight, TOS and other limits, unknown knob or
 # target, duplicate, too many targets, a caller without CAP_NET_ADMIN) is

@@ -56,8 +56,8 @@ echo "first burst: $lost datagrams lost before the path MTU was known"
 [ "$(stat_of resegmented)" -gt 0 ] || fail "no slot was re-cut for the smaller MTU"
 # Should one target have had no large datagram in that burst, it learns
 # the MTU now, as it would from its own first one.
-ping -M do -s 1400 -c 2 -W 2 10.78.2.2 >/dev/null 2>&1 || true
-ping -M do -s 1400 -c 2 -W 2 fd78:2::2 >/dev/null 2>&1 || true
+ping -M 'do' -s 1400 -c 2 -W 2 10.78.2.2 >/dev/null 2>&1 || true
+ping -M 'do' -s 1400 -c 2 -W 2 fd78:2::2 >/dev/null 2>&1 || true
 sleep 1
 lost=$(($(stat_of datagrams) - $(dgrams_received)))
 

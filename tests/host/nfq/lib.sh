@@ -14,6 +14,7 @@ NFQ_HELPERS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$NFQ_HELPERS/../lib/common.sh"
 BIN=$SRC/nfq-tools/build-san
 FWD_BIN=$SRC/fwd/build-san
+# shellcheck disable=SC2034  # used by the tests sourcing this
 CTL_BIN=$SRC/ctl/build-san
 TMP=$(mktemp -d "/tmp/tlstap-$TEST_NAME.XXXXXX")
 TEST_TMP=$TMP
@@ -250,7 +251,7 @@ send_records() {
 # files and the forwarder's counters are those of send_records and
 # start_fwd fwd: $TMP/expect.json, summary.json, fwd.err.
 check_delivery() {
-	local name=$1 members=$2 spec k target mtu flags receivers= files=
+	local name=$1 members=$2 spec k target mtu flags receivers='' files=''
 	shift 2
 	for spec in "$@"; do
 		read -r k target mtu flags <<<"$spec"
