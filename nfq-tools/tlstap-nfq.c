@@ -62,6 +62,7 @@ struct options {
 /* Where a stream's datagrams were sent: the source its NACKs need. */
 struct nack_source {
 	struct nack_source *hnext;
+
 	TAILQ_ENTRY(nack_source) lru;	/* most recently seen first */
 	struct endpoint sender;
 	uint32_t stream_id;
@@ -89,6 +90,7 @@ struct nfqtool {
 	struct ratelog log;
 	struct nfq_stats st;
 	struct nack_source *sources[SOURCE_BUCKETS];
+
 	TAILQ_HEAD(nack_source_list, nack_source) source_lru;
 	unsigned int nsources;
 	int sigfd;
@@ -100,7 +102,8 @@ struct nfqtool {
 	int status;		/* exit status */
 	uint64_t reasm_deadline;
 	/* The receive batch being processed: monotonic now, the realtime
-	 * clock's offset from it, the latest arrival among its packets. */
+	 * clock's offset from it, the latest arrival among its packets.
+	 */
 	uint64_t batch_now, batch_seen;
 	int64_t batch_offset;
 	/*
@@ -195,8 +198,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 			break;
 		case O_HOOK:
 			if (strcmp(optarg, "input") && strcmp(optarg, "forward"))
-				cli_usage_error(PROG, "--hook: want input or "
-						"forward, not '%s'", optarg);
+				cli_usage_error(PROG, "--hook: want input or forward, not '%s'", optarg);
 			o->rule.hook = !strcmp(optarg, "input") ? "input"
 								 : "forward";
 			break;
@@ -228,8 +230,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 	cli_no_operands(PROG, argc, argv);
 	recvopts_check(&o->recv, PROG);
 	if (o->action != ACT_RUN && o->install_rule)
-		cli_usage_error(PROG, "--install-rule runs the receiver; it "
-				"does not go with --remove-rule or --print-rule");
+		cli_usage_error(PROG, "--install-rule runs the receiver; it does not go with --remove-rule or --print-rule");
 }
 
 static uint64_t now_ns(void)
@@ -299,10 +300,7 @@ static void check_left_behind(struct nfqtool *t, struct nftrule_feed *left)
 			 ? 0 : nfqueue_holder(left->own_queue);
 	if (holder) {
 		recvout_abandon(&t->out);
-		fail(t, "table inet " NFTRULE_TABLE " feeds queue %u, which "
-		     "a running program holds (netlink port %u): another "
-		     "tlstap-nfq? One per network namespace installs its "
-		     "rule: stop it, or start this one without --install-rule",
+		fail(t, "table inet " NFTRULE_TABLE " feeds queue %u, which a running program holds (netlink port %u): another tlstap-nfq? One per network namespace installs its rule: stop it, or start this one without --install-rule",
 		     left->own_queue, holder);
 	}
 }
@@ -318,20 +316,17 @@ static void say_feed(struct nfqtool *t, const struct nftrule_feed *left)
 
 	if (left->own)
 		fprintf(stderr, PROG ": replaced table inet " NFTRULE_TABLE
-			" (%u rule%s queueing to queue %u), left behind by a "
-			"tlstap-nfq that did not exit\n", left->own,
+			" (%u rule%s queueing to queue %u), left behind by a tlstap-nfq that did not exit\n", left->own,
 			left->own == 1 ? "" : "s", left->own_queue);
 	if (read_feed(t, &f))
 		return;
 	if (!f.rules) {
-		cli_error(PROG, "warning: no nft rule feeds queue %u, nothing "
-			  "arrives (see --install-rule, --print-rule)",
+		cli_error(PROG, "warning: no nft rule feeds queue %u, nothing arrives (see --install-rule, --print-rule)",
 			  t->opt.rule.queue);
 		return;
 	}
 	if (f.computed)
-		snprintf(computed, sizeof(computed), "; %u of them compute "
-			 "the queue number, which may be another", f.computed);
+		snprintf(computed, sizeof(computed), "; %u of them compute the queue number, which may be another", f.computed);
 	fprintf(stderr, PROG ": queue %u is fed by %u nft rule%s: %s%s\n",
 		t->opt.rule.queue, f.rules, f.rules == 1 ? "" : "s", f.where,
 		computed);
@@ -375,17 +370,13 @@ static void check_idle(struct nfqtool *t, uint64_t now)
 	else
 		snprintf(silence, sizeof(silence), "%u s", ms / 1000);
 	if (!t->st.packets && f.rules)
-		cli_error(PROG, "warning: no packet on queue %u in the %s "
-			  "since the start, though %s feed%s it: no datagram "
-			  "matched them", t->opt.rule.queue, silence, f.where,
+		cli_error(PROG, "warning: no packet on queue %u in the %s since the start, though %s feed%s it: no datagram matched them", t->opt.rule.queue, silence, f.where,
 			  f.rules == 1 ? "s" : "");
 	else if (!t->st.packets)
-		cli_error(PROG, "warning: no packet on queue %u in the %s "
-			  "since the start: no nft rule queues packets to it",
+		cli_error(PROG, "warning: no packet on queue %u in the %s since the start: no nft rule queues packets to it",
 			  t->opt.rule.queue, silence);
 	else
-		cli_error(PROG, "warning: no packet on queue %u for %s, and "
-			  "no nft rule queues packets to it any more",
+		cli_error(PROG, "warning: no packet on queue %u for %s, and no nft rule queues packets to it any more",
 			  t->opt.rule.queue, silence);
 }
 
@@ -598,8 +589,7 @@ static void log_packet(struct nfqtool *t, const struct udp_view *v,
 		endpoint_format(&v->src, sender, sizeof(sender));
 		endpoint_format(&v->dst, target, sizeof(target));
 		fprintf(t->out.dgram_log,
-			",\"sender\":\"%s\",\"target\":\"%s\",\"tos\":%u,"
-			"\"size\":%zu,\"csum_checked\":%s", sender, target,
+			",\"sender\":\"%s\",\"target\":\"%s\",\"tos\":%u,\"size\":%zu,\"csum_checked\":%s", sender, target,
 			v->tos, v->payload_len,
 			v->csum_checked ? "true" : "false");
 	}
@@ -642,8 +632,7 @@ static int on_packet(void *arg, const struct nfqueue_packet *pkt)
 	if (ust != UDP_OK) {
 		t->st.bad_packets++;
 		t->st.bad_by[ust]++;
-		ratelog(&t->log, "queued packet %u (%zu bytes) is not a whole "
-			"UDP datagram: %s", pkt->id, pkt->len,
+		ratelog(&t->log, "queued packet %u (%zu bytes) is not a whole UDP datagram: %s", pkt->id, pkt->len,
 			udp_status_name(ust));
 		if (t->out.dgram_log)
 			log_packet(t, &v, ust, pkt->len, NULL);
@@ -771,8 +760,7 @@ static void save_state(struct nfqtool *t, int final)
 		t->state_dirty = 1;
 		return;
 	}
-	cli_error(PROG, "%s: the next start repeats what was written since "
-		  "it was last saved", err);
+	cli_error(PROG, "%s: the next start repeats what was written since it was last saved", err);
 	t->status = 1;
 }
 
@@ -787,8 +775,7 @@ static void start_outputs(struct nfqtool *t)
 		if (recvstate_restore(&t->state, t->reasm, err, sizeof(err)))
 			fail(t, "%s", err);
 		if (t->state.existed)
-			snprintf(state, sizeof(state), "; state %s: %u streams "
-				 "and %u evicted ones restored",
+			snprintf(state, sizeof(state), "; state %s: %u streams and %u evicted ones restored",
 				 t->opt.recv.state_path,
 				 t->state.nstreams - t->state.nevicted,
 				 t->state.nevicted);
@@ -802,10 +789,8 @@ static void start_outputs(struct nfqtool *t)
 		snprintf(rule, sizeof(rule), "nft rule installed: table inet "
 			 NFTRULE_TABLE ", hook %s,", t->opt.rule.hook);
 	else
-		snprintf(rule, sizeof(rule), "no nft rule installed: the "
-			 "host's own is to queue");
-	fprintf(stderr, PROG ": reading queue %u (%s UDP port %u, DSCP "
-		"0x%02x), verdict %s, for %s; writing %s%s%s\n",
+		snprintf(rule, sizeof(rule), "no nft rule installed: the host's own is to queue");
+	fprintf(stderr, PROG ": reading queue %u (%s UDP port %u, DSCP 0x%02x), verdict %s, for %s; writing %s%s%s\n",
 		t->opt.rule.queue, rule, t->opt.rule.port, t->opt.rule.tos >> 2,
 		t->opt.accept ? "accept" : "drop", senders, out,
 		t->opt.nack ? "" : "; sending no NACKs", state);

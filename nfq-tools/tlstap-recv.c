@@ -438,8 +438,7 @@ static void save_state(struct recv *rv, int final)
 		rv->state_dirty = 1;
 		return;
 	}
-	cli_error(PROG, "%s: the next start repeats what was written since "
-		  "it was last saved", err);
+	cli_error(PROG, "%s: the next start repeats what was written since it was last saved", err);
 	rv->status = 1;
 }
 
@@ -457,8 +456,7 @@ static void start_outputs(struct recv *rv)
 		if (recvstate_restore(&rv->state, rv->reasm, err, sizeof(err)))
 			die("%s", err);
 		if (rv->state.existed)
-			snprintf(state, sizeof(state), "; state %s: %u streams "
-				 "and %u evicted ones restored",
+			snprintf(state, sizeof(state), "; state %s: %u streams and %u evicted ones restored",
 				 rv->opt.recv.state_path,
 				 rv->state.nstreams - rv->state.nevicted,
 				 rv->state.nevicted);

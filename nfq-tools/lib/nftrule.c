@@ -39,8 +39,7 @@ int nftrule_text(const struct nftrule *r, char *buf, size_t len)
 	int n = snprintf(buf, len,
 			 "table inet " NFTRULE_TABLE " {\n"
 			 "\tchain nfqueue {\n"
-			 "\t\ttype filter hook %s priority filter - 10; "
-			 "policy accept;\n"
+			 "\t\ttype filter hook %s priority filter - 10; policy accept;\n"
 			 "\t\tudp dport %u ip dscp 0x%02x queue num %u bypass\n"
 			 "\t\tudp dport %u ip6 dscp 0x%02x queue num %u bypass\n"
 			 "\t}\n"

@@ -195,8 +195,7 @@ void recvopts_senders(const struct recvopts *o, char *buf, size_t len)
 	size_t used = 0;
 
 	if (!o->nallow) {
-		snprintf(buf, len, "any sender (warning: without --allow, "
-			 "anyone who can reach it can fill the stream table)");
+		snprintf(buf, len, "any sender (warning: without --allow, anyone who can reach it can fill the stream table)");
 		return;
 	}
 	buf[0] = '\0';
