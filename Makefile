@@ -229,6 +229,8 @@ clean:
 	$(MAKE) -C fuzz clean
 ifneq ($(KDIR),)
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	@# kbuild cleans the directories it descends into: not shared/.
+	find shared \( -name '*.o' -o -name '.*.cmd' -o -name '.*.d' \) -delete
 else
 	find kmod shared \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
 		-o -name '.*.cmd' -o -name '.*.d' -o -name modules.order \) -delete

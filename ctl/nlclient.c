@@ -157,7 +157,7 @@ static mnl_cb_t ctl_cbs[NLMSG_MIN_TYPE] = {
 };
 
 void nlc_req_init(struct nlc_sock *gs, struct nlc_req *req, uint8_t cmd,
-		   uint16_t flags)
+		  uint16_t flags)
 {
 	struct genlmsghdr *genl;
 
@@ -171,7 +171,7 @@ void nlc_req_init(struct nlc_sock *gs, struct nlc_req *req, uint8_t cmd,
 }
 
 void nlc_req_label(struct nlc_req *req, const struct nlattr *attr,
-		    const char *name)
+		   const char *name)
 {
 	if (req->nlabels == NLC_REQ_MAX_LABELS)
 		return;
@@ -182,7 +182,7 @@ void nlc_req_label(struct nlc_req *req, const struct nlattr *attr,
 }
 
 int nlc_transact(struct nlc_sock *gs, struct nlc_req *req, mnl_cb_t cb,
-		  void *data, struct nlc_error *e)
+		 void *data, struct nlc_error *e)
 {
 	struct transact t = { .cb = cb, .data = data, .req = req, .e = e };
 	struct nlmsghdr *nlh = req->nlh;
@@ -296,7 +296,7 @@ static int get_family(struct nlc_sock *gs, const char *family,
 }
 
 int nlc_group_id(struct nlc_sock *gs, const char *family,
-		  const char *group, uint32_t *id)
+		 const char *group, uint32_t *id)
 {
 	struct family_info fi = { .group = group };
 

@@ -57,16 +57,16 @@ void nlc_close(struct nlc_sock *gs);
 
 /* The id of a multicast group of a family; -1 with errno (ENOENT). */
 int nlc_group_id(struct nlc_sock *gs, const char *family,
-		  const char *group, uint32_t *id);
+		 const char *group, uint32_t *id);
 /* Joins a multicast group (NETLINK_ADD_MEMBERSHIP). 0, or -1. */
 int nlc_join(struct nlc_sock *gs, uint32_t group);
 
 /* A new request for cmd in gs's request buffer (REQUEST flag added). */
 void nlc_req_init(struct nlc_sock *gs, struct nlc_req *req, uint8_t cmd,
-		   uint16_t flags);
+		  uint16_t flags);
 /* Names attr, just put into req, for error messages. */
 void nlc_req_label(struct nlc_req *req, const struct nlattr *attr,
-		    const char *name);
+		   const char *name);
 
 /*
  * Sends req and runs cb (may be NULL) on each answer until the ACK, the
@@ -75,7 +75,7 @@ void nlc_req_label(struct nlc_req *req, const struct nlattr *attr,
  * 0, or -1 with errno and, for the kernel's refusals, *e filled in.
  */
 int nlc_transact(struct nlc_sock *gs, struct nlc_req *req, mnl_cb_t cb,
-		  void *data, struct nlc_error *e);
+		 void *data, struct nlc_error *e);
 
 /*
  * Waits for messages sent to the groups joined and runs cb on each.

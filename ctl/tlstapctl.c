@@ -665,7 +665,7 @@ static int cmd_target(struct nlc_sock *gs, const struct request *rq)
 		return simple_request(gs, &req, rq->what);
 	}
 	nlc_req_init(gs, &req, rq->target_op == TARGET_ADD ?
-		      TLSTAP_CMD_TARGET_ADD : TLSTAP_CMD_TARGET_DEL, 0);
+		     TLSTAP_CMD_TARGET_ADD : TLSTAP_CMD_TARGET_DEL, 0);
 	/* Unlabelled: the kernel's messages about it say "target". */
 	nest = mnl_attr_nest_start(req.nlh, TLSTAP_A_TARGET);
 	put_endpoint(&req, &rq->ep);
@@ -926,7 +926,7 @@ static int cmd_monitor(struct nlc_sock *gs, const struct request *rq)
 	 * for an answer would be taken for part of it.
 	 */
 	if (nlc_group_id(gs, TLSTAP_GENL_NAME, TLSTAP_GENL_MCGRP_EVENTS,
-			  &events) ||
+			 &events) ||
 	    /* The controller tells when the module goes away. */
 	    nlc_group_id(gs, "nlctrl", "notify", &ctrl)) {
 		errorf("monitor: multicast groups: %s", strerror(errno));

@@ -46,8 +46,9 @@ struct output {
 	char path[CONFIG_MAX_IF + 1];
 	bool block;
 	pthread_mutex_t lock;		/* serializes open and reopen */
-	atomic_int fd;			/* -1: none */
-	atomic_int kind;		/* enum output_kind */
+
+	_Atomic int fd;			/* -1: none */
+	_Atomic int kind;		/* enum output_kind */
 	_Atomic bool dead;		/* fd open but its receiver went away */
 	_Atomic uint64_t retry_at;	/* CLOCK_MONOTONIC_COARSE ns */
 	_Atomic int error;		/* errno of the last open that failed, or 0 */
