@@ -12,7 +12,7 @@
 
 #include "notice.h"
 #include "process.h"
-#include "record.h"
+#include "meta.h"
 
 __thread const void *capture_inside __attribute__((tls_model("initial-exec")));
 __thread struct capture_seen capture_seen

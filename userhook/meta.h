@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
-/* Builds the struct tlstap_record header of include/uapi/linux/tlstap.h. */
-#ifndef TLSTAP_RECORD_H
-#define TLSTAP_RECORD_H
+/*
+ * What the hook knows of a record besides its plaintext, and its header
+ * as include/uapi/linux/tlstap.h has it (encoded by shared/record.c).
+ */
+#ifndef TLSTAP_HOOK_META_H
+#define TLSTAP_HOOK_META_H
 
 #include <linux/tlstap.h>
 #include <stdint.h>
@@ -28,4 +31,4 @@ struct record_meta {
 	uint64_t dropped;
 };
 
-#endif /* TLSTAP_RECORD_H */
+#endif /* TLSTAP_HOOK_META_H */

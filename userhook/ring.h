@@ -31,7 +31,7 @@
 
 #include "capring.h"
 #include "config.h"
-#include "record.h"
+#include "meta.h"
 
 #define RING_SLOTS		1024	/* rings at once; more threads write() */
 #define RING_CREATE_WAIT_MS	1000	/* for tlstap-fwd's CREATED */
