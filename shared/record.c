@@ -17,10 +17,7 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return true;
 }
 
-/*
- * The record types a writer may hand over, and whether one may carry
- * neither plaintext nor a loss: a new type is one case here.
- */
+/* The record types a writer may hand over: a new type is one case here. */
 static bool type_valid(uint8_t type)
 {
 	switch (type) {
