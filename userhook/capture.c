@@ -246,12 +246,14 @@ void capture(const void *session, const struct tls_ops *ops, uint8_t dir,
 				     &c, &old))
 			goto out;	/* out of memory: no id to report */
 		report_end(&old, EMIT_CALL);
-	} else if (c.info.flow.family == TLSTAP_FAMILY_NONE && capture_seen.n &&
-		   (fd = flow_of_seen(&c.info.flow)) >= 0) {
+	} else if (c.info.flow.family == TLSTAP_FAMILY_NONE && capture_seen.n) {
 		/* The first call used no socket (data already buffered). */
-		c.info.fd = fd;
-		session_set_flow(&tlstap.sessions, session, token, &c.info.flow,
-				 fd);
+		fd = flow_of_seen(&c.info.flow);
+		if (fd >= 0) {
+			c.info.fd = fd;
+			session_set_flow(&tlstap.sessions, session, token,
+					 &c.info.flow, fd);
+		}
 	}
 	if (c.info.excluded)
 		goto out;

@@ -186,8 +186,7 @@ static int split_pattern(struct pcapng *p, const char *pattern)
 	dlen = slash ? (size_t)(slash - pattern) : 1;
 	if (!*base || !strcmp(base, ".") || !strcmp(base, "..") ||
 	    dlen + strlen(base) + 40 >= PATH_MAX) {
-		snprintf(p->err, sizeof(p->err), "pcapng: %s: not a file "
-			 "name to number", pattern);
+		snprintf(p->err, sizeof(p->err), "pcapng: %s: not a file name to number", pattern);
 		return -1;
 	}
 	if (slash)
@@ -340,8 +339,7 @@ static int finish_file(struct pcapng *p)
 	}
 	if (renameat2(AT_FDCWD, p->part, AT_FDCWD, p->final,
 		      RENAME_NOREPLACE)) {
-		snprintf(p->err, sizeof(p->err), "pcapng: renaming %s to %s: "
-			 "%s (its records stay there)", p->part, p->final,
+		snprintf(p->err, sizeof(p->err), "pcapng: renaming %s to %s: %s (its records stay there)", p->part, p->final,
 			 strerror(errno));
 		return -1;
 	}
@@ -392,8 +390,7 @@ struct pcapng *pcapng_open_series(const struct pcapng_config *cfg, char *err,
 	}
 	if (flock(p->lock_fd, LOCK_EX | LOCK_NB)) {
 		if (errno == EWOULDBLOCK)
-			snprintf(p->err, sizeof(p->err), "pcapng: %s: another "
-				 "process writes this series (%s is locked)",
+			snprintf(p->err, sizeof(p->err), "pcapng: %s: another process writes this series (%s is locked)",
 				 cfg->series, lock);
 		else
 			failed(p, "locking", lock);

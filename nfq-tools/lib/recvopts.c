@@ -34,14 +34,11 @@ static enum recv_output parse_output(struct recvopts *o, const char *prog,
 	if (!strncmp(arg, "tap:", 4)) {
 		o->tap_name = arg + 4;
 		if (!tapout_name_ok(o->tap_name))
-			cli_usage_error(prog, "--output tap:NAME: '%s' is no "
-					"interface name (1 to %d letters, "
-					"digits, '_', '-', '.')",
+			cli_usage_error(prog, "--output tap:NAME: '%s' is no interface name (1 to %d letters, digits, '_', '-', '.')",
 					o->tap_name, IFNAMSIZ - 1);
 		return RECV_OUT_TAP;
 	}
-	cli_usage_error(prog, "--output: want json, raw, pcapng or tap:NAME, "
-			"not '%s'", arg);
+	cli_usage_error(prog, "--output: want json, raw, pcapng or tap:NAME, not '%s'", arg);
 }
 
 int recvopts_parse(struct recvopts *o, const char *prog, int c,
@@ -129,20 +126,15 @@ void recvopts_check(const struct recvopts *o, const char *prog)
 	int rotating = o->rotate_mb || o->rotate_seconds || o->rotate_files;
 
 	if (rotating && o->output != RECV_OUT_PCAPNG)
-		cli_usage_error(prog, "--rotate-size, --rotate-seconds, "
-				"--rotate-files: only with --output pcapng");
+		cli_usage_error(prog, "--rotate-size, --rotate-seconds, --rotate-files: only with --output pcapng");
 	if (rotating && !o->out_path)
-		cli_usage_error(prog, "--rotate-*: --out FILE names the files "
-				"(FILE_NNNNN_TIME.EXT)");
+		cli_usage_error(prog, "--rotate-*: --out FILE names the files (FILE_NNNNN_TIME.EXT)");
 	if (o->rotate_files && !o->rotate_mb && !o->rotate_seconds)
-		cli_usage_error(prog, "--rotate-files: with --rotate-size or "
-				"--rotate-seconds");
+		cli_usage_error(prog, "--rotate-files: with --rotate-size or --rotate-seconds");
 	if (rotating && o->truncate)
-		cli_usage_error(prog, "--truncate: the files of --rotate-* are "
-				"new ones");
+		cli_usage_error(prog, "--truncate: the files of --rotate-* are new ones");
 	if (o->output == RECV_OUT_TAP && o->out_path)
-		cli_usage_error(prog, "--out: --output tap:%s writes to the "
-				"interface", o->tap_name);
+		cli_usage_error(prog, "--out: --output tap:%s writes to the interface", o->tap_name);
 }
 
 void recvopts_usage(FILE *f)

@@ -264,8 +264,7 @@ int recvout_flush(struct recvout *ro, char *err, size_t errlen)
 	     outfile_flush(&ro->lost_file, err, errlen)))
 		return -1;
 	if (ro->lost == stderr && fflush(stderr)) {
-		snprintf(err, errlen, "writing LOST lines to standard error: "
-			 "%s", strerror(errno));
+		snprintf(err, errlen, "writing LOST lines to standard error: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -371,9 +370,7 @@ void recvout_describe(const struct recvout *ro, char *buf, size_t len)
 	char files[600];
 
 	if (ro->have_tap) {
-		snprintf(buf, len, "frames onto the TAP interface %s (%s, MTU "
-			 "%u, no address, what it receives dropped after its "
-			 "taps)", ro->tap.name,
+		snprintf(buf, len, "frames onto the TAP interface %s (%s, MTU %u, no address, what it receives dropped after its taps)", ro->tap.name,
 			 ro->tap.created ? "made" : "existing", ro->tap.mtu);
 		return;
 	}

@@ -76,9 +76,7 @@ static int addressed(const struct tapout *t, char *err, size_t errlen)
 	freeifaddrs(all);
 	if (!text[0])
 		return 0;
-	snprintf(err, errlen, "tap:%s: it has the address %s: frames given to "
-		 "it could reach this host's stack; use an interface without "
-		 "addresses", t->name, text);
+	snprintf(err, errlen, "tap:%s: it has the address %s: frames given to it could reach this host's stack; use an interface without addresses", t->name, text);
 	return -1;
 }
 
@@ -93,8 +91,7 @@ static int enslaved(const struct tapout *t, char *err, size_t errlen)
 	if (n < 0)
 		return errno == ENOENT ? 0 : failed(t, err, errlen, path);
 	link[n] = '\0';
-	snprintf(err, errlen, "tap:%s: it is a port of %s, which would forward "
-		 "its frames; use an interface of its own", t->name,
+	snprintf(err, errlen, "tap:%s: it is a port of %s, which would forward its frames; use an interface of its own", t->name,
 		 strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
 	return -1;
 }
@@ -131,8 +128,7 @@ static int install_table(struct tapout *t, char *err, size_t errlen)
 		 "delete table netdev " TAPOUT_TABLE_PREFIX "%s\n"
 		 "table netdev " TAPOUT_TABLE_PREFIX "%s {\n"
 		 "\tchain ingress {\n"
-		 "\t\ttype filter hook ingress device \"%s\" priority -500; "
-		 "policy drop;\n"
+		 "\t\ttype filter hook ingress device \"%s\" priority -500; policy drop;\n"
 		 "\t\tcounter\n"
 		 "\t}\n"
 		 "}\n", t->name, t->name, t->name, t->name);
@@ -166,9 +162,7 @@ static int link_up(struct tapout *t, char *err, size_t errlen)
 	}
 	if (!memcmp(ifr.ifr_hwaddr.sa_data, ours[0], ETH_ALEN) ||
 	    !memcmp(ifr.ifr_hwaddr.sa_data, ours[1], ETH_ALEN)) {
-		snprintf(err, errlen, "tap:%s: its MAC address is one of the "
-			 "synthetic connections' ends (02:74:6c:73:00:0x): "
-			 "give it another", t->name);
+		snprintf(err, errlen, "tap:%s: its MAC address is one of the synthetic connections' ends (02:74:6c:73:00:0x): give it another", t->name);
 		goto out;
 	}
 	if (ioctl(s, SIOCGIFMTU, &ifr)) {
@@ -206,8 +200,7 @@ int tapout_open(struct tapout *t, const char *prog, const char *name,
 	t->prog = prog;
 	t->fd = -1;
 	if (!tapout_name_ok(name)) {
-		snprintf(err, errlen, "tap:%s: not an interface name this takes "
-			 "(1 to %d letters, digits, '_', '-', '.')", name,
+		snprintf(err, errlen, "tap:%s: not an interface name this takes (1 to %d letters, digits, '_', '-', '.')", name,
 			 IFNAMSIZ - 1);
 		return -1;
 	}
@@ -221,8 +214,7 @@ int tapout_open(struct tapout *t, const char *prog, const char *name,
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
 	if (ioctl(t->fd, TUNSETIFF, &ifr)) {
 		if (errno == EINVAL && !t->created)
-			snprintf(err, errlen, "tap:%s: an interface of that name "
-				 "exists and is no TAP interface", name);
+			snprintf(err, errlen, "tap:%s: an interface of that name exists and is no TAP interface", name);
 		else
 			failed(t, err, errlen, t->created
 				       ? "creating it (TUNSETIFF; CAP_NET_ADMIN?)"
@@ -257,8 +249,7 @@ int tapout_frame(void *arg, const struct tcpsynth_frame *f)
 	t->st.write_errors++;
 	if (n < 0 && errno != t->last_errno) {
 		t->last_errno = errno;
-		fprintf(stderr, "%s: tap:%s: writing a frame: %s (counted in "
-			"tap.write_errors)\n", t->prog, t->name,
+		fprintf(stderr, "%s: tap:%s: writing a frame: %s (counted in tap.write_errors)\n", t->prog, t->name,
 			strerror(errno));
 	}
 	return 0;

@@ -69,6 +69,7 @@ struct flow_end {
 
 struct flow {
 	struct flow *hnext;
+
 	TAILQ_ENTRY(flow) lru;			/* most recent first */
 	uint8_t family;				/* as the records say */
 	uint64_t conn_id;
@@ -96,6 +97,7 @@ struct held {
 
 struct pstream {
 	struct pstream *hnext;
+
 	TAILQ_ENTRY(pstream) lru;	/* most recent first */
 	struct endpoint sender;
 	uint32_t stream_id;
@@ -110,9 +112,11 @@ struct tcpsynth {
 	struct tcpsynth_sink sink;
 	struct tcpsynth_stats st;
 	struct flow *flows[FLOW_BUCKETS];
+
 	TAILQ_HEAD(flow_list, flow) flow_lru;
 	unsigned int nflows;
 	struct pstream *streams[STREAM_BUCKETS];
+
 	TAILQ_HEAD(pstream_list, pstream) stream_lru;
 	unsigned int nstreams;
 	uint8_t *buf;
@@ -182,8 +186,7 @@ static int emit(struct tcpsynth *t, struct flow *f, int side, uint8_t flags,
 	uint16_t ethertype;
 
 	if (f->file != file) {
-		snprintf(text, sizeof(text), "tlstap: connection of conn_id "
-			 "%llu continued from an earlier file%s%s",
+		snprintf(text, sizeof(text), "tlstap: connection of conn_id %llu continued from an earlier file%s%s",
 			 (unsigned long long)f->conn_id, comment ? "; " : "",
 			 comment ? comment : "");
 		fr.comment = text;
@@ -364,8 +367,7 @@ static int handshake(struct tcpsynth *t, struct flow *f,
 
 	endpoint_format(r->sender, sender, sizeof(sender));
 	snprintf(comment, sizeof(comment),
-		 "tlstap: synthetic TCP connection for conn_id %llu "
-		 "(pid %u, sender %s, stream %u)%s%s",
+		 "tlstap: synthetic TCP connection for conn_id %llu (pid %u, sender %s, stream %u)%s%s",
 		 (unsigned long long)f->conn_id, r->rec->pid, sender,
 		 r->stream_id,
 		 r->rec->type == TLSTAP_RECORD_OPEN ? ""
@@ -483,8 +485,7 @@ static int fin_exchange(struct tcpsynth *t, struct flow *f, int closer,
 	for (int side = 0; side < 2; side++) {
 		if (note[side] || !f->unshown[side])
 			continue;
-		snprintf(text, sizeof(text), "tlstap: %u bytes of this "
-			 "direction missing before its FIN", f->unshown[side]);
+		snprintf(text, sizeof(text), "tlstap: %u bytes of this direction missing before its FIN", f->unshown[side]);
 		if (note_add(&note[side], text)) {
 			free(note[0]);
 			free(note[1]);
@@ -528,8 +529,7 @@ static int write_data(struct tcpsynth *t, struct flow *f, int side,
 		char text[160];
 
 		snprintf(text, sizeof(text),
-			 "tlstap: %llu bytes of this direction dropped by the "
-			 "capture hook before this point%s",
+			 "tlstap: %llu bytes of this direction dropped by the capture hook before this point%s",
 			 (unsigned long long)ri->dropped,
 			 gap < ri->dropped ? " (hole capped at 1 GiB)" : "");
 		if (note_add(&f->note[side], text))
@@ -631,8 +631,7 @@ static int mark_lost(struct tcpsynth *t, const struct pstream *s,
 	if (has_last)
 		snprintf(b, sizeof(b), "%u", last);
 	snprintf(text, sizeof(text),
-		 "tlstap: records %s..%s of stream %u from %s lost (%s); "
-		 "this connection may miss data here", a, b, s->stream_id,
+		 "tlstap: records %s..%s of stream %u from %s lost (%s); this connection may miss data here", a, b, s->stream_id,
 		 sender, reason);
 	if (has_first && has_last)
 		t->st.lost_records += (uint64_t)(last - first) + 1;

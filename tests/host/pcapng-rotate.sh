@@ -51,7 +51,7 @@ whole_files() {
 
 gen 31 "$TMP/expect1.json"
 whole_files "$TMP/ring"
-ls -a "$TMP/ring" | grep -q '^\.cap_[0-9]\{5\}_[0-9]\{14\}\.pcapng\.part$' ||
+find "$TMP/ring" -maxdepth 1 -regextype posix-basic -regex '.*/\.cap_[0-9]\{5\}_[0-9]\{14\}\.pcapng\.part' | grep -q . ||
 	fail "no hidden .part file while the receiver writes: $(ls -a "$TMP/ring")"
 sleep 5
 whole_files "$TMP/ring"
@@ -62,7 +62,7 @@ nfq_wait_stat recv - records "$want"
 stop_bg fwd
 stop_bg recv
 
-ls -a "$TMP/ring" | grep -q '\.part$' && fail "a .part file is left: $(ls -a "$TMP/ring")"
+find "$TMP/ring" -maxdepth 1 -name '*.part' | grep -q . && fail "a .part file is left: $(ls -a "$TMP/ring")"
 mapfile -t files < <(ls "$TMP/ring"/cap_*.pcapng)
 n=${#files[@]}
 [ "$n" = "$(nfq_stat recv pcapng files)" ] ||
