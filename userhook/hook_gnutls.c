@@ -20,7 +20,7 @@
  * gnutls_transport_set_int() or set_ptr() with a cast descriptor, the
  * common case (wget). A program with its own push/pull functions and a
  * pointer gets no addresses (or, rarely, those of an unrelated socket
- * whose number equals the pointer's low bits: see README).
+ * whose number equals the pointer's low bits: tlstap-run(1), BUGS).
  */
 static uintptr_t gtls_token(const void *session)
 {

@@ -6,7 +6,7 @@
  * OPEN lost, or sent before the stream was joined) takes the end with the
  * higher port (the ephemeral one) for the client. A session without a
  * socket (family NONE) gets the synthetic IPv6 ends described in
- * nfq-tools/README.md.
+ * tlstap-recv(8), SYNTHETIC TCP.
  *
  * Frames per record: an OPEN is a SYN, SYN-ACK, ACK; a record's data the
  * source end's segments of at most the MTU's payload (PSH on the last),

@@ -1,7 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR MIT
-# tlstap-nfq says what feeds its queue (nfq-tools/README.md, "What feeds
-# the queue"):
+# tlstap-nfq says what feeds its queue (tlstap-nfq(8), DIAGNOSTICS):
 # 1. No rule, no --install-rule: the start says so, and after
 #    --idle-warn-ms without a packet one warning says so again (once).
 # 2. An iptables-nft NFQUEUE rule (--queue-balance 3:5 in ip6 filter,

@@ -19,7 +19,7 @@ setup_topology 1
 inr() { ip netns exec "$(ns R1)" "$@"; }
 ins() { ip netns exec "$(ns S)" "$@"; }
 
-# 1. The rule text, as nfq-tools/README.md documents it.
+# 1. The rule text, as tlstap-nfq(8) documents it (THE RULE).
 cat >"$TMP/want-default.txt" <<'RULE'
 table inet tlstap {
 	chain nfqueue {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR MIT
-# The Secure Forward of nfq-tools/README.md ("Secure Forward over ssh"),
+# The Secure Forward of docs/SECURITY.md ("Secure Forward over ssh"),
 # with real programs on three hosts (network namespaces joined by veth):
 #   app  hooked openssl s_server -rev / s_client (IPv4) and s_server -WWW
 #        / curl (IPv6), all through tlstap-run -i HOOK_SOCKET; socat moves

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 """Sends hand-made tlstap DATA datagrams that exercise the pcapng writer,
 and writes what the pcapng must then hold (an oracle written from
-nfq-tools/README.md's pcapng rules, not from the C code).
+the pcapng rules of tlstap-recv(8), SYNTHETIC TCP; not from the C code).
 
 Usage: scenario.py ADDR PORT EXPECT.json
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # shellcheck shell=bash
-# The Secure Forward of nfq-tools/README.md on three hosts, network
+# The Secure Forward of docs/SECURITY.md on three hosts, network
 # namespaces joined by veth; sourced by tests/host/secure-forward.sh and
 # tests/host/secfwd/cost.sh, not run.
 #
