@@ -44,7 +44,7 @@
 
 # The running kernel's headers, else the newest Debian 6.1 headers.
 KDIR ?= $(shell $(CURDIR)/scripts/kdir 2>/dev/null)
-USERSPACE_DIRS := userhook fwd ctl nfq-tools tests/tools bench
+USERSPACE_DIRS := userhook lib fwd ctl nfq-tools tests/tools bench
 # The tools' directories: each installs its programs into SBINDIR.
 TOOL_DIRS := fwd ctl nfq-tools
 

@@ -5,8 +5,11 @@
 #   SRCS   the library sources they link: their own, and those of ../lib/
 #          (every tool's) and ../shared/ (the module's too) they use
 #   TESTS  test programs, $(O)/NAME from tests/NAME.c
+#   UNIT   the sources of their unit tests (tests/*_test.c, and the
+#          helpers those share), linked with ../lib/tests/unit.c's runner
+#          into $(O)/unit, which `make check` runs
 #   EXTRA_HDRS  headers of other directories their sources include
-# Targets: all (default), check, install, uninstall, clean.
+# Targets: all (default), check (with UNIT), install, uninstall, clean.
 #   make               build into build/
 #   make SANITIZE=1    an ASan/UBSan variant into build-san/
 #   make install       the tools into $(DESTDIR)$(SBINDIR) (make uninstall)
@@ -34,8 +37,10 @@ obj_of = $(patsubst %.c,$(O)/%.o,$(patsubst ../%.c,$(O)/%.o,$(patsubst ../lib/%.
 LIB_OBJS := $(call obj_of,$(SRCS))
 HDRS := $(wildcard *.h lib/*.h ../lib/*.h ../shared/*.h) \
 	../include/uapi/linux/tlstap.h $(EXTRA_HDRS)
+UNIT_OBJS := $(call obj_of,$(UNIT) $(if $(UNIT),../lib/tests/unit.c))
+UNIT_HDRS := $(wildcard tests/*.h ../lib/tests/*.h ../shared/tests/*.h)
 
-all: $(TOOLS:%=$(O)/%) $(TESTS:%=$(O)/%)
+all: $(TOOLS:%=$(O)/%) $(TESTS:%=$(O)/%) $(if $(UNIT),$(O)/unit)
 
 $(O)/common/%.o: ../lib/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -63,6 +68,18 @@ $(O)/libtools.a: $(LIB_OBJS)
 
 $(O)/%: $(O)/%.o $(O)/libtools.a
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
+
+ifneq ($(UNIT),)
+# The unit tests include the runner's and the shared helpers' headers.
+$(UNIT_OBJS): CPPFLAGS += -I../lib/tests -I../shared/tests
+$(UNIT_OBJS): $(UNIT_HDRS)
+
+$(O)/unit: $(UNIT_OBJS) $(O)/libtools.a
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
+
+check: $(O)/unit
+	./$(O)/unit
+endif
 
 install: $(TOOLS:%=$(O)/%)
 	install -d $(DESTDIR)$(SBINDIR)

@@ -19,7 +19,7 @@ CTL_BIN=$SRC/ctl/build-san
 TMP=$(mktemp -d "/tmp/tlstap-$TEST_NAME.XXXXXX")
 TEST_TMP=$TMP
 NS_PREFIX="tlstap-$$"
-# Leak checks stay in the unit tests (recv-unit.sh): LeakSanitizer's
+# Leak checks stay in the unit tests (unit.sh): LeakSanitizer's
 # stop-the-world at exit was seen to hang a daemon stopped by SIGTERM here.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 # A fixed key, so that every run steers alike (and the checker can predict).
