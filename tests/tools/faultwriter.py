@@ -24,7 +24,7 @@ import struct
 import sys
 import time
 
-HDR = struct.Struct("!BBBBHHII16s16sQQQ")
+from rawrec import HDR
 
 
 def record(tag, n, flow):

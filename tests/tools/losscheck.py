@@ -25,22 +25,9 @@ import argparse
 import base64
 import json
 import socket
-import struct
 import sys
 
-HDR = struct.Struct("!BBBBHHII16s16sQQQ")
-
-
-def raw_records(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    pos = 0
-    while pos < len(data):
-        h = HDR.unpack_from(data, pos)
-        end = pos + HDR.size + h[6]
-        yield h, data[pos + HDR.size:end]
-        pos = end
-
+from rawrec import HDR, records
 
 def main():
     ap = argparse.ArgumentParser()
@@ -53,8 +40,8 @@ def main():
 
     expected = {}
     for path in a.expected:
-        for h, data in raw_records(path):
-            expected[h[10]] = (h, data)
+        for h, rec in records(path):
+            expected[h[10]] = (h, rec[HDR.size:])
 
     errors = []
     streams = {}        # stream -> {"got": set(ids), "lost": [(first, last)]}

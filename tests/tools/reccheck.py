@@ -19,28 +19,9 @@ import json
 import math
 import os
 import re
-import struct
 import sys
 
-HDR = struct.Struct("!BBBBHHII16s16sQQQ")
-assert HDR.size == 72
-
-
-def records(path):
-    """Yields (index, bytes, header fields) of each record in the file."""
-    with open(path, "rb") as f:
-        data = f.read()
-    pos = 0
-    while pos < len(data):
-        if len(data) - pos < HDR.size:
-            raise SystemExit(f"{path}: truncated record header at {pos}")
-        h = HDR.unpack_from(data, pos)
-        end = pos + HDR.size + h[6]
-        if end > len(data):
-            raise SystemExit(f"{path}: truncated record at {pos}")
-        yield h[10], data[pos:end], h
-        pos = end
-
+from rawrec import records
 
 def flow_of(h):
     _, _, family, _, sport, dport, _, _, saddr, daddr, _, conn, _ = h
@@ -75,7 +56,7 @@ def main():
     ap.add_argument("--in-order", action="store_true")
     a = ap.parse_args()
 
-    expected = {i: (b, h) for i, b, h in records(a.expected)}
+    expected = {h[10]: (b, h) for h, b in records(a.expected)}
     errors = []
     seen = {}
     flow_target = {}
@@ -90,7 +71,8 @@ def main():
         name, raw, dlog, weight, maxd = spec.split(",")
         weights[name] = int(weight)
         flows_per_target[name] = set()
-        for i, b, h in records(raw):
+        for h, b in records(raw):
+            i = h[10]
             if i in seen:
                 errors.append(f"record {i} received twice ({seen[i]}, {name})")
                 continue

@@ -26,7 +26,6 @@ targets (the module steers alike, tests/vm/fwd-identity.sh).
 """
 import argparse
 import json
-import struct
 import os
 import signal
 import subprocess
@@ -35,27 +34,7 @@ import time
 from collections import Counter
 
 import reccheck
-
-HDR = struct.Struct("!BBBBHHII16s16sQQQ")
-
-
-def records(path, partial_ok=False):
-    """(index, bytes) of each record of a raw file; a file still being
-    written may end in the middle of one (partial_ok)."""
-    data = open(path, "rb").read()
-    pos = 0
-    while pos < len(data):
-        if len(data) - pos < HDR.size:
-            break
-        h = HDR.unpack_from(data, pos)
-        end = pos + HDR.size + h[6]
-        if end > len(data):
-            break
-        yield h[10], data[pos:end]
-        pos = end
-    if pos != len(data) and not partial_ok:
-        raise SystemExit(f"FAIL: {path}: truncated record at byte {pos}")
-
+from rawrec import records
 
 def json_lines(path):
     out = []
@@ -247,7 +226,8 @@ def mode_lost(a, expected, mod):
         mine = [i for i in range(len(expected)) if addrs[i] == t.addr]
         rid = {idx: k for k, idx in enumerate(mine)}
         out = Counter()
-        for idx, b in records(t.raw):
+        for h, b in records(t.raw):
+            idx = h[10]
             out[idx] += 1
             c.check(idx in rid, f"{t.name}: record #{idx} belongs elsewhere")
             c.check(b == expected.get(idx), f"{t.name}: record #{idx} "
@@ -329,7 +309,7 @@ def main():
     ap.add_argument("--weight-tolerance", type=float, default=0.15)
     a = ap.parse_args()
     a.targets = [Target(s) for s in a.target]
-    expected = dict(records(a.expected))
+    expected = {h[10]: b for h, b in records(a.expected)}
     ok = wait(a, expected)
     time.sleep(0.5)     # late answers to NACKs land as duplicates
     for t in a.targets:

@@ -16,27 +16,9 @@ counts as one JSON line. --count prints how many records FILE... hold.
 import argparse
 import collections
 import json
-import struct
 import sys
 
-HDR = struct.Struct("!BBBBHHII16s16sQQQ")
-
-
-def records(path):
-    """Yields each record's bytes; a truncated file is an error."""
-    with open(path, "rb") as f:
-        data = f.read()
-    pos = 0
-    while pos < len(data):
-        if len(data) - pos < HDR.size:
-            raise SystemExit(f"{path}: truncated record header at {pos}")
-        msg_len = HDR.unpack_from(data, pos)[6]
-        end = pos + HDR.size + msg_len
-        if end > len(data):
-            raise SystemExit(f"{path}: truncated record at {pos}")
-        yield data[pos:end]
-        pos = end
-
+from rawrec import HDR, records
 
 def describe(rec):
     h = HDR.unpack_from(rec)
@@ -58,8 +40,8 @@ def main():
     if not a.expected or not a.got:
         ap.error("--expected and --got are required")
 
-    want = collections.Counter(r for p in a.expected for r in records(p))
-    got = collections.Counter(r for p in a.got for r in records(p))
+    want = collections.Counter(r for p in a.expected for _, r in records(p))
+    got = collections.Counter(r for p in a.got for _, r in records(p))
     errors = []
     missing = want - got
     extra = got - want

@@ -15,22 +15,15 @@ usage: tailwrite.py --expected FILE --fwd TLSTAP_FWD --key HEX32
 import argparse
 import os
 import socket
-import struct
 import subprocess
 import sys
 
-HDR = struct.Struct("!BBBBHHII16s16sQQQ")
+from rawrec import HDR, records
 
 
 def next_index(path):
     """recgen's records carry their index as timestamp_ns: the next one."""
-    data = open(path, "rb").read()
-    pos, n = 0, 0
-    while pos < len(data):
-        h = HDR.unpack_from(data, pos)
-        n = max(n, h[10] + 1)
-        pos += HDR.size + h[6]
-    return n
+    return max((h[10] + 1 for h, _ in records(path)), default=0)
 
 
 def record(index, cand, size):
