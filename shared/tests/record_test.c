@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * shared/record.c in userspace: record_parse() on records of every kind,
- * the module's KUnit cases, and random bytes.
+ * the malformed headers of record_cases.h (the KUnit suite's too), and
+ * random bytes.
  */
 #include <endian.h>
 #include <errno.h>
 
+#include "record_cases.h"
 #include "testrec.h"
 #include "unit.h"
 
@@ -133,156 +135,9 @@ static void test_record_parse(void)
 }
 
 /*
- * kmod/tests/record_test.c's cases, on a header built as its make_v4():
- * each must fail here with the reason matching the module's errno
- * (EMSGSIZE: too_long; EINVAL: every other reason), and the valid ones,
- * the loss report among them, must pass.
- */
-static void make_v4(struct tlstap_record *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->type = TLSTAP_RECORD_DATA;
-	r->dir = TLSTAP_DIR_WRITE;
-	r->family = TLSTAP_FAMILY_IPV4;
-	r->hdr_len = TLSTAP_RECORD_HDR_LEN;
-	r->sport = htobe16(443);
-	r->dport = htobe16(40000);
-	r->msg_len = htobe32(100);
-	memcpy(r->saddr, "\x0a\x00\x00\x01", 4);
-	memcpy(r->daddr, "\x0a\x00\x00\x02", 4);
-	r->conn_id = htobe64(7);
-}
-
-struct bad_case {
-	const char *name;
-	size_t off;
-	size_t size;
-	uint64_t value;
-	void (*mangle)(struct tlstap_record *r);
-	enum record_status status;
-	int kmod_err;		/* what tlstap_record_parse() returns */
-};
-
-#define OFF(f) offsetof(struct tlstap_record, f)
-
-static void m_v6_port0(struct tlstap_record *r)
-{
-	r->family = TLSTAP_FAMILY_IPV6;
-	r->dport = 0;
-}
-
-static void m_none_addr(struct tlstap_record *r)
-{
-	r->family = TLSTAP_FAMILY_NONE;
-	r->sport = 0;
-	r->dport = 0;
-	memset(r->daddr, 0, 16);
-}
-
-static void m_none_port(struct tlstap_record *r)
-{
-	r->family = TLSTAP_FAMILY_NONE;
-	memset(r->saddr, 0, 16);
-	memset(r->daddr, 0, 16);
-	r->sport = 0;
-}
-
-/* kmod/tests/record_test.c's OPEN and CLOSE cases. */
-static void m_open_msg(struct tlstap_record *r)
-{
-	r->type = TLSTAP_RECORD_OPEN;
-}
-
-static void m_close_dropped(struct tlstap_record *r)
-{
-	r->type = TLSTAP_RECORD_CLOSE;
-	r->msg_len = 0;
-	r->dropped = htobe64(1);
-}
-
-static void m_open_huge(struct tlstap_record *r)
-{
-	r->type = TLSTAP_RECORD_OPEN;
-	r->msg_len = htobe32(65536 + 1);
-}
-
-static void m_close_v4_tail(struct tlstap_record *r)
-{
-	r->type = TLSTAP_RECORD_CLOSE;
-	r->msg_len = 0;
-	r->daddr[4] = 1;
-}
-
-static const struct bad_case bad_cases[] = {
-	{ "type 0", OFF(type), 1, 0, NULL, RECORD_BAD_TYPE, -EINVAL },
-	{ "type 4", OFF(type), 1, 4, NULL, RECORD_BAD_TYPE, -EINVAL },
-	{ "type 255", OFF(type), 1, 255, NULL, RECORD_BAD_TYPE, -EINVAL },
-	{ "dir 0", OFF(dir), 1, 0, NULL, RECORD_BAD_DIR, -EINVAL },
-	{ "dir 3", OFF(dir), 1, 3, NULL, RECORD_BAD_DIR, -EINVAL },
-	{ "family 1", OFF(family), 1, 1, NULL, RECORD_BAD_FAMILY, -EINVAL },
-	{ "family 5", OFF(family), 1, 5, NULL, RECORD_BAD_FAMILY, -EINVAL },
-	{ "family AF_INET6", OFF(family), 1, 10, NULL, RECORD_BAD_FAMILY,
-	  -EINVAL },
-	{ "hdr_len 0", OFF(hdr_len), 1, 0, NULL, RECORD_BAD_HDR_LEN, -EINVAL },
-	{ "hdr_len 71", OFF(hdr_len), 1, 71, NULL, RECORD_BAD_HDR_LEN,
-	  -EINVAL },
-	{ "hdr_len 73", OFF(hdr_len), 1, 73, NULL, RECORD_BAD_HDR_LEN,
-	  -EINVAL },
-	{ "hdr_len 255", OFF(hdr_len), 1, 255, NULL, RECORD_BAD_HDR_LEN,
-	  -EINVAL },
-	{ "msg_len 0, nothing dropped", OFF(msg_len), 4, 0, NULL, RECORD_EMPTY,
-	  -EINVAL },
-	{ "msg_len max+1", OFF(msg_len), 4, 65536 + 1, NULL, RECORD_TOO_LONG,
-	  -EMSGSIZE },
-	{ "msg_len 2^32-1", OFF(msg_len), 4, 0xffffffffu, NULL,
-	  RECORD_TOO_LONG, -EMSGSIZE },
-	{ "ipv4 saddr tail", OFF(saddr) + 4, 1, 1, NULL, RECORD_BAD_FLOW,
-	  -EINVAL },
-	{ "ipv4 daddr tail", OFF(daddr) + 15, 1, 1, NULL, RECORD_BAD_FLOW,
-	  -EINVAL },
-	{ "sport 0", OFF(sport), 2, 0, NULL, RECORD_BAD_FLOW, -EINVAL },
-	{ "dport 0", OFF(dport), 2, 0, NULL, RECORD_BAD_FLOW, -EINVAL },
-	{ "ipv6 dport 0", 0, 0, 0, m_v6_port0, RECORD_BAD_FLOW, -EINVAL },
-	{ "none with address", 0, 0, 0, m_none_addr, RECORD_BAD_FLOW, -EINVAL },
-	{ "none with port", 0, 0, 0, m_none_port, RECORD_BAD_FLOW, -EINVAL },
-	{ "open with plaintext", 0, 0, 0, m_open_msg, RECORD_BAD_LIFECYCLE,
-	  -EINVAL },
-	{ "close with dropped", 0, 0, 0, m_close_dropped, RECORD_BAD_LIFECYCLE,
-	  -EINVAL },
-	{ "open longer than the maximum", 0, 0, 0, m_open_huge,
-	  RECORD_BAD_LIFECYCLE, -EINVAL },
-	{ "close ipv4 daddr tail", 0, 0, 0, m_close_v4_tail, RECORD_BAD_FLOW,
-	  -EINVAL },
-};
-
-/* Stores value big-endian in size bytes at off. */
-static void poke(struct tlstap_record *r, size_t off, size_t size,
-		 uint64_t value)
-{
-	uint8_t *p = (uint8_t *)r + off;
-
-	while (size--) {
-		p[size] = (uint8_t)value;
-		value >>= 8;
-	}
-}
-
-static int errno_of(enum record_status st)
-{
-	switch (st) {
-	case RECORD_OK:
-		return 0;
-	case RECORD_TOO_LONG:
-		return -EMSGSIZE;
-	default:
-		return -EINVAL;
-	}
-}
-
-/*
  * The module's KUnit cases (kmod/tests/record_test.c): valid headers,
- * each malformed one with its status and the module's errno, and random
- * headers, whatever is accepted sound.
+ * each malformed one of record_cases.h with its status and the module's
+ * errno, and random headers, whatever is accepted sound.
  */
 static void test_record_cases(void)
 {
@@ -292,32 +147,32 @@ static void test_record_cases(void)
 	enum record_status st;
 
 	/* record_valid: the same headers, accepted the same. */
-	make_v4(&r);
+	record_case_v4(&r);
 	memcpy(buf, &r, sizeof(r));
 	CHECK(record_parse(buf, sizeof(buf), 65536, &ri) == RECORD_OK &&
 	      ri.msg_len == 100 && ri.len == 172 && ri.conn_id == 7,
-	      "make_v4 record");
+	      "record_case_v4's record");
 	r.dir = TLSTAP_DIR_READ;
 	r.family = TLSTAP_FAMILY_IPV6;
 	memset(r.saddr, 0xfd, 16);
 	memset(r.daddr, 0x01, 16);
 	memcpy(buf, &r, sizeof(r));
 	CHECK(record_parse(buf, sizeof(buf), 65536, &ri) == RECORD_OK, "v6");
-	make_v4(&r);
+	record_case_v4(&r);
 	r.family = TLSTAP_FAMILY_NONE;
 	r.sport = r.dport = 0;
 	memset(r.saddr, 0, 16);
 	memset(r.daddr, 0, 16);
 	memcpy(buf, &r, sizeof(r));
 	CHECK(record_parse(buf, sizeof(buf), 65536, &ri) == RECORD_OK, "none");
-	make_v4(&r);
+	record_case_v4(&r);
 	r.msg_len = 0;
 	r.dropped = htobe64(4096);
 	memcpy(buf, &r, sizeof(r));
 	CHECK(record_parse(buf, 72, 65536, &ri) == RECORD_OK && ri.len == 72 &&
 	      ri.dropped == 4096 && record_is_loss_report(&ri),
 	      "loss report: no plaintext, bytes dropped");
-	make_v4(&r);
+	record_case_v4(&r);
 	r.msg_len = htobe32(65536);
 	memcpy(buf, &r, sizeof(r));
 	CHECK(record_parse(buf, sizeof(buf), 65536, &ri) == RECORD_OK,
@@ -328,17 +183,14 @@ static void test_record_cases(void)
 	      !record_is_loss_report(&ri), "msg_len 1");
 
 	/* record_malformed: same reason, same errno class. */
-	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-		const struct bad_case *c = &bad_cases[i];
+	for (size_t i = 0; i < sizeof(record_bad_cases) /
+			       sizeof(record_bad_cases[0]); i++) {
+		const struct record_bad_case *c = &record_bad_cases[i];
 
-		make_v4(&r);
-		if (c->mangle)
-			c->mangle(&r);
-		else
-			poke(&r, c->off, c->size, c->value);
+		record_case_make(&r, c);
 		memcpy(buf, &r, sizeof(r));
-		st = record_parse(buf, sizeof(buf), 65536, &ri);
-		CHECK(st == c->status && errno_of(st) == c->kmod_err,
+		st = record_parse(buf, sizeof(buf), RECORD_CASES_MAX_MSG, &ri);
+		CHECK(st == c->status && record_status_errno(st) == c->err,
 		      "case %s: %s, want %s", c->name, record_status_name(st),
 		      record_status_name(c->status));
 	}
