@@ -15,19 +15,13 @@ no sequence hole; and, over the whole file, no malformed packet, no
 expert error, every IP and TCP checksum good. Prints one line per
 connection; on failure a line starting with FAIL, exit 1."""
 
-import subprocess
 import sys
 from collections import defaultdict
 
-FIELDS = ["frame.number", "tcp.stream", "tcp.srcport", "tcp.dstport",
-          "tcp.flags", "tcp.seq_raw", "tcp.len", "tcp.payload",
-          "tcp.checksum.status", "ip.checksum.status", "ip.src",
-          "_ws.malformed", "_ws.expert.severity"]
+from tsharkrows import check_frame, fail, rows
 
-
-def fail(msg):
-    print("FAIL " + msg)
-    sys.exit(1)
+FIELDS = ["tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags",
+          "tcp.seq_raw", "tcp.len", "tcp.payload"]
 
 
 def main():
@@ -36,23 +30,9 @@ def main():
     for arg in sys.argv[2:]:
         port, f = arg.split("=", 1)
         files[int(port)] = open(f, "rb").read()
-    cmd = ["tshark", "-r", path, "-o", "tcp.check_checksum:TRUE",
-           "-o", "ip.check_checksum:TRUE", "-T", "fields", "-E", "separator=\t",
-           "-E", "occurrence=a", "-E", "aggregator=|"]
-    for f in FIELDS:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if out.returncode:
-        fail("tshark: %s" % out.stderr.strip()[-300:])
     streams = defaultdict(list)
-    for line in out.stdout.splitlines():
-        r = dict(zip(FIELDS, line.split("\t") + [""] * len(FIELDS)))
-        if r["_ws.malformed"]:
-            fail("frame %s is malformed" % r["frame.number"])
-        if any(int(s, 0) >= 0x00800000 for s in r["_ws.expert.severity"].split("|") if s):
-            fail("frame %s has an expert error" % r["frame.number"])
-        if r["tcp.checksum.status"] != "1" or (r["ip.src"] and r["ip.checksum.status"] != "1"):
-            fail("frame %s: checksum not good" % r["frame.number"])
+    for r in rows(path, FIELDS):
+        check_frame(r)
         streams[r["tcp.stream"]].append(r)
     if len(streams) != len(files):
         fail("%d TCP connections, want %d" % (len(streams), len(files)))

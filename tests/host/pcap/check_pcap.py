@@ -25,79 +25,37 @@ tshark's own dissection:
   - no TCP connection that is not expected.
 Prints a summary; on failure one line starting with FAIL, exit 1."""
 
-import ipaddress
 import json
-import subprocess
 import sys
 from collections import defaultdict
 
-FIELDS = ["frame.number", "tcp.stream", "ip.src", "ipv6.src", "tcp.srcport",
-          "ip.dst", "ipv6.dst", "tcp.dstport", "tcp.flags", "tcp.seq_raw",
-          "tcp.ack_raw", "tcp.len", "tcp.payload", "tcp.checksum.status",
-          "ip.checksum.status", "frame.comment", "_ws.malformed",
-          "_ws.expert.severity", "eth.src", "eth.dst",
+from tsharkrows import check_frame, ends, fail, norm, rows
+
+FIELDS = ["tcp.stream", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst",
+          "tcp.dstport", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.len",
+          "tcp.payload", "frame.comment", "eth.src", "eth.dst",
           "tcp.analysis.lost_segment"]
 MACS = {"02:74:6c:73:00:01", "02:74:6c:73:00:02"}
-
-
-def fail(msg):
-    print("FAIL " + msg)
-    sys.exit(1)
-
-
-def norm(addr):
-    return str(ipaddress.ip_address(addr))
-
-
-def tshark_rows(path):
-    cmd = ["tshark", "-r", path, "-o", "tcp.check_checksum:TRUE",
-           "-o", "ip.check_checksum:TRUE", "-o", "tcp.analyze_sequence_numbers:TRUE",
-           "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a",
-           "-E", "aggregator=|"]
-    for f in FIELDS:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if out.returncode:
-        fail("tshark -r %s: %s" % (path, out.stderr.strip()[-300:]))
-    rows = []
-    for line in out.stdout.splitlines():
-        cols = line.split("\t")
-        cols += [""] * (len(FIELDS) - len(cols))
-        rows.append(dict(zip(FIELDS, cols)))
-    return rows
 
 
 def main():
     path, expect_path = sys.argv[1], sys.argv[2]
     comments = "--no-comments" not in sys.argv[3:]
     expect = json.load(open(expect_path))
-    rows = tshark_rows(path)
-    if not rows:
+    frames = rows(path, FIELDS)
+    if not frames:
         fail("%s holds no packets" % path)
-    # Severity values: 0x00800000 error; 0x00600000 warning (holes) is fine.
-    for r in rows:
-        if r["_ws.malformed"]:
-            fail("frame %s is malformed" % r["frame.number"])
-        sev = [int(s, 0) for s in r["_ws.expert.severity"].split("|") if s]
-        if any(s >= 0x00800000 for s in sev):
-            fail("frame %s has an expert error" % r["frame.number"])
-        if r["tcp.checksum.status"] != "1":
-            fail("frame %s: TCP checksum status %r (1 = good)"
-                 % (r["frame.number"], r["tcp.checksum.status"]))
-        if r["ip.src"] and r["ip.checksum.status"] != "1":
-            fail("frame %s: IPv4 checksum status %r"
-                 % (r["frame.number"], r["ip.checksum.status"]))
+    for r in frames:
+        check_frame(r)
         if {r["eth.src"], r["eth.dst"]} != MACS:
             fail("frame %s: Ethernet %s -> %s" % (r["frame.number"],
                                                   r["eth.src"], r["eth.dst"]))
 
     # Packets by connection (unordered ends) and by sending end.
     conns = defaultdict(list)
-    for r in rows:
-        src = (norm(r["ip.src"] or r["ipv6.src"]), int(r["tcp.srcport"]))
-        dst = (norm(r["ip.dst"] or r["ipv6.dst"]), int(r["tcp.dstport"]))
-        r["src"], r["dst"] = src, dst
-        conns[frozenset((src, dst))].append(r)
+    for r in frames:
+        r["src"], r["dst"] = ends(r)
+        conns[frozenset(ends(r))].append(r)
 
     checked = 0
     after_hole = set()      # frames that follow a hole in their direction
@@ -178,7 +136,7 @@ def main():
     if conns:
         extra = next(iter(conns))
         fail("unexpected TCP connection %s" % sorted(extra))
-    flagged = {r["frame.number"] for r in rows if r["tcp.analysis.lost_segment"]}
+    flagged = {r["frame.number"] for r in frames if r["tcp.analysis.lost_segment"]}
     if flagged != after_hole:
         fail("tcp.analysis.lost_segment on frames %s, the holes are before %s"
              % (sorted(flagged, key=int), sorted(after_hole, key=int)))
@@ -186,7 +144,7 @@ def main():
                 for it in fl[k] if it[0] == "hole")
     print("OK: %d packets, %d connections, %d holes as expected (each "
           "flagged as a lost segment by tshark), checksums good, nothing "
-          "malformed" % (len(rows), checked, holes))
+          "malformed" % (len(frames), checked, holes))
 
 
 if __name__ == "__main__":

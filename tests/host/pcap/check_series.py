@@ -7,47 +7,24 @@ Usage: check_series.py EXPECT.json... -- FILE...
 EXPECT.json: the test writer's expected records (gen_records.py
 --expect: JSON lines with type, src, sport, dst, dport, data). FILE: the
 series' files in their order. Checked, with tshark on each file alone:
-every file opens (a valid pcapng of its own), nothing malformed, every
-checksum good; each connection has exactly one SYN, SYN-ACK, ACK, in the
-file of its OPEN, and one FIN each way, and its first frame in every
-later file says it continues there (a tlstap comment); and the files
-together hold every record's plaintext exactly once: per direction of a
-connection, the payloads of all files in order are the records' in
-order. Prints a summary; on failure one line starting with FAIL, exit 1."""
+every file opens (a valid pcapng of its own), nothing malformed, no
+expert error, every checksum good; each connection has exactly one SYN,
+SYN-ACK, ACK, in the file of its OPEN, and one FIN each way, and its
+first frame in every later file says it continues there (a tlstap
+comment); and the files together hold every record's plaintext
+exactly once: per direction of a connection, the payloads of all files
+in order are the records' in order. Prints a summary; on failure one
+line starting with FAIL, exit 1."""
 
 import base64
-import ipaddress
 import json
-import subprocess
 import sys
 from collections import defaultdict
 
-FIELDS = ["frame.number", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst",
-          "ipv6.dst", "tcp.dstport", "tcp.flags", "tcp.len", "tcp.payload",
-          "frame.comment", "_ws.malformed", "tcp.checksum.status"]
+from tsharkrows import check_frame, ends, fail, norm, rows
 
-
-def fail(msg):
-    print("FAIL " + msg)
-    sys.exit(1)
-
-
-def norm(addr):
-    return str(ipaddress.ip_address(addr))
-
-
-def rows(path):
-    cmd = ["tshark", "-r", path, "-o", "tcp.check_checksum:TRUE",
-           "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a",
-           "-E", "aggregator=|"]
-    for f in FIELDS:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if out.returncode:
-        fail("tshark -r %s: %s" % (path, out.stderr.strip()[-300:]))
-    for line in out.stdout.splitlines():
-        cols = line.split("\t")
-        yield dict(zip(FIELDS, cols + [""] * (len(FIELDS) - len(cols))))
+FIELDS = ["ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport",
+          "tcp.flags", "tcp.len", "tcp.payload", "frame.comment"]
 
 
 def main():
@@ -67,14 +44,10 @@ def main():
     packets = 0
     for n, path in enumerate(files):
         first_here = {}
-        for r in rows(path):
+        for r in rows(path, FIELDS, timeout=300):
             packets += 1
-            if r["_ws.malformed"]:
-                fail("%s frame %s is malformed" % (path, r["frame.number"]))
-            if r["tcp.checksum.status"] != "1":
-                fail("%s frame %s: TCP checksum not good" % (path, r["frame.number"]))
-            src = (norm(r["ip.src"] or r["ipv6.src"]), int(r["tcp.srcport"]))
-            dst = (norm(r["ip.dst"] or r["ipv6.dst"]), int(r["tcp.dstport"]))
+            check_frame(r, path)
+            src, dst = ends(r)
             conn = frozenset((src, dst))
             flags = int(r["tcp.flags"], 16)
             first_here.setdefault(conn, r)
