@@ -12,21 +12,17 @@
 . "$(dirname "$0")/nfq/lib.sh"
 . "$(dirname "$0")/pcap/nfqlib.sh"
 . "$(dirname "$0")/pcap/taplib.sh"
+. "$(dirname "$0")/pcap/httpslib.sh"
 
 command -v tshark >/dev/null || fail "tshark is not installed"
 NGINX=$(command -v nginx) || fail "nginx is not installed"
 build_tools
-make -s -C "$SRC/userhook" SANITIZE=1 >"$TMP/hook-build.log" 2>&1 ||
-	fail "userhook build failed: $(tail -n 3 "$TMP/hook-build.log")"
-RUN=$SRC/userhook/build-san/tlstap-run
+build_hook
 setup_topology 1
-ins() { ip netns exec "$(ns S)" "$@"; }
 TAP=tlsh2
 PORT=8443
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 2 -subj /CN=localhost \
-	>"$TMP/cert.log" 2>&1 || fail "cannot make a certificate"
+make_cert
 mkdir -p "$TMP/www" "$TMP/tmp"
 chmod 755 "$TMP" "$TMP/www"
 chmod 777 "$TMP/tmp"
@@ -55,27 +51,17 @@ http {
 	}
 }
 CONF
-cat >"$TMP/tlstap.conf" <<CONF
-global:
-  if = $TMP/in.sock
-  on_full = block
-CONF
 
 start_bg recv R1 "$BIN/tlstap-recv" --listen 10.77.1.2:7419 \
 	--output "tap:$TAP" --stats-json
 wait_iface R1 "$TAP"
 start_capture cap R1 "$TAP"
-start_bg fwd S "$FWD_BIN/tlstap-fwd" --unix "$TMP/in.sock" --mode 0666 \
-	--hash-key "$HASH_KEY" --target 10.77.1.2:7419 --stats-json
-wait_for_file "$TMP/in.sock"
+start_hook_fwd
 start_bg nginx S "$NGINX" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf"
-for ((i = 0; i < 100; i++)); do
-	[ -n "$(ins ss -Hltn "sport = :$PORT")" ] && break
-	sleep 0.05
-done
+wait_listen "$PORT"
 
-ins timeout 60 "$RUN" -c "$TMP/tlstap.conf" -- curl -sk --http2 \
-	-w '%{http_version}\n' -o "$TMP/one.out" "https://10.77.1.1:$PORT/one.bin" \
+hooked curl -sk --http2 -w '%{http_version}\n' \
+	-o "$TMP/one.out" "https://10.77.1.1:$PORT/one.bin" \
 	-o "$TMP/two.out" "https://10.77.1.1:$PORT/two.txt" >"$TMP/curl.log" 2>&1 ||
 	fail "curl failed: $(tail -n 1 "$TMP/curl.log")"
 [ "$(sort -u "$TMP/curl.log")" = 2 ] ||
@@ -83,9 +69,7 @@ ins timeout 60 "$RUN" -c "$TMP/tlstap.conf" -- curl -sk --http2 \
 cmp -s "$TMP/one.out" "$TMP/www/one.bin" || fail "the first download differs"
 cmp -s "$TMP/two.out" "$TMP/www/two.txt" || fail "the second download differs"
 
-stop_bg fwd
-records=$(nfq_stat fwd - records)
-nfq_wait_stat recv - records "$records"
+drain_fwd
 stop_capture cap
 stop_bg recv
 stop_bg nginx
@@ -106,4 +90,4 @@ statuses=$(h2 http2.headers.status | tr ',' '\n' | grep -c '^200$')
 [ "$statuses" = 2 ] || fail "tshark decodes $statuses responses with status 200, want 2"
 conns=$(tshark -r "$TMP/cap.pcapng" -q -z conv,tcp 2>/dev/null | grep -c '<->')
 [ "$conns" = 1 ] || fail "$conns TCP connections, want one for both requests"
-echo "PASS: $TEST_NAME ($records records; paths $paths over one connection)"
+echo "PASS: $TEST_NAME ($RECORDS records; paths $paths over one connection)"

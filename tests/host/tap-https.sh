@@ -20,14 +20,12 @@
 . "$(dirname "$0")/nfq/lib.sh"
 . "$(dirname "$0")/pcap/nfqlib.sh"
 . "$(dirname "$0")/pcap/taplib.sh"
+. "$(dirname "$0")/pcap/httpslib.sh"
 
 command -v tshark >/dev/null || fail "tshark is not installed"
 build_tools
-make -s -C "$SRC/userhook" SANITIZE=1 >"$TMP/hook-build.log" 2>&1 ||
-	fail "userhook build failed: $(tail -n 3 "$TMP/hook-build.log")"
-RUN=$SRC/userhook/build-san/tlstap-run
+build_hook
 setup_topology 1
-ins() { ip netns exec "$(ns S)" "$@"; }
 inr() { ip netns exec "$(ns R1)" "$@"; }
 TAP=tlstap0
 
@@ -38,47 +36,26 @@ inr sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 ||
 inr ip route add default via 10.77.1.1 || fail "no IPv4 default route"
 inr ip -6 route add default via fd77:1::1 || fail "no IPv6 default route"
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 2 -subj /CN=localhost \
-	>"$TMP/cert.log" 2>&1 || fail "cannot make a certificate"
+make_cert
 mkdir "$TMP/www"
 head -c 150000 /dev/urandom >"$TMP/www/file.bin"
 printf '<html><body>tlstap over IPv6</body></html>\n' >"$TMP/www/page.html"
 head -c 70000 /dev/urandom >"$TMP/www/py.bin"
-cat >"$TMP/tlstap.conf" <<CONF
-global:
-  if = $TMP/in.sock
-  on_full = block
-CONF
 
 start_bg recv R1 "$BIN/tlstap-recv" --listen 10.77.1.2:7419 \
 	--output "tap:$TAP" --stats-json
 wait_iface R1 "$TAP"
 start_capture cap R1 "$TAP"
 start_capture wire R1 eth0
-start_bg fwd S "$FWD_BIN/tlstap-fwd" --unix "$TMP/in.sock" --mode 0666 \
-	--hash-key "$HASH_KEY" --target 10.77.1.2:7419 --stats-json
-wait_for_file "$TMP/in.sock"
-for hp in 10.77.1.1:4433 "[fd77:1::1]:4434" 10.77.1.1:4435; do
-	(cd "$TMP/www" && exec ip netns exec "$(ns S)" timeout 120 openssl \
-		s_server -WWW -quiet -accept "$hp" -cert "$TMP/cert.pem" \
-		-key "$TMP/key.pem") >"$TMP/server-${hp##*:}.log" 2>&1 &
-	BG_PIDS+=("$!")
-done
-for port in 4433 4434 4435; do
-	for ((i = 0; i < 100; i++)); do
-		[ -n "$(ins ss -Hltn "sport = :$port")" ] && break
-		sleep 0.05
-	done
-done
+start_hook_fwd
+start_s_servers 10.77.1.1:4433 "[fd77:1::1]:4434" 10.77.1.1:4435
 
-ins timeout 60 "$RUN" -c "$TMP/tlstap.conf" -- curl -sk -o "$TMP/curl.out" \
-	https://10.77.1.1:4433/file.bin >"$TMP/curl.log" 2>&1 ||
-	fail "curl failed: $(tail -n 1 "$TMP/curl.log")"
-ins timeout 60 "$RUN" -c "$TMP/tlstap.conf" -- wget -q --no-check-certificate \
-	-O "$TMP/wget.out" "https://[fd77:1::1]:4434/page.html" >"$TMP/wget.log" 2>&1 ||
+hooked curl -sk -o "$TMP/curl.out" https://10.77.1.1:4433/file.bin \
+	>"$TMP/curl.log" 2>&1 || fail "curl failed: $(tail -n 1 "$TMP/curl.log")"
+hooked wget -q --no-check-certificate -O "$TMP/wget.out" \
+	"https://[fd77:1::1]:4434/page.html" >"$TMP/wget.log" 2>&1 ||
 	fail "wget failed: $(tail -n 1 "$TMP/wget.log")"
-ins timeout 60 "$RUN" -c "$TMP/tlstap.conf" -- python3 -c '
+hooked python3 -c '
 import ssl, sys, urllib.request
 with urllib.request.urlopen(sys.argv[1], context=ssl._create_unverified_context()) as r:
     open(sys.argv[2], "wb").write(r.read())' https://10.77.1.1:4435/py.bin \
@@ -88,9 +65,7 @@ cmp -s "$TMP/curl.out" "$TMP/www/file.bin" || fail "curl's download differs"
 cmp -s "$TMP/wget.out" "$TMP/www/page.html" || fail "wget's download differs"
 cmp -s "$TMP/py.out" "$TMP/www/py.bin" || fail "python3's download differs"
 
-stop_bg fwd
-records=$(nfq_stat fwd - records)
-nfq_wait_stat recv - records "$records"
+drain_fwd
 [ "$(nfq_stat recv - opens)" = 3 ] && [ "$(nfq_stat recv - closes)" = 3 ] ||
 	fail "tlstap-recv got $(nfq_stat recv - opens) OPEN and $(nfq_stat recv - closes) CLOSE records, want 3 each"
 stop_capture cap
@@ -117,12 +92,7 @@ python3 "$PCAP_HELPERS/check_https.py" "$TMP/cap.pcapng" \
 	>"$TMP/check.out" || fail "$(grep FAIL "$TMP/check.out" | head -n 1)"
 cat "$TMP/check.out"
 for s in 0 1 2; do
-	tshark -r "$TMP/cap.pcapng" -q -z "follow,tcp,ascii,$s" >"$TMP/follow$s.txt" 2>&1 ||
-		fail "tshark follow failed: $(tail -n 1 "$TMP/follow$s.txt")"
-	grep -qE "^GET /(file.bin|page.html|py.bin) HTTP/1.1" "$TMP/follow$s.txt" ||
-		fail "tshark follow,tcp,ascii,$s shows no request"
-	grep -q "^HTTP/1.0 200 ok" "$TMP/follow$s.txt" ||
-		fail "tshark follow,tcp,ascii,$s shows no response"
+	follow_exchange "$TMP/cap.pcapng" "$s" "(file.bin|page.html|py.bin)"
 done
 grep -q "^Node 1: 10.77.1.1:4433$" "$TMP"/follow*.txt ||
 	fail "tshark follow: no connection to 10.77.1.1:4433"
@@ -132,4 +102,4 @@ tshark -r "$TMP/cap.pcapng" -q -z conv,tcp >"$TMP/conv.txt" 2>&1 ||
 	fail "tshark conv failed: $(tail -n 1 "$TMP/conv.txt")"
 conns=$(grep -cE '<->' "$TMP/conv.txt")
 [ "$conns" = 3 ] || fail "tshark -z conv,tcp counts $conns connections, want 3"
-echo "PASS: $TEST_NAME ($records records, $frames frames, $conns connections, $udp datagrams on the wire, no TCP)"
+echo "PASS: $TEST_NAME ($RECORDS records, $frames frames, $conns connections, $udp datagrams on the wire, no TCP)"
