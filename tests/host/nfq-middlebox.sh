@@ -45,9 +45,8 @@ check_delivery targets '"tos": 32, "reliable": true, "want_loss_reports": true' 
 check_records "$TMP/expect.json" "$TMP/mb.json"
 
 grep -q '"nf_verdict":"drop"' "$TMP/mb.dg" && fail "the middlebox dropped a packet"
-for c in bad_packets nack_send_errors nack_no_source kernel_queue_dropped; do
-	[ "$(nfq_stat mb nfq "$c")" = 0 ] || fail "middlebox nfq.$c = $(nfq_stat mb nfq "$c")"
-done
+nfq_stats_are mb nfq bad_packets=0 nack_send_errors=0 nack_no_source=0 \
+	kernel_queue_dropped=0
 [ "$(nfq_stat mb nfq nacks_sent)" -gt 0 ] || fail "the middlebox sent no NACK"
 [ "$(nfq_stat mb reasm lost_ranges)" = 0 ] || fail "the middlebox gave records up"
 fwd_rejected=$(json_field "$TMP/fwd.err" nack_rejected)

@@ -41,11 +41,8 @@ check_delivery delivery '"tos": 32, "want_loss_reports": true, "want_lifecycle":
 	"1 $T1 1500 full_size" "2 $T2 1500 full_size"
 for i in 1 2; do
 	dgrams=$(grep -c . "$TMP/recv$i.dg")
-	for c in bad_packets tos_mismatch csum_unchecked kernel_queue_dropped \
-		kernel_user_dropped enobufs; do
-		[ "$(nfq_stat "nfq$i" nfq "$c")" = 0 ] ||
-			fail "R$i: nfq.$c = $(nfq_stat "nfq$i" nfq "$c")"
-	done
+	nfq_stats_are "nfq$i" nfq bad_packets=0 tos_mismatch=0 csum_unchecked=0 \
+		kernel_queue_dropped=0 kernel_user_dropped=0 enobufs=0
 	[ "$(nfq_stat "nfq$i" nfq packets)" = "$dgrams" ] ||
 		fail "R$i: $(nfq_stat "nfq$i" nfq packets) packets counted, $dgrams logged"
 	[ "$(nfq_stat "nfq$i" reasm records)" = "$(grep -c . "$TMP/recv$i.json")" ] ||

@@ -25,28 +25,14 @@ start_bg nfq R1 "$BIN/tlstap-nfq" --install-rule --output pcapng \
 	--out "$TMP/out.pcapng" --log-datagrams "$TMP/nfq.dg" --stats-json
 wait_rule R1
 
-ip netns exec "$(ns S)" timeout 60 python3 "$PCAP_HELPERS/scenario.py" \
-	10.77.1.2 7419 "$TMP/expect.json" || fail "scenario.py failed"
-records=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records"])' \
-	"$TMP/expect.json")
-# Everything written, including what waited for the aborted record.
-nfq_wait_stat nfq pcapng records "$records"
-nfq_wait_stat nfq pcapng held_now 0
+run_scenario pcapng
 stop_bg nfq
 has_rule R1 && fail "the nft rule is still there after tlstap-nfq exited"
 
-[ "$(nfq_stat nfq nfq bad_packets)" = 0 ] || fail "bad packets counted"
-[ "$(nfq_stat nfq reasm lost_ranges)" = 1 ] ||
-	fail "reasm.lost_ranges $(nfq_stat nfq reasm lost_ranges), want 1"
-[ "$(nfq_stat nfq reasm aborted)" = 1 ] || fail "the aborted record was not counted"
-[ "$(nfq_stat nfq pcapng lost_ranges)" = 1 ] || fail "pcapng saw no LOST range"
-[ "$(nfq_stat nfq pcapng hold_expired)" = 1 ] ||
-	fail "pcapng.hold_expired $(nfq_stat nfq pcapng hold_expired), want 1"
-[ "$(nfq_stat nfq pcapng late_records)" = 0 ] || fail "records came too late"
-for c in opens=2 closes=4 closes_unknown=1; do
-	[ "$(nfq_stat nfq pcapng "${c%=*}")" = "${c#*=}" ] ||
-		fail "pcapng.${c%=*} $(nfq_stat nfq pcapng "${c%=*}"), want ${c#*=}"
-done
+nfq_stats_are nfq nfq bad_packets=0
+nfq_stats_are nfq reasm lost_ranges=1 aborted=1
+nfq_stats_are nfq pcapng lost_ranges=1 hold_expired=1 late_records=0 \
+	opens=2 closes=4 closes_unknown=1
 grep -q '^{"type":"lost",.*"record_first":3,"record_last":3,.*"reason":"timeout"}$' \
 	"$TMP/nfq.err" || fail "no LOST line for the lost record on stderr"
 [ "$(nfq_stat nfq pcapng held)" -gt 0 ] ||
@@ -60,4 +46,4 @@ tshark -r "$TMP/out.pcapng" -q -z follow,tcp,ascii,0 >"$TMP/follow.txt" 2>&1 ||
 	fail "tshark follow failed: $(tail -n 1 "$TMP/follow.txt")"
 grep -q "^GET /a HTTP/1.1" "$TMP/follow.txt" || fail "follow: no request"
 grep -q "^HTTP/1.1 200 OK" "$TMP/follow.txt" || fail "follow: no response"
-echo "PASS: $TEST_NAME ($records records)"
+echo "PASS: $TEST_NAME ($RECORDS records)"

@@ -73,11 +73,7 @@ sleep 0.3
 run r2 7504
 stop_bg r2
 check_records "$TMP/all.expect" "$TMP/r2.json"
-for c in "refused 300" "streams 1" "streams_evicted 0"; do
-	set -- $c
-	[ "$(nfq_stat r2 - "$1")" = "$2" ] ||
-		fail "r2: $1 $(nfq_stat r2 - "$1"), want $2"
-done
+nfq_stats_are r2 - refused=300 streams=1 streams_evicted=0
 head -n 1 "$TMP/r2.err" | grep -q "127.0.0.1/32, 10.0.0.0/8" ||
 	fail "r2: the start line does not name the senders: $(head -n 1 "$TMP/r2.err")"
 echo "--allow: 300 HEARTBEATs refused, no stream evicted, 20 records once each"

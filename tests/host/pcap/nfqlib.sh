@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # shellcheck shell=bash
-# Sourced after tests/host/nfq/lib.sh by tests/host/nfq-*.sh and
-# pcapng-*.sh: tlstap-nfq in a namespace, its nft rule, its counters.
+# Sourced after tests/host/nfq/lib.sh by tests/host/nfq-*.sh, pcapng-*.sh,
+# tap-*.sh, recv-*.sh and fwd-writer.sh: tlstap-nfq in a namespace, its
+# nft rule, the receivers' and tlstap-fwd's counters, scenario.py.
 PCAP_HELPERS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # has_rule NS: the table inet tlstap exists in namespace NS.
@@ -62,6 +63,32 @@ nfq_wait_stat() {
 		[ "$got" = "$4" ] && return 0
 	done
 	fail "$1: $2.$3 is ${got:-unknown}, want $4"
+}
+
+# nfq_stats_are NAME GROUP KEY=WANT...: fails unless every counter
+# GROUP.KEY of NAME's last counters (nfq_stat) is WANT.
+nfq_stats_are() {
+	local name=$1 group=$2 kv key got
+	shift 2
+	for kv in "$@"; do
+		key=${kv%%=*}
+		got=$(nfq_stat "$name" "$group" "$key")
+		[ "$group" = - ] || key=$group.$key
+		[ "$got" = "${kv#*=}" ] || fail "$name: $key is $got, want ${kv#*=}"
+	done
+}
+
+# run_scenario OUTPUT: scenario.py's hand-made datagrams from S to the
+# tlstap-nfq (job nfq) of R1, what they must give in $TMP/expect.json;
+# returns once its output OUTPUT (pcapng, tap) counts all $RECORDS
+# records written, those that waited for the aborted record included.
+run_scenario() {
+	ip netns exec "$(ns S)" timeout 60 python3 "$PCAP_HELPERS/scenario.py" \
+		10.77.1.2 7419 "$TMP/expect.json" || fail "scenario.py failed"
+	RECORDS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records"])' \
+		"$TMP/expect.json")
+	nfq_wait_stat nfq "$1" records "$RECORDS"
+	nfq_wait_stat nfq "$1" held_now 0
 }
 
 # start_sink NAME NS PORT: a UDP socket that counts what reaches it
