@@ -13,18 +13,10 @@
 # included, and reuses the numbers never receives a record in its files.
 . "$(dirname "$0")/hook/lib.sh"
 
-make_cert
-mkdir "$T/www"
-head -c 2000000 /dev/urandom >"$T/www/big.bin"
 port=$(freeport)
-(cd "$T/www" && exec openssl s_server -WWW -quiet -accept "127.0.0.1:$port" \
-	-cert "$T/cert.pem" -key "$T/key.pem") >"$T/s_server.log" 2>&1 &
-BG_PIDS+=($!)
+# The Python server, for the runs that check one side.
 pport=$(freeport)
-# An unhooked Python server for the runs that check one side.
-bg $PEER server 127.0.0.1 "$pport" "$T/cert.pem" "$T/key.pem" "$T/psrv" --conns 100
-wait_port "$port"
-wait_port "$pport"
+start_servers 2000000 "$port" "$pport"
 URL=https://127.0.0.1:$port/big.bin
 
 conf() { # NAME IF ON_FULL

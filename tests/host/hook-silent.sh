@@ -41,18 +41,9 @@ cp "$LIB" "$T/lib/"
 chmod -R a+rX "$T/lib"
 LIB=$T/lib/${LIB##*/}
 
-make_cert
-mkdir "$T/www"
-head -c 300000 /dev/urandom >"$T/www/big.bin"
-chmod 644 "$T/www/big.bin"
 port=$(freeport)
-(cd "$T/www" && exec openssl s_server -WWW -quiet -accept "127.0.0.1:$port" \
-	-cert "$T/cert.pem" -key "$T/key.pem") >"$T/s_server.log" 2>&1 &
-BG_PIDS+=($!)
 pport=$(freeport)
-bg $PEER server 127.0.0.1 "$pport" "$T/cert.pem" "$T/key.pem" "$T/psrv" --conns 100
-wait_port "$port"
-wait_port "$pport"
+start_servers 300000 "$port" "$pport"
 URL=https://127.0.0.1:$port/big.bin
 CURL=$(realpath "$(command -v curl)")
 

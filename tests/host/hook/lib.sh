@@ -8,7 +8,7 @@
 # a Python TLS client/server), bg (a background process that cleanup
 # kills), start_reader, stop_reader, settle, make_cert, freeport,
 # wait_port, write_conf, start_capture (the usual first steps),
-# build_probe.
+# start_servers (the output tests' servers), build_probe.
 set -euo pipefail
 
 HOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -136,6 +136,24 @@ start_capture() {
 			printf '  %s\n' "$line"
 		done
 	} | write_conf "$T/tlstap.conf"
+}
+
+# start_servers SIZE PORT PPORT: the unhooked servers the output tests
+# talk to: openssl s_server -WWW on 127.0.0.1:PORT serving
+# $T/www/big.bin (SIZE random bytes, readable by all), and tlspeer.py's
+# server on 127.0.0.1:PPORT (100 connections, its logs $T/psrv*);
+# returns once both listen.
+start_servers() {
+	make_cert
+	mkdir "$T/www"
+	head -c "$1" /dev/urandom >"$T/www/big.bin"
+	chmod 644 "$T/www/big.bin"
+	(cd "$T/www" && exec openssl s_server -WWW -quiet -accept "127.0.0.1:$2" \
+		-cert "$T/cert.pem" -key "$T/key.pem") >"$T/s_server.log" 2>&1 &
+	BG_PIDS+=($!)
+	bg $PEER server 127.0.0.1 "$3" "$T/cert.pem" "$T/key.pem" "$T/psrv" --conns 100
+	wait_port "$2"
+	wait_port "$3"
 }
 
 # build_probe: probe.c (a TLS client and server over non-blocking TCP in
