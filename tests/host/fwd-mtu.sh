@@ -16,19 +16,13 @@ T2="[fd77:2::2]:7419"
 start_receivers 2
 start_fwd fwd S "$TMP/in.sock" --target "$T1" --target "$T2"
 
-start_bg writer - python3 "$NFQ_HELPERS/gen_records.py" --seed 5 \
-	--flows 40 --records 500 --unix "$TMP/in.sock" \
-	--pause-after 250 --paused-file "$TMP/paused" \
-	--resume-file "$TMP/resume" --expect "$TMP/expect.json"
-wait_for_file "$TMP/paused"
+start_paused_writer 250 --seed 5 --flows 40 --records 500
 wait_lines 250 "$TMP"/recv{1,2}.json
 before1=$(wc -l <"$TMP/recv1.dg")
 before2=$(wc -l <"$TMP/recv2.dg")
 set_link_mtu 1 1280
 set_link_mtu 2 1280
-touch "$TMP/resume"
-wait_status writer 0
-cp "$TMP/writer.out" "$TMP/summary.json"
+resume_writer
 wait_lines 500 "$TMP"/recv{1,2}.json
 stop_bg fwd
 stop_receivers 2

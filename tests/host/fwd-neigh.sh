@@ -75,8 +75,7 @@ out.write("no hole: %s\n" % ", ".join("%s %d datagrams" % (t["target"],
 PY
 cat "$TMP/neigh.out"
 for i in 1 2; do
-	dropped=$(ip netns exec "$(ns "R$i")" nft list table "$([ "$i" = 1 ] && echo arp || echo ip6)" tlstap_neigh |
-		sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+	dropped=$(nft_counters "R$i" "$([ "$i" = 1 ] && echo arp || echo ip6)" tlstap_neigh)
 	[ "$dropped" = 1 ] || fail "R$i dropped $dropped solicitations, want the first one"
 done
 check_delivery delivery '"tos": 32' "1 $T1 1500" "2 $T2 1500"

@@ -21,51 +21,24 @@ lossy_link 1 30 0 0
 start_rel_receiver
 start_fwd fwd S "$TMP/in.sock" --tos "$TOS" --target "$T1" --replay-bytes 3000
 
-timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 13 --flows 30 \
-	--records "$N" --max-size 4096 --loss-every 40 --unix "$TMP/in.sock" \
-	--pause-after $((N - 100)) --paused-file "$TMP/paused" \
-	--resume-file "$TMP/resume" --expect "$TMP/expect.json" \
-	>"$TMP/summary.json" &
-writer=$!
-BG_PIDS+=("$writer")
-wait_for_file "$TMP/paused"
+start_paused_writer $((N - 100)) --seed 13 --flows 30 --records "$N" \
+	--max-size 4096 --loss-every 40
 # Let the NACKs of the lossy part run their course (6 tries: 1.26 s).
 sleep 2
 ip netns exec "$(ns R1)" nft delete table inet tlstap_loss ||
 	fail "removing the loss rule"
-touch "$TMP/resume"
-wait "$writer" || fail "test writer failed"
+resume_writer
 records_accounted "$TMP/recv1.json" "$N" 20
 sleep 0.5
 stop_bg fwd
 stop_bg recv1
 
-python3 - "$TMP" "$N" <<'PY' >"$TMP/check.out" || fail "$(tail -n 1 "$TMP/check.out")"
-import json, sys
+PYTHONPATH=$NFQ_HELPERS python3 - "$TMP" "$N" <<'PY' >"$TMP/check.out" || fail "$(tail -n 1 "$TMP/check.out")"
+import sys
 from collections import Counter
+from reloutput import datagrams, fail, final, records_output
 tmp, n = sys.argv[1], int(sys.argv[2])
-def fail(msg):
-    print("FAIL " + msg); sys.exit(1)
-def final(path):
-    v = [json.loads(l) for l in open(path) if l.startswith("{")][-1]
-    if "reasm" in v:    # tlstap-nfq: its core's counters, NACKs as sent
-        v = dict(v["reasm"], nacks_sent=v["nfq"]["nacks_sent"])
-    return v
-expected = [json.loads(l) for l in open(tmp + "/expect.json")]
-if len(expected) != n:
-    fail("the writer sent %d records, want %d" % (len(expected), n))
-out = [json.loads(l) for l in open(tmp + "/recv1.json")]
-recs = [r for r in out if r["type"] != "lost"]
-lost = [r for r in out if r["type"] == "lost"]
-got = Counter(r["record_id"] for r in recs)
-if any(c > 1 for c in got.values()):
-    fail("record output twice: %s" % [i for i, c in got.items() if c > 1][:5])
-# One writer, one target: record id i is the i-th record written.
-for r in recs:
-    e = expected[r["record_id"]]
-    for k, v in e.items():
-        if k != "flow" and r.get(k) != v:
-            fail("record %d: %s = %r, want %r" % (r["record_id"], k, r.get(k), v))
+recs, lost, got = records_output(tmp, n)
 marked = Counter()
 for l in lost:
     if l["record_first"] is None or l["record_last"] is None:
@@ -84,7 +57,7 @@ if missing:
 if set(got) | set(marked) != set(range(n)):
     fail("record ids beyond the %d written: %s" % (n, sorted(set(got) | set(marked))[-3:]))
 # The LOST seq ranges are exactly the seqs that never arrived.
-dg = [json.loads(l) for l in open(tmp + "/recv1.dg")]
+dg = datagrams(tmp)
 fwd, rcv = final(tmp + "/fwd.err"), final(tmp + "/recv1.err")
 t = fwd["targets"][0]
 arrived = {d["seq"] for d in dg if d.get("type") == 1 and d["verdict"] == "accepted"}

@@ -39,14 +39,7 @@ sleep 0.3
 start_fwd fwd S "$TMP/in.sock" --tos "$TOS" --target "$T1" \
 	--replay-bytes 67108864 --retransmit-rate 1000
 
-timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 21 --flows 40 \
-	--records "$N" --max-size 4096 --unix "$TMP/in.sock" \
-	--pause-after "$P" --paused-file "$TMP/paused" \
-	--resume-file "$TMP/resume" --expect "$TMP/expect.json" \
-	>"$TMP/summary.json" &
-writer=$!
-BG_PIDS+=("$writer")
-wait_for_file "$TMP/paused"
+start_paused_writer "$P" --seed 21 --flows 40 --records "$N" --max-size 4096
 # Phase 1: every record, once the hole is repaired (30 s at most).
 wait_records "$P" "$TMP/recv1.json"
 sleep 0.5
@@ -69,52 +62,26 @@ NFT
 ip netns exec "$(ns R1)" nft add rule inet tlstap_hole in udp dport 7419 \
 	@th,64,8 1 @th,88,8 0 @th,128,32 "$VICTIM" counter drop ||
 	fail "nft victim rule in R1"
-touch "$TMP/resume"
-wait "$writer" || fail "test writer failed"
+resume_writer
 records_accounted "$TMP/recv1.json" "$N" 10
 sleep 0.5
 stop_bg fwd
 stop_bg recv1
-counter() { # NS TABLE: each rule's counter, one a line
-	ip netns exec "$(ns "$1")" nft list table inet "$2" |
-		sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
-}
-counter R1 tlstap_hole >"$TMP/hole.count"
-counter S tlstap_deaf >"$TMP/deaf.count"
+nft_counters R1 inet tlstap_hole >"$TMP/hole.count"
+nft_counters S inet tlstap_deaf >"$TMP/deaf.count"
 
-python3 - "$TMP" "$N" "$P" "$HOLE_FIRST" "$HOLE_LAST" "$VICTIM" \
-	<<'PY' >"$TMP/check.out" || fail "$(tail -n 1 "$TMP/check.out")"
-import json, sys
-from collections import Counter
+PYTHONPATH=$NFQ_HELPERS python3 - "$TMP" "$N" "$P" "$HOLE_FIRST" "$HOLE_LAST" \
+	"$VICTIM" <<'PY' >"$TMP/check.out" || fail "$(tail -n 1 "$TMP/check.out")"
+import sys
+from reloutput import datagrams, fail, final, records_output
 tmp = sys.argv[1]
 n, p, hole_first, hole_last, victim = map(int, sys.argv[2:])
-def fail(msg):
-    print("FAIL " + msg); sys.exit(1)
-def final(path):
-    v = [json.loads(l) for l in open(path) if l.startswith("{")][-1]
-    if "reasm" in v:    # tlstap-nfq: its core's counters, NACKs as sent
-        v = dict(v["reasm"], nacks_sent=v["nfq"]["nacks_sent"])
-    return v
 hole, victim_drops = map(int, open(tmp + "/hole.count").read().split())
 nacks_dropped = int(open(tmp + "/deaf.count").read())
 if hole != hole_last - hole_first + 1 or victim_drops != 1:
     fail("the rules dropped %d originals of the hole and %d of seq %d, want %d and 1"
          % (hole, victim_drops, victim, hole_last - hole_first + 1))
-expected = [json.loads(l) for l in open(tmp + "/expect.json")]
-if len(expected) != n:
-    fail("the writer sent %d records, want %d" % (len(expected), n))
-out = [json.loads(l) for l in open(tmp + "/recv1.json")]
-recs = [r for r in out if r["type"] != "lost"]
-lost = [r for r in out if r["type"] == "lost"]
-got = Counter(r["record_id"] for r in recs)
-if any(c > 1 for c in got.values()):
-    fail("record output twice: %s" % [i for i, c in got.items() if c > 1][:5])
-# One writer, one target: record id i is the i-th record written.
-for r in recs:
-    e = expected[r["record_id"]]
-    for k, v in e.items():
-        if k != "flow" and r.get(k) != v:
-            fail("record %d: %s = %r, want %r" % (r["record_id"], k, r.get(k), v))
+recs, lost, got = records_output(tmp, n)
 missing1 = sorted(set(range(p)) - set(got))
 if missing1:
     fail("phase 1: %d of %d records not output (first %s), LOST lines %s"
@@ -132,7 +99,7 @@ if marked & set(got) or set(got) | marked != set(range(n)):
         (marked & set(got)) | (set(range(n)) - set(got) - marked))[:5])
 fwd, rcv = final(tmp + "/fwd.err"), final(tmp + "/recv1.err")
 t = fwd["targets"][0]
-dg = [json.loads(l) for l in open(tmp + "/recv1.dg")]
+dg = datagrams(tmp)
 rtx = {d["seq"] for d in dg if d.get("type") == 1 and d["flags"] & 1
        and d["verdict"] == "accepted"}
 if not set(range(hole_first, hole_last + 1)) <= rtx:

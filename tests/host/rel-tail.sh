@@ -35,39 +35,27 @@ NFT
 start_rel_receiver
 start_fwd fwd S "$TMP/in.sock" --tos "$TOS" --target "$T1"
 
-timeout 120 python3 "$NFQ_HELPERS/gen_records.py" --seed 12 --flows 20 \
-	--records "$N" --max-size 8192 --last-size 3228 --unix "$TMP/in.sock" \
-	--pause-after "$LAST" --paused-file "$TMP/paused" \
-	--resume-file "$TMP/resume" --expect "$TMP/expect.json" \
-	>"$TMP/summary.json" &
-writer=$!
-BG_PIDS+=("$writer")
-wait_for_file "$TMP/paused"
+start_paused_writer "$LAST" --seed 12 --flows 20 --records "$N" \
+	--max-size 8192 --last-size 3228
 # Everything before the last record is out: it starts a datagram.
 wait_lines "$LAST" "$TMP/recv1.json"
 start=$(date +%s%N)
-touch "$TMP/resume"
-wait "$writer" || fail "test writer failed"
+resume_writer
 wait_lines "$N" "$TMP/recv1.json"
 took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 sleep 0.5
 stop_bg fwd
 stop_bg recv1
 
-dropped=$(ip netns exec "$(ns R1)" nft list table inet tlstap_tail |
-	sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+dropped=$(nft_counters R1 inet tlstap_tail)
 [ "$dropped" = 1 ] || fail "the rule dropped $dropped datagrams, want exactly 1"
 check_delivery delivery "\"tos\": $TOS, \"reliable\": true" "1 $T1 1500 stats"
-python3 - "$TMP" "$LAST" <<'PY' >"$TMP/counters.out" || fail "$(tail -n 1 "$TMP/counters.out")"
-import json, sys
-tmp, last = sys.argv[1], int(sys.argv[2])
-def final(path):
-    v = [json.loads(l) for l in open(path) if l.startswith("{")][-1]
-    if "reasm" in v:    # tlstap-nfq: its core's counters, NACKs as sent
-        v = dict(v["reasm"], nacks_sent=v["nfq"]["nacks_sent"])
-    return v
+PYTHONPATH=$NFQ_HELPERS python3 - "$TMP" <<'PY' >"$TMP/counters.out" || fail "$(tail -n 1 "$TMP/counters.out")"
+import sys
+from reloutput import datagrams, fail, final
+tmp = sys.argv[1]
 fwd, rcv = final(tmp + "/fwd.err"), final(tmp + "/recv1.err")
-dg = [json.loads(l) for l in open(tmp + "/recv1.dg")]
+dg = datagrams(tmp)
 data = [d for d in dg if d.get("type") == 1]
 top = max(d["seq"] for d in data)
 rtx = [d for d in data if d["flags"] & 1]
@@ -75,7 +63,7 @@ rtx = [d for d in data if d["flags"] & 1]
 hb = [d for d in dg if d.get("type") == 4 and d["seq"] == top]
 def check(ok, what):
     if not ok:
-        print("FAIL " + what); sys.exit(1)
+        fail(what)
 check(fwd["targets"][0]["next_seq"] == top + 1, "highest seq %d, forwarder sent %d"
       % (top, fwd["targets"][0]["next_seq"]))
 check([d["seq"] for d in rtx] == [top], "retransmitted %s, want only the last seq %d"

@@ -242,6 +242,35 @@ send_records() {
 		>"$TMP/summary.json" || fail "test writer failed"
 }
 
+# nft_counters NS FAMILY TABLE: the packets each counter of the nft table
+# FAMILY TABLE in namespace NS counted, one a line, in its rules' order.
+nft_counters() {
+	ip netns exec "$(ns "$1")" nft list table "$2" "$3" |
+		sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+}
+
+# start_paused_writer PAUSE OPTION...: the test writer (gen_records.py,
+# job writer) sends the records OPTIONs describe to $TMP/in.sock and
+# pauses after PAUSE of them until resume_writer; what it sent is in
+# $TMP/expect.json. Returns once it has paused.
+start_paused_writer() {
+	local pause=$1
+	shift
+	start_bg writer - python3 "$NFQ_HELPERS/gen_records.py" "$@" \
+		--unix "$TMP/in.sock" --pause-after "$pause" \
+		--paused-file "$TMP/paused" --resume-file "$TMP/resume" \
+		--expect "$TMP/expect.json"
+	wait_for_file "$TMP/paused"
+}
+
+# resume_writer: the paused writer goes on; returns once it has sent the
+# rest, its summary in $TMP/summary.json.
+resume_writer() {
+	touch "$TMP/resume"
+	wait_status writer 0
+	cp "$TMP/writer.out" "$TMP/summary.json"
+}
+
 # check_delivery NAME MEMBERS RECEIVER...: check_delivery.py on what the
 # receivers got, with its config in $TMP/NAME.json and its output in
 # $TMP/NAME.out (printed). The config: $HASH_KEY, the JSON members

@@ -43,6 +43,5 @@ stop_capture() {
 # tap_dropped NS IFACE: the packets the nft table of the TAP output
 # dropped in IFACE's ingress (its counter), or nothing if it is gone.
 tap_dropped() {
-	ip netns exec "$(ns "$1")" nft list table netdev "tlstap_tap_$2" 2>/dev/null |
-		sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+	nft_counters "$1" netdev "tlstap_tap_$2" 2>/dev/null
 }
