@@ -555,13 +555,7 @@ def measure(a, variant, perf_out=None, count_syscalls=False):
                                                    "rings_ended")}
         if any(drops.values()):
             raise BenchError("tlstap.ko dropped: %s" % json.dumps(drops))
-        if "receiver" in st:
-            rv = st["receiver"]
-            r["received"] = rv["records"]
-            if rv["records"] != st["records"]:
-                raise BenchError("tlstap-recv got %d records of the %d "
-                                 "tlstap.ko sent: %s" % (rv["records"],
-                                 st["records"], json.dumps(rv)))
+        received(r, st, "tlstap.ko")
     elif fwd:
         st = r["fwd"]
         r["captured"] = (st["records"] - st.get("loss_reports", 0)
@@ -570,19 +564,26 @@ def measure(a, variant, perf_out=None, count_syscalls=False):
             raise BenchError("tlstap-fwd: malformed %d, send errors %d, "
                              "dropped datagrams %d" % (st["malformed"],
                              st["send_errors"], st["dropped_datagrams"]))
-        if "receiver" in st:
-            rv = st["receiver"]
-            r["received"] = rv["records"]
-            if rv["records"] != st["records"]:
-                raise BenchError("tlstap-recv got %d records of the %d "
-                                 "tlstap-fwd sent: %s" % (rv["records"],
-                                 st["records"], json.dumps(rv)))
+        received(r, st, "tlstap-fwd")
     elif bpf:
         r["captured"] = r["bpftrace"]["reads"] + r["bpftrace"]["writes"]
     if "captured" in r:
         r["expected"] = expect
         r["captured_pct"] = 100.0 * r["captured"] / expect
     return r
+
+
+def received(r, st, sender):
+    """With a receiver, what it got (r["received"]): every record the
+    sender's counters st say it sent."""
+    if "receiver" not in st:
+        return
+    rv = st["receiver"]
+    r["received"] = rv["records"]
+    if rv["records"] != st["records"]:
+        raise BenchError("tlstap-recv got %d records of the %d %s sent: %s"
+                         % (rv["records"], st["records"], sender,
+                            json.dumps(rv)))
 
 
 def describe(r):
