@@ -150,6 +150,16 @@ stat_of() { # NAME: a counter from the module's stats file
 	awk -v k="$1" '$1 == k { print $2 }' "$SYS/stats"
 }
 
+stat_delta() { echo $(($(stat_of "$1") - $2)); } # NAME BEFORE
+
+# stat_grew NAME BEFORE WANT: fails unless the counter NAME, BEFORE
+# earlier, has grown by WANT.
+stat_grew() {
+	local got
+	got=$(stat_delta "$1" "$2")
+	[ "$got" -eq "$3" ] || fail "$1 +$got, want +$3"
+}
+
 # wait_for SECONDS COMMAND...: until COMMAND succeeds.
 wait_for() {
 	local end=$((SECONDS + $1))

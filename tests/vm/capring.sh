@@ -31,22 +31,22 @@ T1=10.77.1.2:7419
 
 records_at_least() { [ "$(stat_of records)" -ge "$1" ]; }
 stat_is() { [ "$(stat_of "$1")" -eq "$2" ]; } # NAME VALUE
-stat_delta() { echo $(($(stat_of "$1") - $2)); } # NAME BEFORE
 
 # begin NAME: a receiver and a new target (a stream of its own, so that
-# the receiver never sees what another case's receiver missed).
+# the receiver never sees what another case's receiver missed); $base is
+# the module's records count at the start.
 begin() {
+	base=$(stat_of records)
 	start_recv t1 "$T1" "$1"
 	echo "add $T1" >"$SYS/targets"
 }
 
-# settle NAME BASE FILE...: waits until the module took BASE plus the
-# records of FILE... and the receiver got every datagram, then removes the
-# target and stops the receiver.
+# settle NAME: waits until the module took $base plus the records of the
+# writer's expected file $WORK/NAME.exp and the receiver got every
+# datagram, then removes the target and stops the receiver.
 settle() {
-	local name=$1 base=$2 want
-	shift 2
-	want=$($RC --count "$@") || fail "$name: cannot count $*"
+	local name=$1 want
+	want=$($RC --count "$WORK/$name.exp") || fail "$name: cannot count $WORK/$name.exp"
 	wait_for 120 records_at_least $((base + want)) ||
 		fail "$name: the module took $(($(stat_of records) - base)) records, want $want"
 	wait_for 120 all_sent_received ||
@@ -74,75 +74,64 @@ echo "capture ring test: $(nproc) CPUs, flush_us $(cat "$SYS/flush_us")"
 [ "$(stat_of rings_created)" -eq 1 ] || fail "rings_created $(stat_of rings_created), want 1"
 
 # 2. Committed records; the writer exits, closes, is killed.
-base=$(stat_of records)
 ring_base=$(stat_of ring_records)
 aband=$(stat_of ring_abandoned)
 begin exit
 "$RW" --id 1 --records 3000 --msg-len 3000 --abandon-every 50 \
 	--expected "$WORK/exit.exp" commit || fail "ringwriter commit (exit)"
-settle exit "$base" "$WORK/exit.exp"
+settle exit
 check exit 3000 60
-[ "$(stat_delta ring_records "$ring_base")" -eq 3000 ] ||
-	fail "ring_records +$(stat_delta ring_records "$ring_base"), want 3000"
-[ "$(stat_delta ring_abandoned "$aband")" -eq 60 ] ||
-	fail "ring_abandoned +$(stat_delta ring_abandoned "$aband"), want 60"
+stat_grew ring_records "$ring_base" 3000
+stat_grew ring_abandoned "$aband" 60
 echo "ok   3,000 records (60 abandoned: loss reports), the writer exited"
 
-base=$(stat_of records)
 begin close
 "$RW" --id 2 --records 2000 --msg-len 16304 --end close \
 	--expected "$WORK/close.exp" commit || fail "ringwriter commit (close)"
-settle close "$base" "$WORK/close.exp"
+settle close
 check close 2000 0
 echo "ok   2,000 records up to 16,304 bytes (the most a 64 KiB ring takes), the writer closed"
 
-base=$(stat_of records)
 oversize=$(stat_of drop_oversize)
 echo 1000 >"$SYS/max_record"
 begin kill
 "$RW" --id 3 --records 2000 --msg-len 1000 --oversize-every 25 --end kill \
 	--size 1048576 --expected "$WORK/kill.exp" commit && fail "ringwriter was not killed"
 echo 65536 >"$SYS/max_record"
-settle kill "$base" "$WORK/kill.exp"
+settle kill
 check kill 2000 80
-[ "$(stat_delta drop_oversize "$oversize")" -eq 80 ] ||
-	fail "drop_oversize +$(stat_delta drop_oversize "$oversize"), want 80"
+stat_grew drop_oversize "$oversize" 80
 echo "ok   2,000 records (80 over max_record: loss reports), the writer killed"
 
 # 3. Killed with a frame reserved: its plaintext is lost, and said so.
-base=$(stat_of records)
 aband=$(stat_of ring_abandoned)
 begin reserved
 "$RW" --id 4 --records 500 --expected "$WORK/reserved.exp" reserve-kill &&
 	fail "ringwriter was not killed"
-settle reserved "$base" "$WORK/reserved.exp"
+settle reserved
 check reserved 501 1
-[ "$(stat_delta ring_abandoned "$aband")" -eq 1 ] ||
-	fail "ring_abandoned +$(stat_delta ring_abandoned "$aband"), want 1"
+stat_grew ring_abandoned "$aband" 1
 echo "ok   a frame reserved at SIGKILL: reported lost with its bytes"
 
 # 4. A full ring that the module cannot consume (a frame held reserved).
-base=$(stat_of records)
 begin full
 "$RW" --id 5 --records 200 --msg-len 4000 --expected "$WORK/full.exp" full ||
 	fail "ringwriter full"
-settle full "$base" "$WORK/full.exp"
+settle full
 check full "$($RC --count "$WORK/full.exp")" 0
 echo "ok   full ring: no room while held, every record after"
 
 # A target's ring of 16 datagrams: the capture ring's records wait in it
 # (the module takes none it cannot queue), none is dropped.
-base=$(stat_of records)
 ring_full=$(stat_of drop_ring_full)
 echo 64 >"$SYS/ring_kb"
 begin backpressure
 "$RW" --id 11 --records 1000 --msg-len 16000 --size 1048576 \
 	--expected "$WORK/backpressure.exp" commit || fail "ringwriter commit (backpressure)"
-settle backpressure "$base" "$WORK/backpressure.exp"
+settle backpressure
 echo 4096 >"$SYS/ring_kb"
 check backpressure 1000 0
-[ "$(stat_delta drop_ring_full "$ring_full")" -eq 0 ] ||
-	fail "drop_ring_full +$(stat_delta drop_ring_full "$ring_full") for ring records"
+stat_grew drop_ring_full "$ring_full" 0
 echo "ok   1,000 records of up to 16,000 bytes through a 64 KiB target ring: all waited, none dropped"
 
 # No target: every record is taken and counted dropped, none is kept.
@@ -151,43 +140,37 @@ ring_base=$(stat_of ring_records)
 "$RW" --id 12 --records 500 --end kill commit && fail "ringwriter was not killed"
 wait_for 30 stat_is drop_no_target $((no_target + 500)) ||
 	fail "drop_no_target +$(stat_delta drop_no_target "$no_target"), want 500"
-[ "$(stat_delta ring_records "$ring_base")" -eq 0 ] ||
-	fail "ring_records +$(stat_delta ring_records "$ring_base") without a target"
+stat_grew ring_records "$ring_base" 0
 echo "ok   no target: 500 ring records dropped and counted"
 
 # 5. The module goes idle and is woken by the producer.
-base=$(stat_of records)
 wakeups=$(stat_of ring_wakeups)
 begin idle
 "$RW" --id 6 --records 3 --expected "$WORK/idle.exp" idle-wake ||
 	fail "ringwriter idle-wake"
-settle idle "$base" "$WORK/idle.exp"
+settle idle
 check idle 3 0
 [ "$(stat_delta ring_wakeups "$wakeups")" -ge 3 ] ||
 	fail "ring_wakeups +$(stat_delta ring_wakeups "$wakeups"), want at least 3"
 echo "ok   idle module woken by the producer, records drained while it lived"
 
 # 6. Threads, each with its own ring; fork.
-base=$(stat_of records)
 created=$(stat_of rings_created)
 begin threads
 "$RW" --id 7 --threads 4 --records 1000 --expected "$WORK/threads.exp" threads ||
 	fail "ringwriter threads"
-settle threads "$base" "$WORK/threads.exp"
+settle threads
 check threads 4000 0
-[ "$(stat_delta rings_created "$created")" -eq 4 ] ||
-	fail "rings_created +$(stat_delta rings_created "$created"), want 4"
+stat_grew rings_created "$created" 4
 echo "ok   four threads, four rings, 4,000 records"
 
-base=$(stat_of records)
 begin fork
 "$RW" --id 8 --records 400 --expected "$WORK/fork.exp" fork || fail "ringwriter fork"
-settle fork "$base" "$WORK/fork.exp"
+settle fork
 check fork 600 0
 echo "ok   fork: the child has no mapping; the parent's 400 ring records and the child's 200 write()s arrive"
 
 # 7. A scribbler beside an honest writer.
-base=$(stat_of records)
 ended=$(stat_of rings_ended)
 begin scribble
 "$RW" --seed "$RANDOM" --seconds 20 scribble >"$WORK/scribble.out" 2>&1 &
@@ -197,7 +180,7 @@ scribbler=$!
 wait "$scribbler" || fail "scribbler: $(cat "$WORK/scribble.out")"
 cat "$WORK/scribble.out"
 read -r _ _ rings _ by_us _ <"$WORK/scribble.out"
-settle scribble "$base" "$WORK/scribble.exp"
+settle scribble
 check scribble 3000 0
 n=$(stat_delta rings_ended "$ended")
 [ "$by_us" -ge 1 ] && [ "$n" -ge "$by_us" ] && [ "$n" -le "$rings" ] ||
@@ -221,8 +204,7 @@ want=$(((limit - 1024) / 4098))
 wait_for 30 bound_is "$want" || fail "bound: $got, want rings $want (limit $limit pages)"
 created=$(stat_of rings_created)
 wait_for 30 bound_is "$want" || fail "bound again: $got: the rings were not given back"
-[ "$(stat_delta rings_created "$created")" -eq "$want" ] ||
-	fail "rings_created +$(stat_delta rings_created "$created"), want $want"
+stat_grew rings_created "$created" "$want"
 echo "del $T1" >"$SYS/targets"
 echo "ok   $want rings of 16 MiB, then ENOMEM; given back at exit"
 

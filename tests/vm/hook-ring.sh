@@ -45,7 +45,22 @@ T1=10.77.1.2:7419
 DEV_GID=7419
 NOBODY=65534
 
-stat_delta() { echo $(($(stat_of "$1") - $2)); } # NAME BEFORE
+# mark: the module's counters that a case's checks count from.
+mark() {
+	records=$(stat_of records)
+	ring_records=$(stat_of ring_records)
+	rings=$(stat_of rings_created)
+}
+
+# through_rings NAME RINGS: since mark, RINGS rings were made and every
+# record the module took, $n of them, came through one.
+through_rings() {
+	n=$(stat_delta records "$records")
+	[ "$(stat_delta rings_created "$rings")" -eq "$2" ] ||
+		fail "$1: $(stat_delta rings_created "$rings") rings, want $2"
+	[ "$(stat_delta ring_records "$ring_records")" -eq "$n" ] ||
+		fail "$1: $(stat_delta ring_records "$ring_records") of $n records came through rings"
+}
 
 # begin NAME: a receiver (JSON lines in $WORK/NAME.json) and a new target.
 begin() {
@@ -191,9 +206,7 @@ echo "hook rings into /dev/tlstap: $(nproc) CPUs, flush_us $(cat "$SYS/flush_us"
 
 # 1. Threads: 4 client threads x 2 connections, the server a thread per
 # connection: 12 threads, 12 rings.
-records=$(stat_of records)
-ring_records=$(stat_of ring_records)
-rings=$(stat_of rings_created)
+mark
 begin thr
 conf thr "on_full = block"
 server thr 8441 yes --conns 8
@@ -207,18 +220,12 @@ finish thr
 check thr conns --server-pid "$sp" --server-port 8441 --addr 127.0.0.1 --conns 8 \
 	--client-logs "$WORK/nobody/thr.cli" --server-logs "$WORK/thr.srv" \
 	--writers --uid "$sp:0" --default-uid "$NOBODY"
-n=$(stat_delta records "$records")
-[ "$(stat_delta rings_created "$rings")" -eq 12 ] ||
-	fail "threads: $(stat_delta rings_created "$rings") rings, want 12 (one per thread)"
-[ "$(stat_delta ring_records "$ring_records")" -eq "$n" ] ||
-	fail "threads: $(stat_delta ring_records "$ring_records") of $n records came through rings"
+through_rings threads 12
 echo "[$SECONDS s] ok   threads: $n records through 12 rings, none by write(), stamped with their writers (uid 0 and $NOBODY)"
 
 # 2. fork: the parent's session goes on in the child, which then opens
 # its own; server threads 2, parent 1, child 1: 4 rings.
-records=$(stat_of records)
-ring_records=$(stat_of ring_records)
-rings=$(stat_of rings_created)
+mark
 begin fork
 conf fork "on_full = block"
 server fork 8442 yes --conns 2
@@ -228,17 +235,11 @@ LD_PRELOAD=$LIB TLSTAP_CONF=$WORK/fork.conf timeout 120 $PEER fork 127.0.0.1 844
 wait "$sp" || fail "fork: server failed: $(tail -n1 "$WORK/fork.srv.err")"
 finish fork
 check fork fork --server-pid "$sp" --logs "$WORK/fork.cli" --writers
-n=$(stat_delta records "$records")
-[ "$(stat_delta rings_created "$rings")" -eq 4 ] ||
-	fail "fork: $(stat_delta rings_created "$rings") rings, want 4 (server threads, parent, child)"
-[ "$(stat_delta ring_records "$ring_records")" -eq "$n" ] ||
-	fail "fork: $(stat_delta ring_records "$ring_records") of $n records came through rings"
+through_rings fork 4
 echo "[$SECONDS s] ok   fork: parent and child each through a ring of their own, $n records"
 
-# 3. exec: a connection, execve(), another.
-records=$(stat_of records)
-ring_records=$(stat_of ring_records)
-rings=$(stat_of rings_created)
+# 3. exec: a connection, execve(), another: a ring before, one after.
+mark
 begin exec
 conf exec "on_full = block"
 server exec 8443 no --conns 2
@@ -249,11 +250,7 @@ finish exec
 [ "$(cat "$WORK/exec.fds")" = "$(cat "$WORK/exec.fds0")" ] ||
 	fail "exec: descriptors >= 100 $(cat "$WORK/exec.fds") after exec, $(cat "$WORK/exec.fds0") before any capture"
 check exec exec --logs "$WORK/exec" --writers
-n=$(stat_delta records "$records")
-[ "$(stat_delta rings_created "$rings")" -eq 2 ] ||
-	fail "exec: $(stat_delta rings_created "$rings") rings, want 2"
-[ "$(stat_delta ring_records "$ring_records")" -eq "$n" ] ||
-	fail "exec: $(stat_delta ring_records "$ring_records") of $n records came through rings"
+through_rings exec 2
 echo "[$SECONDS s] ok   exec: no descriptor of the hook survives it, a ring on each side, $n records"
 
 # 4. kill -9. The module's tick is made a second long: records committed
@@ -262,8 +259,7 @@ echo "[$SECONDS s] ok   exec: no descriptor of the hook survives it, a ring on e
 # prod_pos at the producer page, cons_pos at 64 in the first page), goes
 # on until some bytes are not consumed yet, and SIGKILLs itself: the
 # module drains them when the ring's file is released.
-records=$(stat_of records)
-ring_records=$(stat_of ring_records)
+mark
 echo 1000000 >"$SYS/flush_us"
 begin kill
 conf kill "on_full = block"
@@ -419,9 +415,7 @@ echo "[$SECONDS s] ok   steady state: no system call per record through the ring
 # 7. A user who may write to the device but not read it (mode 0620) gets
 # no ring (open(O_RDWR) fails with EACCES): its records go by write().
 chmod 0620 /dev/tlstap
-records=$(stat_of records)
-ring_records=$(stat_of ring_records)
-rings=$(stat_of rings_created)
+mark
 begin wronly
 conf wronly "on_full = block"
 server wronly 8449 no
@@ -436,7 +430,6 @@ finish wronly
 check wronly one-side --pid "$cp" --logs "$WORK/nobody/wronly" --writers \
 	--default-uid "$NOBODY"
 n=$(stat_delta records "$records")
-[ "$(stat_delta rings_created "$rings")" -eq 0 ] || fail "write-only: a ring was made"
-[ "$(stat_delta ring_records "$ring_records")" -eq 0 ] ||
-	fail "write-only: $(stat_delta ring_records "$ring_records") records came through a ring"
+stat_grew rings_created "$rings" 0
+stat_grew ring_records "$ring_records" 0
 echo "[$SECONDS s] ok   write-only device: no ring, $n records by write()"
