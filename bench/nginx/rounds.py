@@ -400,19 +400,25 @@ def run_load(a):
     return run_h2load(a) if a.rate else run_wrk(a)
 
 
+def run_on_load_cpu(a, argv):
+    """Runs the load generator argv on the load CPU: its output (stdout
+    and stderr) and its resource usage; BenchError if it failed."""
+    p = subprocess.Popen(["taskset", "-c", str(a.load_cpu)] + argv,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = p.stdout.read().decode()
+    _, status, ru = os.wait4(p.pid, 0)
+    if status != 0:
+        raise BenchError("%s failed: %s" % (argv[0], out))
+    return out, ru
+
+
 def run_h2load(a):
     """Open loop: h2load --h1 with clients * per-client rate = --rate."""
     url = "https://127.0.0.1:%d/1k.txt" % a.port
     clients = min(a.connections, a.rate)
-    p = subprocess.Popen(
-        ["taskset", "-c", str(a.load_cpu), "h2load", "--h1", "-t1",
-         "-c%d" % clients, "--rps=%d" % (a.rate // clients),
-         "-D%d" % a.duration, url], stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
-    out = p.stdout.read().decode()
-    _, status, ru = os.wait4(p.pid, 0)
-    if status != 0:
-        raise BenchError("h2load failed: " + out)
+    out, ru = run_on_load_cpu(a, ["h2load", "--h1", "-t1", "-c%d" % clients,
+                                  "--rps=%d" % (a.rate // clients),
+                                  "-D%d" % a.duration, url])
     fin = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", out)
     req = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, "
                     r"(\d+) succeeded, (\d+) failed, (\d+) errored, "
@@ -428,14 +434,8 @@ def run_h2load(a):
 
 def run_wrk(a):
     url = "https://127.0.0.1:%d/1k.txt" % a.port
-    p = subprocess.Popen(
-        ["taskset", "-c", str(a.load_cpu), "wrk", "-t1", "-c%d" % a.connections,
-         "-d%ds" % a.duration, url], stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
-    out = p.stdout.read().decode()
-    _, status, ru = os.wait4(p.pid, 0)
-    if status != 0:
-        raise BenchError("wrk failed: " + out)
+    out, ru = run_on_load_cpu(a, ["wrk", "-t1", "-c%d" % a.connections,
+                                  "-d%ds" % a.duration, url])
     m = re.search(r"(\d+) requests in ([\d.]+)s", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m or not rps:
