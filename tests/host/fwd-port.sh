@@ -24,15 +24,7 @@ NFT
 T1="127.0.0.1:7419"
 start_bg recv1 H "$BIN/tlstap-recv" --listen "$T1" --out "$TMP/recv1.json" \
 	--log-datagrams "$TMP/recv1.dg" --stats-json
-wait_for_udp() { # PORT
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ -n "$(ip netns exec "$(ns H)" ss -Hlun "sport = :$1")" ] && return 0
-		sleep 0.05
-	done
-	fail "nothing bound UDP port $1"
-}
-wait_for_udp 7419
+wait_udp_bound recv1 H 7419
 
 # No --port: start_fwd would give the tests' 7419.
 start_bg fwd H "$FWD_BIN/tlstap-fwd" --unix "$TMP/in.sock" --hash-key "$HASH_KEY" \
