@@ -50,12 +50,13 @@ conf full "$T/full.sock" drop
 like_unhooked full "$T/full.conf"
 kill -CONT "$READER_PID"
 
-# held_client NAME HOLD WHERE SIZES: a hooked client (pid in cp) sends
-# frames of SIZES into the full output while the reader is stopped, and
-# waits at WHERE (HOLD: --wait-before-last or --wait-before-close) until
-# the reader, continued, has taken what fit; then it finishes.
+# held_client NAME HOLD SIZES: a hooked client (pid in cp) sends frames
+# of SIZES into the full output while the reader is stopped, and waits
+# (HOLD: --wait-before-last, before its last round, or
+# --wait-before-close, at the end) until the reader, continued, has taken
+# what fit; then it finishes.
 held_client() {
-	local name=$1 hold=$2 where=$3 sizes=$4
+	local name=$1 hold=$2 sizes=$3
 	: >"$T/full.rec"
 	kill -STOP "$READER_PID"
 	env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/full.conf" $PEER client 127.0.0.1 \
@@ -63,8 +64,7 @@ held_client() {
 		>"$T/$name.log" 2>&1 &
 	cp=$!
 	BG_PIDS+=("$cp")
-	for _ in $(seq 200); do [ -e "$T/$name.go.waiting" ] && break; sleep 0.05; done
-	[ -e "$T/$name.go.waiting" ] || fail "$name: the client did not get to $where"
+	waiting "$T/$name.go"
 	kill -CONT "$READER_PID"
 	settle "$T/full.rec"
 	touch "$T/$name.go"
@@ -72,7 +72,7 @@ held_client() {
 }
 
 # Drops are counted and reported by the next record that gets through.
-held_client drop --wait-before-last "its last round" 300000,300000,300000,50
+held_client drop --wait-before-last 300000,300000,300000,50
 settle "$T/full.rec"
 # (The OPEN and CLOSE too may find the output full: --lossy.)
 out=$($RECORDS one-side "$T/full.rec" --pid "$cp" --logs "$T/drop" --accounted \
@@ -80,7 +80,7 @@ out=$($RECORDS one-side "$T/full.rec" --pid "$cp" --logs "$T/drop" --accounted \
 
 # Lost at the very end: the loss report (a record without plaintext) that
 # SSL_free sends tells it.
-held_client tail --wait-before-close "the end" 300000,300000
+held_client tail --wait-before-close 300000,300000
 stop_reader "$READER_PID"
 out=$($RECORDS one-side "$T/full.rec" --pid "$cp" --logs "$T/tail" --accounted \
 	--loss-report --lossy) || fail "tail: $out"

@@ -17,15 +17,6 @@ port=$(freeport)
 bg $PEER server 127.0.0.1 "$port" "$T/cert.pem" "$T/key.pem" "$T/srv" --conns 2
 wait_port "$port"
 
-# waiting PATH: until the client says it waits for PATH.
-waiting() {
-	for _ in $(seq 600); do
-		[ -e "$1.waiting" ] && return 0
-		sleep 0.05
-	done
-	fail "the client never got to $1"
-}
-
 # held_client NAME: tlstap-fwd NAME and a hooked client into it, which
 # has made its ring; tlstap-fwd is stopped (SIGSTOP) while the client
 # commits the rest of its records; the client waits before it closes.

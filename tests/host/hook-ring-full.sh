@@ -20,14 +20,6 @@ port=$(freeport)
 bg $PEER server 127.0.0.1 "$port" "$T/cert.pem" "$T/key.pem" "$T/srv" --conns 100
 wait_port "$port"
 
-waiting() { # PATH: until the client says it waits for PATH
-	for _ in $(seq 600); do
-		[ -e "$1.waiting" ] && return 0
-		sleep 0.05
-	done
-	fail "the client never got to $1"
-}
-
 conf() { # NAME ON_FULL
 	write_conf "$T/$1.conf" <<CONF
 global:

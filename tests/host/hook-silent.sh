@@ -328,8 +328,7 @@ env LD_PRELOAD="$LIB" TLSTAP_CONF="$T/ring.conf" $PEER client 127.0.0.1 \
 	>"$T/ringc.client" 2>&1 &
 cp=$!
 BG_PIDS+=("$cp")
-for _ in $(seq 200); do [ -e "$T/ring.go.waiting" ] && break; sleep 0.05; done
-[ -e "$T/ring.go.waiting" ] || fail "ring: the client did not get to its last round"
+waiting "$T/ring.go"
 settle "$T/ring.out"
 kill -STOP "${FWD_PID[ring]}"
 touch "$T/ring.go"

@@ -6,7 +6,7 @@
 # $T (private temp dir, removed on exit), $LIB (libtlstap.so, UBSan
 # build), $RUN (tlstap-run), $RECORDS (record checker), $PEER (tlspeer.py,
 # a Python TLS client/server), bg (a background process that cleanup
-# kills), start_reader, stop_reader, settle, make_cert, freeport,
+# kills), start_reader, stop_reader, waiting, settle, make_cert, freeport,
 # wait_port, write_conf, start_capture (the usual first steps),
 # start_servers (the output tests' servers), build_probe.
 set -euo pipefail
@@ -62,6 +62,16 @@ start_reader() {
 		sleep 0.05
 	done
 	fail "reader on $path did not start"
+}
+
+# waiting PATH: until the client (tlspeer.py --wait-before-...) says it
+# waits for PATH (30 s).
+waiting() {
+	for _ in $(seq 600); do
+		[ -e "$1.waiting" ] && return 0
+		sleep 0.05
+	done
+	fail "the client never got to $1"
 }
 
 # settle FILE: waits until FILE has stopped growing (0.3 s unchanged, at
