@@ -184,22 +184,12 @@ preload=$("$ROOT/usr/bin/tlstap-run" -- sh -c 'echo "$LD_PRELOAD"')
 [ "$preload" = "$ROOT/usr/lib/tlstap/libtlstap.so" ] ||
 	fail "installed tlstap-run preloads '$preload', not $ROOT/usr/lib/tlstap/libtlstap.so"
 
-# The unit's command line, as systemd runs it: %% is %, $$ is $ (the
-# unit uses no other escapes; systemd-analyze verify checks the syntax).
+# The unit's command line, as systemd runs it, its programs under $ROOT.
 unit=$ROOT/usr/lib/systemd/system/tlstap-recv.service
 state=$T/state
 mkdir -m 700 "$state"
-mapfile -t recv_cmd < <(python3 - "$unit" "$ROOT" "$state" <<'PY'
-import shlex, sys
-unit, root, state = sys.argv[1:]
-lines = [l for l in open(unit) if l.startswith("ExecStart=")]
-assert len(lines) == 1, "one ExecStart line"
-cmd = lines[0][len("ExecStart="):].strip().replace("%%", "%").replace("$$", "$")
-cmd = cmd.replace("/usr/sbin/", root + "/usr/sbin/").replace("/var/lib/tlstap-recv", state)
-for word in shlex.split(cmd):
-    print(word)
-PY
-)
+mapfile -t recv_cmd < <(python3 "$SRC/tests/host/lib/execstart.py" "$unit" \
+	"/usr/sbin/=$ROOT/usr/sbin/" "/var/lib/tlstap-recv=$state")
 [ "${recv_cmd[0]:-}" = /bin/sh ] || fail "unexpected ExecStart: ${recv_cmd[*]}"
 
 ip netns add "$NS" || fail "ip netns add"

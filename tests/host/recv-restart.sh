@@ -51,17 +51,8 @@ stop_bg fwd
 # --- The systemd unit: its command line, its settings, its state file.
 state=$TMP/state
 mkdir -m 700 "$state"
-mapfile -t unit_cmd < <(python3 - "$SRC/dist/tlstap-recv.service" "$BIN" "$state" <<'PY'
-import shlex, sys
-unit, sbindir, state = sys.argv[1:]
-lines = [l for l in open(unit) if l.startswith("ExecStart=")]
-assert len(lines) == 1, "one ExecStart line"
-cmd = lines[0][len("ExecStart="):].strip().replace("%%", "%").replace("$$", "$")
-cmd = cmd.replace("@SBINDIR@", sbindir).replace("/var/lib/tlstap-recv", state)
-for word in shlex.split(cmd):
-    print(word)
-PY
-)
+mapfile -t unit_cmd < <(python3 "$SRC/tests/host/lib/execstart.py" \
+	"$SRC/dist/tlstap-recv.service" "@SBINDIR@=$BIN" "/var/lib/tlstap-recv=$state")
 [ "${unit_cmd[0]:-}" = /bin/sh ] || fail "unexpected ExecStart: ${unit_cmd[*]}"
 # The administrator's settings: where to listen, NACK retries slow enough
 # that the hole below outlives the restart.
