@@ -167,7 +167,8 @@ for kind in unix fifo; do
 		>"$T/$kind.targets" 2>"$T/$kind.fwd" &
 	fp=$!
 	BG_PIDS+=("$fp")
-	for _ in $(seq 100); do [ -e "$T/$kind.in" ] && break; sleep 0.05; done
+	wait_path 5 "$T/$kind.in" ||
+		fail "tlstap-fwd --$kind did not start: $(tail -n 3 "$T/$kind.fwd")"
 	conf "$kind" "$T/$kind.in"
 	port=$(freeport)
 	bg $PEER server 127.0.0.1 "$port" "$T/cert.pem" "$T/key.pem" "$T/$kind.srv"

@@ -137,8 +137,7 @@ silent_stderr nolog
 : >"$T/syslog"
 bg $PY "$HOOK_DIR/syslogd.py" /dev/log --out "$T/syslog" --ready "$T/syslog.ready"
 SYSLOGD=$BG_PID
-for _ in $(seq 100); do [ -e "$T/syslog.ready" ] && break; sleep 0.05; done
-[ -e "$T/syslog.ready" ] || fail "the syslog daemon did not start"
+wait_path 5 "$T/syslog.ready" || fail "the syslog daemon did not start"
 
 # --- if = a missing socket, a directory, a regular file.
 conf dir "$T/www"

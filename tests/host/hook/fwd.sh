@@ -52,11 +52,8 @@ start_fwd() {
 		2>"$T/$name.fwd" &
 	FWD_PID[$name]=$!
 	BG_PIDS+=($!)
-	for _ in $(seq 200); do
-		[ -S "$T/$name.sock" ] && return 0
-		sleep 0.05
-	done
-	fail "tlstap-fwd $name did not start: $(tail -n 3 "$T/$name.fwd")"
+	wait_path 10 "$T/$name.sock" ||
+		fail "tlstap-fwd $name did not start: $(tail -n 3 "$T/$name.fwd")"
 }
 
 # stop_fwd NAME: once the records stopped coming, tlstap-fwd and

@@ -57,21 +57,13 @@ start_reader() {
 		--out "$out" --ready "$ready" ${READER_ARGS:-}
 	READER_PID=$BG_PID
 	READER_OUT[$READER_PID]=$out
-	for _ in $(seq 100); do
-		[ -e "$ready" ] && return 0
-		sleep 0.05
-	done
-	fail "reader on $path did not start"
+	wait_path 5 "$ready" || fail "reader on $path did not start"
 }
 
 # waiting PATH: until the client (tlspeer.py --wait-before-...) says it
 # waits for PATH (30 s).
 waiting() {
-	for _ in $(seq 600); do
-		[ -e "$1.waiting" ] && return 0
-		sleep 0.05
-	done
-	fail "the client never got to $1"
+	wait_path 30 "$1.waiting" || fail "the client never got to $1"
 }
 
 # settle FILE: waits until FILE has stopped growing (0.3 s unchanged, at

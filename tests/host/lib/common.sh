@@ -3,11 +3,11 @@
 # Sourced, not run: the start and the end of every host test, directly or
 # through hook/lib.sh, nfq/lib.sh and secfwd/lib.sh.
 #
-# Gives: $SRC (the checkout), $TEST_NAME, fail, and the cleanup at exit
-# (also on SIGINT/SIGTERM): every pid in BG_PIDS is continued (it may be
-# stopped), sent SIGTERM and waited for, every namespace in NS_LIST is
-# deleted, and the directory $TEST_TMP, when set, removed (kept and named
-# with KEEP_TMP=1). A test with more to undo sets its own EXIT trap and
+# Gives: $SRC (the checkout), $TEST_NAME, fail, wait_path, and the
+# cleanup at exit (also on SIGINT/SIGTERM): every pid in BG_PIDS is
+# continued (it may be stopped), sent SIGTERM and waited for, every
+# namespace in NS_LIST is deleted, and the directory $TEST_TMP, when set,
+# removed (kept and named with KEEP_TMP=1). A test with more to undo sets its own EXIT trap and
 # calls cleanup_test from it.
 
 # shellcheck disable=SC2034  # used by the sourcing script
@@ -20,6 +20,16 @@ TEST_TMP=
 fail() {
 	echo "FAIL $TEST_NAME: $*"
 	exit 1
+}
+
+# wait_path SECONDS PATH: until PATH exists (true), or false after SECONDS.
+wait_path() {
+	local i
+	for ((i = 0; i < $1 * 20; i++)); do
+		[ -e "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 # Every command may fail here (and set -e must not end the cleanup early):

@@ -312,12 +312,7 @@ JSON
 
 # wait_for_file PATH: until it exists (10 s).
 wait_for_file() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ -e "$1" ] && return 0
-		sleep 0.05
-	done
-	fail "$1 did not appear"
+	wait_path 10 "$1" || fail "$1 did not appear"
 }
 
 # wait_lines N FILE...: until the files hold N lines together (30 s).
