@@ -100,7 +100,7 @@ deps:
 	$(CURDIR)/scripts/install-deps run build test
 
 check:
-	$(CURDIR)/tests/run deps style module userspace fuzz host kunit-san vm
+	$(CURDIR)/tests/run deps module userspace style fuzz host kunit-san vm
 
 style:
 	$(CURDIR)/scripts/style
