@@ -575,37 +575,29 @@ static int write_record(struct tcpsynth *t, const struct reasm_record *r)
 
 	record_ends(ri, e);
 	f = flow_find(t, ri, e, &side);
-	switch (ri->type) {
-	case TLSTAP_RECORD_OPEN:
-		/* Opened already (its data came first): nothing to show. */
-		t->st.opens++;
-		if (!f)
-			f = flow_new(t, r, e, &side);
-		if (!f)
-			return -1;
-		f->sender = *r->sender;
-		f->stream_id = r->stream_id;
-		break;
-	case TLSTAP_RECORD_CLOSE:
+	if (ri->type == TLSTAP_RECORD_CLOSE) {
 		t->st.closes++;
 		if (!f) {
 			/* Never seen, or forgotten: nothing to close. */
 			t->st.closes_unknown++;
-			break;
+		} else {
+			/* The writer's end: e[0] (the client) when it is. */
+			rc = fin_exchange(t, f,
+					  ri->flow.dir == TLSTAP_DIR_WRITE ?
+					  side : !side, ri->timestamp_ns);
 		}
-		/* The writer's end: e[0] (the client) when it is the client. */
-		rc = fin_exchange(t, f, ri->flow.dir == TLSTAP_DIR_WRITE ? side
-									 : !side,
-				  ri->timestamp_ns);
-		break;
-	default:
+	} else {
+		if (ri->type == TLSTAP_RECORD_OPEN)
+			t->st.opens++;
 		if (!f)
 			f = flow_new(t, r, e, &side);
 		if (!f)
 			return -1;
 		f->sender = *r->sender;
 		f->stream_id = r->stream_id;
-		rc = write_data(t, f, side, ri);
+		/* An OPEN is the handshake flow_new() made (now or earlier). */
+		if (ri->type != TLSTAP_RECORD_OPEN)
+			rc = write_data(t, f, side, ri);
 	}
 	if (rc)
 		return rc;
